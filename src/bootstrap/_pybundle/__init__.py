@@ -1,0 +1,530 @@
+"""pybundle run-time bootstrap.
+
+The generated ``__main__.py`` holds only data literals (see docs/DESIGN.md) and calls
+``_pybundle.main(globals())``.  This module is the warm path: it imports nothing but ``sys``
+and ``os`` (both loaded at interpreter start) at top level.  Everything heavier lives in
+sibling modules that are imported only on the path that needs them:
+
+* ``_cache``  -- extraction into the cache root (cold path), verification, repair, errors.
+* ``_interp`` -- interpreter mode (``python``-like command line, REPL).
+* ``_errors`` -- interpreter mismatch messages and the PEP 440 ``requires_python`` check.
+
+Order of work in :func:`main`:
+
+1. ``ENV`` defaults (``os.environ.setdefault``).
+2. interpreter check (before any bundled code is imported), exit 1 with a message on mismatch.
+3. extraction / cache lookup of the ``EXTRACT`` entries (see ``_cache`` for the root rules).
+4. ``sys.path`` isolation: ``[bundle, stdlib..., <bundle>/site-packages, extracted dirs...,
+   .pth additions, PYTHONPATH entries, inherited host entries (only with inherit)]``.
+5. ``.pth`` files listed in ``PTH``; 6. ``PYBUNDLE_EXTEND_PYTHONPATH``; 7. preamble; 8. entry.
+
+Environment variables read at run time: PYBUNDLE_ROOT, PYBUNDLE_ROOTS, PYBUNDLE_FORCE_EXTRACT,
+PYBUNDLE_VERIFY, PYBUNDLE_VERBOSE, PYBUNDLE_INHERIT_PATH, PYBUNDLE_EXTEND_PYTHONPATH,
+PYBUNDLE_ENTRY_POINT, PYBUNDLE_INTERPRETER.
+"""
+import os
+import sys
+
+MARKER = ".pybundle-complete"
+LAYOUT = "v1"
+
+_T0 = [None]
+
+
+def _flag(name):
+    v = os.environ.get(name, "")
+    return v not in ("", "0", "false", "False", "no")
+
+
+def _verbose():
+    return os.environ.get("PYBUNDLE_VERBOSE", "") not in ("", "0")
+
+
+def log(msg):
+    """One verbose line, with the milliseconds elapsed since the bootstrap started."""
+    if not _verbose():
+        return
+    import time
+
+    t0 = _T0[0]
+    ms = (time.perf_counter() - t0) * 1000.0 if t0 is not None else 0.0
+    sys.stderr.write("pybundle: %s [+%.1f ms]\n" % (msg, ms))
+    sys.stderr.flush()
+
+
+def fail(msg, code=1):
+    """Print a one-paragraph error and exit, without a traceback."""
+    sys.stderr.write(msg.rstrip("\n") + "\n")
+    sys.stderr.flush()
+    raise SystemExit(code)
+
+
+# --------------------------------------------------------------------------------------------
+# interpreter check
+# --------------------------------------------------------------------------------------------
+def _check_python(spec, archive):
+    if not spec:
+        return
+    impl = spec.get("implementation")
+    if spec.get("native"):
+        ok = impl is None or sys.implementation.name == impl
+        ver = spec.get("version")
+        ok = ok and (ver is None or tuple(sys.version_info[:2]) == tuple(ver))
+        if ok:
+            ok = _platform_matches(spec)
+        if not ok:
+            from . import _errors
+
+            fail(_errors.native_mismatch(spec, archive))
+        return
+    req = spec.get("requires_python")
+    if req:
+        from . import _errors
+
+        if not _errors.specifier_contains(req, tuple(sys.version_info[:3])):
+            fail(_errors.requires_mismatch(spec, archive))
+
+
+def _platform_matches(spec):
+    """Compare the running platform with the build platform without importing sysconfig.
+
+    Uses the cheap fields ``sys_platform`` / ``machine`` / ``multiarch`` when the builder
+    recorded them; falls back to ``sysconfig.get_platform()`` otherwise.
+    """
+    sp = spec.get("sys_platform")
+    if sp is not None:
+        if sys.platform != sp:
+            return False
+        machine = spec.get("machine")
+        if machine:
+            try:
+                cur = os.uname().machine
+            except AttributeError:  # pragma: no cover - Windows
+                import platform
+
+                cur = platform.machine()
+            if cur.lower() != machine.lower():
+                return False
+        multiarch = spec.get("multiarch")
+        cur_ma = getattr(sys.implementation, "_multiarch", None)
+        if multiarch is not None and cur_ma is not None and multiarch != cur_ma:
+            return False
+        return True
+    plat = spec.get("platform")
+    if plat is None:
+        return True
+    import sysconfig
+
+    return sysconfig.get_platform() == plat
+
+
+# --------------------------------------------------------------------------------------------
+# cache lookup (warm path: a few stats per entry, no zipfile)
+# --------------------------------------------------------------------------------------------
+def _uid():
+    try:
+        return os.getuid()
+    except AttributeError:  # pragma: no cover - Windows
+        return None
+
+
+def _safe(st, uid, allow_root_owner=False):
+    if uid is None:
+        return True
+    if st.st_uid != uid and not (allow_root_owner and st.st_uid == 0):
+        return False
+    return (st.st_mode & 0o022) == 0
+
+
+def writable_root(g):
+    """The writable cache root: PYBUNDLE_ROOT, else the baked ROOT, else the XDG cache dir.
+
+    Returns None when no usable path can even be formed (e.g. no home directory)."""
+    root = os.environ.get("PYBUNDLE_ROOT") or g.get("ROOT")
+    if root:
+        return os.path.abspath(os.path.expanduser(root))
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    if xdg and os.path.isabs(xdg):
+        return os.path.join(xdg, "pybundle")
+    home = os.path.expanduser("~")
+    if not home or home == "~" or not os.path.isabs(home) or not os.path.isdir(home):
+        return None
+    return os.path.join(home, ".cache", "pybundle")
+
+
+def readonly_roots():
+    v = os.environ.get("PYBUNDLE_ROOTS", "")
+    return [os.path.abspath(os.path.expanduser(p)) for p in v.split(os.pathsep) if p]
+
+
+def _lookup(root, key, uid, readonly, checked):
+    """Return (entry_dir, marker_stat) if ``root`` holds a complete, safe entry for ``key``.
+
+    Unsafe directories (wrong owner, group/other-writable) are a hard error. ``checked``
+    memoizes the root and v1 checks across entries."""
+    v1 = os.path.join(root, LAYOUT)
+    if root not in checked:
+        for d in (root, v1):
+            try:
+                st = os.stat(d)
+            except OSError:
+                checked[root] = False
+                return None
+            if not _safe(st, uid, readonly):
+                from . import _cache
+
+                _cache.unsafe_dir(d, st, uid, readonly)
+        checked[root] = True
+    if not checked[root]:
+        return None
+    entry = os.path.join(v1, "dists", key)
+    try:
+        mst = os.stat(os.path.join(entry, MARKER))
+    except OSError:
+        return None
+    est = os.stat(entry)
+    if not _safe(est, uid, readonly):
+        from . import _cache
+
+        _cache.unsafe_dir(entry, est, uid, readonly)
+    return entry, mst
+
+
+def _resolve_extract(g, archive, extract):
+    """Map each EXTRACT key to a directory, extracting what is missing (cold path in _cache)."""
+    import time
+
+    uid = _uid()
+    force = _flag("PYBUNDLE_FORCE_EXTRACT")
+    verify_all = _flag("PYBUNDLE_VERIFY")
+    now = time.time()
+    ro = readonly_roots()
+    rw = writable_root(g)
+    checked = {}
+    dirs = {}
+    missing = []
+    repair = set()
+    for item in extract:
+        key = item[0]
+        found = None
+        if not force:
+            for root in ro:
+                hit = _lookup(root, key, uid, True, checked)
+                if hit is None:
+                    continue
+                if verify_all or now - hit[1].st_mtime > 3600:
+                    from . import _cache
+
+                    if not _cache.verify_entry(hit[0], key):
+                        continue
+                found = hit[0]
+                log("cache hit %s in read-only root %s" % (key, root))
+                break
+            if found is None and rw is not None:
+                hit = _lookup(rw, key, uid, False, checked)
+                if hit is not None:
+                    stale = now - hit[1].st_mtime > 3600
+                    if verify_all or stale:
+                        from . import _cache
+
+                        if not _cache.verify_entry(hit[0], key, repairable=True):
+                            hit = None
+                            repair.add(key)
+                    if hit is not None:
+                        if stale:
+                            try:  # record last use for `pybundle cache prune`
+                                os.utime(os.path.join(hit[0], MARKER))
+                            except OSError:
+                                pass
+                        found = hit[0]
+                        log("cache hit %s" % found)
+        if found is None:
+            missing.append(item)
+        else:
+            dirs[key] = found
+    if missing:
+        from . import _cache
+
+        dirs.update(_cache.extract_missing(archive, rw, missing, force, uid, repair))
+    return [dirs[item[0]] for item in extract]
+
+
+# --------------------------------------------------------------------------------------------
+# sys.path
+# --------------------------------------------------------------------------------------------
+def _norm(p):
+    return os.path.normcase(os.path.abspath(p)) if p else p
+
+
+def _host_site_dirs():
+    dirs = set()
+    site = sys.modules.get("site")
+    if site is not None:
+        try:
+            dirs.update(_norm(p) for p in site.getsitepackages())
+        except Exception:
+            pass
+        try:
+            dirs.add(_norm(site.getusersitepackages()))
+        except Exception:
+            pass
+    return dirs
+
+
+def _is_host_name(p):
+    parts = p.replace("\\", "/").split("/")
+    return "site-packages" in parts or "dist-packages" in parts
+
+
+def _split_path(archive):
+    """Split the current sys.path (after index 0) into (pythonpath, stdlib, host)."""
+    prefixes = set()
+    for attr in ("base_prefix", "base_exec_prefix", "prefix", "exec_prefix"):
+        v = getattr(sys, attr, None)
+        if v:
+            prefixes.add(_norm(v))
+    site_dirs = _host_site_dirs()
+    entries = sys.path[1:]
+    kinds = []
+    for p in entries:
+        n = _norm(p)
+        if n in site_dirs or _is_host_name(n):
+            kinds.append("host")
+        elif any(n == pre or n.startswith(pre + os.sep) for pre in prefixes):
+            kinds.append("stdlib")
+        else:
+            kinds.append("other")
+    last_std = max([i for i, k in enumerate(kinds) if k == "stdlib"] or [-1])
+    first_std = min([i for i, k in enumerate(kinds) if k == "stdlib"] or [len(kinds)])
+    pythonpath, stdlib, host = [], [], []
+    for i, (p, k) in enumerate(zip(entries, kinds)):
+        if _norm(p) == _norm(archive):
+            continue
+        if k == "stdlib":
+            stdlib.append(p)
+        elif k == "host" or i > last_std:
+            # site-packages, user site and whatever site/.pth files appended after the stdlib
+            host.append(p)
+        elif i < first_std:
+            pythonpath.append(p)
+        else:
+            stdlib.append(p)
+    return pythonpath, stdlib, host
+
+
+def _scrub_modules(host):
+    """Forget host modules imported by site (.pth imports, sitecustomize, nspkg modules)."""
+    if not host:
+        return
+    pre = tuple(_norm(h) + os.sep for h in host)
+    scrubbed = set()
+    for name, mod in list(sys.modules.items()):
+        f = getattr(mod, "__file__", None)
+        if f:
+            if _norm(f).startswith(pre):
+                del sys.modules[name]
+                scrubbed.add(name)
+            continue
+        path = getattr(mod, "__path__", None)
+        if path is not None and not isinstance(path, str):
+            try:
+                ps = list(path)
+            except Exception:
+                continue
+            if ps and all(_norm(p).startswith(pre) or _norm(p) + os.sep in pre for p in ps):
+                del sys.modules[name]
+                scrubbed.add(name)
+    if scrubbed:
+        kept = [f for f in sys.meta_path if type(f).__module__ not in scrubbed]
+        if len(kept) != len(sys.meta_path):
+            sys.meta_path[:] = kept
+
+
+def _process_pth(g, archive, zip_sp, extract_dirs, pth):
+    added = []
+    loader = g.get("__loader__")
+    for d, name in pth:
+        if d == "site-packages":
+            sitedir = zip_sp
+            fullname = archive + "/" + d + "/" + name
+            try:
+                data = loader.get_data(fullname)
+            except Exception as e:
+                sys.stderr.write("pybundle: warning: cannot read %s: %s\n" % (fullname, e))
+                continue
+            in_zip = True
+        else:
+            key = d[len("extract/"):] if d.startswith("extract/") else d
+            sitedir = extract_dirs.get(key)
+            if sitedir is None:
+                sys.stderr.write("pybundle: warning: .pth %s/%s: unknown directory\n" % (d, name))
+                continue
+            fullname = os.path.join(sitedir, name)
+            try:
+                with open(fullname, "rb") as f:
+                    data = f.read()
+            except OSError as e:
+                sys.stderr.write("pybundle: warning: cannot read %s: %s\n" % (fullname, e))
+                continue
+            in_zip = False
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = data.decode("latin-1")
+        for n, line in enumerate(text.splitlines(), 1):
+            try:
+                if not line.strip() or line.startswith("#"):
+                    continue
+                if line.startswith(("import ", "import\t")):
+                    _exec_pth_line(line, sitedir, fullname)
+                    continue
+                line = line.rstrip()
+                p = os.path.join(sitedir, line)
+                if not in_zip:
+                    p = os.path.abspath(p)
+                if p not in sys.path and (in_zip or os.path.exists(p)):
+                    sys.path.append(p)
+                    added.append(p)
+            except Exception as e:
+                sys.stderr.write(
+                    "pybundle: error processing line %d of %s: %s: %s (remainder of file ignored)\n"
+                    % (n, fullname, type(e).__name__, e)
+                )
+                break
+    return added
+
+
+def _exec_pth_line(line, sitedir, fullname):
+    # Like site.addpackage: `sitedir` is a local of the calling frame, so legacy
+    # *-nspkg.pth lines using sys._getframe(1).f_locals['sitedir'] work.
+    exec(compile(line, fullname, "exec"), {"__builtins__": __builtins__, "sitedir": sitedir})
+
+
+def _setup_path(g, archive, extract_dirs_list, extract, inherit):
+    zip_archive = archive
+    if not os.path.isabs(archive):  # Python 3.8 keeps a relative sys.path[0]
+        zip_archive = os.path.abspath(archive)
+        try:
+            import zipimport
+
+            cache = zipimport._zip_directory_cache
+            if archive in cache and zip_archive not in cache:
+                cache[zip_archive] = cache[archive]
+        except Exception:
+            pass
+    zip_sp = zip_archive + "/site-packages"
+    p0 = sys.path[0] if sys.path else archive
+    if _norm(p0) != _norm(archive):
+        p0 = archive
+    pythonpath, stdlib, host = _split_path(archive)
+    own = [zip_sp] + list(extract_dirs_list)
+    sys.path[:] = [p0] + stdlib + own
+    if not inherit:
+        _scrub_modules(host)
+    log("site-packages from zip; %d extracted dir(s); %s host site dirs (%d)"
+        % (len(extract_dirs_list), "inheriting" if inherit else "dropped", len(host)))
+    pth = g.get("PTH") or ()
+    extract_dirs = {}
+    for item, d in zip(extract, extract_dirs_list):
+        extract_dirs[item[0]] = d
+    added = _process_pth(g, archive, zip_sp, extract_dirs, pth) if pth else []
+    for p in pythonpath:
+        if p not in sys.path:
+            sys.path.append(p)
+    if inherit:
+        for p in host:
+            if p not in sys.path:
+                sys.path.append(p)
+    return own + added
+
+
+# --------------------------------------------------------------------------------------------
+# entry
+# --------------------------------------------------------------------------------------------
+def _excepthook(etype, value, tb):
+    # Before 3.13 the C traceback printer reads source lines from the file system only, so
+    # code imported from the zip showed no source lines. The traceback module uses linecache,
+    # which asks the module's __loader__ (zipimporter.get_source).
+    try:
+        import traceback
+
+        traceback.print_exception(etype, value, tb)
+    except BaseException:
+        sys.__excepthook__(etype, value, tb)
+
+
+def _install_excepthook():
+    if sys.version_info < (3, 13) and sys.excepthook is sys.__excepthook__:
+        sys.excepthook = _excepthook
+
+
+def _resolve_entry(g):
+    ep = os.environ.get("PYBUNDLE_ENTRY_POINT")
+    if _flag("PYBUNDLE_INTERPRETER"):
+        return ("interpreter", None, None)
+    if ep:
+        if ":" in ep:
+            mod, attr = ep.split(":", 1)
+            return ("function", mod.strip(), attr.strip())
+        return ("module", ep.strip(), None)
+    entry = g.get("ENTRY")
+    if not entry:
+        return ("interpreter", None, None)
+    return tuple(entry)
+
+
+def _run_preamble(g, archive):
+    name = archive + "/_pybundle/preamble.py"
+    src = g["__loader__"].get_data(name)
+    code = compile(src, name, "exec")
+    ns = {"__name__": "__pybundle_preamble__", "__file__": name, "__builtins__": __builtins__}
+    log("running preamble")
+    exec(code, ns)
+
+
+def main(g):
+    if _verbose():
+        import time
+
+        _T0[0] = time.perf_counter()
+    g.pop("_pybundle", None)
+    archive = g["__loader__"].archive
+
+    for k, v in g.get("ENV") or ():
+        os.environ.setdefault(k, v)
+
+    _check_python(g.get("PYTHON"), archive)
+
+    extract = tuple(g.get("EXTRACT") or ())
+    extract_dirs = _resolve_extract(g, archive, extract) if extract else []
+
+    inherit = bool(g.get("INHERIT_PATH")) or _flag("PYBUNDLE_INHERIT_PATH")
+    additions = _setup_path(g, archive, extract_dirs, extract, inherit)
+
+    if _flag("PYBUNDLE_EXTEND_PYTHONPATH"):
+        old = os.environ.get("PYTHONPATH")
+        os.environ["PYTHONPATH"] = os.pathsep.join(additions + ([old] if old else []))
+
+    if g.get("PREAMBLE"):
+        _run_preamble(g, archive)
+
+    kind, name, attr = _resolve_entry(g)
+    log("entry %s %s%s" % (kind, name or "", (":" + attr) if attr else ""))
+    if kind == "function":
+        _install_excepthook()
+        __import__(name)
+        obj = sys.modules[name]
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+        sys.exit(obj())
+    elif kind == "module":
+        _install_excepthook()
+        import runpy
+
+        runpy.run_module(name, run_name="__main__", alter_sys=True)
+    elif kind == "interpreter":
+        from . import _interp
+
+        _interp.run(archive)
+    else:
+        fail("error: the bundle `%s` has an unknown entry kind %r; rebuild it" % (archive, kind))

@@ -1,0 +1,232 @@
+"""Interpreter mismatch messages and a small PEP 440 specifier check (stdlib only).
+
+``specifier_contains(spec, version)`` supports the operators ``>=, <=, >, <, ==, !=, ~=, ===``
+and ``.*`` wildcards on release numbers (``==3.11.*``, ``!=3.9.*``). Like pip's
+``requires_python`` check, the running interpreter is compared by its release number only
+(``sys.version_info[:3]``), so a 3.13.0rc1 interpreter counts as 3.13.0.
+"""
+import os
+import sys
+
+_OPS = ("~=", "===", "==", "!=", "<=", ">=", "<", ">")
+_PRE = {"a": 0, "alpha": 0, "b": 1, "beta": 1, "c": 2, "rc": 2, "pre": 2, "preview": 2}
+_POST = ("post", "rev", "r")
+
+
+class InvalidSpecifier(ValueError):
+    pass
+
+
+def _take_num(s, i):
+    j = i
+    while j < len(s) and s[j].isdigit():
+        j += 1
+    return (int(s[i:j]) if j > i else None), j
+
+
+def _skip_sep(s, i):
+    return i + 1 if i < len(s) and s[i] in "-_." else i
+
+
+def _parse(v):
+    """Parse a PEP 440 version into (epoch, release, pre, post, dev); no `re` (warm path)."""
+    s = v.strip().lower()
+    if s.startswith("v"):
+        s = s[1:]
+    s = s.split("+", 1)[0]
+    epoch = 0
+    if "!" in s:
+        e, s = s.split("!", 1)
+        if not e.isdigit():
+            raise InvalidSpecifier("invalid version %r" % v)
+        epoch = int(e)
+    release = []
+    i = 0
+    while True:
+        n, j = _take_num(s, i)
+        if n is None:
+            raise InvalidSpecifier("invalid version %r" % v)
+        release.append(n)
+        i = j
+        if i + 1 < len(s) and s[i] == "." and s[i + 1].isdigit():
+            i += 1
+            continue
+        break
+    pre = post = dev = None
+    k = _skip_sep(s, i)
+    for word in sorted(_PRE, key=len, reverse=True):
+        if s.startswith(word, k):
+            n, i = _take_num(s, _skip_sep(s, k + len(word)))
+            pre = (_PRE[word], n or 0)
+            break
+    if i < len(s) and s[i] == "-" and i + 1 < len(s) and s[i + 1].isdigit():
+        post, i = _take_num(s, i + 1)
+    else:
+        k = _skip_sep(s, i)
+        for word in _POST:
+            if s.startswith(word, k):
+                n, i = _take_num(s, _skip_sep(s, k + len(word)))
+                post = n or 0
+                break
+    k = _skip_sep(s, i)
+    if s.startswith("dev", k):
+        n, i = _take_num(s, _skip_sep(s, k + 3))
+        dev = n or 0
+    if i != len(s):
+        raise InvalidSpecifier("invalid version %r" % v)
+    return epoch, tuple(release), pre, post, dev
+
+
+def _key(parsed, width):
+    epoch, release, pre, post, dev = parsed
+    release = release + (0,) * (width - len(release))
+    if pre is None and post is None and dev is not None:
+        pre_k = (-1, 0)  # X.Y.devN sorts before X.Y.a0
+    elif pre is None:
+        pre_k = (3, 0)
+    else:
+        pre_k = pre
+    post_k = -1 if post is None else post
+    dev_k = float("inf") if dev is None else dev
+    return (epoch, release, pre_k, post_k, dev_k)
+
+
+def _is_pre(parsed):
+    return parsed[2] is not None or parsed[4] is not None
+
+
+def _clause(op, v, cur):
+    if op == "===":
+        return v == ".".join(str(x) for x in cur[1])
+    if v.endswith(".*"):
+        if op not in ("==", "!="):
+            raise InvalidSpecifier("wildcard only allowed with == and !=")
+        prefix = tuple(int(x) for x in v[:-2].split("."))
+        rel = cur[1] + (0,) * max(0, len(prefix) - len(cur[1]))
+        match = rel[: len(prefix)] == prefix
+        return match if op == "==" else not match
+    spec = _parse(v)
+    width = max(len(spec[1]), len(cur[1]))
+    ks, kc = _key(spec, width), _key(cur, width)
+    if op == "==":
+        return kc == ks
+    if op == "!=":
+        return kc != ks
+    if op == ">=":
+        return kc >= ks
+    if op == "<=":
+        return kc <= ks
+    if op == ">":
+        if kc <= ks:
+            return False
+        # >V excludes post releases of V unless V is one
+        if spec[3] is None and cur[3] is not None and cur[1] == spec[1]:
+            return False
+        return True
+    if op == "<":
+        if kc >= ks:
+            return False
+        # <V excludes pre-releases of V unless V is one
+        if not _is_pre(spec) and _is_pre(cur):
+            w = max(len(spec[1]), len(cur[1]))
+            if spec[1] + (0,) * (w - len(spec[1])) == cur[1] + (0,) * (w - len(cur[1])):
+                return False
+        return True
+    if op == "~=":
+        if len(spec[1]) < 2:
+            raise InvalidSpecifier("~= needs at least two release segments")
+        if kc < ks:
+            return False
+        prefix = spec[1][:-1]
+        rel = cur[1] + (0,) * max(0, len(prefix) - len(cur[1]))
+        return rel[: len(prefix)] == prefix
+    raise InvalidSpecifier("unknown operator %r" % op)
+
+
+def specifier_contains(spec, version):
+    """True if ``version`` (a tuple of ints or a version string) satisfies ``spec``.
+
+    An unparseable specifier is reported on stderr and treated as satisfied."""
+    if isinstance(version, tuple):
+        version = ".".join(str(x) for x in version)
+    try:
+        cur = _parse(version)
+        for part in spec.split(","):
+            if not part.strip():
+                continue
+            part = part.strip()
+            for op in _OPS:
+                if part.startswith(op):
+                    break
+            else:
+                raise InvalidSpecifier("invalid clause %r" % part)
+            ver = part[len(op):].strip()
+            if not ver or " " in ver:
+                raise InvalidSpecifier("invalid clause %r" % part)
+            if not _clause(op, ver, cur):
+                return False
+        return True
+    except (InvalidSpecifier, ValueError) as e:
+        sys.stderr.write("pybundle: warning: ignoring requires_python %r: %s\n" % (spec, e))
+        return True
+
+
+def _impl_name(name):
+    return {"cpython": "CPython", "pypy": "PyPy", "graalpy": "GraalPy"}.get(name, name or "Python")
+
+
+def _build_platform(spec):
+    return spec.get("platform") or "-".join(
+        x for x in (spec.get("sys_platform"), spec.get("machine")) if x
+    ) or "unknown platform"
+
+
+def _running():
+    v = sys.version_info
+    ver = "%d.%d.%d" % (v[0], v[1], v[2])
+    if v[3] != "final":
+        ver += {"alpha": "a", "beta": "b", "candidate": "rc"}.get(v[3], v[3]) + str(v[4])
+    return "%s %s" % (_impl_name(sys.implementation.name), ver)
+
+
+def _current_platform():
+    try:
+        import sysconfig
+
+        return sysconfig.get_platform()
+    except Exception:
+        return sys.platform
+
+
+def native_mismatch(spec, archive):
+    want = spec.get("version") or ()
+    want_s = ".".join(str(x) for x in want)
+    impl = _impl_name(spec.get("implementation"))
+    bplat = _build_platform(spec)
+    cur_plat = _current_platform()
+    exe = sys.executable or "(unknown executable)"
+    name = os.path.basename(archive)
+    here = _running()
+    if cur_plat != bplat:
+        here += " (%s)" % cur_plat
+    py = "python%s" % want_s if spec.get("implementation") in (None, "cpython") else "%s%s" % (
+        spec.get("implementation"),
+        want_s,
+    )
+    cur_py = "python%d.%d" % sys.version_info[:2]
+    return (
+        "error: this bundle was built for %s %s (%s) and contains native code; it cannot run on "
+        "%s at %s. hint: run it with %s (e.g. `%s %s`) or rebuild it with --python %s"
+        % (impl, want_s, bplat, here, exe, py, py, name, cur_py)
+    )
+
+
+def requires_mismatch(spec, archive):
+    exe = sys.executable or "(unknown executable)"
+    name = os.path.basename(archive)
+    req = spec.get("requires_python")
+    return (
+        "error: this bundle requires Python %s; it cannot run on %s at %s. hint: run it with a "
+        "Python that matches %s (e.g. `python3.X %s`) or rebuild it with a different --python"
+        % (req, _running(), exe, req, name)
+    )

@@ -1,0 +1,355 @@
+//! The build command: runs the stages in order (probe → resolve → install → analyze → compile →
+//! pack) for one [`BuildPlan`] and prints the summary line. Each stage lives in its own module;
+//! this one only wires them together and adds context to their errors.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use rayon::prelude::*;
+
+use crate::analyze::{self, Overrides};
+use crate::bootstrap::{self, MainData};
+use crate::config::BuildPlan;
+use crate::entry;
+use crate::install::{self, InstalledDist, normalize_name};
+use crate::pack::bytecode::{self, Job};
+use crate::pack::manifest::{Mode, PythonInfo};
+use crate::pack::writer::{Member, Source};
+use crate::pack::{self, PackSettings, Placed};
+use crate::python::Interpreter;
+use crate::resolve;
+use crate::ui;
+
+/// Wall time per stage, for the summary line.
+#[derive(Debug, Default)]
+struct Timings(Vec<(&'static str, Duration)>);
+
+impl Timings {
+    fn record<T>(&mut self, stage: &'static str, f: impl FnOnce() -> T) -> T {
+        let start = Instant::now();
+        let out = f();
+        self.0.push((stage, start.elapsed()));
+        out
+    }
+
+    fn summary(&self) -> String {
+        self.0
+            .iter()
+            .map(|(s, d)| format!("{s} {:.2}s", d.as_secs_f64()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Builds the bundle described by `plan`.
+pub fn build(plan: &BuildPlan) -> Result<()> {
+    let started = Instant::now();
+    let mut timings = Timings::default();
+    let interp = Interpreter::probe(&plan.python)?;
+    ui::detail(&format!(
+        "target interpreter: {} at {}",
+        interp.display_name(),
+        interp.executable.display()
+    ));
+    let stage = tempfile::Builder::new()
+        .prefix("pybundle-stage-")
+        .tempdir()
+        .context("cannot create a staging directory")?;
+
+    // Resolve with pip.
+    let wheels = if plan.pip.has_requirements() {
+        let wheel_dir = stage.path().join("wheels");
+        fs_err::create_dir_all(&wheel_dir)?;
+        ui::stage("resolving with pip…");
+        timings.record("resolve", || {
+            resolve::resolve(&interp, &plan.pip, &wheel_dir, ui::is_verbose())
+        })?
+    } else {
+        Vec::new()
+    };
+
+    // Install the wheels in parallel, each into its own staging root.
+    let dists_dir = stage.path().join("dists");
+    let mut dists: Vec<InstalledDist> =
+        timings.record("install", || -> Result<Vec<InstalledDist>> {
+            let mut dists = wheels
+                .par_iter()
+                .enumerate()
+                .map(|(i, wheel)| {
+                    install::install_wheel(wheel, &dists_dir.join(i.to_string())).with_context(
+                        || {
+                            format!(
+                                "cannot install `{}`",
+                                wheel.file_name().unwrap_or_default().to_string_lossy()
+                            )
+                        },
+                    )
+                })
+                .collect::<Result<Vec<_>>>()?;
+            for dir in &plan.site_packages {
+                dists.extend(install::scan_site_packages(dir).with_context(|| {
+                    format!("cannot read the site-packages tree `{}`", dir.display())
+                })?);
+            }
+            Ok(dists)
+        })?;
+    dists.sort_by_key(|d| normalize_name(&d.name));
+    check_duplicates(&dists)?;
+    ui::detail(&format!(
+        "{} distributions: {}",
+        dists.len(),
+        dists
+            .iter()
+            .map(|d| format!("{} {}", d.name, d.version))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+
+    let resolved = entry::resolve(&plan.entry, &dists)?;
+    let decisions = analyze::decide_all(&dists, &Overrides::default());
+
+    // Compile bytecode: the run time's own package and every distribution's sources.
+    let bundle_name = plan
+        .output
+        .file_name()
+        .map_or_else(|| "bundle".into(), |n| n.to_string_lossy().into_owned());
+    let pyc_dir = stage.path().join("pyc");
+    let runtime_dir = stage.path().join("runtime");
+    let mut runtime: Vec<Member> = Vec::new();
+    let mut jobs: Vec<Job> = Vec::new();
+    for (path, source) in bootstrap::RUNTIME_FILES {
+        let disk = runtime_dir.join(path);
+        fs_err::create_dir_all(disk.parent().expect("runtime paths have a parent"))?;
+        fs_err::write(&disk, source)?;
+        runtime.push(Member {
+            path: (*path).to_string(),
+            source: Source::File(disk.clone()),
+            executable: false,
+        });
+        let pyc = bytecode::pyc_path(path, &interp.cache_tag, true);
+        jobs.push(Job {
+            source: disk,
+            target: runtime_dir.join(&pyc),
+            dfile: format!("{bundle_name}/{path}"),
+        });
+    }
+    if let Some(preamble) = &plan.preamble {
+        runtime.push(Member {
+            path: "_pybundle/preamble.py".into(),
+            source: Source::File(preamble.clone()),
+            executable: false,
+        });
+    }
+    let mut placed: Vec<Placed<'_>> = Vec::new();
+    let mut dist_jobs: Vec<Vec<(String, PathBuf)>> = Vec::new();
+    for (i, (dist, decision)) in dists.iter().zip(&decisions).enumerate() {
+        let legacy = decision.mode == Mode::Zip;
+        let key = if decision.mode == Mode::Extract {
+            Some(
+                pack::cache_key(dist, &interp.cache_tag, &interp.magic)
+                    .with_context(|| format!("cannot fingerprint `{}`", dist.name))?,
+            )
+        } else {
+            None
+        };
+        let mut pycs = Vec::new();
+        for file in dist.files.iter().filter(|f| compiles(f)) {
+            let pyc = bytecode::pyc_path(file, &interp.cache_tag, legacy);
+            let target = pyc_dir.join(i.to_string()).join(&pyc);
+            let dfile = if legacy {
+                format!("{bundle_name}/{file}")
+            } else {
+                file.clone()
+            };
+            jobs.push(Job {
+                source: dist.root.join(file),
+                target: target.clone(),
+                dfile,
+            });
+            pycs.push((pyc, target));
+        }
+        dist_jobs.push(pycs);
+        placed.push(Placed {
+            dist,
+            mode: decision.mode,
+            reason: decision.reason.clone(),
+            native: decision.native,
+            key,
+            bytecode: Vec::new(),
+        });
+    }
+    ui::stage(&format!("compiling {} modules…", jobs.len()));
+    let workers = std::thread::available_parallelism().map_or(2, usize::from);
+    let attr_checks: Vec<(PathBuf, String)> = resolved.attr_check.iter().cloned().collect();
+    let outcome = timings.record("compile", || {
+        bytecode::compile(&interp, &jobs, &attr_checks, workers)
+    })?;
+    if let (Some((file, name)), Some(Some(false))) = (&resolved.attr_check, outcome.attrs.first()) {
+        bail!(entry::EntryError::NoAttribute {
+            module: resolved.info.module.clone().unwrap_or_default(),
+            name: name.clone(),
+            file: file.display().to_string(),
+        });
+    }
+    if !outcome.failed.is_empty() {
+        ui::detail(&format!(
+            "{} file(s) did not compile and are shipped as source only",
+            outcome.failed.len()
+        ));
+        for (file, why) in &outcome.failed {
+            ui::detail(&format!("  {file}: {why}"));
+        }
+    }
+    for job in &jobs {
+        if job.target.starts_with(&runtime_dir) && job.target.is_file() {
+            let rel = job
+                .target
+                .strip_prefix(&runtime_dir)
+                .expect("checked")
+                .to_string_lossy()
+                .into_owned();
+            runtime.push(Member {
+                path: rel,
+                source: Source::File(job.target.clone()),
+                executable: false,
+            });
+        }
+    }
+    for (p, pycs) in placed.iter_mut().zip(dist_jobs) {
+        p.bytecode = pycs
+            .into_iter()
+            .filter(|(_, disk)| disk.is_file())
+            .collect();
+    }
+
+    // Pack.
+    let native = placed.iter().any(|p| p.native);
+    let requires_python = join_requires_python(&dists);
+    let (kind, module, attr) = (
+        resolved.info.kind.clone(),
+        resolved.info.module.clone(),
+        resolved.info.attr.clone(),
+    );
+    let main = MainData {
+        entry: (kind, module, attr),
+        implementation: interp.implementation.clone(),
+        version: (interp.version.0, interp.version.1),
+        cache_tag: interp.cache_tag.clone(),
+        requires_python: requires_python.clone(),
+        native,
+        platform: interp.platform.clone(),
+        sys_platform: interp.sys_platform.clone(),
+        machine: interp.machine.clone(),
+        pth: pth_files(&placed),
+        preamble: plan.preamble.is_some(),
+        ..MainData::default()
+    };
+    let settings = PackSettings {
+        output: plan.output.clone(),
+        shebang: plan.shebang.clone(),
+        level: plan.compress_level,
+        source_date_epoch: std::env::var("SOURCE_DATE_EPOCH")
+            .ok()
+            .and_then(|v| v.trim().parse().ok()),
+        build_id: plan.build_id.clone(),
+        entry: resolved.info.clone(),
+        python: PythonInfo {
+            implementation: interp.implementation.clone(),
+            version: interp.short_version(),
+            cache_tag: interp.cache_tag.clone(),
+            platform: interp.platform.clone(),
+            sys_platform: interp.sys_platform.clone(),
+            machine: interp.machine.clone(),
+            ext_suffix: interp.ext_suffix.clone(),
+            requires_python,
+            native,
+            shebang: plan.shebang.clone(),
+        },
+        main,
+        runtime,
+    };
+    ui::stage("packing…");
+    let outcome = timings.record("pack", || pack::pack(&placed, settings))?;
+    let extracted = outcome
+        .manifest
+        .distributions
+        .iter()
+        .filter(|d| d.mode == Mode::Extract)
+        .count();
+    ui::stage(&format!(
+        "built {} ({:.1} MB, {} distributions, {} extracted at run time, build id {}) in {:.2}s [{}]",
+        plan.output.display(),
+        outcome.size as f64 / 1e6,
+        outcome.manifest.distributions.len(),
+        extracted,
+        &outcome.manifest.build_id[..outcome.manifest.build_id.len().min(12)],
+        started.elapsed().as_secs_f64(),
+        timings.summary()
+    ));
+    Ok(())
+}
+
+/// Returns true if and only if `file` is a Python source that gets bytecode.
+fn compiles(file: &str) -> bool {
+    let top = file.split('/').next().unwrap_or(file);
+    file.ends_with(".py")
+        && !top.ends_with(".dist-info")
+        && !top.ends_with(".data")
+        && top != "bin"
+        && top != "include"
+}
+
+/// Fails when two sources provide the same distribution.
+fn check_duplicates(dists: &[InstalledDist]) -> Result<()> {
+    let mut seen: BTreeMap<String, &InstalledDist> = BTreeMap::new();
+    for dist in dists.iter().filter(|d| !d.dist_info.is_empty()) {
+        if let Some(other) = seen.insert(normalize_name(&dist.name), dist) {
+            bail!(
+                "the distribution `{}` is provided twice: {} from `{}` and {} from `{}`\nhint: give each distribution once (a requirement or a --site-packages tree, not both)",
+                dist.name,
+                other.version,
+                other.root.display(),
+                dist.version,
+                dist.root.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Returns the distributions' `Requires-Python` specifiers joined with `,`, without repeats.
+fn join_requires_python(dists: &[InstalledDist]) -> Option<String> {
+    let mut specs: Vec<String> = dists
+        .iter()
+        .filter_map(|d| d.requires_python.as_deref())
+        .flat_map(|s| s.split(','))
+        .map(|s| s.chars().filter(|c| !c.is_whitespace()).collect::<String>())
+        .filter(|s| !s.is_empty())
+        .collect();
+    specs.sort();
+    specs.dedup();
+    (!specs.is_empty()).then(|| specs.join(","))
+}
+
+/// Returns the `.pth` files at the top of each distribution, as (archive directory, name), in
+/// the order `site` would process them (sorted by name within a directory).
+fn pth_files(placed: &[Placed<'_>]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = placed
+        .iter()
+        .flat_map(|p| {
+            let dir = p.archive_dir();
+            p.dist
+                .files
+                .iter()
+                .filter(|f| !f.contains('/') && f.ends_with(".pth"))
+                .map(move |f| (dir.clone(), f.clone()))
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        (a.0 != pack::SITE_PACKAGES, &a.0, &a.1).cmp(&(b.0 != pack::SITE_PACKAGES, &b.0, &b.1))
+    });
+    out.dedup();
+    out
+}

@@ -1,0 +1,209 @@
+//! Command-line types. This module only mirrors what the user typed: no I/O and no validation
+//! beyond trivial ranges. `config` turns these types into a validated `BuildPlan`.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+const AFTER_HELP: &str = "\
+Example:
+  pybundle -o app.pyz -e myapp.main:main . -r requirements.txt
+  ./app.pyz --port 8000
+
+Exit codes: 0 success, 1 build or inspection failed, 2 usage error.";
+
+/// Bundle a Python application and its dependencies into one executable zipapp.
+#[derive(Debug, Parser)]
+#[command(
+    name = "pybundle",
+    version,
+    after_help = AFTER_HELP,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub build: BuildArgs,
+}
+
+/// Subcommands other than the default build.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show what a bundle holds: build id, entry point, target Python, distributions
+    Info(InfoArgs),
+    /// Check every member of a bundle against the hashes in its manifest
+    Verify(VerifyArgs),
+}
+
+/// Options of the default `build` command.
+#[derive(Debug, Args, Default)]
+pub struct BuildArgs {
+    /// Requirements: anything pip accepts (`requests>=2`, `.`, a wheel or sdist file)
+    #[arg(value_name = "REQUIREMENT")]
+    pub requirements: Vec<String>,
+
+    /// Where to write the bundle
+    #[arg(short, long, value_name = "FILE", help_heading = "Output")]
+    pub output: Option<PathBuf>,
+
+    /// Shebang line of the bundle (shiv's `-p`) [default: /usr/bin/env python3]
+    #[arg(short = 'p', long, value_name = "SHEBANG", help_heading = "Output")]
+    pub python_shebang: Option<String>,
+
+    /// Deflate level, 0 (stored) to 9 [default: 6]
+    #[arg(long, value_name = "0-9", value_parser = clap::value_parser!(u8).range(0..=9), help_heading = "Output")]
+    pub compress_level: Option<u8>,
+
+    /// Accepted for shiv compatibility: bundles are always compressed
+    #[arg(long, help_heading = "Output")]
+    pub compressed: bool,
+
+    /// Accepted for shiv compatibility: builds are always reproducible
+    #[arg(long, help_heading = "Output")]
+    pub reproducible: bool,
+
+    /// A Python script the bundle runs before the entry point
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    pub preamble: Option<PathBuf>,
+
+    /// Override the build id (by default the sha256 of the content)
+    #[arg(long, value_name = "ID", help_heading = "Output")]
+    pub build_id: Option<String>,
+
+    /// Run MODULE:FUNC (or MODULE:OBJ.ATTR) when the bundle starts
+    #[arg(
+        short = 'e',
+        long,
+        value_name = "MODULE:FUNC",
+        group = "entry",
+        help_heading = "Entry point"
+    )]
+    pub entry_point: Option<String>,
+
+    /// Run the console script NAME of a bundled distribution
+    #[arg(
+        short = 'c',
+        long,
+        value_name = "NAME",
+        group = "entry",
+        help_heading = "Entry point"
+    )]
+    pub console_script: Option<String>,
+
+    /// Run MODULE like `python -m MODULE`
+    #[arg(
+        short = 'm',
+        long,
+        value_name = "MODULE",
+        group = "entry",
+        help_heading = "Entry point"
+    )]
+    pub module: Option<String>,
+
+    /// Interpreter that runs pip and whose version and platform the bundle targets [default: python3]
+    #[arg(long, value_name = "PATH", help_heading = "Resolver")]
+    pub python: Option<String>,
+
+    /// A requirements file for pip (repeatable)
+    #[arg(
+        short = 'r',
+        long = "requirement",
+        value_name = "FILE",
+        help_heading = "Resolver"
+    )]
+    pub requirement_files: Vec<PathBuf>,
+
+    /// A constraints file for pip (repeatable)
+    #[arg(long = "constraint", value_name = "FILE", help_heading = "Resolver")]
+    pub constraint_files: Vec<PathBuf>,
+
+    /// Look for wheels and sdists in DIR (pip's --find-links)
+    #[arg(short = 'f', long, value_name = "DIR", help_heading = "Resolver")]
+    pub find_links: Vec<String>,
+
+    /// Do not use the package index (pip's --no-index)
+    #[arg(long, help_heading = "Resolver")]
+    pub no_index: bool,
+
+    /// Base URL of the package index (pip's --index-url)
+    #[arg(long, value_name = "URL", help_heading = "Resolver")]
+    pub index_url: Option<String>,
+
+    /// Extra package index URL (pip's --extra-index-url)
+    #[arg(long, value_name = "URL", help_heading = "Resolver")]
+    pub extra_index_url: Vec<String>,
+
+    /// Include pre-release versions (pip's --pre)
+    #[arg(long, help_heading = "Resolver")]
+    pub pre: bool,
+
+    /// Include a ready site-packages tree as-is (repeatable)
+    #[arg(long, value_name = "DIR", help_heading = "Resolver")]
+    pub site_packages: Vec<PathBuf>,
+
+    /// Arguments after `--` are passed to pip unchanged
+    #[arg(last = true, value_name = "PIP_ARG")]
+    pub pip_args: Vec<OsString>,
+
+    /// Print only errors
+    #[arg(short, long, conflicts_with = "verbose", help_heading = "Display")]
+    pub quiet: bool,
+
+    /// Stream pip's output and show each stage
+    #[arg(short, long, action = clap::ArgAction::Count, help_heading = "Display")]
+    pub verbose: u8,
+}
+
+/// Options of `pybundle info`.
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// The bundle to inspect
+    pub file: PathBuf,
+    /// Print the manifest as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `pybundle verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The bundle to check
+    pub file: PathBuf,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_debug_assert() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn entry_flags_conflict() {
+        let err = Cli::try_parse_from(["pybundle", "-o", "x", "-e", "a:b", "-m", "a"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
+    }
+
+    #[test]
+    fn pip_args_after_double_dash() {
+        let cli = Cli::try_parse_from(["pybundle", "-o", "x", "six", "--", "--no-deps"]).unwrap();
+        assert_eq!(cli.build.requirements, vec!["six"]);
+        assert_eq!(cli.build.pip_args, vec![OsString::from("--no-deps")]);
+    }
+
+    #[test]
+    fn subcommand_info() {
+        let cli = Cli::try_parse_from(["pybundle", "info", "a.pyz", "--json"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Info(InfoArgs { json: true, .. }))
+        ));
+    }
+}

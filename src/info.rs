@@ -1,0 +1,103 @@
+//! `pybundle info` and `pybundle verify`: print what a bundle holds, as a table or as JSON (the
+//! manifest itself, a stable schema documented in the README), and check its members against the
+//! manifest's hashes. The only module besides `ui` that writes to stdout.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use crate::bundle::Bundle;
+use crate::pack::manifest::Mode;
+
+/// Prints what the bundle at `path` holds; JSON when `json`.
+pub fn info(path: &Path, json: bool) -> Result<()> {
+    let bundle = Bundle::open(path)?;
+    let m = &bundle.manifest;
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, m).context("cannot print the manifest")?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    let p = &m.python;
+    writeln!(out, "bundle:       {}", path.display())?;
+    writeln!(out, "build id:     {}", m.build_id)?;
+    writeln!(out, "built with:   pybundle {}", m.pybundle_version)?;
+    writeln!(
+        out,
+        "built at:     {}",
+        m.built_at
+            .as_deref()
+            .unwrap_or("not recorded (set SOURCE_DATE_EPOCH to record it)")
+    )?;
+    writeln!(out, "entry point:  {}", m.entry.describe())?;
+    writeln!(
+        out,
+        "python:       {} {} on {}{}{}",
+        p.implementation,
+        p.version,
+        p.platform,
+        if p.native {
+            " (native code: this version and platform only)"
+        } else {
+            ""
+        },
+        p.requires_python
+            .as_ref()
+            .map(|r| format!(", requires {r}"))
+            .unwrap_or_default()
+    )?;
+    writeln!(out, "shebang:      #!{}", p.shebang)?;
+    let extracted: Vec<_> = m
+        .distributions
+        .iter()
+        .filter(|d| d.mode == Mode::Extract)
+        .collect();
+    let extract_bytes: u64 = extracted.iter().map(|d| d.size).sum();
+    writeln!(
+        out,
+        "extracted:    {} distribution(s), {} files, {:.1} MB on first run",
+        extracted.len(),
+        extracted.iter().map(|d| d.files).sum::<usize>(),
+        extract_bytes as f64 / 1e6
+    )?;
+    writeln!(out, "distributions ({}):", m.distributions.len())?;
+    let width = m
+        .distributions
+        .iter()
+        .map(|d| d.name.len() + d.version.len() + 1)
+        .max()
+        .unwrap_or(0);
+    for d in &m.distributions {
+        let label = format!("{} {}", d.name, d.version);
+        let mode = match d.mode {
+            Mode::Zip => "zip",
+            Mode::Extract => "extract",
+        };
+        writeln!(out, "  {label:<width$}  {mode:<7}  {}", d.reason)?;
+    }
+    Ok(())
+}
+
+/// Checks every member of the bundle at `path`; returns false when any is damaged.
+pub fn verify(path: &Path) -> Result<bool> {
+    let mut bundle = Bundle::open(path)?;
+    let damage = bundle.verify();
+    let mut out = std::io::stdout().lock();
+    if damage.is_empty() {
+        writeln!(
+            out,
+            "ok: {} members match the manifest (build id {})",
+            bundle.manifest.members.len(),
+            bundle.manifest.build_id
+        )?;
+        return Ok(true);
+    }
+    let first = &damage[0];
+    writeln!(out, "damaged: `{}`: {}", first.path, first.what)?;
+    if damage.len() > 1 {
+        writeln!(out, "({} more damaged member(s))", damage.len() - 1)?;
+    }
+    Ok(false)
+}

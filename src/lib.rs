@@ -1,0 +1,52 @@
+//! pybundle turns a Python application and its dependencies into one executable zipapp.
+//!
+//! Stages, one module each: [`config`] (validated plan), [`python`] (target interpreter probe),
+//! [`resolve`] (pip), [`install`] (wheels → staging trees), [`analyze`] (zip or extract),
+//! [`entry`] (entry point checks), [`pack`] (bytecode, manifest, reproducible zip),
+//! [`bootstrap`] (the run time shipped in every bundle), [`bundle`] and [`info`] (reading built
+//! bundles). [`build`] wires the stages together.
+
+pub mod analyze;
+pub mod bootstrap;
+pub mod build;
+pub mod bundle;
+pub mod cli;
+pub mod config;
+pub mod entry;
+pub mod fsutil;
+pub mod info;
+pub mod install;
+pub mod pack;
+pub mod python;
+pub mod resolve;
+pub mod ui;
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+
+use cli::{Cli, Command};
+use config::BuildPlan;
+
+/// Runs the command line `cli` and returns the process exit code.
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Some(Command::Info(args)) => {
+            info::info(&args.file, args.json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Verify(args)) => Ok(if info::verify(&args.file)? {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        }),
+        None => {
+            let cwd = std::env::current_dir().context("cannot read the current directory")?;
+            let plan = BuildPlan::from_args(cli.build, &cwd)?;
+            ui::set_verbosity(plan.verbosity);
+            let output = plan.output.display().to_string();
+            build::build(&plan).with_context(|| format!("cannot build `{output}`"))?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,189 @@
+//! Bytecode compilation with the target interpreter. Every `.py` of the bundle is compiled to an
+//! `unchecked-hash` `.pyc` (no timestamps, so builds stay reproducible, and no source check at
+//! import). Where the `.pyc` goes depends on how the module is imported at run time:
+//!
+//! - from the zip: zipimport ignores `__pycache__` and only reads the legacy `module.pyc` next to
+//!   `module.py`, so that is where it goes;
+//! - from the extraction cache: the normal path finder reads `__pycache__/module.<cache_tag>.pyc`.
+//!
+//! Files that do not compile (Python 2 test data, templates named `.py`) are left as source only,
+//! as pip's own compile step does.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde::{Deserialize, Serialize};
+
+use crate::python::Interpreter;
+
+/// The compile script, run as `python -I -c COMPILE_SCRIPT` with a JSON request on stdin.
+const COMPILE_SCRIPT: &str = include_str!("compile.py");
+
+/// One source to compile.
+#[derive(Debug, Clone, Serialize)]
+pub struct Job {
+    /// The `.py` file on disk.
+    pub source: PathBuf,
+    /// Where the `.pyc` is written.
+    pub target: PathBuf,
+    /// The file name recorded in the code objects (shown in tracebacks).
+    pub dfile: String,
+}
+
+#[derive(Serialize)]
+struct Request<'a> {
+    jobs: Vec<(&'a Path, &'a Path, &'a str)>,
+    attrs: Vec<(&'a Path, &'a str)>,
+}
+
+#[derive(Deserialize)]
+struct Answer {
+    failed: Vec<(String, String)>,
+    attrs: Vec<Option<bool>>,
+}
+
+/// What compiling produced.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Sources that did not compile, with the reason.
+    pub failed: Vec<(String, String)>,
+    /// Answers to the attribute checks, in request order: `Some(true)` defined, `Some(false)` not
+    /// defined at module level, `None` cannot tell.
+    pub attrs: Vec<Option<bool>>,
+}
+
+/// Compiling could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum BytecodeError {
+    #[error("cannot run `{python}` to compile bytecode: {source}")]
+    Spawn {
+        python: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("compiling bytecode with `{python}` failed ({status}):\n{stderr}")]
+    Failed {
+        python: String,
+        status: String,
+        stderr: String,
+    },
+}
+
+/// Compiles `jobs` with `interp`, spread over up to `workers` processes, and checks `attrs`
+/// (pairs of module source and top-level name) in the first of them.
+pub fn compile(
+    interp: &Interpreter,
+    jobs: &[Job],
+    attrs: &[(PathBuf, String)],
+    workers: usize,
+) -> Result<Outcome, BytecodeError> {
+    let workers = workers.clamp(1, 8).min(jobs.len().div_ceil(200).max(1));
+    let chunk = jobs.len().div_ceil(workers).max(1);
+    let mut chunks: Vec<&[Job]> = jobs.chunks(chunk).collect();
+    if chunks.is_empty() {
+        chunks.push(&[]);
+    }
+    let results: Vec<Result<Answer, BytecodeError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .iter()
+            .enumerate()
+            .map(|(i, part)| {
+                let request = Request {
+                    jobs: part
+                        .iter()
+                        .map(|j| (j.source.as_path(), j.target.as_path(), j.dfile.as_str()))
+                        .collect(),
+                    attrs: if i == 0 {
+                        attrs
+                            .iter()
+                            .map(|(p, n)| (p.as_path(), n.as_str()))
+                            .collect()
+                    } else {
+                        Vec::new()
+                    },
+                };
+                let body = serde_json::to_vec(&request).expect("a request serialises");
+                scope.spawn(move || run_one(interp, &body))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("compile thread does not panic"))
+            .collect()
+    });
+    let mut outcome = Outcome::default();
+    for (i, result) in results.into_iter().enumerate() {
+        let answer = result?;
+        outcome.failed.extend(answer.failed);
+        if i == 0 {
+            outcome.attrs = answer.attrs;
+        }
+    }
+    Ok(outcome)
+}
+
+fn run_one(interp: &Interpreter, body: &[u8]) -> Result<Answer, BytecodeError> {
+    use std::io::Write;
+    let python = interp.executable.display().to_string();
+    let mut child = Command::new(&interp.executable)
+        .args(["-I", "-c", COMPILE_SCRIPT])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|source| BytecodeError::Spawn {
+            python: python.clone(),
+            source,
+        })?;
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    let body = body.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&body));
+    let output = child
+        .wait_with_output()
+        .map_err(|source| BytecodeError::Spawn {
+            python: python.clone(),
+            source,
+        })?;
+    let _ = writer.join();
+    let failed = |status: String| BytecodeError::Failed {
+        python: python.clone(),
+        status,
+        stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+    };
+    if !output.status.success() {
+        return Err(failed(output.status.to_string()));
+    }
+    serde_json::from_slice(&output.stdout)
+        .map_err(|err| failed(format!("unreadable answer: {err}")))
+}
+
+/// Returns the archive path of the `.pyc` for `py_path` (a `/`-path ending in `.py`): legacy
+/// `module.pyc` for zip imports, `__pycache__/module.<tag>.pyc` for extracted distributions.
+pub fn pyc_path(py_path: &str, cache_tag: &str, legacy: bool) -> String {
+    let stem = py_path.strip_suffix(".py").unwrap_or(py_path);
+    if legacy {
+        return format!("{stem}.pyc");
+    }
+    match stem.rsplit_once('/') {
+        Some((dir, name)) => format!("{dir}/__pycache__/{name}.{cache_tag}.pyc"),
+        None => format!("__pycache__/{stem}.{cache_tag}.pyc"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pyc_locations() {
+        assert_eq!(pyc_path("pkg/mod.py", "cpython-311", true), "pkg/mod.pyc");
+        assert_eq!(
+            pyc_path("pkg/mod.py", "cpython-311", false),
+            "pkg/__pycache__/mod.cpython-311.pyc"
+        );
+        assert_eq!(
+            pyc_path("mod.py", "cpython-38", false),
+            "__pycache__/mod.cpython-38.pyc"
+        );
+    }
+}

@@ -1,0 +1,80 @@
+"""Compile Python sources to bytecode for a pybundle bundle, and check entry-point attributes.
+
+Run by pybundle as `python -I -c <this file>` with a JSON request on stdin:
+  {"jobs": [[source, target, dfile], ...], "attrs": [[source, name], ...]}
+Writes unchecked-hash .pyc files (reproducible: no timestamps) and prints a JSON answer:
+  {"failed": [[source, message], ...], "attrs": [true | false | null, ...]}
+An attribute check answers null when it cannot tell statically (e.g. `from x import *`).
+stdlib only, CPython 3.8 syntax.
+"""
+import ast
+import json
+import os
+import py_compile
+import sys
+
+
+def compile_all(jobs):
+    failed = []
+    mode = py_compile.PycInvalidationMode.UNCHECKED_HASH
+    for source, target, dfile in jobs:
+        try:
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            py_compile.compile(source, cfile=target, dfile=dfile, doraise=True, invalidation_mode=mode)
+        except (py_compile.PyCompileError, SyntaxError, ValueError, UnicodeDecodeError) as exc:
+            failed.append([source, str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__])
+    return failed
+
+
+def top_level_names(tree):
+    names = set()
+    star = False
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            for target in node.targets:
+                for sub in ast.walk(target):
+                    if isinstance(sub, ast.Name):
+                        names.add(sub.id)
+        elif isinstance(node, (ast.AnnAssign, ast.AugAssign)) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                if alias.name == "*":
+                    star = True
+                else:
+                    names.add((alias.asname or alias.name).split(".")[0])
+        elif isinstance(node, (ast.If, ast.Try, ast.With)):
+            # Conditional definitions: look one level in, generously.
+            inner = ast.Module(body=[n for n in ast.walk(node) if isinstance(n, ast.stmt) and n is not node], type_ignores=[])
+            sub_names, sub_star = top_level_names(inner)
+            names |= sub_names
+            star = star or sub_star
+    return names, star
+
+
+def check_attr(source, name):
+    try:
+        with open(source, "rb") as handle:
+            tree = ast.parse(handle.read(), filename=source)
+    except (SyntaxError, ValueError, OSError):
+        return None
+    names, star = top_level_names(tree)
+    if name in names:
+        return True
+    if star or "__getattr__" in names:
+        return None
+    return False
+
+
+def main():
+    request = json.load(sys.stdin)
+    answer = {
+        "failed": compile_all(request.get("jobs", [])),
+        "attrs": [check_attr(source, name) for source, name in request.get("attrs", [])],
+    }
+    json.dump(answer, sys.stdout)
+
+
+main()

@@ -1,0 +1,332 @@
+//! The pack stage: staged distributions (with their zip/extract decisions and compiled bytecode)
+//! → the bundle file. Members are laid out as `docs/DESIGN.md` describes, hashed and compressed
+//! in parallel, the build id is computed over the content, and the file is written to a temporary
+//! file next to the output and renamed into place only when complete.
+
+pub mod bytecode;
+pub mod manifest;
+pub mod writer;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::bootstrap::{self, MainData};
+use crate::install::{InstalledDist, normalize_name};
+use manifest::{
+    DistInfo, EntryInfo, MANIFEST_PATH, Manifest, MemberInfo, Mode, PythonInfo, SCHEMA_VERSION,
+};
+use writer::{EntryStyle, Member, Prepared, Source};
+
+/// The archive directory of zip-imported distributions: the bundle's root, which is the only
+/// place inside a zip where `importlib.metadata` finds `.dist-info` directories.
+pub const SITE_PACKAGES: &str = "";
+/// The archive directory of extracted distributions.
+pub const EXTRACT_DIR: &str = "extract";
+/// Bump when the layout of an extracted entry changes, so old cache entries are not reused.
+pub const CACHE_LAYOUT: &str = "v1";
+
+/// One distribution, placed.
+#[derive(Debug)]
+pub struct Placed<'a> {
+    /// The installed distribution.
+    pub dist: &'a InstalledDist,
+    /// zip or extract.
+    pub mode: Mode,
+    /// Why.
+    pub reason: String,
+    /// Whether it holds native code.
+    pub native: bool,
+    /// Cache key for extracted distributions.
+    pub key: Option<String>,
+    /// Compiled bytecode: (path relative to the distribution root, file on disk).
+    pub bytecode: Vec<(String, PathBuf)>,
+}
+
+impl Placed<'_> {
+    /// Returns the archive directory this distribution's files go under (`""` is the root).
+    pub fn archive_dir(&self) -> String {
+        match &self.key {
+            Some(key) if self.mode == Mode::Extract => format!("{EXTRACT_DIR}/{key}"),
+            _ => SITE_PACKAGES.to_string(),
+        }
+    }
+
+    /// Returns the archive path of `rel`, a path relative to the distribution's root.
+    pub fn archive_path(&self, rel: &str) -> String {
+        let dir = self.archive_dir();
+        if dir.is_empty() {
+            rel.to_string()
+        } else {
+            format!("{dir}/{rel}")
+        }
+    }
+}
+
+/// Everything the writer needs besides the distributions.
+#[derive(Debug)]
+pub struct PackSettings {
+    /// Output file.
+    pub output: PathBuf,
+    /// Shebang line (without `#!`).
+    pub shebang: String,
+    /// Deflate level.
+    pub level: u8,
+    /// `SOURCE_DATE_EPOCH`.
+    pub source_date_epoch: Option<u64>,
+    /// Build id override.
+    pub build_id: Option<String>,
+    /// Entry point for the manifest.
+    pub entry: EntryInfo,
+    /// Target interpreter for the manifest.
+    pub python: PythonInfo,
+    /// `__main__.py` data, without build id and extraction list (filled here).
+    pub main: MainData,
+    /// The run-time package: (archive path, source file on disk or bytes), including bytecode.
+    pub runtime: Vec<Member>,
+}
+
+/// What was written.
+#[derive(Debug)]
+pub struct PackOutcome {
+    /// The manifest stored in the bundle.
+    pub manifest: Manifest,
+    /// Size of the bundle in bytes.
+    pub size: u64,
+}
+
+/// Returns the cache key of an extracted distribution: name, version and a fingerprint of its
+/// content. The fingerprint covers the distribution's RECORD (which lists every file's hash),
+/// the bytecode's interpreter and the cache layout, or the files themselves when there is no RECORD.
+pub fn cache_key(dist: &InstalledDist, cache_tag: &str, magic: &str) -> std::io::Result<String> {
+    let mut hasher = Sha256::new();
+    hasher.update(format!(
+        "{CACHE_LAYOUT}\0{cache_tag}\0{magic}\0{}\0{}\0",
+        dist.name, dist.version
+    ));
+    let record = dist.root.join(&dist.dist_info).join("RECORD");
+    if !dist.dist_info.is_empty() && record.is_file() {
+        hasher.update(fs_err::read(&record)?);
+        // Files not listed in RECORD (rare) still count by name.
+        for file in &dist.files {
+            hasher.update(file.as_bytes());
+            hasher.update([0]);
+        }
+    } else {
+        for file in &dist.files {
+            hasher.update(file.as_bytes());
+            hasher.update([0]);
+            hasher.update(fs_err::read(dist.root.join(file))?);
+        }
+    }
+    let digest = writer::hex(&hasher.finalize());
+    Ok(format!(
+        "{}-{}-{}",
+        normalize_name(&dist.name),
+        sanitize(&dist.version),
+        &digest[..16]
+    ))
+}
+
+fn sanitize(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Writes the bundle.
+pub fn pack(placed: &[Placed<'_>], settings: PackSettings) -> anyhow::Result<PackOutcome> {
+    use anyhow::Context;
+    let style = EntryStyle {
+        level: settings.level,
+        mtime: writer::zip_mtime(settings.source_date_epoch),
+    };
+    // Lay out the members. The first distribution to claim a path keeps it (pip would let the
+    // last one win; identical namespace `__init__.py` files are the usual case).
+    let mut members: BTreeMap<String, (Member, usize)> = BTreeMap::new();
+    let mut dirs: BTreeSet<String> = BTreeSet::new();
+    for member in settings.runtime {
+        members.insert(member.path.clone(), (member, usize::MAX));
+    }
+    for (index, p) in placed.iter().enumerate() {
+        let files = p
+            .dist
+            .files
+            .iter()
+            .map(|f| (f.clone(), p.dist.root.join(f)));
+        for (rel, disk) in files.chain(p.bytecode.iter().cloned()) {
+            let path = p.archive_path(&rel);
+            if members.contains_key(&path) {
+                crate::ui::detail(&format!(
+                    "`{path}` is in more than one distribution; keeping the first"
+                ));
+                continue;
+            }
+            let executable = is_executable(&disk);
+            if p.mode == Mode::Zip {
+                let mut dir = path.as_str();
+                while let Some((parent, _)) = dir.rsplit_once('/') {
+                    dirs.insert(format!("{parent}/"));
+                    dir = parent;
+                }
+            }
+            members.insert(
+                path.clone(),
+                (
+                    Member {
+                        path,
+                        source: Source::File(disk),
+                        executable,
+                    },
+                    index,
+                ),
+            );
+        }
+    }
+    let owners: BTreeMap<String, usize> =
+        members.iter().map(|(k, (_, i))| (k.clone(), *i)).collect();
+    let prepared = writer::prepare(members.into_values().map(|(m, _)| m).collect(), style)
+        .context("cannot read the staged files")?;
+
+    // Per-distribution totals and hashes, from the members just hashed.
+    let mut per_dist: Vec<(usize, u64, Sha256)> =
+        placed.iter().map(|_| (0, 0, Sha256::new())).collect();
+    for item in &prepared {
+        if let Some(&i) = owners.get(&item.path)
+            && i != usize::MAX
+        {
+            let entry = &mut per_dist[i];
+            entry.0 += 1;
+            entry.1 += item.info.size;
+            entry
+                .2
+                .update(format!("{}\0{}\n", item.path, item.info.sha256));
+        }
+    }
+    let dists: Vec<DistInfo> = placed
+        .iter()
+        .zip(per_dist)
+        .map(|(p, (files, size, hasher))| DistInfo {
+            name: p.dist.name.clone(),
+            version: p.dist.version.clone(),
+            mode: p.mode,
+            reason: p.reason.clone(),
+            key: if p.mode == Mode::Extract {
+                p.key.clone()
+            } else {
+                None
+            },
+            files,
+            size,
+            sha256: writer::hex(&hasher.finalize()),
+            license: p.dist.license.clone(),
+            summary: p.dist.summary.clone(),
+            tags: p.dist.tags.clone(),
+            top_level: p.dist.top_level.clone(),
+        })
+        .collect();
+
+    let mut main = settings.main;
+    main.extract = dists
+        .iter()
+        .filter(|d| d.mode == Mode::Extract)
+        .filter_map(|d| Some((d.key.clone()?, d.files, d.size)))
+        .collect();
+    // The build id covers every member and the generated `__main__.py` (rendered without it).
+    let mut id_hasher = Sha256::new();
+    for item in &prepared {
+        id_hasher.update(format!("{}\0{}\n", item.path, item.info.sha256));
+    }
+    id_hasher.update(bootstrap::render_main(&main).as_bytes());
+    main.build_id = settings
+        .build_id
+        .clone()
+        .unwrap_or_else(|| writer::hex(&id_hasher.finalize()));
+
+    let main_member = writer::prepare_one(
+        Member {
+            path: "__main__.py".to_string(),
+            source: Source::Bytes(bootstrap::render_main(&main).into_bytes()),
+            executable: false,
+        },
+        style,
+    )?;
+    let mut all: Vec<Prepared> = prepared;
+    all.push(main_member);
+    let manifest = Manifest {
+        schema: SCHEMA_VERSION,
+        build_id: main.build_id.clone(),
+        pybundle_version: env!("CARGO_PKG_VERSION").to_string(),
+        built_at: settings.source_date_epoch.map(manifest::rfc3339),
+        entry: settings.entry,
+        python: settings.python,
+        distributions: dists,
+        members: all
+            .iter()
+            .map(|p| (p.path.clone(), p.info.clone()))
+            .collect::<BTreeMap<String, MemberInfo>>(),
+    };
+    let manifest_json =
+        serde_json::to_vec_pretty(&manifest).context("cannot serialise the manifest")?;
+    all.push(writer::prepare_one(
+        Member {
+            path: MANIFEST_PATH.to_string(),
+            source: Source::Bytes(manifest_json),
+            executable: false,
+        },
+        style,
+    )?);
+    let dirs: Vec<String> = dirs.into_iter().collect();
+    let size = write_atomically(&settings.output, |file| {
+        writer::write(file, &settings.shebang, all, &dirs, style)
+            .map(|_| ())
+            .map_err(anyhow::Error::from)
+    })?;
+    Ok(PackOutcome { manifest, size })
+}
+
+/// Writes `output` through a temporary file in the same directory, renamed into place and made
+/// executable only when `write` succeeded. On failure nothing is left behind.
+pub fn write_atomically(
+    output: &Path,
+    write: impl FnOnce(&mut std::fs::File) -> anyhow::Result<()>,
+) -> anyhow::Result<u64> {
+    use anyhow::Context;
+    use std::os::unix::fs::PermissionsExt;
+    let dir = output
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = output
+        .file_name()
+        .map_or_else(|| "bundle".into(), |n| n.to_string_lossy().into_owned());
+    let mut temp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot create a file in `{}`", dir.display()))?;
+    write(temp.as_file_mut()).with_context(|| format!("cannot write `{}`", output.display()))?;
+    temp.as_file()
+        .sync_all()
+        .with_context(|| format!("cannot write `{}`", output.display()))?;
+    let size = temp.as_file().metadata().map(|m| m.len()).unwrap_or(0);
+    temp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(0o755))
+        .with_context(|| format!("cannot make `{}` executable", output.display()))?;
+    temp.persist(output)
+        .map_err(|e| e.error)
+        .with_context(|| format!("cannot write `{}`", output.display()))?;
+    Ok(size)
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    fs_err::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
+}

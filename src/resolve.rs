@@ -1,0 +1,222 @@
+//! The resolve stage: run pip (`python -m pip wheel`) to build or download a wheel for every
+//! requirement and dependency into a staging wheelhouse. pip is the resolver; this module only
+//! assembles its command line, streams or captures its output, and reports its failures.
+
+use std::collections::VecDeque;
+use std::ffi::OsString;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::config::PipOptions;
+use crate::python::Interpreter;
+
+/// How many of pip's last output lines a failure shows.
+const TAIL_LINES: usize = 20;
+
+/// pip did not produce the wheels.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    #[error(
+        "`{python}` has no pip\nhint: install it (`{python} -m ensurepip`), or pass --python with an interpreter that has pip"
+    )]
+    NoPip { python: String },
+    #[error("cannot run pip: {0}")]
+    Spawn(#[source] std::io::Error),
+    #[error(
+        "pip failed ({status}) running:\n  {command}\n--- last lines of pip's output ---\n{tail}\n---"
+    )]
+    PipFailed {
+        command: String,
+        status: String,
+        tail: String,
+    },
+    #[error("cannot read the wheelhouse `{path}`: {source}")]
+    Wheelhouse {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Returns the pip command that fills `wheel_dir` for `options`.
+pub fn pip_command(interp: &Interpreter, options: &PipOptions, wheel_dir: &Path) -> Command {
+    let mut cmd = Command::new(&interp.executable);
+    cmd.args([
+        "-m",
+        "pip",
+        "wheel",
+        "--disable-pip-version-check",
+        "--no-input",
+    ]);
+    cmd.arg("--wheel-dir").arg(wheel_dir);
+    if options.no_index {
+        cmd.arg("--no-index");
+    }
+    for link in &options.find_links {
+        cmd.arg("--find-links").arg(link);
+    }
+    if let Some(url) = &options.index_url {
+        cmd.arg("--index-url").arg(url);
+    }
+    for url in &options.extra_index_urls {
+        cmd.arg("--extra-index-url").arg(url);
+    }
+    if options.pre {
+        cmd.arg("--pre");
+    }
+    for file in &options.requirement_files {
+        cmd.arg("--requirement").arg(file);
+    }
+    for file in &options.constraint_files {
+        cmd.arg("--constraint").arg(file);
+    }
+    cmd.args(&options.requirements);
+    cmd.args(&options.extra_args);
+    // pip's own progress bars are noise in a captured tail.
+    cmd.env("PIP_PROGRESS_BAR", "off");
+    cmd
+}
+
+/// Runs pip and returns the wheels it left in `wheel_dir`, sorted by file name.
+///
+/// With `stream` true pip's output goes to stderr as it comes; otherwise it is captured and its
+/// last lines are shown if pip fails.
+pub fn resolve(
+    interp: &Interpreter,
+    options: &PipOptions,
+    wheel_dir: &Path,
+    stream: bool,
+) -> Result<Vec<PathBuf>, ResolveError> {
+    if !interp.pip {
+        return Err(ResolveError::NoPip {
+            python: interp.executable.display().to_string(),
+        });
+    }
+    let mut cmd = pip_command(interp, options, wheel_dir);
+    let command_line = quote_command(&cmd);
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().map_err(ResolveError::Spawn)?;
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let stderr = child.stderr.take().expect("stderr is piped");
+    // Both pipes are drained on their own threads so that neither can fill up and block pip.
+    let err_thread = std::thread::spawn(move || collect_lines(stderr, stream));
+    let mut tail = collect_lines(stdout, stream);
+    let err_tail = err_thread.join().unwrap_or_default();
+    let status = child.wait().map_err(ResolveError::Spawn)?;
+    if !status.success() {
+        tail.extend(err_tail);
+        while tail.len() > TAIL_LINES {
+            tail.pop_front();
+        }
+        return Err(ResolveError::PipFailed {
+            command: command_line,
+            status: status.to_string(),
+            tail: tail.into_iter().collect::<Vec<_>>().join("\n"),
+        });
+    }
+    list_wheels(wheel_dir)
+}
+
+/// Returns the `.whl` files directly in `dir`, sorted by name.
+pub fn list_wheels(dir: &Path) -> Result<Vec<PathBuf>, ResolveError> {
+    let entries = fs_err::read_dir(dir).map_err(|source| ResolveError::Wheelhouse {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut wheels = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|source| ResolveError::Wheelhouse {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let path = entry.path();
+        if path.extension().is_some_and(|ext| ext == "whl") {
+            wheels.push(path);
+        }
+    }
+    wheels.sort();
+    Ok(wheels)
+}
+
+/// Reads `reader` line by line, echoing to stderr when `echo`, and returns the last lines.
+fn collect_lines(reader: impl std::io::Read, echo: bool) -> VecDeque<String> {
+    let mut tail = VecDeque::with_capacity(TAIL_LINES + 1);
+    for line in BufReader::new(reader).lines() {
+        let Ok(line) = line else { break };
+        if echo {
+            crate::ui::pip_line(&line);
+        }
+        if line.trim().is_empty() {
+            continue;
+        }
+        tail.push_back(line);
+        if tail.len() > TAIL_LINES {
+            tail.pop_front();
+        }
+    }
+    tail
+}
+
+/// Returns `cmd` as a line a user can paste into a POSIX shell.
+pub fn quote_command(cmd: &Command) -> String {
+    std::iter::once(cmd.get_program().to_os_string())
+        .chain(cmd.get_args().map(OsString::from))
+        .map(|arg| shell_quote(&arg.to_string_lossy()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn shell_quote(arg: &str) -> String {
+    let safe = !arg.is_empty()
+        && arg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=+,@%".contains(c));
+    if safe {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn interp() -> Interpreter {
+        serde_json::from_str(
+            r#"{"executable":"/usr/bin/python3","implementation":"cpython","version":[3,11,7],
+            "cache_tag":"cpython-311","ext_suffix":".so","platform":"linux-x86_64","sys_platform":"linux",
+            "machine":"x86_64","multiarch":null,"magic":"a70d0d0a","pip":true}"#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn pip_argv() {
+        let options = PipOptions {
+            requirements: vec!["requests>=2".into(), ".".into()],
+            requirement_files: vec![PathBuf::from("/w/req.txt")],
+            find_links: vec!["/w/wheels".into()],
+            no_index: true,
+            pre: true,
+            extra_args: vec!["--no-deps".into()],
+            ..PipOptions::default()
+        };
+        let cmd = pip_command(&interp(), &options, Path::new("/stage/wheels"));
+        assert_eq!(
+            quote_command(&cmd),
+            "/usr/bin/python3 -m pip wheel --disable-pip-version-check --no-input --wheel-dir /stage/wheels \
+             --no-index --find-links /w/wheels --pre --requirement /w/req.txt 'requests>=2' . --no-deps"
+        );
+    }
+
+    #[test]
+    fn quoting() {
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote(""), "''");
+        assert_eq!(shell_quote("a/b.c"), "a/b.c");
+    }
+}

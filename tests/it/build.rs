@@ -1,0 +1,307 @@
+//! Tests for building and running bundles of the fixture application: every entry-point style,
+//! `--site-packages`, reproducibility, the native-extraction cache, `info --json`, and a bare
+//! interpreter.
+
+use std::path::{Path, PathBuf};
+
+use crate::common::{TestContext, describe, python311, run, run_ok, shebang};
+
+/// Builds the fixture app with `entry` flags into `out` and returns its path.
+fn build_app(ctx: &TestContext, wheels: &Path, entry: &[&str], out: &str) -> PathBuf {
+    let python = python311();
+    let output = ctx.work().join(out);
+    let mut cmd = ctx.pybundle();
+    cmd.arg("-o")
+        .arg(&output)
+        .args(entry)
+        .arg("--python")
+        .arg(&python)
+        .arg("-p")
+        .arg(shebang(&python))
+        .arg("--no-index")
+        .arg("--find-links")
+        .arg(wheels)
+        .arg("myapp");
+    run_ok(&mut cmd);
+    output
+}
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn assert_app_runs(ctx: &TestContext, bundle: &Path) {
+    let out = run_ok(ctx.bundle(bundle).args(["hello", "--flag", "x y"]));
+    let text = stdout(&out);
+    assert!(
+        text.contains("HELLO FROM PACKAGE DATA!"),
+        "{}",
+        describe(&out)
+    );
+    assert!(text.contains("spam.add(2, 3) = 5"), "{}", describe(&out));
+    assert!(
+        text.contains("puredep version: 1.2.0"),
+        "{}",
+        describe(&out)
+    );
+    assert!(
+        text.contains("argv: ['hello', '--flag', 'x y']"),
+        "{}",
+        describe(&out)
+    );
+
+    let out = run(ctx.bundle(bundle).arg("exit3"));
+    assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
+
+    let out = run(ctx.bundle(bundle).arg("fail"));
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("Traceback (most recent call last)"),
+        "{}",
+        describe(&out)
+    );
+    assert!(
+        err.contains("RuntimeError: the app failed on purpose"),
+        "{}",
+        describe(&out)
+    );
+    assert!(
+        err.contains("raise RuntimeError(\"the app failed on purpose\")"),
+        "no source line in traceback\n{}",
+        describe(&out)
+    );
+}
+
+#[test]
+fn entry_point_function() {
+    let ctx = TestContext::new();
+    let wheels = ctx.fixture_wheels(&python311());
+    let bundle = build_app(&ctx, &wheels, &["-e", "myapp.main:main"], "app.pyz");
+    assert_app_runs(&ctx, &bundle);
+}
+
+#[test]
+fn console_script_and_dotted_attr() {
+    let ctx = TestContext::new();
+    let wheels = ctx.fixture_wheels(&python311());
+    let bundle = build_app(&ctx, &wheels, &["-c", "myapp"], "app.pyz");
+    assert_app_runs(&ctx, &bundle);
+    let tool = build_app(&ctx, &wheels, &["-c", "myapp-tool"], "tool.pyz");
+    let out = run_ok(&mut ctx.bundle(&tool));
+    assert_eq!(stdout(&out), "Tool.run called\n");
+}
+
+#[test]
+fn module_entry() {
+    let ctx = TestContext::new();
+    let wheels = ctx.fixture_wheels(&python311());
+    let bundle = build_app(&ctx, &wheels, &["-m", "myapp"], "app.pyz");
+    assert_app_runs(&ctx, &bundle);
+}
+
+#[test]
+fn site_packages_tree() {
+    let ctx = TestContext::new();
+    let python = python311();
+    let wheels = ctx.fixture_wheels(&python);
+    let target = ctx.root().join("dist");
+    let mut pip = std::process::Command::new(&python);
+    pip.args(["-m", "pip", "install", "--no-index", "--find-links"])
+        .arg(&wheels)
+        .arg("--target")
+        .arg(&target)
+        .arg("myapp")
+        .env("PIP_CONFIG_FILE", "/dev/null")
+        .env("HOME", ctx.root().join("home"));
+    run_ok(&mut pip);
+    // The application's own code, claimed by no RECORD, must come along as well.
+    std::fs::create_dir_all(target.join("extra")).unwrap();
+    std::fs::write(
+        target.join("extra/__init__.py"),
+        "def main():\n    import myapp.main\n    print('extra ok')\n    return myapp.main.main()\n",
+    )
+    .unwrap();
+    let output = ctx.work().join("sp.pyz");
+    run_ok(
+        ctx.pybundle()
+            .arg("--site-packages")
+            .arg(&target)
+            .args(["--compressed", "-e", "extra:main", "-o"])
+            .arg(&output)
+            .arg("--python")
+            .arg(&python)
+            .arg("-p")
+            .arg(shebang(&python)),
+    );
+    let out = run_ok(ctx.bundle(&output).arg("hi"));
+    assert!(
+        stdout(&out).starts_with("extra ok\nHELLO FROM PACKAGE DATA!\n"),
+        "{}",
+        describe(&out)
+    );
+    assert_app_runs(&ctx, &output);
+}
+
+#[test]
+fn reproducible_in_different_directories() {
+    let python = python311();
+    let build_in = |ctx: &TestContext| -> Vec<u8> {
+        let wheels = ctx.fixture_wheels(&python);
+        let bundle = build_app(ctx, &wheels, &["-c", "myapp"], "app.pyz");
+        std::fs::read(bundle).unwrap()
+    };
+    let a = build_in(&TestContext::new());
+    let b = build_in(&TestContext::new());
+    assert!(a == b, "two builds of the same inputs differ");
+}
+
+#[test]
+fn native_cache_is_reused_and_shared() {
+    let ctx = TestContext::new();
+    let wheels = ctx.fixture_wheels(&python311());
+    let one = build_app(&ctx, &wheels, &["-e", "myapp.main:main"], "one.pyz");
+    let two = build_app(&ctx, &wheels, &["-m", "myapp"], "two.pyz");
+    assert_ne!(std::fs::read(&one).unwrap(), std::fs::read(&two).unwrap());
+    run_ok(&mut ctx.bundle(&one));
+    let dists = ctx.bundle_root().join("v1/dists");
+    let entries = || -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(&dists)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    let first = entries();
+    assert_eq!(
+        first.len(),
+        1,
+        "one extracted distribution expected: {first:?}"
+    );
+    assert!(first[0].starts_with("spam-0.1.0-"), "{first:?}");
+    let marker_mtime = |name: &str| {
+        std::fs::metadata(dists.join(name))
+            .unwrap()
+            .modified()
+            .unwrap()
+    };
+    let inode = |name: &str| {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(dists.join(name).join("spam/__init__.py"))
+            .unwrap()
+            .ino()
+    };
+    let (ino, mtime) = (inode(&first[0]), marker_mtime(&first[0]));
+    // Second run of the same bundle, then a different bundle with the same distribution.
+    let out = run_ok(ctx.bundle(&one).env("PYBUNDLE_VERBOSE", "1"));
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("extracted"),
+        "re-extracted on a warm start\n{}",
+        describe(&out)
+    );
+    let out = run_ok(ctx.bundle(&two).env("PYBUNDLE_VERBOSE", "1"));
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("extracted"),
+        "second bundle did not share the entry\n{}",
+        describe(&out)
+    );
+    assert_eq!(entries(), first);
+    assert_eq!(inode(&first[0]), ino);
+    assert_eq!(marker_mtime(&first[0]), mtime);
+}
+
+#[test]
+fn info_json_lists_distributions_and_entry() {
+    let ctx = TestContext::new();
+    let wheels = ctx.fixture_wheels(&python311());
+    let bundle = build_app(&ctx, &wheels, &["-c", "myapp"], "app.pyz");
+    let out = run_ok(ctx.pybundle().arg("info").arg(&bundle).arg("--json"));
+    let json: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("info --json prints JSON");
+    assert_eq!(json["entry"]["kind"], "function");
+    assert_eq!(json["entry"]["module"], "myapp.main");
+    assert_eq!(json["entry"]["attr"], "main");
+    assert_eq!(json["entry"]["console_script"], "myapp");
+    assert_eq!(json["python"]["version"], "3.11");
+    assert_eq!(json["python"]["native"], true);
+    let dists: Vec<(String, String, String)> = json["distributions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["name"].as_str().unwrap().to_string(),
+                d["version"].as_str().unwrap().to_string(),
+                d["mode"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        dists.contains(&("spam".into(), "0.1.0".into(), "extract".into())),
+        "{dists:?}"
+    );
+    assert!(
+        dists.contains(&("puredep".into(), "1.2.0".into(), "zip".into())),
+        "{dists:?}"
+    );
+    assert!(
+        dists.iter().any(|d| d.0 == "myapp" && d.1 == "1.0.0"),
+        "{dists:?}"
+    );
+    let text = stdout(&run_ok(ctx.pybundle().arg("info").arg(&bundle)));
+    assert!(
+        text.contains("entry point:  myapp.main:main (console script `myapp`)"),
+        "{text}"
+    );
+    run_ok(ctx.pybundle().arg("verify").arg(&bundle));
+}
+
+#[test]
+fn runs_on_a_bare_interpreter() {
+    let ctx = TestContext::new();
+    let python = python311();
+    let wheels = ctx.fixture_wheels(&python);
+    // Built with the default `/usr/bin/env python3` shebang; run by the bare venv's python.
+    let output = ctx.work().join("app.pyz");
+    run_ok(
+        ctx.pybundle()
+            .args(["-c", "myapp", "--no-index", "--find-links"])
+            .arg(&wheels)
+            .arg("--python")
+            .arg(&python)
+            .arg("-o")
+            .arg(&output)
+            .arg("myapp"),
+    );
+    let venv = ctx.root().join("venv");
+    run_ok(
+        std::process::Command::new(&python)
+            .args(["-m", "venv", "--without-pip"])
+            .arg(&venv),
+    );
+    let empty = ctx.root().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let alone = empty.join("app.pyz");
+    std::fs::copy(&output, &alone).unwrap();
+    let home = ctx.root().join("fresh-home");
+    std::fs::create_dir_all(&home).unwrap();
+    let path = format!("{}:/usr/bin:/bin", venv.join("bin").display());
+    let out = run_ok(
+        std::process::Command::new(&alone)
+            .arg("slim")
+            .env_clear()
+            .env("PATH", path)
+            .env("HOME", &home)
+            .current_dir(&empty),
+    );
+    assert!(
+        stdout(&out).contains("argv: ['slim']"),
+        "{}",
+        describe(&out)
+    );
+    assert!(
+        home.join(".cache/pybundle/v1/dists").is_dir(),
+        "the default cache root was not used"
+    );
+}

@@ -1,0 +1,7 @@
+//! The core integration suite (offline): one test binary, one module per topic.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod build;
+mod errors;

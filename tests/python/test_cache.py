@@ -1,0 +1,227 @@
+import os
+import stat
+import subprocess
+import sys
+import textwrap
+import time
+
+from .helpers import BundleTest
+
+KEY = "dist1-1.0-0123456789abcdef"
+APP = textwrap.dedent('''\
+    import os, sys
+    def main():
+        import dist1mod
+        print("dist1=%s" % dist1mod.__file__)
+        here = os.path.dirname(dist1mod.__file__)
+        with open(os.path.join(here, "dist1data", "thing.txt")) as f:
+            print("data=%s" % f.read())
+        print("exec=%s" % os.access(os.path.join(here, "bin", "tool"), os.X_OK))
+        print("zipfile-loaded=%s" % ("zipfile" in sys.modules))
+''')
+EXTRACT = {KEY: {"dist1mod.py": "X = 1\n", "dist1data/thing.txt": "payload",
+                 "bin/tool": ("#!/bin/sh\necho hi\n", 0o755)}}
+
+
+class CacheTest(BundleTest):
+    def setUp(self):
+        super().setUp()
+        self.build(site={"app.py": APP}, extract=EXTRACT)
+        self.entry = os.path.join(self.root, "v1", "dists", KEY)
+
+    def test_extract_then_reuse(self):
+        p = self.assertOk(self.run_bundle(env={"PYBUNDLE_VERBOSE": "1"}))
+        self.assertIn("dist1=%s/dist1mod.py" % self.entry, p.stdout)
+        self.assertIn("data=payload", p.stdout)
+        self.assertIn("exec=True", p.stdout)
+        self.assertIn("pybundle: extracted %s (3 files)" % KEY, p.stderr)
+        self.assertEqual(stat.S_IMODE(os.stat(self.root).st_mode), 0o700)
+        self.assertEqual(os.listdir(os.path.join(self.root, "v1", "tmp")), [])
+        ino = os.stat(os.path.join(self.entry, "dist1mod.py")).st_ino
+        p = self.assertOk(self.run_bundle(env={"PYBUNDLE_VERBOSE": "1"}, cmd=[sys.executable, "-S", self.bundle]))
+        self.assertIn("cache hit", p.stderr)
+        self.assertNotIn("pybundle: extracted", p.stderr)
+        self.assertIn("zipfile-loaded=False", p.stdout)
+        self.assertEqual(ino, os.stat(os.path.join(self.entry, "dist1mod.py")).st_ino)
+
+    def test_force_extract_replaces(self):
+        self.assertOk(self.run_bundle())
+        ino = os.stat(os.path.join(self.entry, "dist1mod.py")).st_ino
+        p = self.assertOk(self.run_bundle(env={"PYBUNDLE_FORCE_EXTRACT": "1", "PYBUNDLE_VERBOSE": "1"}))
+        self.assertIn("extracted", p.stderr)
+        self.assertNotEqual(ino, os.stat(os.path.join(self.entry, "dist1mod.py")).st_ino)
+        self.assertEqual(self.dists(), [KEY])
+        self.assertEqual(os.listdir(os.path.join(self.root, "v1", "tmp")), [])
+
+    def test_concurrent_first_starts(self):
+        env = self.env()
+        procs = [subprocess.Popen([self.bundle], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  universal_newlines=True) for _ in range(8)]
+        for p in procs:
+            out, err = p.communicate(timeout=60)
+            self.assertEqual(p.returncode, 0, err)
+            self.assertIn("data=payload", out)
+        self.assertEqual(self.dists(), [KEY])
+        self.assertEqual(os.listdir(os.path.join(self.root, "v1", "tmp")), [])
+        self.assertTrue(os.path.exists(os.path.join(self.entry, ".pybundle-complete")))
+
+    def test_stale_dir_without_marker_replaced(self):
+        os.makedirs(os.path.join(self.entry, "junk"), 0o700)
+        os.chmod(self.root, 0o700)
+        with open(os.path.join(self.entry, "dist1mod.py"), "w") as f:
+            f.write("X = 'stale'\n")
+        p = self.assertOk(self.run_bundle())
+        self.assertIn("dist1=%s/dist1mod.py" % self.entry, p.stdout)
+        self.assertTrue(os.path.exists(os.path.join(self.entry, ".pybundle-complete")))
+        self.assertFalse(os.path.exists(os.path.join(self.entry, "junk")))
+        self.assertEqual(os.listdir(os.path.join(self.root, "v1", "tmp")), [])
+
+    def test_damaged_entry_repaired(self):
+        self.assertOk(self.run_bundle())
+        os.unlink(os.path.join(self.entry, "dist1data", "thing.txt"))
+        # within the hour, only the marker is checked: PYBUNDLE_VERIFY=1 forces the full check
+        p = self.assertOk(self.run_bundle(env={"PYBUNDLE_VERIFY": "1"}))
+        self.assertIn("damaged (missing file: dist1data/thing.txt); repairing", p.stderr)
+        self.assertIn("data=payload", p.stdout)
+        # a marker older than one hour triggers the full check and records the last use
+        with open(os.path.join(self.entry, "dist1mod.py"), "a") as f:
+            f.write("# grown\n")
+        marker = os.path.join(self.entry, ".pybundle-complete")
+        self.set_old(marker)
+        p = self.assertOk(self.run_bundle())
+        self.assertIn("wrong size: dist1mod.py", p.stderr)
+        self.assertGreater(os.stat(marker).st_mtime, time.time() - 600)
+        p = self.assertOk(self.run_bundle())
+        self.assertEqual(p.stderr, "")
+
+    def test_last_use_recorded(self):
+        self.assertOk(self.run_bundle())
+        marker = os.path.join(self.entry, ".pybundle-complete")
+        self.set_old(marker)
+        self.assertOk(self.run_bundle())
+        self.assertGreater(os.stat(marker).st_mtime, time.time() - 600)
+
+    def test_unsafe_root_refused(self):
+        os.mkdir(self.root)
+        os.chmod(self.root, 0o777)
+        p = self.run_bundle()
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("refusing to use the pybundle cache directory %s" % self.root, p.stderr)
+        self.assertIn("mode 0777", p.stderr)
+        self.assertIn("chmod 700 %s" % self.root, p.stderr)
+        self.assertNotIn("Traceback", p.stderr)
+        # also on the warm path
+        os.chmod(self.root, 0o700)
+        self.assertOk(self.run_bundle())
+        os.chmod(os.path.join(self.root, "v1"), 0o757)
+        p = self.run_bundle()
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("refusing", p.stderr)
+
+    def test_unwritable_root_falls_back(self):
+        blocker = os.path.join(self.tmp, "file")
+        open(blocker, "w").close()
+        p = self.assertOk(self.run_bundle(env={"PYBUNDLE_ROOT": os.path.join(blocker, "root")}))
+        lines = p.stderr.strip().splitlines()
+        self.assertEqual(len(lines), 1, p.stderr)
+        self.assertIn("warning: cannot use the cache directory", lines[0])
+        fb = os.path.join(self.tmp, "tmpdir", "pybundle-%d" % os.getuid())
+        self.assertIn(fb, lines[0])
+        self.assertIn("dist1=%s/v1/dists/%s/dist1mod.py" % (fb, KEY), p.stdout)
+        self.assertEqual(stat.S_IMODE(os.stat(fb).st_mode), 0o700)
+        # nonexistent HOME, no PYBUNDLE_ROOT: same fallback
+        p = self.assertOk(self.run_bundle(env={"PYBUNDLE_ROOT": None, "HOME": os.path.join(self.tmp, "nohome")}))
+        self.assertIn(fb, p.stdout)
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "nohome")))
+
+    def test_default_root_under_home(self):
+        p = self.assertOk(self.run_bundle(env={"PYBUNDLE_ROOT": None}))
+        self.assertIn(os.path.join(self.home, ".cache", "pybundle", "v1", "dists", KEY), p.stdout)
+        p = self.assertOk(self.run_bundle(env={"PYBUNDLE_ROOT": None, "XDG_CACHE_HOME": os.path.join(self.tmp, "xdg")}))
+        self.assertIn(os.path.join(self.tmp, "xdg", "pybundle", "v1", "dists", KEY), p.stdout)
+
+    def test_readonly_roots(self):
+        seed = os.path.join(self.tmp, "seed")
+        self.assertOk(self.run_bundle(env={"PYBUNDLE_ROOT": seed}))
+        marker = os.path.join(seed, "v1", "dists", KEY, ".pybundle-complete")
+        self.set_old(marker)
+        before = os.stat(marker).st_mtime
+        other = os.path.join(self.tmp, "other")
+        p = self.assertOk(self.run_bundle(env={"PYBUNDLE_ROOT": other, "PYBUNDLE_ROOTS": os.pathsep.join([os.path.join(self.tmp, "missing"), seed])}))
+        self.assertIn("dist1=%s/v1/dists/%s/dist1mod.py" % (seed, KEY), p.stdout)
+        self.assertFalse(os.path.exists(other))
+        self.assertEqual(before, os.stat(marker).st_mtime)
+        # a damaged read-only entry is skipped, the writable root is used
+        os.unlink(os.path.join(seed, "v1", "dists", KEY, "dist1mod.py"))
+        p = self.assertOk(self.run_bundle(env={"PYBUNDLE_ROOT": other, "PYBUNDLE_ROOTS": seed}))
+        self.assertIn("dist1=%s/v1/dists/%s/dist1mod.py" % (other, KEY), p.stdout)
+        # an unsafe read-only root is refused
+        os.chmod(seed, 0o777)
+        p = self.run_bundle(env={"PYBUNDLE_ROOT": other, "PYBUNDLE_ROOTS": seed})
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("refusing", p.stderr)
+
+    def test_leftover_tmp_cleaned(self):
+        tmpd = os.path.join(self.root, "v1", "tmp")
+        os.makedirs(tmpd)
+        for d in (self.root, os.path.join(self.root, "v1")):
+            os.chmod(d, 0o700)
+        # a pid that is certainly dead
+        p = subprocess.Popen([sys.executable, "-c", "pass"])
+        p.wait()
+        old = os.path.join(tmpd, "%s.%d.abcd1234" % (KEY, p.pid))
+        fresh = os.path.join(tmpd, "%s.%d.ffff0000" % (KEY, p.pid))
+        os.makedirs(os.path.join(old, "x"))
+        os.makedirs(fresh)
+        self.set_old(old)
+        self.assertOk(self.run_bundle())
+        self.assertFalse(os.path.exists(old))
+        self.assertTrue(os.path.exists(fresh))
+
+
+class DamagedBundleTest(BundleTest):
+    def test_corrupt_member(self):
+        big = "".join("line %d %s\n" % (i, "x" * (i % 50)) for i in range(3000))
+        self.build(site={"app.py": APP}, extract={KEY: {"dist1mod.py": "X = 1\n", "dist1data/thing.txt": big}})
+        with open(self.bundle, "r+b") as f:
+            data = f.read()
+            i = data.index(b"extract/%s/dist1data/thing.txt" % KEY.encode())  # local header name
+            f.seek(i + 200)
+            f.write(b"\x00" * 64)
+        p = self.run_bundle()
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("error: the bundle `%s` is damaged (" % self.bundle, p.stderr)
+        self.assertIn("rebuild it or copy it again", p.stderr)
+        self.assertNotIn("Traceback", p.stderr)
+        self.assertEqual(self.dists(), [])
+        self.assertEqual(os.listdir(os.path.join(self.root, "v1", "tmp")), [])
+
+    def test_truncated(self):
+        self.build(site={"app.py": APP}, extract=EXTRACT)
+        size = os.path.getsize(self.bundle)
+        with open(self.bundle, "r+b") as f:
+            f.truncate(size // 2)
+        p = self.run_bundle()
+        self.assertNotEqual(p.returncode, 0)
+        self.assertNotIn("Traceback", p.stderr)
+
+    def test_missing_member_and_bad_totals(self):
+        self.build(site={"app.py": APP}, extract=EXTRACT,
+                   main_extra="EXTRACT = EXTRACT + (('gone-1.0-ffff', 1, 1),)\n")
+        p = self.run_bundle()
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("is damaged (missing member extract/gone-1.0-ffff/)", p.stderr)
+        self.assertEqual(self.dists(), [])
+        self.build(site={"app.py": APP}, extract=EXTRACT,
+                   main_extra="EXTRACT = ((EXTRACT[0][0], 99, EXTRACT[0][2]),)\n")
+        p = self.run_bundle()
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("expected 99", p.stderr)
+
+    def test_path_traversal_rejected(self):
+        self.build(site={"app.py": APP}, extract={KEY: {"dist1mod.py": "X=1\n", "../../../../evil.py": "bad"}})
+        p = self.run_bundle()
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("unsafe member name", p.stderr)
+        for dirpath, _dirs, files in os.walk(self.tmp):
+            self.assertNotIn("evil.py", files, dirpath)
