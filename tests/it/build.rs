@@ -195,14 +195,16 @@ fn native_cache_is_reused_and_shared() {
     let (ino, mtime) = (inode(&first[0]), marker_mtime(&first[0]));
     // Second run of the same bundle, then a different bundle with the same distribution.
     let out = run_ok(ctx.bundle(&one).env("PYBUNDLE_VERBOSE", "1"));
+    let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        !String::from_utf8_lossy(&out.stderr).contains("extracted"),
+        err.contains("pybundle: cache hit") && !err.contains("pybundle: extracted"),
         "re-extracted on a warm start\n{}",
         describe(&out)
     );
     let out = run_ok(ctx.bundle(&two).env("PYBUNDLE_VERBOSE", "1"));
+    let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        !String::from_utf8_lossy(&out.stderr).contains("extracted"),
+        err.contains("pybundle: cache hit") && !err.contains("pybundle: extracted"),
         "second bundle did not share the entry\n{}",
         describe(&out)
     );

@@ -5,3 +5,4 @@ mod common;
 
 mod build;
 mod errors;
+mod python;

@@ -38,7 +38,7 @@ def build_bundle(path, entry=("function", "app", "main"), site=None, extract=Non
                  python=None, preamble=None, env=(), root=None, inherit=False, main_extra=""):
     """Write a bundle at ``path``.
 
-    site: {relpath: text|bytes} under site-packages/.
+    site: {relpath: text|bytes} at the root (zip-safe distributions).
     extract: {key: {relpath: text|bytes|(text|bytes, mode)}} under extract/<key>/, in order.
     """
     site = site or {}
@@ -80,7 +80,7 @@ def build_bundle(path, entry=("function", "app", "main"), site=None, extract=Non
             if preamble is not None:
                 zf.writestr("_pybundle/preamble.py", preamble)
             for rel, data in site.items():
-                zf.writestr("site-packages/" + rel, _bytes(data))
+                zf.writestr(rel, _bytes(data))
             for key, files in extract.items():
                 for rel, v in files.items():
                     mode = 0o644

@@ -39,7 +39,7 @@ APP = textwrap.dedent('''\
     def wait_signal():
         import signal, time
         def on_term(signum, frame):
-            os.write(1, b"got-term\n")  # not print(): the signal may arrive inside print("ready")
+            os.write(1, b"got-term\\n")  # not print(): the signal may arrive inside print("ready")
             sys.exit(7)
         signal.signal(signal.SIGTERM, on_term)
         print("ready", flush=True)
@@ -79,7 +79,7 @@ class FunctionEntryTest(BundleTest):
         p = self.run_bundle()
         self.assertEqual(p.returncode, 1)
         self.assertIn("Traceback (most recent call last)", p.stderr)
-        self.assertIn(".pyz/site-packages/app.py", p.stderr)
+        self.assertIn(".pyz/app.py", p.stderr)
         self.assertIn('raise RuntimeError("boom-line-marker")', p.stderr)
         self.assertIn("RuntimeError: boom-line-marker", p.stderr)
 
@@ -104,8 +104,8 @@ class FunctionEntryTest(BundleTest):
         self.build(site=self.site, entry=("function", "app", "show_main"))
         p = self.assertOk(self.run_bundle(cmd=[sys.executable, "-S", self.bundle]))
         self.assertIn("main-names=BUILD_ID,ENTRY,ENV,EXTRACT,INHERIT_PATH,PREAMBLE,PTH,PYTHON,ROOT\n", p.stdout)
-        self.assertIn("file=%s/site-packages/app.py" % self.bundle, p.stdout)
-        self.assertIn(".pyz/site-packages", p.stdout)
+        self.assertIn("file=%s/app.py" % self.bundle, p.stdout)
+        self.assertIn(".pyz", p.stdout)
         self.assertIn("zipfile-loaded=False", p.stdout)
 
     def test_env_defaults_and_preamble(self):

@@ -40,7 +40,7 @@ class PathTest(BundleTest):
                   "a.pth": "# comment\n\nextra_in_zip\nimport os; os.environ['PTH_SITEDIR'] = sitedir\n"},
             extract={KEY: {"nsp/sub.py": "V = 'ns'\n", "nsdist-2.0-nspkg.pth": NSPKG,
                            "b.pth": "more\nmissing_dir\n", "more/moremod.py": "V = 2\n"}},
-            pth=(("site-packages", "a.pth"), ("extract/" + KEY, "nsdist-2.0-nspkg.pth"),
+            pth=(("", "a.pth"), ("extract/" + KEY, "nsdist-2.0-nspkg.pth"),
                  ("extract/" + KEY, "b.pth")),
         )
         self.entry = os.path.join(self.root, "v1", "dists", KEY)
@@ -51,16 +51,17 @@ class PathTest(BundleTest):
     def test_pth_processing_and_order(self):
         p = self.assertOk(self.run_bundle("zextra", "nsp.sub", "moremod", "zmod"))
         d = self._lines(p.stdout)
-        self.assertEqual(d["zextra"], self.bundle + "/site-packages/extra_in_zip/zextra.py")
+        self.assertEqual(d["zextra"], self.bundle + "/extra_in_zip/zextra.py")
         self.assertEqual(d["nsp.sub"], os.path.join(self.entry, "nsp", "sub.py"))
         self.assertEqual(d["moremod"], os.path.join(self.entry, "more", "moremod.py"))
-        self.assertEqual(d["PTH_SITEDIR"], self.bundle + "/site-packages")
+        self.assertEqual(d["PTH_SITEDIR"], self.bundle)
         path = eval(d["PATH"])
-        self.assertEqual(path[0], self.bundle)
-        i_sp = path.index(self.bundle + "/site-packages")
+        # The stdlib comes first, then the bundle, then the extracted distributions.
+        i_sp = path.index(self.bundle)
         i_ex = path.index(self.entry)
         self.assertLess(i_sp, i_ex)
-        self.assertTrue(all(p.startswith(sys.base_prefix) or p.startswith(sys.prefix) for p in path[1:i_sp]), path)
+        self.assertGreater(i_sp, 0)
+        self.assertTrue(all(p.startswith(sys.base_prefix) or p.startswith(sys.prefix) for p in path[:i_sp]), path)
         self.assertNotIn(os.path.join(self.entry, "missing_dir"), path)
         self.assertFalse(any("site-packages" in p and not p.startswith(self.bundle) for p in path), path)
 
@@ -117,14 +118,14 @@ class PathTest(BundleTest):
         self.assertEqual(d["ppmod"], os.path.join(pypath, "ppmod.py"))
         path = eval(d["PATH"])
         self.assertNotIn(usersite, path)
-        self.assertGreater(path.index(pypath), path.index(self.bundle + "/site-packages"))
+        self.assertGreater(path.index(pypath), path.index(self.bundle))
 
         p = self.assertOk(self.run_bundle("hostmod", "hostextramod", "zmod",
                                           env=dict(env, PYBUNDLE_INHERIT_PATH="1")))
         d = self._lines(p.stdout)
         self.assertEqual(d["hostmod"], os.path.join(usersite, "hostmod.py"))
         self.assertEqual(d["hostextramod"], os.path.join(hostextra, "hostextramod.py"))
-        self.assertEqual(d["zmod"], self.bundle + "/site-packages/zmod.py")  # bundle wins
+        self.assertEqual(d["zmod"], self.bundle + "/zmod.py")  # bundle wins
         path = eval(d["PATH"])
         self.assertGreater(path.index(usersite), path.index(self.entry))
 

@@ -14,8 +14,10 @@ Order of work in :func:`main`:
 1. ``ENV`` defaults (``os.environ.setdefault``).
 2. interpreter check (before any bundled code is imported), exit 1 with a message on mismatch.
 3. extraction / cache lookup of the ``EXTRACT`` entries (see ``_cache`` for the root rules).
-4. ``sys.path`` isolation: ``[bundle, stdlib..., <bundle>/site-packages, extracted dirs...,
-   .pth additions, PYTHONPATH entries, inherited host entries (only with inherit)]``.
+4. ``sys.path`` isolation: ``[stdlib..., bundle, extracted dirs..., .pth additions,
+   PYTHONPATH entries, inherited host entries (only with inherit)]``.  The zip-safe
+   distributions sit at the root of the bundle (importlib.metadata finds ``.dist-info``
+   only at a zip's root), so the bundle itself moves behind the stdlib.
 5. ``.pth`` files listed in ``PTH``; 6. ``PYBUNDLE_EXTEND_PYTHONPATH``; 7. preamble; 8. entry.
 
 Environment variables read at run time: PYBUNDLE_ROOT, PYBUNDLE_ROOTS, PYBUNDLE_FORCE_EXTRACT,
@@ -344,9 +346,9 @@ def _process_pth(g, archive, zip_sp, extract_dirs, pth):
     added = []
     loader = g.get("__loader__")
     for d, name in pth:
-        if d == "site-packages":
+        if d == "":
             sitedir = zip_sp
-            fullname = archive + "/" + d + "/" + name
+            fullname = archive + "/" + name
             try:
                 data = loader.get_data(fullname)
             except Exception as e:
@@ -412,16 +414,13 @@ def _setup_path(g, archive, extract_dirs_list, extract, inherit):
                 cache[zip_archive] = cache[archive]
         except Exception:
             pass
-    zip_sp = zip_archive + "/site-packages"
-    p0 = sys.path[0] if sys.path else archive
-    if _norm(p0) != _norm(archive):
-        p0 = archive
+    zip_sp = zip_archive
     pythonpath, stdlib, host = _split_path(archive)
     own = [zip_sp] + list(extract_dirs_list)
-    sys.path[:] = [p0] + stdlib + own
+    sys.path[:] = stdlib + own
     if not inherit:
         _scrub_modules(host)
-    log("site-packages from zip; %d extracted dir(s); %s host site dirs (%d)"
+    log("zip-safe distributions from the bundle; %d extracted dir(s); %s host site dirs (%d)"
         % (len(extract_dirs_list), "inheriting" if inherit else "dropped", len(host)))
     pth = g.get("PTH") or ()
     extract_dirs = {}
