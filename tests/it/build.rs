@@ -307,3 +307,39 @@ fn runs_on_a_bare_interpreter() {
         "the default cache root was not used"
     );
 }
+
+#[test]
+fn every_supported_python() {
+    // The same fixture app (C extension included) built for and run on CPython 3.8–3.13.
+    let mut ran = Vec::new();
+    for minor in 8..=13 {
+        let Some(python) = crate::common::python(minor) else {
+            continue;
+        };
+        let ctx = TestContext::new();
+        let wheels = ctx.fixture_wheels(&python);
+        let output = ctx.work().join("app.pyz");
+        run_ok(
+            ctx.pybundle()
+                .args(["-c", "myapp", "--no-index", "--find-links"])
+                .arg(&wheels)
+                .arg("--python")
+                .arg(&python)
+                .arg("-p")
+                .arg(shebang(&python))
+                .arg("-o")
+                .arg(&output)
+                .arg("myapp"),
+        );
+        let out = run(ctx.bundle(&output).arg("exit3"));
+        assert_eq!(out.status.code(), Some(3), "3.{minor}: {}", describe(&out));
+        assert!(
+            stdout(&out).contains("spam.add(2, 3) = 5"),
+            "3.{minor}: {}",
+            describe(&out)
+        );
+        ran.push(minor);
+    }
+    assert!(ran.contains(&11), "CPython 3.11 is required");
+    eprintln!("ran on 3.{ran:?}");
+}
