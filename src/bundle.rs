@@ -5,10 +5,7 @@
 use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
-
 use crate::pack::manifest::{MANIFEST_PATH, Manifest};
-use crate::pack::writer::hex;
 
 /// A bundle could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -111,7 +108,7 @@ impl Bundle {
                 });
                 continue;
             };
-            match hash_reader(&mut member) {
+            match crate::fsutil::sha256_reader(&mut member) {
                 Ok((sha, size)) if sha == expected.sha256 && size == expected.size => {}
                 Ok((sha, size)) => damage.push(Damage {
                     path: name,
@@ -130,22 +127,6 @@ impl Bundle {
         }
         damage
     }
-}
-
-/// Returns the sha256 hex and size of everything `reader` yields.
-pub fn hash_reader(reader: &mut impl Read) -> std::io::Result<(String, u64)> {
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut size = 0u64;
-    loop {
-        let n = reader.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        size += n as u64;
-    }
-    Ok((hex(&hasher.finalize()), size))
 }
 
 /// Returns the archive's members under `prefix` (a directory ending in `/`), as indices.

@@ -41,12 +41,17 @@ pub fn enclosed_relative(path: &str) -> Option<String> {
 /// Streams the file at `path` through SHA-256 and returns its lowercase hex digest and its size
 /// in bytes.
 pub fn sha256_file(path: &Path) -> io::Result<(String, u64)> {
-    let mut file = fs_err::File::open(path)?;
+    sha256_reader(&mut fs_err::File::open(path)?)
+}
+
+/// Streams everything `reader` yields through SHA-256 and returns its lowercase hex digest and
+/// its size in bytes.
+pub fn sha256_reader(reader: &mut impl Read) -> io::Result<(String, u64)> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
     let mut size = 0u64;
     loop {
-        let n = file.read(&mut buf)?;
+        let n = reader.read(&mut buf)?;
         if n == 0 {
             break;
         }
@@ -62,8 +67,8 @@ pub fn record_hash(bytes: &[u8]) -> String {
     format!("sha256={}", b64_urlsafe_nopad(&Sha256::digest(bytes)))
 }
 
-/// Lowercase hex encoding of `bytes`.
-fn hex(bytes: &[u8]) -> String {
+/// Returns the lowercase hex encoding of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
     let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {

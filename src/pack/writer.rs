@@ -174,16 +174,7 @@ pub fn write<W: Write + Seek>(
     zip.finish()
 }
 
-/// Returns the lowercase hex form of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
-}
+pub use crate::fsutil::hex;
 
 #[cfg(test)]
 mod tests {
