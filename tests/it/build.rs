@@ -79,6 +79,19 @@ fn entry_point_function() {
     let wheels = ctx.fixture_wheels(&python311());
     let bundle = build_app(&ctx, &wheels, &["-e", "myapp.main:main"], "app.pyz");
     assert_app_runs(&ctx, &bundle);
+    // zipimport loads the shipped legacy .pyc (its `__file__` then names it), not the source.
+    let out = run_ok(
+        ctx.bundle(&bundle)
+            .env("PYBUNDLE_INTERPRETER", "1")
+            .args(["-c", "import puredep; print(puredep.__file__)"]),
+    );
+    assert!(
+        stdout(&out)
+            .trim_end()
+            .ends_with("app.pyz/puredep/__init__.pyc"),
+        "{}",
+        describe(&out)
+    );
 }
 
 #[test]
