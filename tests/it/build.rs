@@ -356,3 +356,60 @@ fn every_supported_python() {
     assert!(ran.contains(&11), "CPython 3.11 is required");
     eprintln!("ran on 3.{ran:?}");
 }
+
+#[test]
+fn preamble_build_id_and_compress_level() {
+    let ctx = TestContext::new();
+    let python = python311();
+    let wheels = ctx.fixture_wheels(&python);
+    let preamble = ctx.work().join("pre.py");
+    std::fs::write(
+        &preamble,
+        "import os, sys\nprint('preamble ran', __name__)\nos.environ['FROM_PREAMBLE'] = '1'\n",
+    )
+    .unwrap();
+    let output = ctx.work().join("app.pyz");
+    run_ok(
+        ctx.pybundle()
+            .args([
+                "-c",
+                "myapp",
+                "--no-index",
+                "--compress-level",
+                "0",
+                "--build-id",
+                "release-42",
+                "--preamble",
+            ])
+            .arg(&preamble)
+            .arg("--find-links")
+            .arg(&wheels)
+            .arg("--python")
+            .arg(&python)
+            .arg("-p")
+            .arg(shebang(&python))
+            .arg("-o")
+            .arg(&output)
+            .arg("myapp"),
+    );
+    let out = run_ok(ctx.bundle(&output).arg("x"));
+    assert!(
+        stdout(&out).starts_with("preamble ran __pybundle_preamble__\n"),
+        "{}",
+        describe(&out)
+    );
+    let info = stdout(&run_ok(ctx.pybundle().arg("info").arg(&output)));
+    assert!(info.contains("build id:     release-42"), "{info}");
+    // Level 0 stores every member.
+    let file = std::fs::File::open(&output).unwrap();
+    let mut archive = zip::ZipArchive::new(file).unwrap();
+    for i in 0..archive.len() {
+        let member = archive.by_index(i).unwrap();
+        assert_eq!(
+            member.compression(),
+            zip::CompressionMethod::Stored,
+            "{:?}",
+            member.name()
+        );
+    }
+}
