@@ -47,6 +47,7 @@ Method (learned from ../shared/bench/anchors.py; this is an independent implemen
 - Extraction caches: PYBUNDLE_ROOT, SHIV_ROOT, PEX_ROOT; a fresh directory for each first start.
 """
 
+import hashlib
 import json
 import os
 import platform
@@ -394,7 +395,8 @@ def artifact(t, out):
         return None
     if os.path.isdir(out):
         return {"bytes": tree_bytes(out)["bytes"], "kind": "venv dir"}
-    d = {"bytes": os.path.getsize(out)}
+    with open(out, "rb") as f:
+        d = {"bytes": os.path.getsize(out), "sha256": hashlib.sha256(f.read()).hexdigest()}
     try:
         with zipfile.ZipFile(out) as z:
             d["entries"] = len(z.infolist())
@@ -755,6 +757,12 @@ def phase_report():
         rows.append([wname] + cells + ["≤ ×0.8 shiv (pip)", v1[0], v1[1], "≤ ×0.3 shiv (uv)", v2[0], v2[1]])
     md += ["## Build time, warm pip cache, s", "", "(×N shiv) = median of the ratios to shiv's build of the same round.", "",
            table(["workload"] + bcols + ["target", "pybundle", "met?", "target", "pybundle-uv", "met?"], rows), ""]
+    if "uv" in b["resolvers"]:
+        same = []
+        for wname, g in b["workloads"].items():
+            a, z = ((g.get(c) or {}).get("artifact") or {} for c in ("pybundle", "pybundle-uv"))
+            same.append(f"{wname} {'identical' if a.get('sha256') and a.get('sha256') == z.get('sha256') else 'DIFFERENT'}")
+        md += ["pybundle output bytes, pip vs `--resolver uv`: " + ", ".join(same) + ".", ""]
 
     rows = []
     for wname, g in b["workloads"].items():
