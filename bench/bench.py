@@ -455,8 +455,9 @@ def phase_build():
 # run (no network needed)
 # ---------------------------------------------------------------------------------------------
 class Variant:
-    def __init__(self, t, w, wname, mode):
+    def __init__(self, t, w, wname, mode, label=None, base="venv"):
         self.t, self.w, self.wname, self.mode = t, w, wname, mode
+        self.label, self.base = label or t.name, base  # row key, and the key its ratio divides by
         self.times, self.fail, self.note, self.sample = [], None, None, None
 
     def cache_dir(self, rnd):
@@ -500,18 +501,18 @@ def measure(variants, runs):
             dt, rc, ok, so, se = run_once(v, r)
             if ok:
                 v.times.append(dt)
-                row[v.t.name] = dt
+                row[v.label] = dt
             else:
                 v.fail = {"rc": rc, "round": r, "stdout": tail(so, 500), "stderr": tail(se, 1500)}
         rounds.append(row)
     return summarize(variants, rounds)
 
 
-def summarize(variants, rounds, base="venv"):
+def summarize(variants, rounds):
     out = {"rounds": rounds}
     for v in variants:
-        ratios = [row[v.t.name] / row[base] for row in rounds if v.t.name in row and row.get(base)]
-        out[v.t.name] = {"time": stats(v.times), "ratio": stats(ratios), "fail": v.fail, "note": v.note,
+        ratios = [row[v.label] / row[v.base] for row in rounds if v.label in row and row.get(v.base)]
+        out[v.label] = {"time": stats(v.times), "ratio": stats(ratios), "fail": v.fail, "note": v.note,
                          "sample": v.sample}
     return out
 
@@ -643,10 +644,12 @@ def phase_run():
                 res["cache"].setdefault(wname, {})[t.name] = tree_bytes(d) if os.path.isdir(d) else \
                     {"files": 0, "bytes": 0}
     res["servers"] = servers(ts, ws)
-    for wname, w in synth_workloads().items():
-        log(f"[run] {wname} warm")
-        vs = [Variant(t, w, wname, "warm") for t in ts if os.path.exists(t.out(wname))]
-        res["synth"][wname] = measure(vs, RUNS)
+    # all sizes in one interleaved measurement, so that growth is a paired difference per round
+    vs = [Variant(t, w, wname, "warm", label=f"{t.name}@{w['synth']}", base=f"venv@{w['synth']}")
+          for wname, w in synth_workloads().items() for t in ts if os.path.exists(t.out(wname))]
+    if vs:
+        log("[run] synthetic warm")
+        res["synth"] = measure(vs, RUNS)
     with open(RUN_STATE, "w") as f:
         json.dump(res, f, indent=1)
 
@@ -791,24 +794,25 @@ def phase_report():
     md += ["## Extraction cache on disk after the warm runs", "", table(head_t, rows), ""]
 
     if r["synth"]:
-        sizes = sorted(r["synth"], key=lambda k: int(k.split("-")[1]))
-        small, big = sizes[0], sizes[-1]
+        sizes = sorted({int(k.split("@")[1]) for k in r["synth"] if "@" in k})
+        n_small, n_big = sizes[0], sizes[-1]
         rows = []
         for c in COLS:
-            a, z = r["synth"][small].get(c), r["synth"][big].get(c)
-            ta, tz = med(a), med(z)
-            ents = [((b["synth"].get(s, {}).get(c) or {}).get("artifact") or {}).get("entries", "–") for s in (small, big)]
-            delta = tz - ta if ta is not None and tz is not None else None
+            ka, kz = f"{c}@{n_small}", f"{c}@{n_big}"
+            a, z = r["synth"].get(ka), r["synth"].get(kz)
+            ents = [((b["synth"].get(f"synth-{n}", {}).get(c) or {}).get("artifact") or {}).get("entries", "–")
+                    for n in (n_small, n_big)]
+            ds = [row[kz] - row[ka] for row in r["synth"]["rounds"] if ka in row and kz in row]
+            delta = statistics.median(ds) if ds else None
             if c == "pybundle":
                 val, ok = verdict(delta, 0.010, lambda x: f"{x * 1000:+.1f} ms")
             else:
                 val, ok = (f"{delta * 1000:+.1f} ms" if delta is not None else "—"), ""
             rows.append([c, cell(a), cell(z), f"{ents[0]} / {ents[1]}", val,
                          "≤ +10 ms" if c == "pybundle" else "", ok])
-        n_small, n_big = small.split("-")[1], big.split("-")[1]
         md += [f"## Warm start of a synthetic {n_big}-file vs a {n_small}-file bundle (same entry point), s", "",
                f"Generated pure modules bundled with `--site-packages` (pex: `-D`); the entry imports one of them.",
-               "", table(["tool", f"{n_small} files", f"{n_big} files", "zip entries", "growth (median difference)", "target", "met?"], rows), ""]
+               "", table(["tool", f"{n_small} files", f"{n_big} files", "zip entries", "growth (median of paired differences)", "target", "met?"], rows), ""]
 
     fails = []
     for name, g in [("build", b["workloads"]), ("build synth", b["synth"])]:
@@ -817,7 +821,7 @@ def phase_report():
                 if isinstance(x, dict) and x.get("error"):
                     fails.append(f"- {name} {wname} {c}: `{x['command']}`\n\n```\n{tail(x['error'], 800)}\n```")
     for grp in ("warm", "cold", "servers", "synth"):
-        for wname, d in r[grp].items():
+        for wname, d in (r[grp].items() if grp != "synth" else [("", r["synth"])]):
             for c, x in d.items():
                 if c != "rounds" and x.get("fail"):
                     fails.append(f"- {grp} {wname} {c}:\n\n```\n{tail(json.dumps(x['fail'], indent=1), 800)}\n```")
