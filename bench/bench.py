@@ -735,7 +735,7 @@ def phase_report():
            "twisted: `twist web --path DOCROOT` (GET /hello.txt); gunicorn: `-w 1 hello_wsgi:app` (GET /).", "",
            table(head_t, rows), ""]
 
-    bcols = [t for t in ["venv", "shiv", "pex", "pex-venv", "pybundle", "pybundle-uv"]]
+    bcols = COLS + ["pybundle-uv"]
     rows = []
     for wname, g in b["workloads"].items():
         rounds = g.get("_rounds", [])
