@@ -1,0 +1,873 @@
+#!/usr/bin/env python3
+"""pybundle's side-by-side benchmark: pybundle, shiv, pex, pex --venv --sh-boot and a plain venv.
+
+    python3 bench/bench.py            # setup, build, run, report (one run)
+    python3 bench/bench.py setup|build|run|report
+
+It builds the same five workloads with every tool and measures, in interleaved and rotated
+rounds, every figure of the performance targets (README, "Benchmark"):
+
+  warm start     the workload's --version / matmul command, extraction cache filled
+  first start    the same command, a fresh empty extraction cache for every run
+  servers        time to the first HTTP 200 of `twist web` and gunicorn+Flask, empty cache
+  build          build time with warm pip / pex caches (pybundle with pip, and with
+                 `--resolver uv` when `pybundle --help` lists it)
+  size           bytes of each artifact
+  cache          bytes on disk of the extraction cache after the warm runs
+  synthetic      warm start of a generated N-file bundle (200 vs 20,000 files, same entry point)
+
+Every time is the wall time of a whole process, spawn to reap, after an untimed `sync`. Each
+bundle's time is also divided by the venv's time of the same round (paired ratio); medians
+are reported. Every run's output is checked against a regular expression.
+
+Knobs (environment variables, all optional):
+  RUNS          rounds of every run-time measurement (default 7, plus one warm-up)
+  BUILD_RUNS    rounds of timed warm builds (default 5, plus one warm-up build)
+  SERVER_RUNS   rounds of the server measurement (default: RUNS)
+  WORKLOADS     comma list of black,httpie,twisted,gunicorn,numpy (default: all)
+  TOOLS         comma list of shiv,pex,pex-venv,pybundle (the venv baseline is always kept)
+  SYNTH_FILES   comma list of file counts of the synthetic bundles (default 200,20000;
+                empty disables the synthetic rows)
+  PYBUNDLE      the pybundle binary (default target/release/pybundle, built with
+                `cargo build --release` when missing)
+  BENCH_PYTHON  the interpreter everything is built for (default: the one running this)
+  BENCH_WORK    scratch directory (default /tmp/pybundle-ownbench)
+  BENCH_PINS    what the tools venv installs (default "shiv==1.0.8 pex==2.105.2 uv==0.13.9")
+
+Method (learned from ../shared/bench/anchors.py; this is an independent implementation):
+- Every bundle and venv runs on a CLEAN interpreter: a copy of BENCH_PYTHON's binary and
+  stdlib with an empty site-packages, first on PATH so `#!/usr/bin/env python3` reaches it.
+  The base interpreter here carries ~200 site-packages entries and `.pth` files (~22 ms per
+  start) that a venv never pays, and the pyenv shim costs ~90 ms.
+- pybundle needs pip in its `--python`; the clean copy has none, so pybundle builds use a venv
+  made from the clean copy (same binary, same stdlib, pip added). Its bundles keep the default
+  shebang and run on the clean copy.
+- The run phase re-executes itself in a new network namespace with only loopback up
+  (`unshare -n`) when it can.
+- Extraction caches: PYBUNDLE_ROOT, SHIV_ROOT, PEX_ROOT; a fresh directory for each first start.
+"""
+
+import hashlib
+import json
+import os
+import platform
+import re
+import shlex
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import zipfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+WORK = os.path.abspath(os.environ.get("BENCH_WORK", "/tmp/pybundle-ownbench"))
+RESULTS = os.path.join(HERE, "results")
+BASE_PY = os.environ.get("BENCH_PYTHON") or os.path.realpath(sys.executable)
+RUNS = int(os.environ.get("RUNS", "7"))
+BUILD_RUNS = int(os.environ.get("BUILD_RUNS", "5"))
+SERVER_RUNS = int(os.environ.get("SERVER_RUNS", str(RUNS)))
+PINS = os.environ.get("BENCH_PINS", "shiv==1.0.8 pex==2.105.2 uv==0.13.9").split()
+SYNTH_FILES = [int(x) for x in os.environ.get("SYNTH_FILES", "200,20000").split(",") if x.strip()]
+PYBUNDLE = os.path.abspath(os.environ.get("PYBUNDLE") or os.path.join(REPO, "target", "release", "pybundle"))
+
+TOOLS_VENV = os.path.join(WORK, "tools")
+TBIN = os.path.join(TOOLS_VENV, "bin")
+PIP, SHIV, PEX, UV = (os.path.join(TBIN, x) for x in ("pip", "shiv", "pex", "uv"))
+CLEAN = os.path.join(WORK, "pyclean")
+CLEAN_BIN = os.path.join(CLEAN, "bin")
+CLEAN_PY = os.path.join(CLEAN_BIN, "python3")
+BUILD_PY = os.path.join(WORK, "pybuild", "bin", "python")  # clean copy + pip, for pybundle
+WHEELS = os.path.join(WORK, "wheels")
+ART = os.path.join(WORK, "art")
+RT = os.path.join(WORK, "rt")
+STATE = os.path.join(WORK, "build.json")
+RUN_STATE = os.path.join(WORK, "run.json")
+
+BUILD_TIMEOUT = 900
+RUN_TIMEOUT = 120
+SERVER_TIMEOUT = 60
+
+
+def w_(*parts):
+    return os.path.join(WORK, *parts)
+
+
+def log(*a):
+    print(time.strftime("%H:%M:%S"), *a, file=sys.stderr, flush=True)
+
+
+def q(x):
+    return shlex.quote(str(x))
+
+
+# ---------------------------------------------------------------------------------------------
+# workloads and tools
+# ---------------------------------------------------------------------------------------------
+def local_wheel(name):
+    found = sorted(f for f in os.listdir(WHEELS) if f.startswith(name + "-") and f.endswith(".whl")) \
+        if os.path.isdir(WHEELS) else []
+    return os.path.join(WHEELS, found[-1] if found else name + "-MISSING.whl")
+
+
+def workloads():
+    """name -> requirements, console script, run command + output regex, optional server."""
+    ws = {
+        "black": dict(reqs=["black"], console="black", args=["--version"], check=r", \d+\.\d+\.\d+"),
+        "httpie": dict(reqs=["httpie"], console="http", args=["--version"], check=r"^\d+\.\d+\.\d+"),
+        "twisted": dict(reqs=["twisted"], console="twist", module="twisted", args=["--version"],
+                        check=r"^\d+\.\d+\.\d+",
+                        server=(["web", "--listen", "tcp:{port}:interface=127.0.0.1", "--path", "{docroot}"],
+                                "/hello.txt", b"hello from the twisted docroot")),
+        "gunicorn": dict(reqs=["gunicorn", local_wheel("hello_wsgi")], console="gunicorn", args=["--version"],
+                         check=r"\(version \d+\.\d+",
+                         server=(["-b", "127.0.0.1:{port}", "-w", "1", "hello_wsgi:app"],
+                                 "/", b"hello from hello_wsgi")),
+        "numpy": dict(reqs=[local_wheel("npdemo")], console="npdemo", args=[], check=r"matmul-trace \d+\.\d+"),
+    }
+    only = [x for x in os.environ.get("WORKLOADS", "").split(",") if x]
+    unknown = set(only) - set(ws)
+    if unknown:
+        sys.exit(f"error: unknown workload(s) {sorted(unknown)}; known: {sorted(ws)}")
+    return {k: v for k, v in ws.items() if not only or k in only}
+
+
+def synth_workloads():
+    """Synthetic N-file workloads: one entry module plus N-1 filler modules never imported."""
+    return {f"synth-{n}": dict(synth=n, site=w_("synth", str(n), "site"), entry="synth_app:main",
+                               args=[], check=r"^synth-app ok$") for n in SYNTH_FILES}
+
+
+def pybundle_resolvers():
+    """`pip` always; `uv` too when the binary's --help offers `--resolver`."""
+    try:
+        h = subprocess.run([PYBUNDLE, "--help"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=30).stdout.decode()
+    except OSError:
+        return ["pip"]
+    return ["pip", "uv"] if re.search(r"--resolver\b", h) and "uv" in h else ["pip"]
+
+
+class Tool:
+    """One way of shipping a workload. `cache_env` names the extraction cache variable."""
+
+    def __init__(self, name, ext="", cache_env=None, build_only=False):
+        self.name, self.ext, self.cache_env, self.build_only = name, ext, cache_env, build_only
+
+    def out(self, wname):
+        return os.path.join(ART, self.name, wname + self.ext)
+
+    def build_script(self, w, out):
+        site = w.get("site")
+        reqs = " ".join(q(r) for r in w.get("reqs", []))
+        n = self.name
+        if n == "venv":
+            s = f"{q(CLEAN_PY)} -m venv --without-pip {q(out)}"
+            if site:
+                return s + f" && cp -a {q(site)}/. \"$({q(out)}/bin/python -c 'import sysconfig;print(sysconfig.get_path(\"purelib\"))')\""
+            return s + f" && {q(PIP)} --python {q(out)}/bin/python install -q {reqs}"
+        if n == "shiv":
+            # shiv always runs `pip install`, which refuses an empty requirement list: give it a
+            # wheel that holds nothing but its metadata
+            src = f"--site-packages {q(site)} -e {w['entry']} --no-index {q(empty_wheel())}" if site \
+                else f"-c {q(w['console'])} {reqs}"
+            return f"{q(SHIV)} {src} -o {q(out)} -q"
+        if n in ("pex", "pex-venv"):
+            if site:
+                src = f"-D {q(site)} -e {w['entry']}"
+            else:
+                entry = f"-m {q(w['module'])}" if w.get("module") else f"-c {q(w['console'])}"
+                src = f"{reqs} {entry}"
+            flags = " --venv --sh-boot" if n == "pex-venv" else ""
+            # --python: the --sh-boot fast path is keyed by the build interpreter
+            return f"{q(PEX)} {src} --python {q(CLEAN_PY)}{flags} -o {q(out)}"
+        if n.startswith("pybundle"):
+            src = f"--site-packages {q(site)} -e {w['entry']}" if site else f"-c {q(w['console'])} {reqs}"
+            res = " --resolver uv" if n == "pybundle-uv" else ""
+            return f"{q(PYBUNDLE)} -q -o {q(out)} --python {q(BUILD_PY)}{res} {src}"
+        raise ValueError(n)
+
+    def run_argv(self, w, out):
+        if self.name == "venv":
+            if "synth" in w:
+                return [os.path.join(out, "bin", "python"), "-c", "import synth_app; synth_app.main()"]
+            return [os.path.join(out, "bin", w["console"])] + w["args"]
+        return [out] + w["args"]  # through the bundle's own shebang
+
+
+ALL_TOOLS = [Tool("venv"), Tool("shiv", ".pyz", "SHIV_ROOT"), Tool("pex", ".pex", "PEX_ROOT"),
+             Tool("pex-venv", ".pex", "PEX_ROOT"), Tool("pybundle", ".pyz", "PYBUNDLE_ROOT"),
+             Tool("pybundle-uv", ".pyz", "PYBUNDLE_ROOT", build_only=True)]
+RUN_TOOLS = ["venv", "shiv", "pex", "pex-venv", "pybundle"]
+
+
+def tools(build=False):
+    only = [x for x in os.environ.get("TOOLS", "").split(",") if x]
+    res = []
+    for t in ALL_TOOLS:
+        if t.build_only and not build:
+            continue
+        if t.name == "pybundle-uv" and ("uv" not in pybundle_resolvers() or (only and "pybundle" not in only)):
+            continue
+        if only and t.name != "venv" and t.name not in only and t.name != "pybundle-uv":
+            continue
+        res.append(t)
+    return res
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------------------------
+def base_env():
+    drop = ("PEX_", "SHIV_", "PYBUNDLE_", "PYTHON", "VIRTUAL_ENV", "PIP_FIND_LINKS", "UV_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+    env["PATH"] = CLEAN_BIN + os.pathsep + env.get("PATH", "")
+    return env
+
+
+def build_env():
+    env = base_env()
+    env["PATH"] = CLEAN_BIN + os.pathsep + TBIN + os.pathsep + os.environ.get("PATH", "")
+    env["PIP_CACHE_DIR"] = w_("cache", "pip")
+    env["PEX_ROOT"] = w_("cache", "pex")
+    env["UV_CACHE_DIR"] = w_("cache", "uv")
+    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    return env
+
+
+def run_env():
+    env = base_env()
+    env.update(HOME=w_("home"), XDG_CACHE_HOME=w_("home", ".cache"), XDG_CONFIG_HOME=w_("home", ".config"),
+               BLACK_CACHE_DIR=w_("blackcache"), HTTPIE_CONFIG_DIR=w_("httpie-config"))
+    return env
+
+
+def rmtree(path):
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
+    elif os.path.lexists(path):
+        os.unlink(path)
+
+
+def tree_bytes(path):
+    files = size = 0
+    for root, _, fs in os.walk(path):
+        for f in fs:
+            try:
+                size += os.lstat(os.path.join(root, f)).st_size
+                files += 1
+            except OSError:
+                pass
+    return {"files": files, "bytes": size}
+
+
+def tail(s, n=1200):
+    return s if len(s) <= n else "..." + s[-n:]
+
+
+def timed(argv, env, timeout=RUN_TIMEOUT, cwd=None):
+    """Wall time of one whole process, spawn to reap; output is captured."""
+    t0 = time.perf_counter()
+    try:
+        cp = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, timeout=timeout, cwd=cwd)
+        return time.perf_counter() - t0, cp.returncode, cp.stdout.decode("utf-8", "replace"), \
+            cp.stderr.decode("utf-8", "replace")
+    except subprocess.TimeoutExpired as e:
+        return time.perf_counter() - t0, 124, (e.stdout or b"").decode("utf-8", "replace"), "TIMEOUT"
+
+
+def rotated(items, r):
+    return items[r % len(items):] + items[:r % len(items)] if items else []
+
+
+def stats(xs):
+    return {"median": statistics.median(xs), "min": min(xs), "max": max(xs), "n": len(xs), "all": xs} if xs else None
+
+
+def sh(cmd, **kw):
+    log("  $", cmd)
+    subprocess.run(cmd, shell=True, check=True, **kw)
+
+
+# ---------------------------------------------------------------------------------------------
+# setup
+# ---------------------------------------------------------------------------------------------
+def make_clean_python():
+    """A copy of BASE_PY's binary + stdlib with an empty site-packages (not a venv)."""
+    if os.path.exists(CLEAN_PY):
+        return
+    prefix, ver = subprocess.check_output(
+        [BASE_PY, "-c", "import sys;print(sys.base_prefix);print('%d.%d'%sys.version_info[:2])"]).decode().split()
+    rmtree(CLEAN)
+    os.makedirs(CLEAN_BIN)
+    shutil.copy2(os.path.realpath(BASE_PY), os.path.join(CLEAN_BIN, "python" + ver))
+    for alias in ("python3", "python"):
+        os.symlink("python" + ver, os.path.join(CLEAN_BIN, alias))
+    src = os.path.join(prefix, "lib", "python" + ver)
+    shutil.copytree(src, os.path.join(CLEAN, "lib", "python" + ver), symlinks=True,
+                    ignore=lambda d, names: [n for n in names if n == "__pycache__" or
+                                             (d == src and n in ("site-packages", "test"))])
+    os.makedirs(os.path.join(CLEAN, "lib", "python" + ver, "site-packages"))
+    subprocess.run([CLEAN_PY, "-m", "compileall", "-q", "-j0", os.path.join(CLEAN, "lib", "python" + ver)],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def phase_setup():
+    os.makedirs(WORK, exist_ok=True)
+    log(f"[setup] work dir {WORK}")
+    if not (os.path.exists(SHIV) and os.path.exists(PEX) and os.path.exists(UV)):
+        sh(f"{q(BASE_PY)} -m venv {q(TOOLS_VENV)}")
+        sh(f"{q(PIP)} install -q {' '.join(q(p) for p in PINS)}", env=build_env())
+    make_clean_python()
+    out = subprocess.check_output([CLEAN_PY, "-c", "import sys;print(sys.prefix == sys.base_prefix, len(sys.path))"],
+                                  env=base_env()).decode().split()
+    if out[0] != "True":
+        sys.exit("error: the clean interpreter must not be a venv")
+    if not os.path.exists(BUILD_PY):
+        sh(f"{q(CLEAN_PY)} -m venv {q(os.path.dirname(os.path.dirname(BUILD_PY)))}", env=base_env())
+    if not os.path.exists(PYBUNDLE):
+        if os.environ.get("PYBUNDLE"):
+            sys.exit(f"error: PYBUNDLE={PYBUNDLE} does not exist")
+        sh("cargo build --release", cwd=REPO)
+    os.makedirs(WHEELS, exist_ok=True)
+    if not (os.path.exists(local_wheel("hello_wsgi")) and os.path.exists(local_wheel("npdemo"))):
+        sh(f"{q(PIP)} wheel -q --no-deps -w {q(WHEELS)} {q(os.path.join(HERE, 'apps', 'hello_wsgi'))} "
+           f"{q(os.path.join(HERE, 'apps', 'npdemo'))}", env=build_env())
+    for w in synth_workloads().values():
+        make_synth(w["synth"], w["site"])
+
+
+def empty_wheel():
+    """A wheel with metadata only (3 members), so shiv's pip has a requirement to install."""
+    path = os.path.join(WHEELS, "synth_pin-0.0.0-py3-none-any.whl")
+    if not os.path.exists(path):
+        info = "synth_pin-0.0.0.dist-info/"
+        files = {info + "METADATA": "Metadata-Version: 2.1\nName: synth-pin\nVersion: 0.0.0\n",
+                 info + "WHEEL": "Wheel-Version: 1.0\nGenerator: bench\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
+        with zipfile.ZipFile(path, "w") as z:
+            for name, text in files.items():
+                z.writestr(name, text)
+            z.writestr(info + "RECORD", "".join(f"{n},,\n" for n in files) + info + "RECORD,,\n")
+    return path
+
+
+def make_synth(n, site):
+    """`synth_app` (the entry) plus n-1 small filler modules in packages of 100 files."""
+    marker = os.path.join(site, "..", "complete")
+    if os.path.exists(marker):
+        return
+    rmtree(site)
+    os.makedirs(os.path.join(site, "synth_app"))
+    with open(os.path.join(site, "synth_app", "__init__.py"), "w") as f:
+        f.write('def main():\n    print("synth-app ok")\n    return 0\n')
+    left = n - 1
+    i = 0
+    while left > 0:
+        pkg = os.path.join(site, "synth_fill", f"p{i:04d}")
+        os.makedirs(pkg)
+        for j in range(min(100, left)):
+            name = "__init__.py" if j == 0 else f"m{j:03d}.py"
+            with open(os.path.join(pkg, name), "w") as f:
+                f.write(f'"""filler module {i}.{j}"""\nVALUE = {i * 100 + j}\n\n\ndef f(x):\n    return x + VALUE\n')
+        left -= min(100, left)
+        i += 1
+    open(marker, "w").close()
+
+
+# ---------------------------------------------------------------------------------------------
+# build
+# ---------------------------------------------------------------------------------------------
+def do_build(t, w, out):
+    rmtree(out)
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    script = t.build_script(w, out)
+    os.sync()
+    dt, rc, so, se = timed(["bash", "-c", "set -e\n" + script], build_env(), timeout=BUILD_TIMEOUT, cwd=w_("tmpcwd"))
+    return dt, rc, tail(so + se), script
+
+
+def artifact(t, out):
+    if not os.path.exists(out):
+        return None
+    if os.path.isdir(out):
+        return {"bytes": tree_bytes(out)["bytes"], "kind": "venv dir"}
+    with open(out, "rb") as f:
+        d = {"bytes": os.path.getsize(out), "sha256": hashlib.sha256(f.read()).hexdigest()}
+    try:
+        with zipfile.ZipFile(out) as z:
+            d["entries"] = len(z.infolist())
+    except zipfile.BadZipFile as e:
+        d["zip_error"] = str(e)
+    return d
+
+
+def phase_build():
+    os.makedirs(w_("tmpcwd"), exist_ok=True)
+    ts = tools(build=True)
+    res = {"tools": [t.name for t in ts], "resolvers": pybundle_resolvers(), "workloads": {}, "synth": {},
+           "config": {"BUILD_RUNS": BUILD_RUNS}}
+    for wname, w in workloads().items():
+        log(f"[build] {wname}")
+        wr = res["workloads"][wname] = {}
+        for t in ts:  # warm-up: fills pip / pex / uv caches
+            dt, rc, text, script = do_build(t, w, t.out(wname))
+            wr[t.name] = {"command": script, "warmup_s": dt, "rc": rc, "times": [], "failures": []}
+            if rc:
+                wr[t.name]["error"] = text
+                log(f"  {t.name}: BUILD FAILED rc={rc}\n{tail(text, 600)}")
+        ok = [t for t in ts if wr[t.name]["rc"] == 0]
+        rounds = []
+        for r in range(BUILD_RUNS):
+            row = {}
+            for t in rotated(ok, r):
+                dt, rc, text, _ = do_build(t, w, t.out(wname))
+                if rc == 0:
+                    wr[t.name]["times"].append(dt)
+                    row[t.name] = dt
+                else:
+                    wr[t.name]["failures"].append(text)
+            rounds.append(row)
+        wr["_rounds"] = rounds
+        for t in ok:
+            wr[t.name]["artifact"] = artifact(t, t.out(wname))
+            log(f"  {t.name}: {statistics.median(wr[t.name]['times']) if wr[t.name]['times'] else float('nan'):.2f}s"
+                f"  {wr[t.name]['artifact']}")
+    for wname, w in synth_workloads().items():
+        log(f"[build] {wname}")
+        for t in tools():
+            dt, rc, text, script = do_build(t, w, t.out(wname))
+            res["synth"].setdefault(wname, {})[t.name] = {"command": script, "s": dt, "rc": rc,
+                                                          "artifact": artifact(t, t.out(wname))}
+            if rc:
+                res["synth"][wname][t.name]["error"] = text
+                log(f"  {t.name}: BUILD FAILED rc={rc}\n{tail(text, 600)}")
+            else:
+                log(f"  {t.name}: {dt:.2f}s")
+    with open(STATE, "w") as f:
+        json.dump(res, f, indent=1)
+
+
+# ---------------------------------------------------------------------------------------------
+# run (no network needed)
+# ---------------------------------------------------------------------------------------------
+class Variant:
+    def __init__(self, t, w, wname, mode, label=None, base="venv"):
+        self.t, self.w, self.wname, self.mode = t, w, wname, mode
+        self.label, self.base = label or t.name, base  # row key, and the key its ratio divides by
+        self.times, self.fail, self.note, self.sample = [], None, None, None
+
+    def cache_dir(self, rnd):
+        if self.mode == "cold":
+            return os.path.join(RT, "cold", f"{self.t.name}-{self.wname}-{rnd}")
+        return os.path.join(RT, "warm", self.t.name, self.wname)
+
+    def env(self, rnd):
+        e = run_env()
+        if self.t.cache_env:
+            e[self.t.cache_env] = self.cache_dir(rnd)
+        return e
+
+
+def run_once(v, rnd):
+    os.sync()
+    dt, rc, so, se = timed(v.t.run_argv(v.w, v.t.out(v.wname)), v.env(rnd), cwd=w_("tmpcwd"))
+    ok = rc == 0 and re.search(v.w["check"], so + se, re.M) is not None
+    if v.mode == "cold" and v.t.cache_env:
+        d = v.cache_dir(rnd)
+        if rnd == "warmup" and not (os.path.isdir(d) and os.listdir(d)):
+            v.note = "the empty cache stayed empty (nothing extracted)"
+        rmtree(d)
+    return dt, rc, ok, so, se
+
+
+def measure(variants, runs):
+    """One warm-up, then `runs` rotated rounds; ratios paired with the venv of the same round."""
+    for v in variants:
+        dt, rc, ok, so, se = run_once(v, "warmup")
+        v.sample = (so + se).strip().splitlines()[:1]
+        if not ok:
+            v.fail = {"rc": rc, "stdout": tail(so, 500), "stderr": tail(se, 1500)}
+    live = [v for v in variants if v.fail is None]
+    rounds = []
+    for r in range(runs):
+        row = {}
+        for v in rotated(live, r):
+            if v.fail:
+                continue
+            dt, rc, ok, so, se = run_once(v, r)
+            if ok:
+                v.times.append(dt)
+                row[v.label] = dt
+            else:
+                v.fail = {"rc": rc, "round": r, "stdout": tail(so, 500), "stderr": tail(se, 1500)}
+        rounds.append(row)
+    return summarize(variants, rounds)
+
+
+def summarize(variants, rounds):
+    out = {"rounds": rounds}
+    for v in variants:
+        ratios = [row[v.label] / row[v.base] for row in rounds if v.label in row and row.get(v.base)]
+        out[v.label] = {"time": stats(v.times), "ratio": stats(ratios), "fail": v.fail, "note": v.note,
+                         "sample": v.sample}
+    return out
+
+
+def http_get(port, path):
+    with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+        s.sendall(f"GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        data = b""
+        while True:
+            c = s.recv(65536)
+            if not c:
+                return data
+            data += c
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stop(proc):
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def server_once(v, rnd):
+    """Seconds from spawn to the first 200 response carrying the expected body."""
+    args, path, expect = v.w["server"]
+    port = free_port()
+    argv = [os.path.join(v.t.out(v.wname), "bin", v.w["console"]) if v.t.name == "venv" else v.t.out(v.wname)]
+    argv += [a.format(port=port, docroot=w_("docroot")) for a in args]
+    env = v.env(rnd)
+    logpath = w_("logs", f"srv-{v.wname}-{v.t.name}.log")
+    os.sync()
+    err, ttfr = None, None
+    with open(logpath, "wb") as lf:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=lf, stderr=subprocess.STDOUT,
+                                start_new_session=True, cwd=w_("tmpcwd"))
+        try:
+            while ttfr is None and err is None:
+                if time.perf_counter() - t0 > SERVER_TIMEOUT:
+                    err = "timeout"
+                elif proc.poll() is not None:
+                    err = f"server exited rc={proc.returncode}"
+                else:
+                    try:
+                        data = http_get(port, path)
+                        if b" 200 " in data.split(b"\r\n", 1)[0] and expect in data:
+                            ttfr = time.perf_counter() - t0
+                    except OSError:
+                        time.sleep(0.005)
+        finally:
+            stop(proc)
+    if v.mode == "cold" and v.t.cache_env:
+        rmtree(v.cache_dir(rnd))
+    if err:
+        with open(logpath, "rb") as f:
+            err += "\n" + tail(f.read().decode("utf-8", "replace"))
+    return ttfr, err
+
+
+def servers(ts, ws):
+    res = {}
+    for wname, w in ws.items():
+        if "server" not in w:
+            continue
+        log(f"[run] server {wname}")
+        vs = [Variant(t, w, wname, "cold") for t in ts if os.path.exists(t.out(wname))]
+        for v in vs:
+            ttfr, err = server_once(v, "warmup")
+            if err:
+                v.fail = {"error": err}
+        rounds = []
+        for r in range(SERVER_RUNS):
+            row = {}
+            for v in rotated([v for v in vs if not v.fail], r):
+                ttfr, err = server_once(v, r)
+                if err:
+                    v.fail = {"round": r, "error": err}
+                else:
+                    v.times.append(ttfr)
+                    row[v.t.name] = ttfr
+            rounds.append(row)
+        res[wname] = summarize(vs, rounds)
+    return res
+
+
+def phase_run():
+    if os.environ.get("BENCH_NETNS") != "1" and shutil.which("unshare") and \
+            subprocess.run(["unshare", "-n", "true"], stderr=subprocess.DEVNULL).returncode == 0:
+        env = dict(os.environ, BENCH_NETNS="1")
+        cmd = ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$0" "$@"', sys.executable,
+               os.path.abspath(__file__), "run"]
+        sys.exit(subprocess.run(cmd, env=env).returncode)
+    for d in ("logs", "home", "blackcache", "tmpcwd", "httpie-config", "docroot"):
+        os.makedirs(w_(d), exist_ok=True)
+    rmtree(RT)
+    with open(w_("httpie-config", "config.json"), "w") as f:
+        json.dump({"disable_update_warnings": True}, f)
+    with open(w_("docroot", "hello.txt"), "w") as f:
+        f.write("hello from the twisted docroot\n")
+    try:
+        socket.create_connection(("1.1.1.1", 443), timeout=1).close()
+        net = "external network reachable: run phase NOT isolated"
+    except OSError as e:
+        net = f"loopback only ({e.__class__.__name__})"
+    log(f"[run] network: {net}")
+    ts = [t for t in tools() if t.name in RUN_TOOLS]
+    ws = workloads()
+    res = {"network": net, "config": {"RUNS": RUNS, "SERVER_RUNS": SERVER_RUNS}, "warm": {}, "cold": {},
+           "cache": {}, "synth": {}}
+    for wname, w in ws.items():
+        for mode in ("warm", "cold"):
+            log(f"[run] {wname} {mode}")
+            vs = [Variant(t, w, wname, mode) for t in ts if os.path.exists(t.out(wname))]
+            res[mode][wname] = measure(vs, RUNS)
+        for t in ts:
+            d = os.path.join(RT, "warm", t.name, wname)
+            if t.cache_env:
+                res["cache"].setdefault(wname, {})[t.name] = tree_bytes(d) if os.path.isdir(d) else \
+                    {"files": 0, "bytes": 0}
+    res["servers"] = servers(ts, ws)
+    # all sizes in one interleaved measurement, so that growth is a paired difference per round
+    vs = [Variant(t, w, wname, "warm", label=f"{t.name}@{w['synth']}", base=f"venv@{w['synth']}")
+          for wname, w in synth_workloads().items() for t in ts if os.path.exists(t.out(wname))]
+    if vs:
+        log("[run] synthetic warm")
+        res["synth"] = measure(vs, RUNS)
+    with open(RUN_STATE, "w") as f:
+        json.dump(res, f, indent=1)
+
+
+# ---------------------------------------------------------------------------------------------
+# report
+# ---------------------------------------------------------------------------------------------
+COLS = ["venv", "shiv", "pex", "pex-venv", "pybundle"]
+
+
+def med(d, key="time"):
+    return d[key]["median"] if d and d.get(key) else None
+
+
+def cell(d, ratio=True):
+    if d is None:
+        return "—"
+    if d.get("fail"):
+        return "FAIL"
+    t = med(d)
+    if t is None:
+        return "—"
+    r = med(d, "ratio")
+    return f"{t:.3f}" + (f" (×{r:.2f})" if ratio and r is not None else "")
+
+
+def verdict(value, limit, fmt):
+    if value is None:
+        return "n/a", "not measured"
+    return fmt(value), ("met" if value <= limit else "**not met**")
+
+
+def table(head, rows):
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def mb(b):
+    return f"{b / 1e6:.2f} MB"
+
+
+def phase_report():
+    with open(STATE) as f:
+        b = json.load(f)
+    with open(RUN_STATE) as f:
+        r = json.load(f)
+    ws = workloads()
+    head_t = ["workload"] + COLS + ["pybundle target", "pybundle", "met?"]
+    md = ["# pybundle benchmark: latest run", ""]
+    smoke = RUNS < 3 or BUILD_RUNS < 3
+    if smoke:
+        md += [f"**SMOKE RUN (RUNS={RUNS}, BUILD_RUNS={BUILD_RUNS}): proves the harness works; not results.**", ""]
+    md += [f"Date (UTC) {time.strftime('%Y-%m-%d %H:%M', time.gmtime())}; {platform.platform()}; "
+           f"{os.cpu_count()} CPUs; run phase network: {r['network']}.",
+           f"Runs: {RUNS} rounds (+1 warm-up), servers {SERVER_RUNS}, builds {BUILD_RUNS}; medians; "
+           "(×N) = median of the ratios to the venv run of the same round.", "",
+           "Versions: " + "; ".join(f"{k} {v}" for k, v in versions().items()), ""]
+
+    def time_rows(group, target_fn):
+        rows = []
+        for wname in ws:
+            g = r[group].get(wname)
+            if not g:
+                continue
+            limit, shown = target_fn(wname)
+            val, ok = verdict(med(g.get("pybundle"), "ratio"), limit, lambda x: f"×{x:.2f}")
+            cmd = " ".join([ws[wname]["console"]] + ws[wname]["args"])
+            rows.append([f"{wname} (`{cmd}`)"] + [cell(g.get(c)) for c in COLS] + [shown, val, ok])
+        return rows
+
+    md += ["## Warm start (cache filled), s", "",
+           table(head_t, time_rows("warm", lambda w: (1.05, "≤ ×1.05"))), ""]
+    md += ["## First start, empty cache, s", "",
+           table(head_t, time_rows("cold", lambda w: (4.0, "≤ ×4") if w == "numpy" else (1.5, "≤ ×1.5"))), ""]
+
+    rows = []
+    targets = {"twisted": 0.35, "gunicorn": 0.25}
+    for wname, g in r["servers"].items():
+        val, ok = verdict(med(g.get("pybundle")), targets[wname], lambda x: f"{x:.3f} s")
+        rows.append([wname] + [cell(g.get(c)) for c in COLS] + [f"≤ {targets[wname]} s", val, ok])
+    md += ["## Time to first HTTP response, empty cache, s", "",
+           "twisted: `twist web --path DOCROOT` (GET /hello.txt); gunicorn: `-w 1 hello_wsgi:app` (GET /).", "",
+           table(head_t, rows), ""]
+
+    bcols = COLS + ["pybundle-uv"]
+    rows = []
+    for wname, g in b["workloads"].items():
+        rounds = g.get("_rounds", [])
+
+        def ratio_to(name, base):
+            xs = [row[name] / row[base] for row in rounds if name in row and row.get(base)]
+            return statistics.median(xs) if xs else None
+
+        cells = []
+        for c in bcols:
+            d = g.get(c)
+            if c == "pybundle-uv" and "uv" not in b["resolvers"]:
+                cells.append("n/a")
+            elif not d or d.get("error") or not d["times"]:
+                cells.append("FAIL" if d else "—")
+            else:
+                rs = ratio_to(c, "shiv")
+                cells.append(f"{statistics.median(d['times']):.2f}" + (f" (×{rs:.2f} shiv)" if rs and c != "shiv" else ""))
+        v1 = verdict(ratio_to("pybundle", "shiv"), 0.8, lambda x: f"×{x:.2f}")
+        v2 = verdict(ratio_to("pybundle-uv", "shiv"), 0.3, lambda x: f"×{x:.2f}") if "uv" in b["resolvers"] \
+            else ("n/a", "no `--resolver` in `pybundle --help`")
+        rows.append([wname] + cells + ["≤ ×0.8 shiv (pip)", v1[0], v1[1], "≤ ×0.3 shiv (uv)", v2[0], v2[1]])
+    md += ["## Build time, warm pip cache, s", "", "(×N shiv) = median of the ratios to shiv's build of the same round.", "",
+           table(["workload"] + bcols + ["target", "pybundle", "met?", "target", "pybundle-uv", "met?"], rows), ""]
+    if "uv" in b["resolvers"]:
+        same = []
+        for wname, g in b["workloads"].items():
+            a, z = ((g.get(c) or {}).get("artifact") or {} for c in ("pybundle", "pybundle-uv"))
+            same.append(f"{wname} {'identical' if a.get('sha256') and a.get('sha256') == z.get('sha256') else 'DIFFERENT'}")
+        md += ["pybundle output bytes, pip vs `--resolver uv`: " + ", ".join(same) + ".", ""]
+
+    rows = []
+    for wname, g in b["workloads"].items():
+        def size(c):
+            a = (g.get(c) or {}).get("artifact")
+            return a["bytes"] if a else None
+        sv = size("shiv")
+        cells = []
+        for c in COLS:
+            s = size(c)
+            cells.append("—" if s is None else mb(s) + (" (site dir)" if c == "venv" else
+                                                     (f" (×{s / sv:.2f} shiv)" if sv and c != "shiv" else "")))
+        pv = size("pybundle")
+        val, ok = verdict(pv / sv if pv and sv else None, 1.15, lambda x: f"×{x:.2f}")
+        rows.append([wname] + cells + ["≤ ×1.15 shiv", val, ok])
+    md += ["## File size", "", table(head_t, rows), ""]
+
+    rows = []
+    for wname, g in r["cache"].items():
+        sv = (g.get("shiv") or {}).get("bytes")
+        cells = ["(none)"] + [f"{mb(g[c]['bytes'])} / {g[c]['files']} files" if c in g else "—" for c in COLS[1:]]
+        pv = (g.get("pybundle") or {}).get("bytes")
+        val, ok = verdict(pv / sv if pv is not None and sv else None, 0.5, lambda x: f"×{x:.2f}")
+        target = "≤ ×0.5 shiv" if wname in ("httpie", "black") else "(no target)"
+        rows.append([wname] + cells + [target, val, ok if wname in ("httpie", "black") else "–"])
+    md += ["## Extraction cache on disk after the warm runs", "", table(head_t, rows), ""]
+
+    if r["synth"]:
+        sizes = sorted({int(k.split("@")[1]) for k in r["synth"] if "@" in k})
+        n_small, n_big = sizes[0], sizes[-1]
+        rows = []
+        for c in COLS:
+            ka, kz = f"{c}@{n_small}", f"{c}@{n_big}"
+            a, z = r["synth"].get(ka), r["synth"].get(kz)
+            ents = [((b["synth"].get(f"synth-{n}", {}).get(c) or {}).get("artifact") or {}).get("entries", "–")
+                    for n in (n_small, n_big)]
+            ds = [row[kz] - row[ka] for row in r["synth"]["rounds"] if ka in row and kz in row]
+            delta = statistics.median(ds) if ds else None
+            if c == "pybundle":
+                val, ok = verdict(delta, 0.010, lambda x: f"{x * 1000:+.1f} ms")
+            else:
+                val, ok = (f"{delta * 1000:+.1f} ms" if delta is not None else "—"), ""
+            rows.append([c, cell(a), cell(z), f"{ents[0]} / {ents[1]}", val,
+                         "≤ +10 ms" if c == "pybundle" else "", ok])
+        md += [f"## Warm start of a synthetic {n_big}-file vs a {n_small}-file bundle (same entry point), s", "",
+               f"Generated pure modules bundled with `--site-packages` (pex: `-D`); the entry imports one of them.",
+               "", table(["tool", f"{n_small} files", f"{n_big} files", "zip entries", "growth (median of paired differences)", "target", "met?"], rows), ""]
+
+    fails = []
+    for name, g in [("build", b["workloads"]), ("build synth", b["synth"])]:
+        for wname, d in g.items():
+            for c, x in d.items():
+                if isinstance(x, dict) and x.get("error"):
+                    fails.append(f"- {name} {wname} {c}: `{x['command']}`\n\n```\n{tail(x['error'], 800)}\n```")
+    for grp in ("warm", "cold", "servers", "synth"):
+        for wname, d in (r[grp].items() if grp != "synth" else [("", r["synth"])]):
+            for c, x in d.items():
+                if c != "rounds" and x.get("fail"):
+                    fails.append(f"- {grp} {wname} {c}:\n\n```\n{tail(json.dumps(x['fail'], indent=1), 800)}\n```")
+                if c != "rounds" and x.get("note"):
+                    fails.append(f"- note: {grp} {wname} {c}: {x['note']}")
+    if fails:
+        md += ["## Failures and notes", ""] + fails + [""]
+    text = "\n".join(md)
+    os.makedirs(RESULTS, exist_ok=True)
+    with open(os.path.join(RESULTS, "latest.md"), "w") as f:
+        f.write(text)
+    with open(os.path.join(RESULTS, "latest.json"), "w") as f:
+        json.dump({"build": b, "run": r, "versions": versions()}, f, indent=1)
+    print(text)
+
+
+def versions():
+    def out(argv):
+        try:
+            return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60,
+                                  env=base_env()).stdout.decode().strip().splitlines()[0]
+        except (OSError, IndexError, subprocess.TimeoutExpired) as e:
+            return f"n/a ({e})"
+    return {"python": out([CLEAN_PY, "-V"]), "pybundle": out([PYBUNDLE, "--version"]),
+            "shiv": out([SHIV, "--version"]), "pex": out([PEX, "--version"]), "uv": out([UV, "--version"]),
+            "pip (tools)": out([PIP, "--version"]).split(" from ")[0],
+            "pip (pybundle)": out([BUILD_PY, "-m", "pip", "--version"]).split(" from ")[0]}
+
+
+def main():
+    phase = sys.argv[1] if len(sys.argv) > 1 else "all"
+    phases = {"setup": phase_setup, "build": phase_build, "run": phase_run, "report": phase_report}
+    if phase == "all":
+        t0 = time.time()
+        phase_setup()
+        phase_build()
+        rc = subprocess.run([sys.executable, os.path.abspath(__file__), "run"]).returncode
+        if rc:
+            sys.exit(rc)
+        phase_report()
+        log(f"[all] {time.time() - t0:.0f} s")
+    elif phase in phases:
+        phases[phase]()
+    else:
+        sys.exit(f"usage: {sys.argv[0]} [all|setup|build|run|report]")
+
+
+if __name__ == "__main__":
+    main()
