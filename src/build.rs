@@ -319,7 +319,8 @@ fn check_duplicates(dists: &[InstalledDist]) -> Result<()> {
     Ok(())
 }
 
-/// Returns the distributions' `Requires-Python` specifiers joined with `,`, without repeats.
+/// Returns the distributions' `Requires-Python` specifiers joined with `,`, without repeats;
+/// of several `>=` lower bounds only the highest is kept (`>=3.8,>=3.10` → `>=3.10`).
 fn join_requires_python(dists: &[InstalledDist]) -> Option<String> {
     let mut specs: Vec<String> = dists
         .iter()
@@ -328,6 +329,18 @@ fn join_requires_python(dists: &[InstalledDist]) -> Option<String> {
         .map(|s| s.chars().filter(|c| !c.is_whitespace()).collect::<String>())
         .filter(|s| !s.is_empty())
         .collect();
+    let release = |v: &str| -> Option<Vec<u64>> { v.split('.').map(|p| p.parse().ok()).collect() };
+    let highest_floor = specs
+        .iter()
+        .filter_map(|s| {
+            s.strip_prefix(">=")
+                .and_then(|v| Some((release(v)?, s.clone())))
+        })
+        .max_by(|a, b| a.0.cmp(&b.0))
+        .map(|(_, s)| s);
+    if let Some(floor) = &highest_floor {
+        specs.retain(|s| s == floor || !s.starts_with(">=") || release(&s[2..]).is_none());
+    }
     specs.sort();
     specs.dedup();
     (!specs.is_empty()).then(|| specs.join(","))
@@ -352,4 +365,50 @@ fn pth_files(placed: &[Placed<'_>]) -> Vec<(String, String)> {
     });
     out.dedup();
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dist(requires: Option<&str>) -> InstalledDist {
+        InstalledDist {
+            name: "x".into(),
+            version: "1".into(),
+            dist_info: "x-1.dist-info".into(),
+            root: PathBuf::new(),
+            files: Vec::new(),
+            purelib: true,
+            tags: Vec::new(),
+            entry_points: crate::install::EntryPoints::default(),
+            requires_python: requires.map(str::to_string),
+            license: None,
+            summary: None,
+            top_level: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn requires_python_keeps_the_highest_floor() {
+        let dists = [
+            dist(Some(">=3.8")),
+            dist(Some(">=3.10, !=3.11.0")),
+            dist(Some(">=3.9")),
+            dist(None),
+        ];
+        assert_eq!(
+            join_requires_python(&dists).as_deref(),
+            Some("!=3.11.0,>=3.10")
+        );
+        assert_eq!(join_requires_python(&[dist(None)]), None);
+    }
+
+    #[test]
+    fn compiled_sources() {
+        assert!(compiles("pkg/mod.py"));
+        assert!(compiles("top.py"));
+        assert!(!compiles("pkg-1.0.dist-info/x.py"));
+        assert!(!compiles("bin/tool.py"));
+        assert!(!compiles("pkg/data.txt"));
+    }
 }
