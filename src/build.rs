@@ -244,6 +244,11 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
         machine: interp.machine.clone(),
         pth: pth_files(&placed),
         preamble: plan.preamble.is_some(),
+        // Run-time defaults (`--root`, `--inherit-path`, `-E`).
+        multiarch: interp.multiarch.clone(),
+        root: plan.runtime.root.clone(),
+        inherit_path: plan.runtime.inherit_path,
+        env: plan.runtime.env.clone(),
         ..MainData::default()
     };
     let settings = PackSettings {

@@ -37,6 +37,11 @@ pub enum Command {
     Info(InfoArgs),
     /// Check every member of a bundle against the hashes in its manifest
     Verify(VerifyArgs),
+    /// Extract a bundle's native distributions into a cache root (to pre-seed an image)
+    Extract(ExtractArgs),
+    /// List, prune or clean the run-time extraction cache
+    #[command(subcommand)]
+    Cache(CacheCommand),
 }
 
 /// Options of the default `build` command.
@@ -145,6 +150,23 @@ pub struct BuildArgs {
     #[arg(long, value_name = "DIR", help_heading = "Resolver")]
     pub site_packages: Vec<PathBuf>,
 
+    /// Default extraction root baked into the bundle (PYBUNDLE_ROOT still wins)
+    #[arg(long, value_name = "DIR", help_heading = "Run time")]
+    pub root: Option<String>,
+
+    /// Keep the host's site-packages on sys.path behind the bundle's own
+    #[arg(long, help_heading = "Run time")]
+    pub inherit_path: bool,
+
+    /// Default environment variable for the app, set unless already set (repeatable)
+    #[arg(
+        short = 'E',
+        long = "env",
+        value_name = "KEY=VALUE",
+        help_heading = "Run time"
+    )]
+    pub env: Vec<String>,
+
     /// Arguments after `--` are passed to pip unchanged
     #[arg(last = true, value_name = "PIP_ARG")]
     pub pip_args: Vec<OsString>,
@@ -173,6 +195,48 @@ pub struct InfoArgs {
 pub struct VerifyArgs {
     /// The bundle to check
     pub file: PathBuf,
+}
+
+/// Options of `pybundle extract`.
+#[derive(Debug, Args)]
+pub struct ExtractArgs {
+    /// The bundle whose extracted distributions to lay out
+    pub file: PathBuf,
+    /// The cache root to fill (`<DIR>/v1/dists/<key>/`)
+    #[arg(long, value_name = "DIR")]
+    pub root: PathBuf,
+}
+
+/// `pybundle cache …`.
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// List the cache entries with their size and last use
+    List(CacheRootArg),
+    /// Remove entries not used for a while
+    Prune(PruneArgs),
+    /// Remove every entry that no running process uses
+    Clean(CacheRootArg),
+}
+
+/// The `--root` option shared by the cache commands.
+#[derive(Debug, Args)]
+pub struct CacheRootArg {
+    /// Cache root [default: $PYBUNDLE_ROOT, else ${XDG_CACHE_HOME:-~/.cache}/pybundle]
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+}
+
+/// Options of `pybundle cache prune`.
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    #[command(flatten)]
+    pub root: CacheRootArg,
+    /// Remove entries whose last use is older than DAYS
+    #[arg(long, value_name = "DAYS", default_value_t = 30)]
+    pub older_than: u32,
+    /// Keep every entry this bundle uses, whatever its age (repeatable)
+    #[arg(long, value_name = "FILE")]
+    pub keep_bundle: Vec<PathBuf>,
 }
 
 #[cfg(test)]
@@ -204,6 +268,44 @@ mod tests {
         assert!(matches!(
             cli.command,
             Some(Command::Info(InfoArgs { json: true, .. }))
+        ));
+    }
+
+    #[test]
+    fn runtime_flags_and_cache_subcommands() {
+        let cli = Cli::try_parse_from([
+            "pybundle",
+            "-o",
+            "x",
+            "six",
+            "--root",
+            "/opt/c",
+            "--inherit-path",
+            "-E",
+            "A=1",
+            "--env",
+            "B=2",
+        ])
+        .unwrap();
+        assert_eq!(cli.build.root.as_deref(), Some("/opt/c"));
+        assert!(cli.build.inherit_path);
+        assert_eq!(cli.build.env, vec!["A=1", "B=2"]);
+        let cli = Cli::try_parse_from([
+            "pybundle",
+            "cache",
+            "prune",
+            "--older-than",
+            "7",
+            "--keep-bundle",
+            "a.pyz",
+        ])
+        .unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Cache(CacheCommand::Prune(PruneArgs {
+                older_than: 7,
+                ..
+            })))
         ));
     }
 }

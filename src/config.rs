@@ -92,6 +92,19 @@ pub struct BuildPlan {
     pub build_id: Option<String>,
     /// Output verbosity.
     pub verbosity: Verbosity,
+    /// Run-time defaults baked into the bundle (`--root`, `--inherit-path`, `-E`).
+    pub runtime: RuntimeOptions,
+}
+
+/// Run-time defaults baked into the generated `__main__.py`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RuntimeOptions {
+    /// `--root`: the default extraction root (`PYBUNDLE_ROOT` still wins).
+    pub root: Option<String>,
+    /// `--inherit-path`: keep the host's site-packages on `sys.path`.
+    pub inherit_path: bool,
+    /// `-E KEY=VALUE`: default environment, in the order given.
+    pub env: Vec<(String, String)>,
 }
 
 /// A build request that cannot be carried out.
@@ -115,6 +128,27 @@ pub enum ConfigError {
     BadShebang(String),
     #[error("invalid build id `{0}`: use letters, digits, `.`, `_` and `-` only")]
     BadBuildId(String),
+    #[error(
+        "invalid environment setting `{0}`\nhint: use `-E KEY=VALUE` with KEY made of letters, digits and `_`, not starting with a digit"
+    )]
+    BadEnv(String),
+    #[error("invalid --root `{0}`: it must not be empty or contain a newline or NUL")]
+    BadRoot(String),
+}
+
+/// Parses one `-E KEY=VALUE` (KEY: a portable environment variable name).
+fn parse_env(item: &str) -> Result<(String, String), ConfigError> {
+    let bad = || ConfigError::BadEnv(item.to_string());
+    let (key, value) = item.split_once('=').ok_or_else(bad)?;
+    let ok = key
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !ok || value.contains('\0') {
+        return Err(bad());
+    }
+    Ok((key.to_string(), value.to_string()))
 }
 
 impl BuildPlan {
@@ -214,6 +248,21 @@ impl BuildPlan {
         } else {
             Verbosity::Normal
         };
+        let env = args
+            .env
+            .iter()
+            .map(|e| parse_env(e))
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Some(root) = &args.root {
+            if root.trim().is_empty() || root.contains(['\n', '\0']) {
+                return Err(ConfigError::BadRoot(root.clone()));
+            }
+        }
+        let runtime = RuntimeOptions {
+            root: args.root,
+            inherit_path: args.inherit_path,
+            env,
+        };
         Ok(BuildPlan {
             output,
             shebang,
@@ -225,6 +274,7 @@ impl BuildPlan {
             preamble,
             build_id: args.build_id,
             verbosity,
+            runtime,
         })
     }
 }
@@ -274,6 +324,34 @@ mod tests {
         let err =
             BuildPlan::from_args(args("/nonexistent-dir/app.pyz"), Path::new("/tmp")).unwrap_err();
         assert!(matches!(err, ConfigError::OutputDirMissing(_)));
+    }
+
+    #[test]
+    fn runtime_options() {
+        let mut a = args("app.pyz");
+        a.env = vec!["A_1=x=y".into(), "_B=".into()];
+        a.root = Some("/opt/cache".into());
+        a.inherit_path = true;
+        let plan = BuildPlan::from_args(a, Path::new("/tmp")).unwrap();
+        assert_eq!(
+            plan.runtime,
+            RuntimeOptions {
+                root: Some("/opt/cache".into()),
+                inherit_path: true,
+                env: vec![("A_1".into(), "x=y".into()), ("_B".into(), String::new())],
+            }
+        );
+        for bad in ["NOVALUE", "=x", "1A=x", "A-B=x", "A B=x"] {
+            let mut a = args("app.pyz");
+            a.env = vec![bad.into()];
+            assert!(
+                matches!(
+                    BuildPlan::from_args(a, Path::new("/tmp")),
+                    Err(ConfigError::BadEnv(_))
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -4,15 +4,17 @@
 //! [`resolve`] (pip), [`install`] (wheels → staging trees), [`analyze`] (zip or extract),
 //! [`entry`] (entry point checks), [`pack`] (bytecode, manifest, reproducible zip),
 //! [`bootstrap`] (the run time shipped in every bundle), [`bundle`] and [`info`] (reading built
-//! bundles). [`build`] wires the stages together.
+//! bundles), [`extract`] and [`cache`] (pre-seeding and trimming the run-time cache). [`build`] wires the stages together.
 
 pub mod analyze;
 pub mod bootstrap;
 pub mod build;
 pub mod bundle;
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod entry;
+pub mod extract;
 pub mod fsutil;
 pub mod info;
 pub mod install;
@@ -25,7 +27,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 
-use cli::{Cli, Command};
+use cli::{CacheCommand, Cli, Command};
 use config::BuildPlan;
 
 /// Runs the command line `cli` and returns the process exit code.
@@ -40,6 +42,20 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         } else {
             ExitCode::FAILURE
         }),
+        Some(Command::Extract(args)) => {
+            extract::run(&args.file, &args.root)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Cache(cmd)) => {
+            match cmd {
+                CacheCommand::List(a) => cache::list(a.root.as_deref())?,
+                CacheCommand::Prune(a) => {
+                    cache::run_prune(a.root.root.as_deref(), a.older_than, &a.keep_bundle)?;
+                }
+                CacheCommand::Clean(a) => cache::run_clean(a.root.as_deref())?,
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         None => {
             let cwd = std::env::current_dir().context("cannot read the current directory")?;
             let plan = BuildPlan::from_args(cli.build, &cwd)?;

@@ -39,6 +39,8 @@ pub struct MainData {
     pub sys_platform: String,
     /// `platform.machine()`.
     pub machine: String,
+    /// `sys.implementation._multiarch`, where the build interpreter has it.
+    pub multiarch: Option<String>,
     /// Extracted distributions: (key, file count, total bytes).
     pub extract: Vec<(String, usize, u64)>,
     /// `.pth` files: (directory in the bundle, file name).
@@ -114,7 +116,7 @@ pub fn render_main(data: &MainData) -> String {
          ENTRY = ({kind}, {module}, {attr})\n\
          PYTHON = {{\"implementation\": {implementation}, \"version\": ({major}, {minor}), \"cache_tag\": {cache_tag}, \
          \"requires_python\": {requires_python}, \"native\": {native}, \"platform\": {platform}, \
-         \"sys_platform\": {sys_platform}, \"machine\": {machine}}}\n\
+         \"sys_platform\": {sys_platform}, \"machine\": {machine}, \"multiarch\": {multiarch}}}\n\
          EXTRACT = {extract}\n\
          PTH = {pth}\n\
          PREAMBLE = {preamble}\n\
@@ -137,6 +139,7 @@ pub fn render_main(data: &MainData) -> String {
         platform = py_str(&data.platform),
         sys_platform = py_str(&data.sys_platform),
         machine = py_str(&data.machine),
+        multiarch = py_opt(data.multiarch.as_deref()),
         extract = py_tuple(&extract),
         pth = py_tuple(&pth),
         preamble = py_bool(data.preamble),
@@ -197,23 +200,24 @@ mod tests {
             platform: "linux-x86_64".into(),
             sys_platform: "linux".into(),
             machine: "x86_64".into(),
+            multiarch: Some("x86_64-linux-gnu".into()),
             extract: vec![("spam-1.0-0123456789abcdef".into(), 3, 100)],
             pth: vec![],
             preamble: false,
-            env: vec![("K".into(), "V".into())],
-            root: None,
-            inherit_path: false,
+            env: vec![("K".into(), "V\"q".into())],
+            root: Some("/opt/app cache".into()),
+            inherit_path: true,
         };
         let text = render_main(&data);
         let expected = "BUILD_ID = \"abc\"\n\
             ENTRY = (\"function\", \"app.main\", \"main\")\n\
-            PYTHON = {\"implementation\": \"cpython\", \"version\": (3, 11), \"cache_tag\": \"cpython-311\", \"requires_python\": \">=3.8\", \"native\": True, \"platform\": \"linux-x86_64\", \"sys_platform\": \"linux\", \"machine\": \"x86_64\"}\n\
+            PYTHON = {\"implementation\": \"cpython\", \"version\": (3, 11), \"cache_tag\": \"cpython-311\", \"requires_python\": \">=3.8\", \"native\": True, \"platform\": \"linux-x86_64\", \"sys_platform\": \"linux\", \"machine\": \"x86_64\", \"multiarch\": \"x86_64-linux-gnu\"}\n\
             EXTRACT = ((\"spam-1.0-0123456789abcdef\", 3, 100),)\n\
             PTH = ()\n\
             PREAMBLE = False\n\
-            ENV = ((\"K\", \"V\"),)\n\
-            ROOT = None\n\
-            INHERIT_PATH = False\n\
+            ENV = ((\"K\", \"V\\\"q\"),)\n\
+            ROOT = \"/opt/app cache\"\n\
+            INHERIT_PATH = True\n\
             import _pybundle\n\
             _pybundle.main(globals())\n";
         assert_eq!(text.split_once('\n').unwrap().1, expected);

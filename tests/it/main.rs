@@ -6,3 +6,4 @@ mod common;
 mod build;
 mod errors;
 mod python;
+mod runtime;

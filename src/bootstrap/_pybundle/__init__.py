@@ -12,7 +12,9 @@ sibling modules that are imported only on the path that needs them:
 Order of work in :func:`main`:
 
 1. ``ENV`` defaults (``os.environ.setdefault``).
-2. interpreter check (before any bundled code is imported), exit 1 with a message on mismatch.
+2. interpreter check (before any bundled code is imported), exit 1 with a message on mismatch;
+   from then on every bundle member zipimport reads is checked against its CRC-32
+   (``_guard_zip``: a damaged bundle stops with an error instead of running damaged code).
 3. extraction / cache lookup of the ``EXTRACT`` entries (see ``_cache`` for the root rules).
 4. ``sys.path`` isolation: ``[stdlib..., bundle, extracted dirs..., .pth additions,
    PYTHONPATH entries, inherited host entries (only with inherit)]``.  The zip-safe
@@ -236,8 +238,11 @@ def _resolve_extract(g, archive, extract):
                         if stale:
                             try:  # record last use for `pybundle cache prune`
                                 os.utime(os.path.join(hit[0], MARKER))
+                            except FileNotFoundError:  # pruned meanwhile: extract anew
+                                hit = None
                             except OSError:
                                 pass
+                    if hit is not None:
                         found = hit[0]
                         log("cache hit %s" % found)
         if found is None:
@@ -438,6 +443,42 @@ def _setup_path(g, archive, extract_dirs_list, extract, inherit):
 
 
 # --------------------------------------------------------------------------------------------
+# zip integrity: zipimport does not check CRC-32, so a flipped byte would run as damaged code
+# --------------------------------------------------------------------------------------------
+def _guard_zip(archive):
+    """Make every later read of a bundle member by zipimport check the member's CRC-32.
+
+    Wraps ``zipimport._get_data`` (private, same signature on 3.8-3.13; skipped if it changes).
+    zlib is already loaded (zipimport used it for this very package), crc32 runs at GB/s:
+    the cost is one Python call per module or resource read from the bundle. Members read
+    before this runs (``__main__.py``, this module) are not covered."""
+    import zipimport
+
+    orig = getattr(zipimport, "_get_data", None)
+    if orig is None or getattr(orig, "_pybundle", False):
+        return
+    import zlib
+
+    ours = {archive, os.path.abspath(archive)}
+
+    def _get_data(path, toc_entry):
+        if path not in ours:
+            return orig(path, toc_entry)
+        try:
+            data = orig(path, toc_entry)
+        except (zipimport.ZipImportError, zlib.error, EOFError) as e:
+            data, why = None, e
+        if data is not None and len(toc_entry) == 8 and zlib.crc32(data) == toc_entry[7]:
+            return data
+        name = toc_entry[0][len(path) + 1:]
+        fail("error: the bundle `%s` is damaged (%s: %s); rebuild it or copy it again"
+             % (path, name, why if data is None else "CRC-32 mismatch"))
+
+    _get_data._pybundle = True
+    zipimport._get_data = _get_data
+
+
+# --------------------------------------------------------------------------------------------
 # entry
 # --------------------------------------------------------------------------------------------
 def _excepthook(etype, value, tb):
@@ -455,6 +496,32 @@ def _excepthook(etype, value, tb):
 def _install_excepthook():
     if sys.version_info < (3, 13) and sys.excepthook is sys.__excepthook__:
         sys.excepthook = _excepthook
+
+
+def _exit_sigint():
+    """End like ``python script.py`` on an unhandled KeyboardInterrupt: traceback, atexit
+    handlers, then death by SIGINT (exit status 130 in a shell). A zipapp run by CPython itself
+    goes through runpy and would exit with status 1 instead."""
+    sys.excepthook(*sys.exc_info())
+    try:
+        import atexit
+
+        atexit._run_exitfuncs()
+    except BaseException:
+        pass
+    for f in (sys.stdout, sys.stderr):
+        try:
+            f.flush()
+        except Exception:
+            pass
+    try:
+        import signal
+
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+    except (AttributeError, OSError, ValueError):
+        pass
+    os._exit(130)
 
 
 def _resolve_entry(g):
@@ -493,6 +560,7 @@ def main(g):
         os.environ.setdefault(k, v)
 
     _check_python(g.get("PYTHON"), archive)
+    _guard_zip(archive)
 
     extract = tuple(g.get("EXTRACT") or ())
     extract_dirs = _resolve_extract(g, archive, extract) if extract else []
@@ -511,16 +579,23 @@ def main(g):
     log("entry %s %s%s" % (kind, name or "", (":" + attr) if attr else ""))
     if kind == "function":
         _install_excepthook()
-        __import__(name)
-        obj = sys.modules[name]
-        for part in attr.split("."):
-            obj = getattr(obj, part)
-        sys.exit(obj())
+        try:
+            __import__(name)
+            obj = sys.modules[name]
+            for part in attr.split("."):
+                obj = getattr(obj, part)
+            code = obj()
+        except KeyboardInterrupt:
+            _exit_sigint()
+        sys.exit(code)
     elif kind == "module":
         _install_excepthook()
         import runpy
 
-        runpy.run_module(name, run_name="__main__", alter_sys=True)
+        try:
+            runpy.run_module(name, run_name="__main__", alter_sys=True)
+        except KeyboardInterrupt:
+            _exit_sigint()
     elif kind == "interpreter":
         from . import _interp
 

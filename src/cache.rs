@@ -1,0 +1,375 @@
+//! `pybundle cache list | prune | clean`: inspect and trim the run-time extraction cache
+//! (`<root>/v1/dists/<key>/`, written by `_pybundle/_cache.py` or `pybundle extract`).
+//!
+//! The root is `--root DIR`, else `PYBUNDLE_ROOT`, else `${XDG_CACHE_HOME:-~/.cache}/pybundle`
+//! (the bootstrap's default; a root baked with `--root` at build time must be given explicitly).
+//!
+//! Guarantees (what "in use" means, and what a concurrent start sees):
+//!
+//! * **Last use.** The marker's mtime is the entry's last use: extraction writes it, and the
+//!   bootstrap `utime`s it on a start that finds it older than one hour (the same moment it runs
+//!   its periodic size check). The warm path therefore pays at most one extra syscall per entry
+//!   per hour, and nothing otherwise.
+//! * **prune** removes entries whose last use is older than `--older-than DAYS` (never younger
+//!   than one hour, even with `--older-than 0`), except those a `--keep-bundle` needs and those
+//!   in use. **clean** removes every entry except those in use.
+//! * **In use** = a running process has a file of the entry mapped (every loaded extension
+//!   module and shared library appears in `/proc/<pid>/maps`; native code is why entries are
+//!   extracted at all). A process that runs only pure Python from an extracted entry, started
+//!   longer ago than the threshold, is not seen: it keeps the modules it already imported and
+//!   fails only on a later first import from that entry. Restart such services after a prune.
+//! * **In progress.** `v1/tmp/` holds extractions in progress; prune and clean only remove tmp
+//!   dirs older than one hour whose process (the pid in the name) is gone, or older than a day.
+//! * **Atomic removal.** An entry is renamed into `v1/tmp/` before it is deleted, so a bundle
+//!   that starts concurrently sees a complete entry or none (and then re-extracts its own).
+//!   After the rename prune reads the marker's mtime again: a start that recorded a use between
+//!   the age check and the rename gets the entry renamed back. The one remaining window is a start
+//!   that looked the entry up and imports from it during the microseconds between the two
+//!   renames; the bootstrap also treats a vanished marker on its `utime` as "not extracted".
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context, Result, bail};
+
+use crate::bundle::Bundle;
+use crate::extract::{LAYOUT, MARKER, rand_u32};
+use crate::pack::manifest::Mode;
+
+/// Entries used within this window are never pruned (a start in flight is safe).
+const MIN_AGE: Duration = Duration::from_secs(3600);
+/// `v1/tmp/` entries younger than this may belong to a running extraction.
+const TMP_GRACE: Duration = Duration::from_secs(3600);
+/// `v1/tmp/` entries older than this are removed even if their pid is alive (pid reuse).
+const TMP_MAX: Duration = Duration::from_secs(86400);
+
+/// One entry of `v1/dists/`.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// The cache key (directory name).
+    pub key: String,
+    /// Its directory.
+    pub path: PathBuf,
+    /// Total bytes of its files.
+    pub size: u64,
+    /// Marker mtime; `None` for an incomplete entry (no marker).
+    pub last_use: Option<SystemTime>,
+    /// Pids of running processes with one of its files mapped.
+    pub users: Vec<u32>,
+}
+
+/// Returns the cache root: `explicit`, else `PYBUNDLE_ROOT`, else the XDG cache dir.
+pub fn default_root(explicit: Option<&Path>) -> Result<PathBuf> {
+    if let Some(root) = explicit {
+        return Ok(root.to_path_buf());
+    }
+    if let Some(root) = std::env::var_os("PYBUNDLE_ROOT").filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(root));
+    }
+    if let Some(xdg) = std::env::var_os("XDG_CACHE_HOME").map(PathBuf::from)
+        && xdg.is_absolute()
+    {
+        return Ok(xdg.join("pybundle"));
+    }
+    match std::env::var_os("HOME").map(PathBuf::from) {
+        Some(home) if home.is_absolute() => Ok(home.join(".cache").join("pybundle")),
+        _ => bail!("cannot find the cache root: HOME is not set\nhint: pass `--root DIR`"),
+    }
+}
+
+/// Returns, for each key under `dists`, the pids that have one of its files mapped (Linux;
+/// empty elsewhere or where `/proc` is unreadable).
+fn mapped_users(dists: &Path) -> BTreeMap<String, BTreeSet<u32>> {
+    let mut users: BTreeMap<String, BTreeSet<u32>> = BTreeMap::new();
+    let prefix = format!("{}/", dists.display());
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return users;
+    };
+    for proc_entry in procs.filter_map(Result::ok) {
+        let Some(pid) = proc_entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(maps) = std::fs::read_to_string(proc_entry.path().join("maps")) else {
+            continue;
+        };
+        for line in maps.lines() {
+            if let Some(i) = line.find(&prefix) {
+                let rest = &line[i + prefix.len()..];
+                let key = rest.split('/').next().unwrap_or(rest);
+                users.entry(key.to_string()).or_default().insert(pid);
+            }
+        }
+    }
+    users
+}
+
+fn dir_size(path: &Path) -> u64 {
+    walkdir::WalkDir::new(path)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter_map(|e| e.metadata().ok())
+        .filter(std::fs::Metadata::is_file)
+        .map(|m| m.len())
+        .sum()
+}
+
+/// Lists the entries of `root` (sorted by key).
+pub fn entries(root: &Path) -> Result<Vec<Entry>> {
+    let dists = root.join(LAYOUT).join("dists");
+    if !dists.is_dir() {
+        return Ok(Vec::new());
+    }
+    let users = mapped_users(&dists);
+    let mut out = Vec::new();
+    for item in fs_err::read_dir(&dists)? {
+        let item = item?;
+        let key = item.file_name().to_string_lossy().into_owned();
+        let path = item.path();
+        let last_use = std::fs::metadata(path.join(MARKER))
+            .and_then(|m| m.modified())
+            .ok();
+        out.push(Entry {
+            size: dir_size(&path),
+            users: users
+                .get(&key)
+                .map(|s| s.iter().copied().collect())
+                .unwrap_or_default(),
+            key,
+            path,
+            last_use,
+        });
+    }
+    out.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(out)
+}
+
+fn ago(t: Option<SystemTime>) -> String {
+    let Some(t) = t else {
+        return "incomplete".to_string();
+    };
+    let secs = SystemTime::now()
+        .duration_since(t)
+        .map_or(0, |d| d.as_secs());
+    match secs {
+        0..120 => "just now".to_string(),
+        120..7200 => format!("{} min ago", secs / 60),
+        7200..172_800 => format!("{} h ago", secs / 3600),
+        _ => format!("{} days ago", secs / 86400),
+    }
+}
+
+/// `pybundle cache list`.
+pub fn list(root: Option<&Path>) -> Result<()> {
+    let root = default_root(root)?;
+    let all = entries(&root)?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "cache root: {}", root.display())?;
+    if all.is_empty() {
+        writeln!(out, "no entries")?;
+        return Ok(());
+    }
+    let width = all.iter().map(|e| e.key.len()).max().unwrap_or(0);
+    for e in &all {
+        let users = if e.users.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "  in use by pid {}",
+                e.users
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        writeln!(
+            out,
+            "{:<width$}  {:>9}  last use {}{users}",
+            e.key,
+            format!("{:.1} MB", e.size as f64 / 1e6),
+            ago(e.last_use)
+        )?;
+    }
+    let total: u64 = all.iter().map(|e| e.size).sum();
+    writeln!(out, "{} entries, {:.1} MB", all.len(), total as f64 / 1e6)?;
+    Ok(())
+}
+
+/// What a prune or clean did.
+#[derive(Debug, Default)]
+pub struct PruneReport {
+    /// Removed keys.
+    pub removed: Vec<String>,
+    /// Bytes freed.
+    pub freed: u64,
+    /// Keys kept because a running process uses them.
+    pub in_use: Vec<String>,
+    /// Keys kept because a start used them while they were being removed.
+    pub raced: Vec<String>,
+    /// Leftover tmp dirs removed.
+    pub tmp_removed: usize,
+}
+
+/// Removes the entries of `root` not used for `older_than` (at least [`MIN_AGE`] unless
+/// `clean`), not needed by `keep`, and not in use; see the module documentation.
+pub fn prune(
+    root: &Path,
+    older_than: Duration,
+    keep: &BTreeSet<String>,
+    clean: bool,
+) -> Result<PruneReport> {
+    let threshold = if clean {
+        Duration::ZERO
+    } else {
+        older_than.max(MIN_AGE)
+    };
+    let v1 = root.join(LAYOUT);
+    let tmp = v1.join("tmp");
+    let now = SystemTime::now();
+    let mut report = PruneReport::default();
+    for e in entries(root)? {
+        if keep.contains(&e.key) {
+            continue;
+        }
+        if !e.users.is_empty() {
+            report.in_use.push(e.key);
+            continue;
+        }
+        let age_of = |p: &Path| -> Option<Duration> {
+            std::fs::metadata(p)
+                .and_then(|m| m.modified())
+                .ok()
+                .map(|t| now.duration_since(t).unwrap_or_default())
+        };
+        // An incomplete entry (no marker) is treated like a tmp dir: old enough, or leave it.
+        let age = match e.last_use {
+            Some(_) => age_of(&e.path.join(MARKER)),
+            None => age_of(&e.path).filter(|a| *a >= TMP_GRACE),
+        };
+        let Some(age) = age else { continue };
+        if age < threshold {
+            continue;
+        }
+        let aside = tmp.join(format!(
+            "{}.prune.{}.{:08x}",
+            e.key,
+            std::process::id(),
+            rand_u32()
+        ));
+        if std::fs::rename(&e.path, &aside).is_err() {
+            continue; // removed or replaced concurrently
+        }
+        if !clean
+            && e.last_use.is_some()
+            && age_of(&aside.join(MARKER)).is_none_or(|a| a < threshold)
+        {
+            // A start recorded a use between the check and the rename: give it back.
+            if std::fs::rename(&aside, &e.path).is_ok() {
+                report.raced.push(e.key);
+                continue;
+            }
+        }
+        fs_err::remove_dir_all(&aside)
+            .with_context(|| format!("cannot remove `{}`", aside.display()))?;
+        report.freed += e.size;
+        report.removed.push(e.key);
+    }
+    report.tmp_removed = clean_tmp(&tmp, now);
+    Ok(report)
+}
+
+/// Removes leftover `v1/tmp/` dirs (see the module documentation); returns how many.
+fn clean_tmp(tmp: &Path, now: SystemTime) -> usize {
+    let Ok(items) = std::fs::read_dir(tmp) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for item in items.filter_map(Result::ok) {
+        let path = item.path();
+        let Some(age) = std::fs::symlink_metadata(&path)
+            .and_then(|m| m.modified())
+            .ok()
+            .map(|t| now.duration_since(t).unwrap_or_default())
+        else {
+            continue;
+        };
+        if age < TMP_GRACE {
+            continue;
+        }
+        let name = item.file_name().to_string_lossy().into_owned();
+        let pid = name.rsplit('.').nth(1).and_then(|p| p.parse::<u32>().ok());
+        let alive = pid.is_some_and(|p| Path::new(&format!("/proc/{p}")).exists());
+        if alive && age < TMP_MAX {
+            continue;
+        }
+        if fs_err::remove_dir_all(&path).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// Returns the cache keys the bundles `files` extract.
+fn keys_of(files: &[PathBuf]) -> Result<BTreeSet<String>> {
+    let mut keys = BTreeSet::new();
+    for file in files {
+        let bundle = Bundle::open(file)?;
+        keys.extend(
+            bundle
+                .manifest
+                .distributions
+                .iter()
+                .filter(|d| d.mode == Mode::Extract)
+                .filter_map(|d| d.key.clone()),
+        );
+    }
+    Ok(keys)
+}
+
+fn print_report(root: &Path, report: &PruneReport) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    for key in &report.removed {
+        writeln!(out, "removed {key}")?;
+    }
+    for key in &report.in_use {
+        writeln!(out, "kept    {key} (in use by a running process)")?;
+    }
+    for key in &report.raced {
+        writeln!(out, "kept    {key} (a bundle started using it)")?;
+    }
+    writeln!(
+        out,
+        "{}: removed {} entries ({:.1} MB) and {} leftover tmp dirs",
+        root.display(),
+        report.removed.len(),
+        report.freed as f64 / 1e6,
+        report.tmp_removed
+    )?;
+    Ok(())
+}
+
+/// `pybundle cache prune`.
+pub fn run_prune(root: Option<&Path>, days: u32, keep_bundles: &[PathBuf]) -> Result<()> {
+    let root = default_root(root)?;
+    let keep = keys_of(keep_bundles)?;
+    let report = prune(
+        &root,
+        Duration::from_secs(u64::from(days) * 86400),
+        &keep,
+        false,
+    )?;
+    print_report(&root, &report)
+}
+
+/// `pybundle cache clean`.
+pub fn run_clean(root: Option<&Path>) -> Result<()> {
+    let root = default_root(root)?;
+    let report = prune(&root, Duration::ZERO, &BTreeSet::new(), true)?;
+    print_report(&root, &report)
+}

@@ -1,0 +1,305 @@
+//! `pybundle extract FILE --root DIR`: lay out exactly what the bundle's bootstrap would extract
+//! on its first run (`<DIR>/v1/dists/<key>/` plus the `.pybundle-complete` marker), so that an
+//! image can be pre-seeded at build time and run with `PYBUNDLE_ROOTS=DIR` (or a baked
+//! `--root DIR`) without writing anything at run time.
+//!
+//! The layout and the marker format are the ones `src/bootstrap/_pybundle/_cache.py` writes and
+//! reads (keep the two identical): first line `pybundle-complete 1 <file count> <total bytes>`,
+//! then one `<size> <relative path>` line per file, in zip order, `\n`-terminated. Each entry is
+//! written into `<DIR>/v1/tmp/<key>.<pid>.<random>/` and renamed into place, so a concurrent
+//! bundle start sees a complete entry or none. The root, `v1` and `v1/dists` are created with
+//! mode 0755 (a pre-seeded image root is read by other users; the bootstrap refuses only
+//! group/other-*writable* roots), `v1/tmp` with 0700; existing directories keep their mode but
+//! are refused when group/other-writable. Member names are
+//! normalised with [`crate::fsutil::enclosed_relative`] (no `..`, no absolute paths), executable
+//! bits are kept (0755, else 0644), and every member is checked against the manifest's sha256 as
+//! it is written, so a damaged bundle is never laid out.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use sha2::{Digest, Sha256};
+
+use crate::bundle::Bundle;
+use crate::fsutil::enclosed_relative;
+use crate::pack::EXTRACT_DIR;
+use crate::pack::manifest::Mode;
+use crate::pack::writer::hex;
+
+/// The marker file of a complete cache entry (`MARKER` in `_pybundle/__init__.py`).
+pub const MARKER: &str = ".pybundle-complete";
+/// The layout version directory under a root (`LAYOUT` in `_pybundle/__init__.py`).
+pub const LAYOUT: &str = "v1";
+
+/// What happened to one distribution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Extracted now: (files, bytes).
+    Extracted(usize, u64),
+    /// A complete entry was already there and was left alone.
+    Present,
+}
+
+/// Creates `dir` with `mode` if missing, and refuses one that is not a directory or is
+/// writable by group or others (the bootstrap would refuse it too).
+pub fn ensure_dir(dir: &Path, mode: u32) -> Result<()> {
+    match std::fs::DirBuilder::new().mode(mode).create(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot create `{}`", dir.display())),
+    }
+    let meta = fs_err::metadata(dir)?;
+    if !meta.is_dir() {
+        bail!("`{}` is not a directory", dir.display());
+    }
+    if meta.mode() & 0o022 != 0 {
+        bail!(
+            "`{}` has mode {:04o}: the bundle refuses a cache root writable by group or others\nhint: `chmod 700 {}`",
+            dir.display(),
+            meta.mode() & 0o7777,
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// Extracts every extracted distribution of the bundle at `bundle` into `root`; returns
+/// (key, outcome) in manifest order.
+pub fn extract(bundle: &Path, root: &Path) -> Result<Vec<(String, Outcome)>> {
+    let mut bundle = Bundle::open(bundle)?;
+    if let Some(parent) = root.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs_err::create_dir_all(parent)?;
+    }
+    let v1 = root.join(LAYOUT);
+    let dists = v1.join("dists");
+    let tmp = v1.join("tmp");
+    for dir in [root, &v1, &dists] {
+        ensure_dir(dir, 0o755)?;
+    }
+    ensure_dir(&tmp, 0o700)?;
+    let wanted: Vec<(String, usize, u64)> = bundle
+        .manifest
+        .distributions
+        .iter()
+        .filter(|d| d.mode == Mode::Extract)
+        .filter_map(|d| d.key.clone().map(|k| (k, d.files, d.size)))
+        .collect();
+    // Members per key, in zip order (the order the bootstrap lists them in the marker).
+    let mut members: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for i in 0..bundle.archive.len() {
+        let Some(Ok(name)) = bundle.archive.name_for_index(i) else {
+            continue;
+        };
+        let Some(rest) = name.strip_prefix(&format!("{EXTRACT_DIR}/")) else {
+            continue;
+        };
+        if let Some((key, _)) = rest.split_once('/') {
+            members.entry(key.to_string()).or_default().push(i);
+        }
+    }
+    let mut out = Vec::new();
+    for (key, files, size) in wanted {
+        if enclosed_relative(&key).as_deref() != Some(key.as_str()) || key.contains('/') {
+            bail!("the bundle has an unsafe cache key `{key}`");
+        }
+        let target = dists.join(&key);
+        if target.join(MARKER).is_file() {
+            out.push((key, Outcome::Present));
+            continue;
+        }
+        let indices = members.remove(&key).unwrap_or_default();
+        let private = tmp.join(format!("{key}.{}.{:08x}", std::process::id(), rand_u32()));
+        let result = write_entry(&mut bundle, &key, &indices, &private)
+            .and_then(|(n, bytes)| {
+                if (n, bytes) != (files, size) {
+                    bail!(
+                        "`{EXTRACT_DIR}/{key}/` holds {n} files / {bytes} bytes but the manifest says {files} / {size}\nhint: the bundle is damaged; rebuild it or copy it again"
+                    );
+                }
+                install(&private, &target, &tmp, &key)?;
+                Ok((n, bytes))
+            });
+        match result {
+            Ok((n, bytes)) => out.push((key, Outcome::Extracted(n, bytes))),
+            Err(err) => {
+                let _ = fs_err::remove_dir_all(&private);
+                return Err(err);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Writes the members `indices` (all under `extract/<key>/`) into `dest` plus the marker;
+/// returns (files, bytes).
+fn write_entry(
+    bundle: &mut Bundle,
+    key: &str,
+    indices: &[usize],
+    dest: &Path,
+) -> Result<(usize, u64)> {
+    std::fs::DirBuilder::new()
+        .mode(0o755)
+        .create(dest)
+        .with_context(|| format!("cannot create `{}`", dest.display()))?;
+    let prefix = format!("{EXTRACT_DIR}/{key}/");
+    let mut listing: Vec<(String, u64)> = Vec::new();
+    for &i in indices {
+        let mut member = bundle
+            .archive
+            .by_index(i)
+            .with_context(|| format!("cannot read member #{i} of `{}`", bundle.path.display()))?;
+        let name = member.name().map(|n| n.to_string()).unwrap_or_default();
+        let rel_raw = name.strip_prefix(&prefix).unwrap_or_default();
+        if rel_raw.is_empty() || rel_raw == "/" {
+            continue;
+        }
+        let Some(rel) = enclosed_relative(rel_raw).filter(|r| !r.contains('\n')) else {
+            bail!(
+                "`{}` has an unsafe member name `{name}`",
+                bundle.path.display()
+            );
+        };
+        let path = dest.join(&rel);
+        if member.is_dir() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o755)
+                .create(&path)
+                .with_context(|| format!("cannot create `{}`", path.display()))?;
+            continue;
+        }
+        if let Some(parent) = path.parent() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o755)
+                .create(parent)
+                .with_context(|| format!("cannot create `{}`", parent.display()))?;
+        }
+        let executable = member.unix_mode().is_some_and(|m| m & 0o111 != 0);
+        let mode = if executable { 0o755 } else { 0o644 };
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&path)
+            .with_context(|| format!("cannot create `{}`", path.display()))?;
+        let mut writer = std::io::BufWriter::new(file);
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut written = 0u64;
+        loop {
+            let n = std::io::Read::read(&mut member, &mut buf).with_context(|| {
+                format!(
+                    "`{}` is damaged: cannot read `{name}`\nhint: rebuild the bundle or copy it again",
+                    bundle.path.display()
+                )
+            })?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            writer
+                .write_all(&buf[..n])
+                .with_context(|| format!("cannot write `{}`", path.display()))?;
+            written += n as u64;
+        }
+        writer
+            .flush()
+            .with_context(|| format!("cannot write `{}`", path.display()))?;
+        // umask may have dropped bits; the mode must be exactly what the bootstrap writes.
+        fs_err::set_permissions(&path, std::fs::Permissions::from_mode(mode))?;
+        let sha = hex(&hasher.finalize());
+        match bundle.manifest.members.get(&name) {
+            Some(expected) if expected.sha256 == sha && expected.size == written => {}
+            _ => bail!(
+                "`{}` is damaged: `{name}` does not match its manifest hash\nhint: rebuild the bundle or copy it again",
+                bundle.path.display()
+            ),
+        }
+        listing.push((rel, written));
+    }
+    let total: u64 = listing.iter().map(|(_, s)| s).sum();
+    let mut marker = format!("pybundle-complete 1 {} {total}\n", listing.len());
+    for (rel, size) in &listing {
+        marker.push_str(&format!("{size} {rel}\n"));
+    }
+    fs_err::write(dest.join(MARKER), marker)?;
+    Ok((listing.len(), total))
+}
+
+/// Renames the complete `private` dir to `target`; an incomplete `target` is moved aside first.
+fn install(private: &Path, target: &Path, tmp: &Path, key: &str) -> Result<()> {
+    for _ in 0..5 {
+        match std::fs::rename(private, target) {
+            Ok(()) => return Ok(()),
+            Err(_) if target.join(MARKER).is_file() => {
+                // Another process (a bundle start or a parallel extract) won.
+                fs_err::remove_dir_all(private)?;
+                return Ok(());
+            }
+            Err(_) if target.exists() => {
+                let aside = tmp.join(format!(
+                    "{key}.stale.{}.{:08x}",
+                    std::process::id(),
+                    rand_u32()
+                ));
+                if std::fs::rename(target, &aside).is_ok() {
+                    let _ = fs_err::remove_dir_all(&aside);
+                }
+            }
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot move into `{}`", target.display()));
+            }
+        }
+    }
+    bail!("cannot install `{}`; try again", target.display())
+}
+
+/// A random 32-bit value for private directory names (no extra dependency).
+pub fn rand_u32() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.finish() as u32
+}
+
+/// Runs `pybundle extract` and prints one line per distribution.
+pub fn run(bundle: &Path, root: &Path) -> Result<()> {
+    let root: PathBuf = std::path::absolute(root)
+        .with_context(|| format!("cannot resolve `{}`", root.display()))?;
+    let done =
+        extract(bundle, &root).with_context(|| format!("cannot extract `{}`", bundle.display()))?;
+    let mut out = std::io::stdout().lock();
+    if done.is_empty() {
+        writeln!(
+            out,
+            "nothing to extract: `{}` runs entirely from the zip",
+            bundle.display()
+        )?;
+    }
+    for (key, outcome) in &done {
+        match outcome {
+            Outcome::Extracted(n, bytes) => writeln!(
+                out,
+                "extracted {key} ({n} files, {:.1} MB)",
+                *bytes as f64 / 1e6
+            )?,
+            Outcome::Present => writeln!(out, "present   {key}")?,
+        }
+    }
+    writeln!(
+        out,
+        "root: {} (run with PYBUNDLE_ROOTS={} to use it read-only)",
+        root.display(),
+        root.display()
+    )?;
+    Ok(())
+}
