@@ -145,6 +145,26 @@ pub struct BuildArgs {
     #[arg(long, value_name = "DIR", help_heading = "Resolver")]
     pub site_packages: Vec<PathBuf>,
 
+    /// Read `[tool.pybundle]` options from FILE (default: a REQUIREMENT directory's pyproject.toml)
+    #[arg(long, value_name = "FILE", help_heading = "Project")]
+    pub config: Option<PathBuf>,
+
+    /// Cross-target build: fetch binary wheels for platform TAG (pip's --platform, repeatable)
+    #[arg(long, value_name = "TAG", help_heading = "Target")]
+    pub platform: Vec<String>,
+
+    /// Cross-target build: the target Python version, X.Y
+    #[arg(long, value_name = "X.Y", help_heading = "Target")]
+    pub python_version: Option<String>,
+
+    /// Cross-target build: the target implementation (pip's --implementation, e.g. `cp`)
+    #[arg(long, value_name = "IMPL", help_heading = "Target")]
+    pub implementation: Option<String>,
+
+    /// Cross-target build: the target ABI tag (pip's --abi, repeatable)
+    #[arg(long, value_name = "ABI", help_heading = "Target")]
+    pub abi: Vec<String>,
+
     /// Arguments after `--` are passed to pip unchanged
     #[arg(last = true, value_name = "PIP_ARG")]
     pub pip_args: Vec<OsString>,

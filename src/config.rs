@@ -1,6 +1,10 @@
 //! Validated build configuration. Input: the parsed command line (`cli::BuildArgs`); output: a
 //! [`BuildPlan`], the only thing later stages receive. Nothing past this module sees clap types.
 
+mod pyproject;
+
+pub use pyproject::{PENDING_KEYS, PybundleTable, PyprojectError};
+
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
@@ -115,11 +119,14 @@ pub enum ConfigError {
     BadShebang(String),
     #[error("invalid build id `{0}`: use letters, digits, `.`, `_` and `-` only")]
     BadBuildId(String),
+    #[error(transparent)]
+    Pyproject(#[from] PyprojectError),
 }
 
 impl BuildPlan {
     /// Returns the plan for `args`, with relative paths resolved against `cwd`.
     pub fn from_args(args: BuildArgs, cwd: &Path) -> Result<BuildPlan, ConfigError> {
+        let args = pyproject::apply(args, cwd)?;
         let output = args.output.ok_or(ConfigError::NoOutput)?;
         let output = cwd.join(output);
         let parent = output

@@ -4,5 +4,6 @@
 mod common;
 
 mod build;
+mod eco;
 mod errors;
 mod python;
