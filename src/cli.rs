@@ -184,8 +184,11 @@ pub struct InfoArgs {
     /// The bundle to inspect
     pub file: PathBuf,
     /// Print the manifest as JSON
-    #[arg(long)]
+    #[arg(long, conflicts_with = "sbom")]
     pub json: bool,
+    /// Print a CycloneDX 1.5 JSON software bill of materials
+    #[arg(long)]
+    pub sbom: bool,
 }
 
 /// Options of `pybundle verify`.

@@ -19,6 +19,7 @@ pub mod install;
 pub mod pack;
 pub mod python;
 pub mod resolve;
+pub mod sbom;
 pub mod ui;
 
 use std::process::ExitCode;
@@ -31,6 +32,10 @@ use config::BuildPlan;
 /// Runs the command line `cli` and returns the process exit code.
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
+        Some(Command::Info(args)) if args.sbom => {
+            info::sbom(&args.file)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Command::Info(args)) => {
             info::info(&args.file, args.json)?;
             Ok(ExitCode::SUCCESS)

@@ -116,3 +116,113 @@ fn config_flag_reads_any_file() {
     );
     assert!(proj.join("app.pyz").is_file(), "{}", describe(&out));
 }
+
+/// Builds the fixture app from `wheels` into `<work>/<out>` with extra `flags`.
+fn build_app(ctx: &TestContext, wheels: &std::path::Path, out: &str, flags: &[&str]) -> PathBuf {
+    let python = python311();
+    let output = ctx.work().join(out);
+    run_ok(
+        ctx.pybundle()
+            .arg("-o")
+            .arg(&output)
+            .args(["-e", "myapp.main:main", "--python"])
+            .arg(&python)
+            .arg("-p")
+            .arg(shebang(&python))
+            .args(["--no-index", "--find-links"])
+            .arg(wheels)
+            .args(flags)
+            .arg("myapp"),
+    );
+    output
+}
+
+#[test]
+fn verify_names_a_modified_member() {
+    let ctx = TestContext::new();
+    let wheels = ctx.fixture_wheels(&python311());
+    // Stored (level 0): the member's bytes appear as they are in the file.
+    let good = build_app(&ctx, &wheels, "good.pyz", &["--compress-level", "0"]);
+    let out = run_ok(ctx.pybundle().arg("verify").arg(&good));
+    assert!(stdout(&out).starts_with("ok: "), "{}", describe(&out));
+
+    let needle = b"the app failed on purpose";
+    let mut bytes = std::fs::read(&good).unwrap();
+    let at = bytes
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .expect("the source of myapp/main.py is stored in the bundle");
+    bytes[at..at + needle.len()].copy_from_slice(b"THE APP FAILED ON PURPOSE");
+    let bad = ctx.work().join("bad.pyz");
+    std::fs::write(&bad, &bytes).unwrap();
+    assert_eq!(bytes.len() as u64, std::fs::metadata(&good).unwrap().len());
+
+    let out = run(ctx.pybundle().arg("verify").arg(&bad));
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(
+        stdout(&out).starts_with("damaged: `myapp/main.py`"),
+        "{}",
+        describe(&out)
+    );
+}
+
+/// Returns the CycloneDX 1.5 schema, compiled with its two referenced schemas from
+/// `fixtures/cyclonedx/` (no network).
+fn cyclonedx_schema() -> (boon::Schemas, boon::SchemaIndex) {
+    let dir = crate::common::repo_root().join("fixtures/cyclonedx");
+    let mut compiler = boon::Compiler::new();
+    for name in [
+        "bom-1.5.schema.json",
+        "spdx.schema.json",
+        "jsf-0.82.schema.json",
+    ] {
+        let text = std::fs::read_to_string(dir.join(name)).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        compiler
+            .add_resource(&format!("http://cyclonedx.org/schema/{name}"), value)
+            .unwrap();
+    }
+    let mut schemas = boon::Schemas::new();
+    let index = compiler
+        .compile(
+            "http://cyclonedx.org/schema/bom-1.5.schema.json",
+            &mut schemas,
+        )
+        .unwrap();
+    (schemas, index)
+}
+
+#[test]
+fn sbom_validates_against_cyclonedx_schema() {
+    let ctx = TestContext::new();
+    let wheels = ctx.fixture_wheels(&python311());
+    let bundle = build_app(&ctx, &wheels, "app.pyz", &[]);
+    let out = run_ok(ctx.pybundle().args(["info", "--sbom"]).arg(&bundle));
+    let sbom: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+
+    let (schemas, index) = cyclonedx_schema();
+    if let Err(err) = schemas.validate(&sbom, index) {
+        panic!("the SBOM does not validate: {err:#}\n{}", stdout(&out));
+    }
+    // The schema is strict enough to catch a wrong document (so this test can fail).
+    let mut broken = sbom.clone();
+    broken["components"][0]["hashes"][0]["content"] = "xyz".into();
+    assert!(schemas.validate(&broken, index).is_err());
+
+    let info = run_ok(ctx.pybundle().args(["info", "--json"]).arg(&bundle));
+    let manifest: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+    let components = sbom["components"].as_array().unwrap();
+    let names: Vec<&str> = components
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["myapp", "puredep", "spam"], "{}", stdout(&out));
+    let puredep = &components[1];
+    assert_eq!(puredep["version"], "1.2.0");
+    assert_eq!(puredep["purl"], "pkg:pypi/puredep@1.2.0");
+    assert_eq!(
+        puredep["hashes"][0]["content"],
+        manifest["distributions"][1]["sha256"]
+    );
+    assert_eq!(sbom["specVersion"], "1.5");
+}
