@@ -37,6 +37,10 @@ pub enum Command {
     Info(InfoArgs),
     /// Check every member of a bundle against the hashes in its manifest
     Verify(VerifyArgs),
+    /// Show what differs between two bundles (exit 0 identical, 1 different, 2 trouble)
+    Diff(DiffArgs),
+    /// Print a shell completion script (e.g. `pybundle completions bash > /etc/bash_completion.d/pybundle`)
+    Completions(CompletionsArgs),
 }
 
 /// Options of the default `build` command.
@@ -196,6 +200,22 @@ pub struct InfoArgs {
 pub struct VerifyArgs {
     /// The bundle to check
     pub file: PathBuf,
+}
+
+/// Options of `pybundle diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The first bundle
+    pub a: PathBuf,
+    /// The second bundle
+    pub b: PathBuf,
+}
+
+/// Options of `pybundle completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    pub shell: clap_complete::Shell,
 }
 
 #[cfg(test)]

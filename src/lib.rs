@@ -12,6 +12,7 @@ pub mod build;
 pub mod bundle;
 pub mod cli;
 pub mod config;
+pub mod diff;
 pub mod entry;
 pub mod fsutil;
 pub mod info;
@@ -45,6 +46,20 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         } else {
             ExitCode::FAILURE
         }),
+        Some(Command::Diff(args)) => match diff::diff(&args.a, &args.b) {
+            Ok(true) => Ok(ExitCode::SUCCESS),
+            Ok(false) => Ok(ExitCode::FAILURE),
+            Err(err) => {
+                // Like diff(1): trouble is 2, so that 1 always means "they differ".
+                ui::print_error(&err);
+                Ok(ExitCode::from(2))
+            }
+        },
+        Some(Command::Completions(args)) => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(args.shell, &mut cmd, "pybundle", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
         None => {
             let cwd = std::env::current_dir().context("cannot read the current directory")?;
             let plan = BuildPlan::from_args(cli.build, &cwd)?;

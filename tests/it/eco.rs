@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use crate::common::wheel_builder::WheelBuilder;
 use crate::common::{TestContext, describe, python311, run, run_ok, shebang};
 
 fn stdout(out: &std::process::Output) -> String {
@@ -225,4 +226,85 @@ fn sbom_validates_against_cyclonedx_schema() {
         manifest["distributions"][1]["sha256"]
     );
     assert_eq!(sbom["specVersion"], "1.5");
+}
+
+/// Builds a bundle of `puredep` at `version` (a hand-made wheel) into `<work>/<out>`.
+fn build_puredep(ctx: &TestContext, version: &str, out: &str) -> PathBuf {
+    let wheels = ctx.root().join(format!("wheels-{version}"));
+    std::fs::create_dir_all(&wheels).unwrap();
+    WheelBuilder::new("puredep", version)
+        .file(
+            "puredep/__init__.py",
+            &format!("__version__ = {version:?}\n"),
+        )
+        .build(&wheels);
+    let python = python311();
+    let output = ctx.work().join(out);
+    run_ok(
+        ctx.pybundle()
+            .arg("-o")
+            .arg(&output)
+            .arg("--python")
+            .arg(&python)
+            .args(["--no-index", "--find-links"])
+            .arg(&wheels)
+            .arg("puredep"),
+    );
+    output
+}
+
+#[test]
+fn diff_names_changed_distribution() {
+    let ctx = TestContext::new();
+    let a = build_puredep(&ctx, "1.2.0", "a.pyz");
+    let b = build_puredep(&ctx, "1.3.0", "b.pyz");
+    let out = run(ctx.pybundle().arg("diff").arg(&a).arg(&b));
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("~ distribution puredep 1.2.0 -> 1.3.0"),
+        "{}",
+        describe(&out)
+    );
+    assert!(text.contains("~ build id: "), "{}", describe(&out));
+    assert!(
+        text.contains("~ puredep/__init__.py\n"),
+        "{}",
+        describe(&out)
+    );
+    assert!(
+        text.contains("- puredep-1.2.0.dist-info/METADATA\n")
+            && text.contains("+ puredep-1.3.0.dist-info/METADATA\n"),
+        "{}",
+        describe(&out)
+    );
+
+    // Same inputs and the same file name (it is recorded in tracebacks' paths): identical.
+    std::fs::create_dir(ctx.work().join("again")).unwrap();
+    let again = build_puredep(&ctx, "1.2.0", "again/a.pyz");
+    let out = run_ok(ctx.pybundle().arg("diff").arg(&a).arg(&again));
+    assert!(stdout(&out).starts_with("identical"), "{}", describe(&out));
+
+    let out = run(ctx
+        .pybundle()
+        .arg("diff")
+        .arg(&a)
+        .arg(ctx.work().join("nope.pyz")));
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(stderr(&out).starts_with("error: "), "{}", describe(&out));
+}
+
+#[test]
+fn completions_are_valid_bash() {
+    let ctx = TestContext::new();
+    let out = run_ok(ctx.pybundle().args(["completions", "bash"]));
+    let script = stdout(&out);
+    assert!(script.contains("--entry-point"), "{}", describe(&out));
+    let file = ctx.work().join("pybundle.bash");
+    std::fs::write(&file, &script).unwrap();
+    run_ok(std::process::Command::new("bash").arg("-n").arg(&file));
+    for shell in ["zsh", "fish"] {
+        let out = run_ok(ctx.pybundle().args(["completions", shell]));
+        assert!(stdout(&out).contains("entry-point"), "{}", describe(&out));
+    }
 }
