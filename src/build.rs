@@ -62,39 +62,58 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
     let wheels = if plan.pip.has_requirements() {
         let wheel_dir = stage.path().join("wheels");
         fs_err::create_dir_all(&wheel_dir)?;
-        ui::stage("resolving with pip…");
-        timings.record("resolve", || {
+        let progress = ui::progress("resolve", "running pip…", None);
+        let wheels = timings.record("resolve", || {
             resolve::resolve(&interp, &plan.pip, &wheel_dir, ui::is_verbose())
-        })?
+        })?;
+        let bytes: u64 = wheels
+            .iter()
+            .filter_map(|w| fs_err::metadata(w).ok())
+            .map(|m| m.len())
+            .sum();
+        progress.finish(&format!("{} wheels, {}", wheels.len(), ui::size(bytes)));
+        wheels
     } else {
         Vec::new()
     };
 
     // Install the wheels in parallel, each into its own staging root.
     let dists_dir = stage.path().join("dists");
+    let progress = ui::progress(
+        "install",
+        "unpacking wheels",
+        Some((wheels.len() + plan.site_packages.len()) as u64),
+    );
     let mut dists: Vec<InstalledDist> =
         timings.record("install", || -> Result<Vec<InstalledDist>> {
             let mut dists = wheels
                 .par_iter()
                 .enumerate()
                 .map(|(i, wheel)| {
-                    install::install_wheel(wheel, &dists_dir.join(i.to_string())).with_context(
-                        || {
+                    let dist = install::install_wheel(wheel, &dists_dir.join(i.to_string()))
+                        .with_context(|| {
                             format!(
                                 "cannot install `{}`",
                                 wheel.file_name().unwrap_or_default().to_string_lossy()
                             )
-                        },
-                    )
+                        });
+                    progress.inc(1);
+                    dist
                 })
                 .collect::<Result<Vec<_>>>()?;
             for dir in &plan.site_packages {
                 dists.extend(install::scan_site_packages(dir).with_context(|| {
                     format!("cannot read the site-packages tree `{}`", dir.display())
                 })?);
+                progress.inc(1);
             }
             Ok(dists)
         })?;
+    progress.finish(&format!(
+        "{} distributions, {} files",
+        dists.len(),
+        dists.iter().map(|d| d.files.len()).sum::<usize>()
+    ));
     dists.sort_by_key(|d| normalize_name(&d.name));
     check_duplicates(&dists)?;
     ui::detail(&format!(
@@ -180,12 +199,24 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
             bytecode: Vec::new(),
         });
     }
-    ui::stage(&format!("compiling {} modules…", jobs.len()));
+    let progress = ui::progress(
+        "compile",
+        &format!(
+            "compiling {} modules with {}",
+            jobs.len(),
+            interp.display_name()
+        ),
+        None,
+    );
     let workers = std::thread::available_parallelism().map_or(2, usize::from);
     let attr_checks: Vec<(PathBuf, String)> = resolved.attr_check.iter().cloned().collect();
     let outcome = timings.record("compile", || {
         bytecode::compile(&interp, &jobs, &attr_checks, workers)
     })?;
+    progress.finish(&match outcome.failed.len() {
+        0 => format!("{} modules", jobs.len()),
+        n => format!("{} modules, {n} left as source only", jobs.len()),
+    });
     if let (Some((file, name)), Some(Some(false))) = (&resolved.attr_check, outcome.attrs.first()) {
         bail!(entry::EntryError::NoAttribute {
             module: resolved.info.module.clone().unwrap_or_default(),
@@ -270,8 +301,13 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
         main,
         runtime,
     };
-    ui::stage("packing…");
+    let progress = ui::progress("pack", "writing the zip", None);
     let outcome = timings.record("pack", || pack::pack(&placed, settings))?;
+    progress.finish(&format!(
+        "{} members, {}",
+        outcome.manifest.members.len() + 1,
+        ui::size(outcome.size)
+    ));
     let extracted = outcome
         .manifest
         .distributions
