@@ -18,7 +18,7 @@ use crate::pack::bytecode::{self, Job};
 use crate::pack::manifest::{Mode, PythonInfo};
 use crate::pack::writer::{Member, Source};
 use crate::pack::{self, PackSettings, Placed};
-use crate::python::Interpreter;
+use crate::python::{self, Interpreter};
 use crate::resolve;
 use crate::ui;
 
@@ -47,11 +47,32 @@ impl Timings {
 pub fn build(plan: &BuildPlan) -> Result<()> {
     let started = Instant::now();
     let mut timings = Timings::default();
-    let interp = Interpreter::probe(&plan.python)?;
+    let pip_python = Interpreter::probe(&plan.python)?;
+    // `interp` is the target: `--python` itself, or the cross target's facts. `compiler` is the
+    // interpreter that compiles bytecode, of the target's version, if one is installed.
+    let (interp, compiler) = match &plan.target {
+        None => (pip_python.clone(), Some(pip_python.clone())),
+        Some(target) => {
+            let mut interp = pip_python.retarget(target);
+            let (major, minor) = (interp.version.0, interp.version.1);
+            let compiler = python::find_compiler(&pip_python, major, minor);
+            match &compiler {
+                Some(c) => {
+                    interp.cache_tag = c.cache_tag.clone();
+                    interp.magic = c.magic.clone();
+                }
+                None => ui::warn(&format!(
+                    "no Python {major}.{minor} found to compile bytecode: the bundle ships sources only (pass --python with a {major}.{minor} interpreter, or install python{major}.{minor})"
+                )),
+            }
+            (interp, compiler)
+        }
+    };
     ui::detail(&format!(
-        "target interpreter: {} at {}",
+        "target interpreter: {} on {} (pip runs with {})",
         interp.display_name(),
-        interp.executable.display()
+        interp.platform,
+        pip_python.executable.display()
     ));
     let stage = tempfile::Builder::new()
         .prefix("pybundle-stage-")
@@ -64,7 +85,13 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
         fs_err::create_dir_all(&wheel_dir)?;
         let progress = ui::progress("resolve", "running pip…", None);
         let wheels = timings.record("resolve", || {
-            resolve::resolve(&interp, &plan.pip, &wheel_dir, ui::is_verbose())
+            resolve::resolve(
+                &pip_python,
+                &plan.pip,
+                plan.target.as_ref(),
+                &wheel_dir,
+                ui::is_verbose(),
+            )
         })?;
         let bytes: u64 = wheels
             .iter()
@@ -210,9 +237,15 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
     );
     let workers = std::thread::available_parallelism().map_or(2, usize::from);
     let attr_checks: Vec<(PathBuf, String)> = resolved.attr_check.iter().cloned().collect();
-    let outcome = timings.record("compile", || {
-        bytecode::compile(&interp, &jobs, &attr_checks, workers)
-    })?;
+    let outcome = match &compiler {
+        Some(compiler) => timings.record("compile", || {
+            bytecode::compile(compiler, &jobs, &attr_checks, workers)
+        })?,
+        None => {
+            jobs.clear();
+            bytecode::Outcome::default()
+        }
+    };
     progress.finish(&match outcome.failed.len() {
         0 => format!("{} modules", jobs.len()),
         n => format!("{} modules, {n} left as source only", jobs.len()),

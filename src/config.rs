@@ -61,6 +61,20 @@ impl PipOptions {
     }
 }
 
+/// A cross-target build: pip fetches binary wheels for another Python version or platform
+/// (`pip download --only-binary=:all:`) instead of building them for `--python`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CrossTarget {
+    /// `--platform` tags, e.g. `manylinux2014_x86_64`; empty means `--python`'s platform.
+    pub platforms: Vec<String>,
+    /// `--python-version X.Y`; `None` means `--python`'s version.
+    pub python_version: Option<(u32, u32)>,
+    /// `--implementation`, e.g. `cp`.
+    pub implementation: Option<String>,
+    /// `--abi` tags.
+    pub abis: Vec<String>,
+}
+
 /// How much the build prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Verbosity {
@@ -96,6 +110,9 @@ pub struct BuildPlan {
     pub build_id: Option<String>,
     /// Output verbosity.
     pub verbosity: Verbosity,
+    /// The cross target, when any of `--platform`, `--python-version`, `--implementation`,
+    /// `--abi` is given.
+    pub target: Option<CrossTarget>,
 }
 
 /// A build request that cannot be carried out.
@@ -121,6 +138,8 @@ pub enum ConfigError {
     BadBuildId(String),
     #[error(transparent)]
     Pyproject(#[from] PyprojectError),
+    #[error("invalid --python-version `{0}`\nhint: give MAJOR.MINOR, e.g. `--python-version 3.12`")]
+    BadPythonVersion(String),
 }
 
 impl BuildPlan {
@@ -221,6 +240,21 @@ impl BuildPlan {
         } else {
             Verbosity::Normal
         };
+        let python_version = args
+            .python_version
+            .as_deref()
+            .map(|v| parse_python_version(v).ok_or_else(|| ConfigError::BadPythonVersion(v.into())))
+            .transpose()?;
+        let cross = !args.platform.is_empty()
+            || python_version.is_some()
+            || args.implementation.is_some()
+            || !args.abi.is_empty();
+        let target = cross.then_some(CrossTarget {
+            platforms: args.platform,
+            python_version,
+            implementation: args.implementation,
+            abis: args.abi,
+        });
         Ok(BuildPlan {
             output,
             shebang,
@@ -232,8 +266,17 @@ impl BuildPlan {
             preamble,
             build_id: args.build_id,
             verbosity,
+            target,
         })
     }
+}
+
+/// Returns `(3, 12)` for `3.12`; `None` unless the value is `MAJOR.MINOR` with major 3.
+fn parse_python_version(value: &str) -> Option<(u32, u32)> {
+    let (major, minor) = value.trim().split_once('.')?;
+    let major: u32 = major.parse().ok()?;
+    let minor: u32 = minor.parse().ok()?;
+    (major == 3).then_some((major, minor))
 }
 
 #[cfg(test)]
@@ -281,6 +324,28 @@ mod tests {
         let err =
             BuildPlan::from_args(args("/nonexistent-dir/app.pyz"), Path::new("/tmp")).unwrap_err();
         assert!(matches!(err, ConfigError::OutputDirMissing(_)));
+    }
+
+    #[test]
+    fn cross_target() {
+        let mut a = args("app.pyz");
+        a.python_version = Some("3.12".into());
+        a.platform = vec!["manylinux2014_x86_64".into()];
+        let plan = BuildPlan::from_args(a, Path::new("/tmp")).unwrap();
+        let target = plan.target.unwrap();
+        assert_eq!(target.python_version, Some((3, 12)));
+        let mut a = args("app.pyz");
+        a.python_version = Some("312".into());
+        assert!(matches!(
+            BuildPlan::from_args(a, Path::new("/tmp")),
+            Err(ConfigError::BadPythonVersion(_))
+        ));
+        assert!(
+            BuildPlan::from_args(args("app.pyz"), Path::new("/tmp"))
+                .unwrap()
+                .target
+                .is_none()
+        );
     }
 
     #[test]
