@@ -120,7 +120,9 @@ pub struct BuildPlan {
 pub enum ConfigError {
     #[error("no output file given\nhint: pass `-o app.pyz`")]
     NoOutput,
-    #[error("nothing to bundle: give requirements, `-r FILE` or `--site-packages DIR`")]
+    #[error(
+        "nothing to bundle\nhint: give requirements (`pybundle -o app.pyz requests`), `-r FILE`, `--site-packages DIR`, or a project directory with `[tool.pybundle]`"
+    )]
     NothingToBundle,
     #[error(
         "invalid entry point `{value}`: {reason}\nhint: use MODULE:FUNC, e.g. `-e myapp.main:main`"
@@ -128,13 +130,19 @@ pub enum ConfigError {
     BadEntryPoint { value: String, reason: String },
     #[error("invalid module name `{0}` for -m\nhint: give a dotted module name, e.g. `-m twisted`")]
     BadModule(String),
-    #[error("`{path}` ({what}) does not exist")]
+    #[error(
+        "`{path}` ({what}) does not exist\nhint: check the path; relative paths start at the working directory (or at the pyproject.toml for its keys)"
+    )]
     MissingPath { path: PathBuf, what: &'static str },
-    #[error("the output directory `{0}` does not exist")]
+    #[error(
+        "the output directory `{0}` does not exist\nhint: create it first (`mkdir -p`) or pick another -o"
+    )]
     OutputDirMissing(PathBuf),
-    #[error("invalid shebang `{0}`: it must be one line")]
+    #[error(
+        "invalid shebang `{0}`: it must be one line\nhint: pass the interpreter command only, e.g. `-p '/usr/bin/env python3'`"
+    )]
     BadShebang(String),
-    #[error("invalid build id `{0}`: use letters, digits, `.`, `_` and `-` only")]
+    #[error("invalid build id `{0}`\nhint: use letters, digits, `.`, `_` and `-` only")]
     BadBuildId(String),
     #[error(transparent)]
     Pyproject(#[from] PyprojectError),

@@ -108,7 +108,7 @@ struct Tools {
 /// A `pyproject.toml` that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum PyprojectError {
-    #[error("cannot read `{path}`: {source}")]
+    #[error("cannot read `{path}`: {source}\nhint: check the --config path")]
     Read {
         path: PathBuf,
         #[source]
