@@ -4,7 +4,8 @@
 //! [`resolve`] (pip), [`install`] (wheels → staging trees), [`analyze`] (zip or extract),
 //! [`entry`] (entry point checks), [`pack`] (bytecode, manifest, reproducible zip),
 //! [`bootstrap`] (the run time shipped in every bundle), [`bundle`] and [`info`] (reading built
-//! bundles). [`build`] wires the stages together.
+//! bundles). [`build`] wires the stages together. [`sbom`] (CycloneDX) and [`diff`] read built
+//! bundles too; `config::pyproject` reads `[tool.pybundle]`.
 
 pub mod analyze;
 pub mod bootstrap;
