@@ -18,7 +18,7 @@ use crate::pack::bytecode::{self, Job};
 use crate::pack::manifest::{Mode, PythonInfo};
 use crate::pack::writer::{Member, Source};
 use crate::pack::{self, PackSettings, Placed};
-use crate::python::Interpreter;
+use crate::python::{self, Interpreter};
 use crate::resolve;
 use crate::ui;
 
@@ -47,11 +47,32 @@ impl Timings {
 pub fn build(plan: &BuildPlan) -> Result<()> {
     let started = Instant::now();
     let mut timings = Timings::default();
-    let interp = Interpreter::probe(&plan.python)?;
+    let pip_python = Interpreter::probe(&plan.python)?;
+    // `interp` is the target: `--python` itself, or the cross target's facts. `compiler` is the
+    // interpreter that compiles bytecode, of the target's version, if one is installed.
+    let (interp, compiler) = match &plan.target {
+        None => (pip_python.clone(), Some(pip_python.clone())),
+        Some(target) => {
+            let mut interp = pip_python.retarget(target);
+            let (major, minor) = (interp.version.0, interp.version.1);
+            let compiler = python::find_compiler(&pip_python, major, minor);
+            match &compiler {
+                Some(c) => {
+                    interp.cache_tag = c.cache_tag.clone();
+                    interp.magic = c.magic.clone();
+                }
+                None => ui::warn(&format!(
+                    "no Python {major}.{minor} found to compile bytecode: the bundle ships sources only (pass --python with a {major}.{minor} interpreter, or install python{major}.{minor})"
+                )),
+            }
+            (interp, compiler)
+        }
+    };
     ui::detail(&format!(
-        "target interpreter: {} at {}",
+        "target interpreter: {} on {} (pip runs with {})",
         interp.display_name(),
-        interp.executable.display()
+        interp.platform,
+        pip_python.executable.display()
     ));
     let stage = tempfile::Builder::new()
         .prefix("pybundle-stage-")
@@ -62,39 +83,64 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
     let wheels = if plan.pip.has_requirements() {
         let wheel_dir = stage.path().join("wheels");
         fs_err::create_dir_all(&wheel_dir)?;
-        ui::stage("resolving with pip…");
-        timings.record("resolve", || {
-            resolve::resolve(&interp, &plan.pip, &wheel_dir, ui::is_verbose())
-        })?
+        let progress = ui::progress("resolve", "running pip…", None);
+        let wheels = timings.record("resolve", || {
+            resolve::resolve(
+                &pip_python,
+                &plan.pip,
+                plan.target.as_ref(),
+                &wheel_dir,
+                ui::is_verbose(),
+            )
+        })?;
+        let bytes: u64 = wheels
+            .iter()
+            .filter_map(|w| fs_err::metadata(w).ok())
+            .map(|m| m.len())
+            .sum();
+        progress.finish(&format!("{} wheels, {}", wheels.len(), ui::size(bytes)));
+        wheels
     } else {
         Vec::new()
     };
 
     // Install the wheels in parallel, each into its own staging root.
     let dists_dir = stage.path().join("dists");
+    let progress = ui::progress(
+        "install",
+        "unpacking wheels",
+        Some((wheels.len() + plan.site_packages.len()) as u64),
+    );
     let mut dists: Vec<InstalledDist> =
         timings.record("install", || -> Result<Vec<InstalledDist>> {
             let mut dists = wheels
                 .par_iter()
                 .enumerate()
                 .map(|(i, wheel)| {
-                    install::install_wheel(wheel, &dists_dir.join(i.to_string())).with_context(
-                        || {
+                    let dist = install::install_wheel(wheel, &dists_dir.join(i.to_string()))
+                        .with_context(|| {
                             format!(
                                 "cannot install `{}`",
                                 wheel.file_name().unwrap_or_default().to_string_lossy()
                             )
-                        },
-                    )
+                        });
+                    progress.inc(1);
+                    dist
                 })
                 .collect::<Result<Vec<_>>>()?;
             for dir in &plan.site_packages {
                 dists.extend(install::scan_site_packages(dir).with_context(|| {
                     format!("cannot read the site-packages tree `{}`", dir.display())
                 })?);
+                progress.inc(1);
             }
             Ok(dists)
         })?;
+    progress.finish(&format!(
+        "{} distributions, {} files",
+        dists.len(),
+        dists.iter().map(|d| d.files.len()).sum::<usize>()
+    ));
     dists.sort_by_key(|d| normalize_name(&d.name));
     check_duplicates(&dists)?;
     ui::detail(&format!(
@@ -180,12 +226,30 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
             bytecode: Vec::new(),
         });
     }
-    ui::stage(&format!("compiling {} modules…", jobs.len()));
+    let progress = ui::progress(
+        "compile",
+        &format!(
+            "compiling {} modules with {}",
+            jobs.len(),
+            interp.display_name()
+        ),
+        None,
+    );
     let workers = std::thread::available_parallelism().map_or(2, usize::from);
     let attr_checks: Vec<(PathBuf, String)> = resolved.attr_check.iter().cloned().collect();
-    let outcome = timings.record("compile", || {
-        bytecode::compile(&interp, &jobs, &attr_checks, workers)
-    })?;
+    let outcome = match &compiler {
+        Some(compiler) => timings.record("compile", || {
+            bytecode::compile(compiler, &jobs, &attr_checks, workers)
+        })?,
+        None => {
+            jobs.clear();
+            bytecode::Outcome::default()
+        }
+    };
+    progress.finish(&match outcome.failed.len() {
+        0 => format!("{} modules", jobs.len()),
+        n => format!("{} modules, {n} left as source only", jobs.len()),
+    });
     if let (Some((file, name)), Some(Some(false))) = (&resolved.attr_check, outcome.attrs.first()) {
         bail!(entry::EntryError::NoAttribute {
             module: resolved.info.module.clone().unwrap_or_default(),
@@ -275,8 +339,13 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
         main,
         runtime,
     };
-    ui::stage("packing…");
+    let progress = ui::progress("pack", "writing the zip", None);
     let outcome = timings.record("pack", || pack::pack(&placed, settings))?;
+    progress.finish(&format!(
+        "{} members, {}",
+        outcome.manifest.members.len() + 1,
+        ui::size(outcome.size)
+    ));
     let extracted = outcome
         .manifest
         .distributions

@@ -10,7 +10,7 @@ use crate::pack::manifest::{MANIFEST_PATH, Manifest};
 /// A bundle could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum BundleReadError {
-    #[error("cannot open `{path}`: {source}")]
+    #[error("cannot open `{path}`\nhint: check the path of the bundle")]
     Open {
         path: PathBuf,
         #[source]
@@ -20,9 +20,13 @@ pub enum BundleReadError {
         "`{path}` is not a readable bundle: {reason}\nhint: the file may be truncated or damaged; copy it again or rebuild it"
     )]
     NotAZip { path: PathBuf, reason: String },
-    #[error("`{path}` is not a pybundle bundle (it has no `{MANIFEST_PATH}`)")]
+    #[error(
+        "`{path}` is not a pybundle bundle (it has no `{MANIFEST_PATH}`)\nhint: shiv and pex files are zipapps too, but only pybundle's carry a manifest"
+    )]
     NoManifest { path: PathBuf },
-    #[error("`{path}` has an unreadable manifest: {reason}")]
+    #[error(
+        "`{path}` has an unreadable manifest: {reason}\nhint: it may come from a newer pybundle, or be damaged; rebuild it"
+    )]
     BadManifest { path: PathBuf, reason: String },
 }
 

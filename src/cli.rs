@@ -42,6 +42,10 @@ pub enum Command {
     /// List, prune or clean the run-time extraction cache
     #[command(subcommand)]
     Cache(CacheCommand),
+    /// Show what differs between two bundles (exit 0 identical, 1 different, 2 trouble)
+    Diff(DiffArgs),
+    /// Print a shell completion script (e.g. `pybundle completions bash > /etc/bash_completion.d/pybundle`)
+    Completions(CompletionsArgs),
 }
 
 /// Options of the default `build` command.
@@ -167,6 +171,26 @@ pub struct BuildArgs {
     )]
     pub env: Vec<String>,
 
+    /// Read `[tool.pybundle]` options from FILE (default: a REQUIREMENT directory's pyproject.toml)
+    #[arg(long, value_name = "FILE", help_heading = "Project")]
+    pub config: Option<PathBuf>,
+
+    /// Cross-target build: fetch binary wheels for platform TAG (pip's --platform, repeatable)
+    #[arg(long, value_name = "TAG", help_heading = "Target")]
+    pub platform: Vec<String>,
+
+    /// Cross-target build: the target Python version, X.Y
+    #[arg(long, value_name = "X.Y", help_heading = "Target")]
+    pub python_version: Option<String>,
+
+    /// Cross-target build: the target implementation (pip's --implementation, e.g. `cp`)
+    #[arg(long, value_name = "IMPL", help_heading = "Target")]
+    pub implementation: Option<String>,
+
+    /// Cross-target build: the target ABI tag (pip's --abi, repeatable)
+    #[arg(long, value_name = "ABI", help_heading = "Target")]
+    pub abi: Vec<String>,
+
     /// Arguments after `--` are passed to pip unchanged
     #[arg(last = true, value_name = "PIP_ARG")]
     pub pip_args: Vec<OsString>,
@@ -186,8 +210,11 @@ pub struct InfoArgs {
     /// The bundle to inspect
     pub file: PathBuf,
     /// Print the manifest as JSON
-    #[arg(long)]
+    #[arg(long, conflicts_with = "sbom")]
     pub json: bool,
+    /// Print a CycloneDX 1.5 JSON software bill of materials
+    #[arg(long)]
+    pub sbom: bool,
 }
 
 /// Options of `pybundle verify`.
@@ -237,6 +264,22 @@ pub struct PruneArgs {
     /// Keep every entry this bundle uses, whatever its age (repeatable)
     #[arg(long, value_name = "FILE")]
     pub keep_bundle: Vec<PathBuf>,
+}
+
+/// Options of `pybundle diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The first bundle
+    pub a: PathBuf,
+    /// The second bundle
+    pub b: PathBuf,
+}
+
+/// Options of `pybundle completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    pub shell: clap_complete::Shell,
 }
 
 #[cfg(test)]

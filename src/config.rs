@@ -1,6 +1,10 @@
 //! Validated build configuration. Input: the parsed command line (`cli::BuildArgs`); output: a
 //! [`BuildPlan`], the only thing later stages receive. Nothing past this module sees clap types.
 
+mod pyproject;
+
+pub use pyproject::{PENDING_KEYS, PybundleTable, PyprojectError};
+
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
@@ -57,6 +61,20 @@ impl PipOptions {
     }
 }
 
+/// A cross-target build: pip fetches binary wheels for another Python version or platform
+/// (`pip download --only-binary=:all:`) instead of building them for `--python`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CrossTarget {
+    /// `--platform` tags, e.g. `manylinux2014_x86_64`; empty means `--python`'s platform.
+    pub platforms: Vec<String>,
+    /// `--python-version X.Y`; `None` means `--python`'s version.
+    pub python_version: Option<(u32, u32)>,
+    /// `--implementation`, e.g. `cp`.
+    pub implementation: Option<String>,
+    /// `--abi` tags.
+    pub abis: Vec<String>,
+}
+
 /// How much the build prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Verbosity {
@@ -92,6 +110,9 @@ pub struct BuildPlan {
     pub build_id: Option<String>,
     /// Output verbosity.
     pub verbosity: Verbosity,
+    /// The cross target, when any of `--platform`, `--python-version`, `--implementation`,
+    /// `--abi` is given.
+    pub target: Option<CrossTarget>,
     /// Run-time defaults baked into the bundle (`--root`, `--inherit-path`, `-E`).
     pub runtime: RuntimeOptions,
 }
@@ -112,7 +133,9 @@ pub struct RuntimeOptions {
 pub enum ConfigError {
     #[error("no output file given\nhint: pass `-o app.pyz`")]
     NoOutput,
-    #[error("nothing to bundle: give requirements, `-r FILE` or `--site-packages DIR`")]
+    #[error(
+        "nothing to bundle\nhint: give requirements (`pybundle -o app.pyz requests`), `-r FILE`, `--site-packages DIR`, or a project directory with `[tool.pybundle]`"
+    )]
     NothingToBundle,
     #[error(
         "invalid entry point `{value}`: {reason}\nhint: use MODULE:FUNC, e.g. `-e myapp.main:main`"
@@ -120,14 +143,24 @@ pub enum ConfigError {
     BadEntryPoint { value: String, reason: String },
     #[error("invalid module name `{0}` for -m\nhint: give a dotted module name, e.g. `-m twisted`")]
     BadModule(String),
-    #[error("`{path}` ({what}) does not exist")]
+    #[error(
+        "`{path}` ({what}) does not exist\nhint: check the path; relative paths start at the working directory (or at the pyproject.toml for its keys)"
+    )]
     MissingPath { path: PathBuf, what: &'static str },
-    #[error("the output directory `{0}` does not exist")]
+    #[error(
+        "the output directory `{0}` does not exist\nhint: create it first (`mkdir -p`) or pick another -o"
+    )]
     OutputDirMissing(PathBuf),
-    #[error("invalid shebang `{0}`: it must be one line")]
+    #[error(
+        "invalid shebang `{0}`: it must be one line\nhint: pass the interpreter command only, e.g. `-p '/usr/bin/env python3'`"
+    )]
     BadShebang(String),
-    #[error("invalid build id `{0}`: use letters, digits, `.`, `_` and `-` only")]
+    #[error("invalid build id `{0}`\nhint: use letters, digits, `.`, `_` and `-` only")]
     BadBuildId(String),
+    #[error(transparent)]
+    Pyproject(#[from] PyprojectError),
+    #[error("invalid --python-version `{0}`\nhint: give MAJOR.MINOR, e.g. `--python-version 3.12`")]
+    BadPythonVersion(String),
     #[error(
         "invalid environment setting `{0}`\nhint: use `-E KEY=VALUE` with KEY made of letters, digits and `_`, not starting with a digit"
     )]
@@ -154,6 +187,7 @@ fn parse_env(item: &str) -> Result<(String, String), ConfigError> {
 impl BuildPlan {
     /// Returns the plan for `args`, with relative paths resolved against `cwd`.
     pub fn from_args(args: BuildArgs, cwd: &Path) -> Result<BuildPlan, ConfigError> {
+        let args = pyproject::apply(args, cwd)?;
         let output = args.output.ok_or(ConfigError::NoOutput)?;
         let output = cwd.join(output);
         let parent = output
@@ -263,6 +297,21 @@ impl BuildPlan {
             inherit_path: args.inherit_path,
             env,
         };
+        let python_version = args
+            .python_version
+            .as_deref()
+            .map(|v| parse_python_version(v).ok_or_else(|| ConfigError::BadPythonVersion(v.into())))
+            .transpose()?;
+        let cross = !args.platform.is_empty()
+            || python_version.is_some()
+            || args.implementation.is_some()
+            || !args.abi.is_empty();
+        let target = cross.then_some(CrossTarget {
+            platforms: args.platform,
+            python_version,
+            implementation: args.implementation,
+            abis: args.abi,
+        });
         Ok(BuildPlan {
             output,
             shebang,
@@ -275,8 +324,17 @@ impl BuildPlan {
             build_id: args.build_id,
             verbosity,
             runtime,
+            target,
         })
     }
+}
+
+/// Returns `(3, 12)` for `3.12`; `None` unless the value is `MAJOR.MINOR` with major 3.
+fn parse_python_version(value: &str) -> Option<(u32, u32)> {
+    let (major, minor) = value.trim().split_once('.')?;
+    let major: u32 = major.parse().ok()?;
+    let minor: u32 = minor.parse().ok()?;
+    (major == 3).then_some((major, minor))
 }
 
 #[cfg(test)]
@@ -352,6 +410,28 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn cross_target() {
+        let mut a = args("app.pyz");
+        a.python_version = Some("3.12".into());
+        a.platform = vec!["manylinux2014_x86_64".into()];
+        let plan = BuildPlan::from_args(a, Path::new("/tmp")).unwrap();
+        let target = plan.target.unwrap();
+        assert_eq!(target.python_version, Some((3, 12)));
+        let mut a = args("app.pyz");
+        a.python_version = Some("312".into());
+        assert!(matches!(
+            BuildPlan::from_args(a, Path::new("/tmp")),
+            Err(ConfigError::BadPythonVersion(_))
+        ));
+        assert!(
+            BuildPlan::from_args(args("app.pyz"), Path::new("/tmp"))
+                .unwrap()
+                .target
+                .is_none()
+        );
     }
 
     #[test]

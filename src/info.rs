@@ -80,6 +80,19 @@ pub fn info(path: &Path, json: bool) -> Result<()> {
     Ok(())
 }
 
+/// Prints the CycloneDX SBOM of the bundle at `path`.
+pub fn sbom(path: &Path) -> Result<()> {
+    let bundle = Bundle::open(path)?;
+    let mut file = fs_err::File::open(path)?;
+    let (sha, _) = crate::fsutil::sha256_reader(&mut file)
+        .with_context(|| format!("cannot read `{}`", path.display()))?;
+    let doc = crate::sbom::sbom(&bundle, &sha);
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, &doc).context("cannot print the SBOM")?;
+    writeln!(out)?;
+    Ok(())
+}
+
 /// Checks every member of the bundle at `path`; returns false when any is damaged.
 pub fn verify(path: &Path) -> Result<bool> {
     let mut bundle = Bundle::open(path)?;

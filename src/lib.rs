@@ -4,7 +4,9 @@
 //! [`resolve`] (pip), [`install`] (wheels → staging trees), [`analyze`] (zip or extract),
 //! [`entry`] (entry point checks), [`pack`] (bytecode, manifest, reproducible zip),
 //! [`bootstrap`] (the run time shipped in every bundle), [`bundle`] and [`info`] (reading built
-//! bundles), [`extract`] and [`cache`] (pre-seeding and trimming the run-time cache). [`build`] wires the stages together.
+//! bundles), [`extract`] and [`cache`] (pre-seeding and trimming the run-time cache),
+//! [`sbom`] (CycloneDX) and [`diff`]; `config::pyproject` reads `[tool.pybundle]`. [`build`]
+//! wires the stages together.
 
 pub mod analyze;
 pub mod bootstrap;
@@ -13,6 +15,7 @@ pub mod bundle;
 pub mod cache;
 pub mod cli;
 pub mod config;
+pub mod diff;
 pub mod entry;
 pub mod extract;
 pub mod fsutil;
@@ -21,6 +24,7 @@ pub mod install;
 pub mod pack;
 pub mod python;
 pub mod resolve;
+pub mod sbom;
 pub mod ui;
 
 use std::process::ExitCode;
@@ -33,6 +37,10 @@ use config::BuildPlan;
 /// Runs the command line `cli` and returns the process exit code.
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
+        Some(Command::Info(args)) if args.sbom => {
+            info::sbom(&args.file)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Command::Info(args)) => {
             info::info(&args.file, args.json)?;
             Ok(ExitCode::SUCCESS)
@@ -54,6 +62,20 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 }
                 CacheCommand::Clean(a) => cache::run_clean(a.root.as_deref())?,
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Diff(args)) => match diff::diff(&args.a, &args.b) {
+            Ok(true) => Ok(ExitCode::SUCCESS),
+            Ok(false) => Ok(ExitCode::FAILURE),
+            Err(err) => {
+                // Like diff(1): trouble is 2, so that 1 always means "they differ".
+                ui::print_error(&err);
+                Ok(ExitCode::from(2))
+            }
+        },
+        Some(Command::Completions(args)) => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(args.shell, &mut cmd, "pybundle", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
         }
         None => {

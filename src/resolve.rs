@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::config::PipOptions;
+use crate::config::{CrossTarget, PipOptions};
 use crate::python::Interpreter;
 
 /// How many of pip's last output lines a failure shows.
@@ -24,7 +24,7 @@ pub enum ResolveError {
     #[error("cannot run pip: {0}")]
     Spawn(#[source] std::io::Error),
     #[error(
-        "pip failed ({status}) running:\n  {command}\n--- last lines of pip's output ---\n{tail}\n---"
+        "pip failed ({status}) running:\n  {command}\n--- last lines of pip's output ---\n{tail}\n---\nhint: pip's own error is quoted above; fix the requirement it names, or rerun with -v to see all of pip's output"
     )]
     PipFailed {
         command: String,
@@ -39,17 +39,43 @@ pub enum ResolveError {
     },
 }
 
-/// Returns the pip command that fills `wheel_dir` for `options`.
-pub fn pip_command(interp: &Interpreter, options: &PipOptions, wheel_dir: &Path) -> Command {
+/// Returns the pip command that fills `wheel_dir` for `options`: `pip wheel` for the running
+/// interpreter, or `pip download --only-binary=:all:` with the target's tags for a cross build.
+pub fn pip_command(
+    interp: &Interpreter,
+    options: &PipOptions,
+    target: Option<&CrossTarget>,
+    wheel_dir: &Path,
+) -> Command {
     let mut cmd = Command::new(&interp.executable);
-    cmd.args([
-        "-m",
-        "pip",
-        "wheel",
-        "--disable-pip-version-check",
-        "--no-input",
-    ]);
-    cmd.arg("--wheel-dir").arg(wheel_dir);
+    cmd.args(["-m", "pip"]);
+    match target {
+        None => {
+            cmd.args(["wheel", "--disable-pip-version-check", "--no-input"]);
+            cmd.arg("--wheel-dir").arg(wheel_dir);
+        }
+        Some(target) => {
+            cmd.args([
+                "download",
+                "--disable-pip-version-check",
+                "--no-input",
+                "--only-binary=:all:",
+            ]);
+            cmd.arg("--dest").arg(wheel_dir);
+            for platform in &target.platforms {
+                cmd.arg("--platform").arg(platform);
+            }
+            if let Some((major, minor)) = target.python_version {
+                cmd.arg("--python-version").arg(format!("{major}.{minor}"));
+            }
+            if let Some(implementation) = &target.implementation {
+                cmd.arg("--implementation").arg(implementation);
+            }
+            for abi in &target.abis {
+                cmd.arg("--abi").arg(abi);
+            }
+        }
+    }
     if options.no_index {
         cmd.arg("--no-index");
     }
@@ -85,6 +111,7 @@ pub fn pip_command(interp: &Interpreter, options: &PipOptions, wheel_dir: &Path)
 pub fn resolve(
     interp: &Interpreter,
     options: &PipOptions,
+    target: Option<&CrossTarget>,
     wheel_dir: &Path,
     stream: bool,
 ) -> Result<Vec<PathBuf>, ResolveError> {
@@ -93,7 +120,7 @@ pub fn resolve(
             python: interp.executable.display().to_string(),
         });
     }
-    let mut cmd = pip_command(interp, options, wheel_dir);
+    let mut cmd = pip_command(interp, options, target, wheel_dir);
     let command_line = quote_command(&cmd);
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -205,11 +232,32 @@ mod tests {
             extra_args: vec!["--no-deps".into()],
             ..PipOptions::default()
         };
-        let cmd = pip_command(&interp(), &options, Path::new("/stage/wheels"));
+        let cmd = pip_command(&interp(), &options, None, Path::new("/stage/wheels"));
         assert_eq!(
             quote_command(&cmd),
             "/usr/bin/python3 -m pip wheel --disable-pip-version-check --no-input --wheel-dir /stage/wheels \
              --no-index --find-links /w/wheels --pre --requirement /w/req.txt 'requests>=2' . --no-deps"
+        );
+    }
+
+    #[test]
+    fn pip_argv_cross() {
+        let options = PipOptions {
+            requirements: vec!["markupsafe".into()],
+            ..PipOptions::default()
+        };
+        let target = CrossTarget {
+            platforms: vec!["manylinux2014_x86_64".into()],
+            python_version: Some((3, 12)),
+            implementation: Some("cp".into()),
+            abis: vec!["cp312".into()],
+        };
+        let cmd = pip_command(&interp(), &options, Some(&target), Path::new("/w"));
+        assert_eq!(
+            quote_command(&cmd),
+            "/usr/bin/python3 -m pip download --disable-pip-version-check --no-input \
+             --only-binary=:all: --dest /w --platform manylinux2014_x86_64 --python-version 3.12 \
+             --implementation cp --abi cp312 markupsafe"
         );
     }
 

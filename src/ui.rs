@@ -1,8 +1,15 @@
-//! Everything pybundle prints to stderr goes through here: stage lines, warnings, pip's streamed
-//! output and the final error rendering. stdout is reserved for data (`info`, `--json`).
+//! Everything pybundle prints to stderr goes through here: stage progress, warnings, pip's
+//! streamed output and the final error rendering. stdout is reserved for data (`info`, `--json`).
+//!
+//! Each build stage is a [`Progress`]: on a terminal an `indicatif` spinner or bar with counts,
+//! replaced by one plain line when the stage ends; elsewhere (logs, CI) only that plain line.
+//! `-q` prints neither; `-v` prints the plain lines and pip's output, without live displays.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::config::Verbosity;
 
@@ -38,6 +45,83 @@ pub fn stage(message: &str) {
 pub fn detail(message: &str) {
     if level() >= 2 {
         let _ = writeln!(std::io::stderr(), "  {message}");
+    }
+}
+
+/// One build stage's live display.
+pub struct Progress {
+    bar: Option<ProgressBar>,
+    stage: &'static str,
+    started: Instant,
+}
+
+/// Starts the display of `stage` (`resolve`, `install`, `compile`, `pack`) doing `message`, with
+/// `total` steps when known (a bar) or a spinner.
+pub fn progress(stage: &'static str, message: &str, total: Option<u64>) -> Progress {
+    let live = level() == 1 && std::io::stderr().is_terminal();
+    let bar = live.then(|| {
+        let bar = match total {
+            Some(n) => ProgressBar::with_draw_target(Some(n), ProgressDrawTarget::stderr())
+                .with_style(
+                    ProgressStyle::with_template(
+                        "{spinner} {prefix:>8} {msg} [{bar:24}] {pos}/{len} {elapsed}",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+                ),
+            None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()).with_style(
+                ProgressStyle::with_template("{spinner} {prefix:>8} {msg} {elapsed}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            ),
+        };
+        bar.set_prefix(stage);
+        bar.set_message(message.to_string());
+        bar.enable_steady_tick(Duration::from_millis(100));
+        bar
+    });
+    Progress {
+        bar,
+        stage,
+        started: Instant::now(),
+    }
+}
+
+impl Progress {
+    /// Advances the bar by `n` steps.
+    pub fn inc(&self, n: u64) {
+        if let Some(bar) = &self.bar {
+            bar.inc(n);
+        }
+    }
+
+    /// Ends the stage with one plain line: `<stage>: <summary> (<time>)`.
+    pub fn finish(self, summary: &str) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+        stage(&format!(
+            "{:>8}: {summary} ({:.2}s)",
+            self.stage,
+            self.started.elapsed().as_secs_f64()
+        ));
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        // A stage that failed leaves no half-drawn bar above the error.
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// Returns `bytes` as a short human size (`812 B`, `14.2 kB`, `3.1 MB`).
+pub fn size(bytes: u64) -> String {
+    match bytes {
+        0..1_000 => format!("{bytes} B"),
+        1_000..1_000_000 => format!("{:.1} kB", bytes as f64 / 1e3),
+        _ => format!("{:.1} MB", bytes as f64 / 1e6),
     }
 }
 

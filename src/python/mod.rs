@@ -7,6 +7,8 @@ use std::process::Command;
 
 use serde::Deserialize;
 
+use crate::config::CrossTarget;
+
 /// The probe script, run as `python -I -c PROBE_SCRIPT`.
 const PROBE_SCRIPT: &str = include_str!("probe.py");
 
@@ -123,6 +125,111 @@ impl Interpreter {
     }
 }
 
+impl Interpreter {
+    /// Returns the facts of the cross target `target` as if an interpreter of that version and
+    /// platform had been probed: version and cache tag from `--python-version`, `sys.platform`,
+    /// machine and platform from the first `--platform` tag; the rest is kept from `self` (the
+    /// interpreter running pip).
+    pub fn retarget(&self, target: &CrossTarget) -> Interpreter {
+        let mut t = self.clone();
+        if let Some((major, minor)) = target.python_version
+            && (major, minor) != (self.version.0, self.version.1)
+        {
+            t.version = (major, minor, 0);
+            t.cache_tag = format!("{}-{major}{minor}", self.implementation);
+            t.magic = String::new();
+        }
+        if let Some(facts) = target.platforms.first().and_then(|tag| platform_facts(tag)) {
+            t.sys_platform = facts.sys_platform;
+            t.machine = facts.machine;
+            t.platform = facts.platform;
+            t.multiarch = None;
+        }
+        let (major, minor) = (t.version.0, t.version.1);
+        if (major, minor, &t.platform) != (self.version.0, self.version.1, &self.platform) {
+            t.ext_suffix = match t.sys_platform.as_str() {
+                "linux" => format!(".cpython-{major}{minor}-{}-linux-gnu.so", t.machine),
+                "darwin" => format!(".cpython-{major}{minor}-darwin.so"),
+                "win32" => format!(".cp{major}{minor}-{}.pyd", t.platform.replace('-', "_")),
+                _ => ".so".to_string(),
+            };
+        }
+        t
+    }
+}
+
+/// `sys.platform`, `platform.machine()` and `sysconfig.get_platform()` of a wheel platform tag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformFacts {
+    /// `sys.platform`, e.g. `linux`.
+    pub sys_platform: String,
+    /// `platform.machine()`, e.g. `x86_64`.
+    pub machine: String,
+    /// `sysconfig.get_platform()`, e.g. `linux-x86_64`.
+    pub platform: String,
+}
+
+/// Returns the facts of the platform tag `tag` (`manylinux2014_x86_64`, `manylinux_2_28_aarch64`,
+/// `musllinux_1_2_x86_64`, `linux_x86_64`, `macosx_11_0_arm64`, `win_amd64`), or `None` for a tag
+/// it does not know (`any`).
+pub fn platform_facts(tag: &str) -> Option<PlatformFacts> {
+    let facts = |sys: &str, machine: &str, platform: String| PlatformFacts {
+        sys_platform: sys.to_string(),
+        machine: machine.to_string(),
+        platform,
+    };
+    let linux = regex::Regex::new(
+        r"^(?:manylinux(?:1|2010|2014)|(?:many|musl)linux_\d+_\d+|linux)_([a-z0-9_]+)$",
+    )
+    .ok()?;
+    if let Some(c) = linux.captures(tag) {
+        let machine = &c[1];
+        return Some(facts("linux", machine, format!("linux-{machine}")));
+    }
+    let mac = regex::Regex::new(r"^macosx_(\d+)_(\d+)_([a-z0-9_]+)$").ok()?;
+    if let Some(c) = mac.captures(tag) {
+        return Some(facts(
+            "darwin",
+            &c[3],
+            format!("macosx-{}.{}-{}", &c[1], &c[2], &c[3]),
+        ));
+    }
+    match tag {
+        "win_amd64" => Some(facts("win32", "AMD64", "win-amd64".into())),
+        "win_arm64" => Some(facts("win32", "ARM64", "win-arm64".into())),
+        "win32" => Some(facts("win32", "x86", "win32".into())),
+        _ => None,
+    }
+}
+
+/// Returns an interpreter of version `major.minor` to compile bytecode with: `python` itself when
+/// it has that version, else `python3.Y` on PATH, else `/root/.pyenv/versions/3.Y.*/bin/python`
+/// (the newest); `None` when none answers the probe.
+pub fn find_compiler(python: &Interpreter, major: u32, minor: u32) -> Option<Interpreter> {
+    if (python.version.0, python.version.1) == (major, minor) {
+        return Some(python.clone());
+    }
+    let mut candidates: Vec<String> = vec![format!("python{major}.{minor}")];
+    if let Ok(entries) = fs_err::read_dir("/root/.pyenv/versions") {
+        let mut found: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with(&format!("{major}.{minor}."))
+            })
+            .map(|e| e.path().join("bin/python"))
+            .filter(|p| p.is_file())
+            .collect();
+        found.sort();
+        candidates.extend(found.iter().rev().map(|p| p.display().to_string()));
+    }
+    candidates
+        .iter()
+        .filter_map(|c| Interpreter::probe(c).ok())
+        .find(|i| (i.version.0, i.version.1) == (major, minor))
+}
+
 /// Returns the path of `name`: as given when it contains a `/`, else the first match on PATH.
 pub fn find_executable(name: &str) -> Option<PathBuf> {
     if name.contains('/') {
@@ -139,4 +246,36 @@ fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     fs_err::metadata(path)
         .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(test)]
+mod target_tests {
+    use super::*;
+
+    #[test]
+    fn platform_tags() {
+        let f = platform_facts("manylinux2014_x86_64").unwrap();
+        assert_eq!(
+            (
+                f.sys_platform.as_str(),
+                f.machine.as_str(),
+                f.platform.as_str()
+            ),
+            ("linux", "x86_64", "linux-x86_64")
+        );
+        assert_eq!(
+            platform_facts("manylinux_2_28_aarch64").unwrap().platform,
+            "linux-aarch64"
+        );
+        assert_eq!(
+            platform_facts("musllinux_1_2_x86_64").unwrap().machine,
+            "x86_64"
+        );
+        assert_eq!(
+            platform_facts("macosx_11_0_arm64").unwrap().platform,
+            "macosx-11.0-arm64"
+        );
+        assert_eq!(platform_facts("win_amd64").unwrap().sys_platform, "win32");
+        assert_eq!(platform_facts("any"), None);
+    }
 }

@@ -4,6 +4,7 @@
 mod common;
 
 mod build;
+mod eco;
 mod errors;
 mod python;
 mod runtime;

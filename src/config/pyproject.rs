@@ -1,0 +1,387 @@
+//! `[tool.pybundle]` in `pyproject.toml`: build options kept next to the project. Input: the
+//! parsed command line; output: the same command line with every option the user did not type
+//! filled in from the table. Keys are the long flags' names in kebab-case; relative paths are
+//! relative to the `pyproject.toml`; flags typed on the command line win over keys.
+//!
+//! Where the table comes from: `--config FILE`, otherwise the first REQUIREMENT that is a local
+//! directory holding a `pyproject.toml`. Such a directory stays a requirement for pip only when
+//! its `pyproject.toml` has a `[build-system]` or `[project]` table (pip can build it); otherwise
+//! it only carries configuration and is dropped from what pip resolves.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::cli::BuildArgs;
+
+/// The `[tool.pybundle]` table. Every field is optional; unknown keys are an error.
+#[derive(Debug, Default, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct PybundleTable {
+    /// `-o`: the bundle to write (relative to the pyproject.toml).
+    pub output: Option<PathBuf>,
+    /// `-e`: `MODULE:FUNC`.
+    pub entry_point: Option<String>,
+    /// `-c`: a console script name.
+    pub console_script: Option<String>,
+    /// `-m`: a module run like `python -m`.
+    pub module: Option<String>,
+    /// `-p`: the shebang line.
+    pub python_shebang: Option<String>,
+    /// `--python`: the interpreter running pip (a path relative to the pyproject.toml when it
+    /// holds a `/`, otherwise a name looked up on PATH).
+    pub python: Option<String>,
+    /// `-r`: requirements files (relative to the pyproject.toml).
+    pub requirements: Option<Vec<PathBuf>>,
+    /// `--constraint`: constraints files (relative to the pyproject.toml).
+    pub constraints: Option<Vec<PathBuf>>,
+    /// `-f`: find-links locations (directories relative to the pyproject.toml, or URLs).
+    pub find_links: Option<Vec<String>>,
+    /// `--no-index`.
+    pub no_index: Option<bool>,
+    /// `--index-url`.
+    pub index_url: Option<String>,
+    /// `--extra-index-url`.
+    pub extra_index_url: Option<Vec<String>>,
+    /// `--pre`.
+    pub pre: Option<bool>,
+    /// `--site-packages`: ready trees (relative to the pyproject.toml).
+    pub site_packages: Option<Vec<PathBuf>>,
+    /// `--compress-level`.
+    pub compress_level: Option<u8>,
+    /// `--preamble` (relative to the pyproject.toml).
+    pub preamble: Option<PathBuf>,
+    /// `--build-id`.
+    pub build_id: Option<String>,
+    /// Arguments passed to pip verbatim (what follows `--` on the command line).
+    pub pip_args: Option<Vec<String>>,
+    /// `--platform`: target platform tags for a cross-target build.
+    pub platform: Option<Vec<String>>,
+    /// `--python-version`: target `X.Y` for a cross-target build.
+    pub python_version: Option<String>,
+    /// `--implementation`: target implementation (`cp`) for a cross-target build.
+    pub implementation: Option<String>,
+    /// `--abi`: target ABI tags for a cross-target build.
+    pub abi: Option<Vec<String>>,
+
+    // Keys of flags that are being added on other branches. They are parsed (so that a
+    // pyproject.toml written for a newer pybundle is not rejected as unknown) and refused with a
+    // clear message until the flag exists: see [`PENDING_KEYS`].
+    /// `--extract NAME`: distributions to extract at run time.
+    pub extract: Option<Vec<String>>,
+    /// `--zip-safe NAME`: distributions to import from the zip.
+    pub zip_safe: Option<Vec<String>>,
+    /// `--extract-all`.
+    pub extract_all: Option<bool>,
+    /// `--root DIR`: the default extraction root baked into the bundle (a run-time path, kept
+    /// as written).
+    pub root: Option<String>,
+    /// `--inherit-path`: keep the host's site-packages behind the bundle's own.
+    pub inherit_path: Option<bool>,
+    /// `--env KEY=VALUE`: environment variables the bundle sets.
+    pub env: Option<Vec<String>>,
+}
+
+/// Keys of [`PybundleTable`] whose flags this build does not have yet.
+pub const PENDING_KEYS: &[&str] = &["extract", "zip-safe", "extract-all"];
+
+/// The parts of `pyproject.toml` pybundle reads.
+#[derive(Debug, Default, Deserialize)]
+struct PyProject {
+    #[serde(rename = "build-system")]
+    build_system: Option<toml::Table>,
+    project: Option<toml::Table>,
+    tool: Option<Tools>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Tools {
+    pybundle: Option<PybundleTable>,
+}
+
+/// A `pyproject.toml` that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum PyprojectError {
+    #[error("cannot read `{path}`: {source}\nhint: check the --config path")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "invalid `[tool.pybundle]` in `{path}`: {message}\nhint: keys are the long flags' names in kebab-case (see `pybundle --help`)"
+    )]
+    Invalid { path: PathBuf, message: String },
+    #[error(
+        "the key `{key}` in `{path}` needs a newer pybundle\nhint: remove the key or pass the flag on the command line"
+    )]
+    Pending { key: &'static str, path: PathBuf },
+}
+
+/// A loaded `pyproject.toml`.
+#[derive(Debug, Clone)]
+pub struct LoadedPyproject {
+    /// The file.
+    pub path: PathBuf,
+    /// Whether pip can build the project (it has `[build-system]` or `[project]`).
+    pub buildable: bool,
+    /// The `[tool.pybundle]` table (empty when absent).
+    pub table: PybundleTable,
+}
+
+/// Reads `path` (a `pyproject.toml` or any TOML file with a `[tool.pybundle]` table).
+pub fn load(path: &Path) -> Result<LoadedPyproject, PyprojectError> {
+    let text = fs_err::read_to_string(path).map_err(|source| PyprojectError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let doc: PyProject = toml::from_str(&text).map_err(|err| PyprojectError::Invalid {
+        path: path.to_path_buf(),
+        message: err.message().to_string(),
+    })?;
+    let table = doc.tool.and_then(|t| t.pybundle).unwrap_or_default();
+    if let Some(key) = pending_key(&table) {
+        return Err(PyprojectError::Pending {
+            key,
+            path: path.to_path_buf(),
+        });
+    }
+    if let Some(level) = table.compress_level
+        && level > 9
+    {
+        return Err(PyprojectError::Invalid {
+            path: path.to_path_buf(),
+            message: format!("`compress-level` is {level}; it must be 0 to 9"),
+        });
+    }
+    Ok(LoadedPyproject {
+        path: path.to_path_buf(),
+        buildable: doc.build_system.is_some() || doc.project.is_some(),
+        table,
+    })
+}
+
+/// Returns the first key set in `table` whose flag does not exist yet.
+fn pending_key(table: &PybundleTable) -> Option<&'static str> {
+    let set = [
+        table.extract.is_some(),
+        table.zip_safe.is_some(),
+        table.extract_all.is_some(),
+    ];
+    PENDING_KEYS
+        .iter()
+        .zip(set)
+        .find(|(_, set)| *set)
+        .map(|(key, _)| *key)
+}
+
+/// Finds the configuration for `args` (from `--config` or a project-directory REQUIREMENT),
+/// drops configuration-only directories from the requirements, and fills in every option the
+/// command line left unset. Returns `args` unchanged when there is no configuration.
+pub fn apply(mut args: BuildArgs, cwd: &Path) -> Result<BuildArgs, PyprojectError> {
+    let mut loaded = match &args.config {
+        Some(file) => Some(load(&cwd.join(file))?),
+        None => None,
+    };
+    let mut keep = Vec::with_capacity(args.requirements.len());
+    for req in std::mem::take(&mut args.requirements) {
+        // `components()` drops the `.` in `cwd/./proj`, so keys resolve to clean paths.
+        let file: PathBuf = cwd.join(&req).join("pyproject.toml").components().collect();
+        if !looks_like_path(&req) || !file.is_file() {
+            keep.push(req);
+            continue;
+        }
+        let project = load(&file)?;
+        if project.buildable {
+            keep.push(req);
+        }
+        if loaded.is_none() {
+            loaded = Some(project);
+        }
+    }
+    args.requirements = keep;
+    let Some(loaded) = loaded else {
+        return Ok(args);
+    };
+    let base = loaded.path.parent().unwrap_or(cwd).to_path_buf();
+    merge(&mut args, loaded.table, &base);
+    Ok(args)
+}
+
+/// Returns true if and only if the requirement `req` names a local path rather than a specifier.
+fn looks_like_path(req: &str) -> bool {
+    req == "." || req == ".." || req.contains('/') || req.contains(std::path::MAIN_SEPARATOR)
+}
+
+/// Fills every option of `args` the command line left unset from `table`; paths are made
+/// absolute against `base`.
+fn merge(args: &mut BuildArgs, table: PybundleTable, base: &Path) {
+    let path = |p: PathBuf| base.join(p);
+    let link = |l: String| {
+        if l.contains("://") || Path::new(&l).is_absolute() {
+            l
+        } else {
+            base.join(l).display().to_string()
+        }
+    };
+    if args.output.is_none() {
+        args.output = table.output.map(path);
+    }
+    // The entry point is one choice: any of -e/-c/-m on the command line replaces all three keys.
+    if args.entry_point.is_none() && args.console_script.is_none() && args.module.is_none() {
+        args.entry_point = table.entry_point;
+        args.console_script = table.console_script;
+        args.module = table.module;
+    }
+    if args.python_shebang.is_none() {
+        args.python_shebang = table.python_shebang;
+    }
+    if args.python.is_none() {
+        args.python = table.python.map(|p| {
+            if p.contains('/') {
+                base.join(p).display().to_string()
+            } else {
+                p
+            }
+        });
+    }
+    fill_vec(
+        &mut args.requirement_files,
+        table
+            .requirements
+            .map(|v| v.into_iter().map(path).collect()),
+    );
+    fill_vec(
+        &mut args.constraint_files,
+        table.constraints.map(|v| v.into_iter().map(path).collect()),
+    );
+    fill_vec(
+        &mut args.find_links,
+        table.find_links.map(|v| v.into_iter().map(link).collect()),
+    );
+    args.no_index |= table.no_index.unwrap_or(false);
+    if args.index_url.is_none() {
+        args.index_url = table.index_url;
+    }
+    fill_vec(&mut args.extra_index_url, table.extra_index_url);
+    args.pre |= table.pre.unwrap_or(false);
+    fill_vec(
+        &mut args.site_packages,
+        table
+            .site_packages
+            .map(|v| v.into_iter().map(path).collect()),
+    );
+    if args.compress_level.is_none() {
+        args.compress_level = table.compress_level;
+    }
+    if args.preamble.is_none() {
+        args.preamble = table.preamble.map(path);
+    }
+    if args.build_id.is_none() {
+        args.build_id = table.build_id;
+    }
+    fill_vec(
+        &mut args.pip_args,
+        table
+            .pip_args
+            .map(|v| v.into_iter().map(Into::into).collect()),
+    );
+    fill_vec(&mut args.platform, table.platform);
+    // `root` is a path on the machine the bundle runs on: it is kept as written.
+    if args.root.is_none() {
+        args.root = table.root;
+    }
+    args.inherit_path |= table.inherit_path.unwrap_or(false);
+    fill_vec(&mut args.env, table.env);
+    if args.python_version.is_none() {
+        args.python_version = table.python_version;
+    }
+    if args.implementation.is_none() {
+        args.implementation = table.implementation;
+    }
+    fill_vec(&mut args.abi, table.abi);
+}
+
+/// Replaces an empty list with the configured one: a list on the command line replaces the key.
+fn fill_vec<T>(target: &mut Vec<T>, configured: Option<Vec<T>>) {
+    if target.is_empty()
+        && let Some(values) = configured
+    {
+        *target = values;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, text: &str) -> PathBuf {
+        let file = dir.join("pyproject.toml");
+        fs_err::write(&file, text).unwrap();
+        file
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = write(dir.path(), "[tool.pybundle]\noutptu = \"a.pyz\"\n");
+        let err = load(&file).unwrap_err().to_string();
+        assert!(err.contains("`outptu`"), "{err}");
+        assert!(err.contains(&file.display().to_string()), "{err}");
+    }
+
+    #[test]
+    fn config_only_directory_is_dropped_and_paths_are_relative_to_it() {
+        let dir = tempfile::tempdir().unwrap();
+        fs_err::create_dir(dir.path().join("proj")).unwrap();
+        write(
+            &dir.path().join("proj"),
+            "[tool.pybundle]\noutput = \"app.pyz\"\nrequirements = [\"reqs.txt\"]\nfind-links = [\"wheels\", \"https://x/y\"]\nno-index = true\n",
+        );
+        let args = BuildArgs {
+            requirements: vec!["./proj".into(), "six".into()],
+            ..BuildArgs::default()
+        };
+        let args = apply(args, dir.path()).unwrap();
+        let proj = dir.path().join("proj");
+        assert_eq!(args.requirements, vec!["six"]);
+        assert_eq!(args.output, Some(proj.join("app.pyz")));
+        assert_eq!(args.requirement_files, vec![proj.join("reqs.txt")]);
+        assert_eq!(
+            args.find_links,
+            vec![
+                proj.join("wheels").display().to_string(),
+                "https://x/y".into()
+            ]
+        );
+        assert!(args.no_index);
+    }
+
+    #[test]
+    fn buildable_project_stays_a_requirement_and_flags_win() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "[project]\nname = \"x\"\n[tool.pybundle]\nmodule = \"x\"\ncompress-level = 9\n",
+        );
+        let args = BuildArgs {
+            requirements: vec![".".into()],
+            entry_point: Some("x.main:run".into()),
+            compress_level: Some(1),
+            ..BuildArgs::default()
+        };
+        let args = apply(args, dir.path()).unwrap();
+        assert_eq!(args.requirements, vec!["."]);
+        assert_eq!(args.entry_point.as_deref(), Some("x.main:run"));
+        assert_eq!(args.module, None);
+        assert_eq!(args.compress_level, Some(1));
+    }
+
+    #[test]
+    fn pending_keys_are_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = write(dir.path(), "[tool.pybundle]\nextract-all = true\n");
+        let err = load(&file).unwrap_err().to_string();
+        assert!(err.contains("`extract-all`"), "{err}");
+    }
+}
