@@ -322,6 +322,19 @@ impl Server {
         }
     }
 
+    /// Asserts `response` is a 200 whose body contains `needle`; shows the server log if not.
+    pub fn assert_served(&self, response: &str, needle: &str) {
+        let ok = response
+            .lines()
+            .next()
+            .is_some_and(|l| l.starts_with("HTTP/1.") && l.contains(" 200"));
+        assert!(
+            ok && response.contains(needle),
+            "expected a 200 response containing `{needle}`:\n{response}\n--- server log\n{}",
+            self.log()
+        );
+    }
+
     /// Sends SIGTERM to the process group, waits (bounded) for the leader, SIGKILLs whatever is
     /// left, and returns the leader's exit status and whether the group was already empty.
     pub fn stop(&mut self) -> (Option<ExitStatus>, bool) {
@@ -423,19 +436,6 @@ fn http_get(port: u16, path: &str) -> std::io::Result<String> {
         return Err(std::io::Error::other("empty response"));
     }
     Ok(String::from_utf8_lossy(&buf).into_owned())
-}
-
-/// Asserts `response` is a 200 whose body contains `needle`.
-pub fn assert_served(response: &str, needle: &str) {
-    assert!(
-        response.starts_with("HTTP/1.")
-            && response.lines().next().is_some_and(|l| l.contains(" 200")),
-        "not a 200 response:\n{response}"
-    );
-    assert!(
-        response.contains(needle),
-        "`{needle}` is not in the response:\n{response}"
-    );
 }
 
 /// Runs `cmd` and asserts success.

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::harness::{Case, assert_served, free_port, run_ok, write_tree};
+use crate::harness::{Case, free_port, run_ok, write_tree};
 
 /// How long a server may take to answer its first request (first run extracts native code).
 const FIRST_ANSWER: Duration = Duration::from_secs(90);
@@ -31,7 +31,10 @@ const DJANGO_FILES: &[(&str, &str)] = &[
          \"DIRS\": [],\n    \"APP_DIRS\": True,\n}]\n\
          DATABASES = {}\n\
          USE_TZ = True\n\
-         WSGI_APPLICATION = \"myapp.wsgi.application\"\n",
+         WSGI_APPLICATION = \"myapp.wsgi.application\"\n\
+         LOGGING = {\n    \"version\": 1,\n    \
+         \"handlers\": {\"console\": {\"class\": \"logging.StreamHandler\"}},\n    \
+         \"loggers\": {\"django.request\": {\"handlers\": [\"console\"], \"level\": \"ERROR\"}},\n}\n",
     ),
     (
         "myapp/urls.py",
@@ -106,8 +109,8 @@ fn django_gunicorn_seed_workflow() {
     let bind = format!("127.0.0.1:{port}");
     let mut server = slim.serve(&["-b", &bind, "-w", "2", "myapp.wsgi"]);
     let response = server.get(port, "/?who=e2e", FIRST_ANSWER);
-    assert_served(&response, "<h1>Hello, e2e!</h1>");
-    assert_served(&response, "<li>ZIPAPP</li><li>GUNICORN</li>");
+    server.assert_served(&response, "<h1>Hello, e2e!</h1>");
+    server.assert_served(&response, "<li>ZIPAPP</li><li>GUNICORN</li>");
     server.stop_clean();
 }
 
@@ -153,7 +156,7 @@ fn twisted_web_from_wheelhouse() {
         www.to_str().expect("utf-8 path"),
     ]);
     let response = server.get(port, "/hello.txt", FIRST_ANSWER);
-    assert_served(&response, "served by a bundled twisted");
+    server.assert_served(&response, "served by a bundled twisted");
     server.stop_clean();
 }
 
@@ -206,6 +209,6 @@ fn gunicorn_flask_templates() {
     let bind = format!("127.0.0.1:{port}");
     let mut server = slim.serve(&["-b", &bind, "flaskapp:app"]);
     let response = server.get(port, "/hello/pybundle", FIRST_ANSWER);
-    assert_served(&response, "<p>Flask says hello to pybundle (8 letters)</p>");
+    server.assert_served(&response, "<p>Flask says hello to pybundle (8 letters)</p>");
     server.stop_clean();
 }
