@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::common::{describe, python};
@@ -197,7 +197,19 @@ impl Slim {
     /// Returns a command that executes the bundle (through its shebang) with `args`, in a
     /// cleared environment: PATH = venv bin + system dirs, fresh HOME, no PYBUNDLE_ROOT.
     pub fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(&self.bundle);
+        self.cmd_in(args, false)
+    }
+
+    /// Like [`Slim::cmd`]; with `offline`, in a new network namespace without any interface up
+    /// (`unshare -n`) when the machine allows one, which proves the run needs no network.
+    fn cmd_in(&self, args: &[&str], offline: bool) -> Command {
+        let mut cmd = if offline && can_unshare_net() {
+            let mut cmd = Command::new("unshare");
+            cmd.args(["-n", "--"]).arg(&self.bundle);
+            cmd
+        } else {
+            Command::new(&self.bundle)
+        };
         cmd.args(args)
             .env_clear()
             .env("PATH", format!("{}:/usr/bin:/bin", self.bin.display()))
@@ -207,10 +219,10 @@ impl Slim {
         cmd
     }
 
-    /// Runs the bundle with `args` and returns its output (stdin empty).
+    /// Runs the bundle with `args` and returns its output (stdin empty), without network.
     pub fn run(&self, args: &[&str]) -> Output {
         spawn_retry(
-            self.cmd(args)
+            self.cmd_in(args, true)
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped()),
@@ -219,10 +231,10 @@ impl Slim {
         .expect("wait for the bundle")
     }
 
-    /// Runs the bundle with `args`, feeding `input` on stdin.
+    /// Runs the bundle with `args`, feeding `input` on stdin, without network.
     pub fn run_stdin(&self, args: &[&str], input: &str) -> Output {
         let mut child = spawn_retry(
-            self.cmd(args)
+            self.cmd_in(args, true)
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped()),
@@ -267,6 +279,18 @@ impl Slim {
             stopped: false,
         }
     }
+}
+
+/// True when `unshare -n` works here (root, or user namespaces allowed).
+fn can_unshare_net() -> bool {
+    static OK: OnceLock<bool> = OnceLock::new();
+    *OK.get_or_init(|| {
+        Command::new("unshare")
+            .args(["-n", "true"])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    })
 }
 
 /// Spawns `cmd`, retrying while the freshly copied executable is still "busy" (another test
