@@ -154,7 +154,9 @@ impl Case {
         std::fs::create_dir_all(&home).expect("create the slim home");
         let name = bundle.file_name().expect("bundle file name");
         let copy = run.join(name);
-        std::fs::copy(bundle, &copy).expect("copy the bundle");
+        // `cp` writes the copy in a child process, so no thread of this process that forks
+        // meanwhile can hold it open for writing (which makes exec fail with ETXTBSY).
+        run_ok(Command::new("cp").arg(bundle).arg(&copy));
         let venv = dir.join("venv");
         run_ok(
             Command::new(&self.python)
