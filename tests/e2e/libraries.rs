@@ -1,0 +1,125 @@
+//! Libraries with native code or data files, each used through the bundle's interpreter mode
+//! (`./bundle.pyz -c CODE`): numpy, cryptography, pyrsistent + zope.interface,
+//! requests + certifi, pydantic.
+
+use crate::harness::Case;
+
+/// Bundles `requirements` in interpreter mode, runs `code` in the slim setting and returns
+/// stdout.
+fn run_code(case: &mut Case, requirements: &[&str], code: &str) -> String {
+    let bundle = case.bundle("lib.pyz", requirements);
+    let slim = case.slim(&bundle);
+    slim.run_ok(&["-c", code])
+}
+
+#[test]
+fn numpy_matmul() {
+    let Some(mut case) = Case::new(6, "numpy", "a 2x2 matmul (vendored `numpy.libs` OpenBLAS)")
+    else {
+        return;
+    };
+    let out = run_code(
+        &mut case,
+        &["numpy"],
+        "import numpy as np\n\
+         a = np.array([[1.0, 2.0], [3.0, 4.0]])\n\
+         b = np.array([[5.0, 6.0], [7.0, 8.0]])\n\
+         print((a @ b).astype(int).tolist())\n\
+         print(int(np.linalg.det(np.eye(3) * 2).round()))\n",
+    );
+    assert_eq!(out, "[[19, 22], [43, 50]]\n8\n");
+}
+
+#[test]
+fn cryptography_fernet() {
+    let Some(mut case) = Case::new(7, "cryptography", "a Fernet encrypt/decrypt round trip") else {
+        return;
+    };
+    let out = run_code(
+        &mut case,
+        &["cryptography"],
+        "from cryptography.fernet import Fernet\n\
+         f = Fernet(Fernet.generate_key())\n\
+         token = f.encrypt(b'secret message')\n\
+         assert token != b'secret message'\n\
+         print(f.decrypt(token).decode())\n",
+    );
+    assert_eq!(out, "secret message\n");
+}
+
+#[test]
+fn pyrsistent_and_zope_interface() {
+    let Some(mut case) = Case::new(
+        8,
+        "pyrsistent + zope.interface",
+        "persistent vectors/maps; an interface declared, implemented and verified",
+    ) else {
+        return;
+    };
+    let out = run_code(
+        &mut case,
+        &["pyrsistent", "zope.interface"],
+        "import pyrsistent, pvectorc\n\
+         from pyrsistent import pvector, pmap\n\
+         v = pvector([1, 2, 3]).append(4).set(0, 10)\n\
+         m = pmap({'a': 1}).set('b', 2)\n\
+         print(list(v), sorted(m.items()), type(v).__module__)\n\
+         import zope, zope.interface\n\
+         from zope.interface import Interface, implementer\n\
+         from zope.interface.verify import verifyObject\n\
+         import zope.interface._zope_interface_coptimizations\n\
+         class IGreeter(Interface):\n    def greet(name): 'greet'\n\
+         @implementer(IGreeter)\n\
+         class Greeter:\n    def greet(self, name): return 'hi ' + name\n\
+         g = Greeter()\n\
+         print(IGreeter.providedBy(g), verifyObject(IGreeter, g), g.greet('zope'))\n",
+    );
+    assert_eq!(
+        out,
+        "[10, 2, 3, 4] [('a', 1), ('b', 2)] pvectorc\nTrue True hi zope\n"
+    );
+}
+
+#[test]
+fn requests_certifi_bundle() {
+    let Some(mut case) = Case::new(
+        9,
+        "requests + certifi",
+        "`certifi.where()` is a readable CA bundle; a `requests` request is prepared",
+    ) else {
+        return;
+    };
+    let out = run_code(
+        &mut case,
+        &["requests", "certifi"],
+        "import certifi, requests, os\n\
+         path = certifi.where()\n\
+         with open(path) as f: text = f.read()\n\
+         print(os.path.isfile(path), 'BEGIN CERTIFICATE' in text)\n\
+         p = requests.Request('GET', 'https://example.org/x', params={'q': 'a b'}).prepare()\n\
+         print(p.url)\n\
+         print(requests.utils.DEFAULT_CA_BUNDLE_PATH == path)\n",
+    );
+    assert_eq!(out, "True True\nhttps://example.org/x?q=a+b\nTrue\n");
+}
+
+#[test]
+fn pydantic_validation() {
+    let Some(mut case) = Case::new(
+        10,
+        "pydantic",
+        "a model validated (with coercion) and a `ValidationError` (pydantic-core native)",
+    ) else {
+        return;
+    };
+    let out = run_code(
+        &mut case,
+        &["pydantic"],
+        "from pydantic import BaseModel, ValidationError\n\
+         class User(BaseModel):\n    id: int\n    name: str\n\
+         print(User(id='42', name='ada').model_dump())\n\
+         try:\n    User(id='x', name='ada')\n\
+         except ValidationError as e:\n    print(e.error_count(), e.errors()[0]['loc'], e.errors()[0]['type'])\n",
+    );
+    assert_eq!(out, "{'id': 42, 'name': 'ada'}\n1 ('id',) int_parsing\n");
+}

@@ -1,0 +1,214 @@
+//! Web servers bundled with their applications, started in the slim setting, fetched over HTTP
+//! on 127.0.0.1 and stopped with SIGTERM: the Django seed workflow (`pip install --target` +
+//! `--site-packages`), Twisted from a wheelhouse, and gunicorn serving a Flask app.
+
+use std::time::Duration;
+
+use crate::harness::{Case, free_port, run_ok, write_tree};
+
+/// How long a server may take to answer its first request (first run extracts native code).
+const FIRST_ANSWER: Duration = Duration::from_secs(90);
+
+const DJANGO_FILES: &[(&str, &str)] = &[
+    (
+        "setup.py",
+        "from setuptools import setup, find_packages\n\n\
+         setup(\n    name=\"myapp\",\n    version=\"1.0.0\",\n    packages=find_packages(),\n    \
+         include_package_data=True,\n)\n",
+    ),
+    ("MANIFEST.in", "recursive-include myapp/templates *.html\n"),
+    ("requirements.txt", "django\ngunicorn\n"),
+    ("myapp/__init__.py", ""),
+    (
+        "myapp/settings.py",
+        "SECRET_KEY = \"e2e-not-a-secret\"\n\
+         DEBUG = False\n\
+         ALLOWED_HOSTS = [\"127.0.0.1\", \"localhost\"]\n\
+         INSTALLED_APPS = [\"myapp\"]\n\
+         MIDDLEWARE = []\n\
+         ROOT_URLCONF = \"myapp.urls\"\n\
+         TEMPLATES = [{\n    \"BACKEND\": \"django.template.backends.django.DjangoTemplates\",\n    \
+         \"DIRS\": [],\n    \"APP_DIRS\": True,\n}]\n\
+         DATABASES = {}\n\
+         USE_TZ = True\n\
+         WSGI_APPLICATION = \"myapp.wsgi.application\"\n\
+         LOGGING = {\n    \"version\": 1,\n    \
+         \"handlers\": {\"console\": {\"class\": \"logging.StreamHandler\"}},\n    \
+         \"loggers\": {\"django.request\": {\"handlers\": [\"console\"], \"level\": \"ERROR\"}},\n}\n",
+    ),
+    (
+        "myapp/urls.py",
+        "from django.urls import path\n\nfrom . import views\n\n\
+         urlpatterns = [path(\"\", views.index)]\n",
+    ),
+    (
+        "myapp/views.py",
+        "from django.shortcuts import render\n\n\n\
+         def index(request):\n    \
+         return render(request, \"myapp/index.html\", {\n        \
+         \"who\": request.GET.get(\"who\", \"world\"),\n        \
+         \"items\": [\"zipapp\", \"gunicorn\"],\n    })\n",
+    ),
+    (
+        "myapp/wsgi.py",
+        "from django.core.wsgi import get_wsgi_application\n\n\
+         application = get_wsgi_application()\n",
+    ),
+    (
+        "myapp/main.py",
+        "import os\n\n\n\
+         def main():\n    \
+         os.environ.setdefault(\"DJANGO_SETTINGS_MODULE\", \"myapp.settings\")\n    \
+         import django\n\n    django.setup()\n    \
+         from gunicorn.app.wsgiapp import run\n\n    return run()\n",
+    ),
+    (
+        "myapp/templates/myapp/index.html",
+        "<!doctype html>\n<title>seed</title>\n<h1>Hello, {{ who }}!</h1>\n\
+         <ul>{% for item in items %}<li>{{ item|upper }}</li>{% endfor %}</ul>\n",
+    ),
+];
+
+/// The Django seed workflow, exactly as users type it.
+#[test]
+fn django_gunicorn_seed_workflow() {
+    let Some(mut case) = Case::new(
+        1,
+        "Django + gunicorn",
+        "`pip install . -r requirements.txt --target dist/`, `--site-packages dist -e myapp.main:main`; gunicorn serves a template",
+    ) else {
+        return;
+    };
+    let project = case.work().join("djangoapp");
+    write_tree(&project, DJANGO_FILES);
+    run_ok(
+        case.build_python()
+            .current_dir(&project)
+            .args(["-m", "pip", "install", "-q", ".", "-r", "requirements.txt"])
+            .args(["--target", "dist/"]),
+    );
+    let dist = project.join("dist");
+    assert!(
+        dist.join("myapp/templates/myapp/index.html").is_file(),
+        "MANIFEST.in did not bring the template into the install"
+    );
+    let bundle = project.join("myapp.pyz");
+    run_ok(
+        case.pybundle()
+            .current_dir(&project)
+            .arg("--python")
+            .arg(&case.python)
+            .args(["--site-packages", "dist", "--compressed"])
+            .args(["-p", "/usr/bin/env python3", "-o", "myapp.pyz"])
+            .args(["-e", "myapp.main:main"]),
+    );
+    case.record_version(&bundle);
+
+    let slim = case.slim(&bundle);
+    let port = free_port();
+    let bind = format!("127.0.0.1:{port}");
+    let mut server = slim.serve(&["-b", &bind, "-w", "2", "myapp.wsgi"]);
+    let response = server.get(port, "/?who=e2e", FIRST_ANSWER);
+    server.assert_served(&response, "<h1>Hello, e2e!</h1>");
+    server.assert_served(&response, "<li>ZIPAPP</li><li>GUNICORN</li>");
+    server.stop_clean();
+}
+
+/// Twisted resolved from a local wheelhouse (`--find-links W --no-index`), run as `-m twisted`.
+#[test]
+fn twisted_web_from_wheelhouse() {
+    let Some(mut case) = Case::new(
+        2,
+        "Twisted",
+        "`pip wheel` into a wheelhouse, `--find-links W --no-index -m twisted`; `web --listen tcp:PORT --path DIR` serves a file",
+    ) else {
+        return;
+    };
+    let wheels = case.work().join("wheelhouse");
+    run_ok(
+        case.build_python()
+            .args(["-m", "pip", "wheel", "-q", "--wheel-dir"])
+            .arg(&wheels)
+            .arg("Twisted"),
+    );
+    let bundle = case.bundle(
+        "twisted.pyz",
+        &[
+            "--find-links",
+            wheels.to_str().expect("utf-8 path"),
+            "--no-index",
+            "Twisted",
+            "-m",
+            "twisted",
+        ],
+    );
+
+    let slim = case.slim(&bundle);
+    let www = case.root().join("www");
+    write_tree(&www, &[("hello.txt", "served by a bundled twisted\n")]);
+    let port = free_port();
+    let listen = format!("tcp:{port}:interface=127.0.0.1");
+    let mut server = slim.serve(&[
+        "web",
+        "--listen",
+        &listen,
+        "--path",
+        www.to_str().expect("utf-8 path"),
+    ]);
+    let response = server.get(port, "/hello.txt", FIRST_ANSWER);
+    server.assert_served(&response, "served by a bundled twisted");
+    server.stop_clean();
+}
+
+const FLASK_FILES: &[(&str, &str)] = &[
+    (
+        "pyproject.toml",
+        "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n\n\
+         [project]\nname = \"flaskapp\"\nversion = \"0.3.0\"\ndependencies = [\"flask\"]\n\n\
+         [tool.setuptools]\npackages = [\"flaskapp\"]\n\n\
+         [tool.setuptools.package-data]\nflaskapp = [\"templates/*.html\"]\n",
+    ),
+    (
+        "flaskapp/__init__.py",
+        "from flask import Flask, render_template\n\n\
+         app = Flask(__name__)\n\n\n\
+         @app.route(\"/hello/<name>\")\n\
+         def hello(name):\n    \
+         return render_template(\"hello.html\", name=name, n=len(name))\n",
+    ),
+    (
+        "flaskapp/templates/hello.html",
+        "<p>Flask says hello to {{ name }} ({{ n }} letters)</p>\n",
+    ),
+];
+
+/// gunicorn (`-c gunicorn`) serving a Flask application with templates from a local project.
+#[test]
+fn gunicorn_flask_templates() {
+    let Some(mut case) = Case::new(
+        3,
+        "Flask + gunicorn",
+        "a local project with templates, `-c gunicorn`; `-b 127.0.0.1:PORT flaskapp:app` serves a template",
+    ) else {
+        return;
+    };
+    let project = case.work().join("flaskproj");
+    write_tree(&project, FLASK_FILES);
+    let bundle = case.bundle(
+        "flask.pyz",
+        &[
+            "-c",
+            "gunicorn",
+            "gunicorn",
+            project.to_str().expect("utf-8 path"),
+        ],
+    );
+
+    let slim = case.slim(&bundle);
+    let port = free_port();
+    let bind = format!("127.0.0.1:{port}");
+    let mut server = slim.serve(&["-b", &bind, "flaskapp:app"]);
+    let response = server.get(port, "/hello/pybundle", FIRST_ANSWER);
+    server.assert_served(&response, "<p>Flask says hello to pybundle (8 letters)</p>");
+    server.stop_clean();
+}
