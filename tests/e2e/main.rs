@@ -11,5 +11,6 @@ mod common;
 mod harness;
 
 mod cli_tools;
+mod cross;
 mod libraries;
 mod servers;
