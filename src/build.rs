@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use rayon::prelude::*;
 
-use crate::analyze::{self, Overrides};
+use crate::analyze;
 use crate::bootstrap::{self, MainData};
 use crate::config::BuildPlan;
 use crate::entry;
@@ -108,7 +108,26 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
     ));
 
     let resolved = entry::resolve(&plan.entry, &dists)?;
-    let decisions = analyze::decide_all(&dists, &Overrides::default());
+    let decisions = timings.record("analyze", || analyze::decide_all(&dists, &plan.overrides))?;
+    for (dist, decision) in dists.iter().zip(&decisions) {
+        ui::detail(&format!(
+            "{} {}: {} ({})",
+            dist.name,
+            dist.version,
+            if decision.mode == Mode::Zip {
+                "zip"
+            } else {
+                "extract"
+            },
+            decision.reason
+        ));
+    }
+    // Fail before compiling when the files alone are too many for the target's zipimport.
+    pack::check_zip_limits(
+        (interp.version.0, interp.version.1),
+        dists.iter().map(|d| d.files.len()).sum(),
+        0,
+    )?;
 
     // Compile bytecode: the run time's own package and every distribution's sources.
     let bundle_name = plan

@@ -4,8 +4,10 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+use crate::analyze::Overrides;
 use crate::cli::BuildArgs;
 use crate::install::entry_points::{EntryTarget, parse_entry_target};
+use crate::install::normalize_name;
 
 /// The shebang line used when `-p` is not given.
 pub const DEFAULT_SHEBANG: &str = "/usr/bin/env python3";
@@ -92,6 +94,8 @@ pub struct BuildPlan {
     pub build_id: Option<String>,
     /// Output verbosity.
     pub verbosity: Verbosity,
+    /// `--extract`, `--zip-safe`, `--extract-all` (names normalized).
+    pub overrides: Overrides,
 }
 
 /// A build request that cannot be carried out.
@@ -225,6 +229,11 @@ impl BuildPlan {
             preamble,
             build_id: args.build_id,
             verbosity,
+            overrides: Overrides {
+                extract: args.extract.iter().map(|n| normalize_name(n)).collect(),
+                zip_safe: args.zip_safe.iter().map(|n| normalize_name(n)).collect(),
+                extract_all: args.extract_all,
+            },
         })
     }
 }

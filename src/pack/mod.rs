@@ -27,6 +27,59 @@ pub const EXTRACT_DIR: &str = "extract";
 /// Bump when the layout of an extracted entry changes, so old cache entries are not reused.
 pub const CACHE_LAYOUT: &str = "v1";
 
+/// The most entries a zip can hold without Zip64 records.
+pub const ZIP32_MAX_ENTRIES: usize = 0xFFFF;
+/// The largest bundle (and central-directory offset) a zip can describe without Zip64 records.
+pub const ZIP32_MAX_BYTES: u64 = 0xFFFF_FFFF;
+/// The first CPython whose `zipimport` reads Zip64 archives.
+pub const ZIP64_IMPORT_SINCE: (u32, u32) = (3, 13);
+
+/// A bundle too large for the target interpreter's `zipimport`.
+#[derive(Debug, thiserror::Error)]
+pub enum LimitError {
+    /// More entries than a zip without Zip64 records holds.
+    #[error(
+        "the bundle would hold {entries} zip entries, more than the {max} that Python {major}.{minor} can import from (its `zipimport` reads Zip64 archives only from 3.13 on, the bundle would fail to start)\nhint: target Python 3.13 or newer with `--python`, or bundle fewer files (e.g. leave test suites and data out of the application)",
+        max = ZIP32_MAX_ENTRIES,
+        major = .version.0,
+        minor = .version.1
+    )]
+    TooManyEntries {
+        /// Entries the bundle would have.
+        entries: usize,
+        /// Target `(major, minor)`.
+        version: (u32, u32),
+    },
+    /// Larger than a zip without Zip64 records can describe.
+    #[error(
+        "the bundle would be {bytes} bytes, more than the 4 GiB that Python {major}.{minor} can import from (its `zipimport` reads Zip64 archives only from 3.13 on, the bundle would fail to start)\nhint: target Python 3.13 or newer with `--python`, or leave large data files out of the bundle",
+        major = .version.0,
+        minor = .version.1
+    )]
+    TooLarge {
+        /// Size the bundle would have (at least).
+        bytes: u64,
+        /// Target `(major, minor)`.
+        version: (u32, u32),
+    },
+}
+
+/// Fails when a bundle of `entries` zip entries and `bytes` bytes would need Zip64 records and
+/// the target interpreter `version` cannot import from such a zip. Python 3.8–3.12 `zipimport`
+/// ignores the Zip64 end record, so it would find no `__main__.py` at all.
+pub fn check_zip_limits(version: (u32, u32), entries: usize, bytes: u64) -> Result<(), LimitError> {
+    if version >= ZIP64_IMPORT_SINCE {
+        return Ok(());
+    }
+    if entries > ZIP32_MAX_ENTRIES {
+        return Err(LimitError::TooManyEntries { entries, version });
+    }
+    if bytes > ZIP32_MAX_BYTES {
+        return Err(LimitError::TooLarge { bytes, version });
+    }
+    Ok(())
+}
+
 /// One distribution, placed.
 #[derive(Debug)]
 pub struct Placed<'a> {
@@ -233,6 +286,7 @@ pub fn pack(placed: &[Placed<'_>], settings: PackSettings) -> anyhow::Result<Pac
         })
         .collect();
 
+    let version = settings.main.version;
     let mut main = settings.main;
     main.extract = dists
         .iter()
@@ -284,10 +338,12 @@ pub fn pack(placed: &[Placed<'_>], settings: PackSettings) -> anyhow::Result<Pac
         style,
     )?);
     let dirs: Vec<String> = dirs.into_iter().collect();
+    check_zip_limits(version, all.len() + dirs.len(), 0)?;
     let size = write_atomically(&settings.output, |file| {
-        writer::write(file, &settings.shebang, all, &dirs, style)
-            .map(|_| ())
-            .map_err(anyhow::Error::from)
+        let file = writer::write(file, &settings.shebang, all, &dirs, style)?;
+        let written = std::io::Seek::stream_position(file)?;
+        check_zip_limits(version, 0, written)?;
+        Ok(())
     })?;
     Ok(PackOutcome { manifest, size })
 }
