@@ -4,5 +4,6 @@
 mod common;
 
 mod build;
+mod compat;
 mod errors;
 mod python;
