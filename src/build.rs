@@ -122,12 +122,6 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
             decision.reason
         ));
     }
-    // Fail before compiling when the files alone are too many for the target's zipimport.
-    pack::check_zip_limits(
-        (interp.version.0, interp.version.1),
-        dists.iter().map(|d| d.files.len()).sum(),
-        0,
-    )?;
 
     // Compile bytecode: the run time's own package and every distribution's sources.
     let bundle_name = plan

@@ -349,3 +349,55 @@ fn namespace_packages_span_zip_and_cache_on_3_8() {
         ),
     }
 }
+
+/// A zip with more entries than a classic end record counts (so with Zip64 end records) starts
+/// on every CPython: 3.8–3.12 `zipimport` ignores Zip64, see `writer::patch_zip64_tail`.
+#[test]
+fn more_than_65535_entries_import_on_every_python() {
+    use pybundle::pack::writer::{self, EntryStyle, Member, Source};
+    const MODULES: usize = 66_000;
+    let ctx = TestContext::new();
+    let mut members: Vec<Member> = (0..MODULES)
+        .map(|i| Member {
+            path: format!("mod{i}.py"),
+            source: Source::Bytes(format!("X = {i}\n").into_bytes()),
+            executable: false,
+        })
+        .collect();
+    members.push(Member {
+        path: "__main__.py".into(),
+        source: Source::Bytes(
+            b"import zipfile, sys\nimport mod65999\nprint('ok', mod65999.X, len(zipfile.ZipFile(sys.argv[0]).namelist()))\n"
+                .to_vec(),
+        ),
+        executable: false,
+    });
+    let style = EntryStyle {
+        level: 0,
+        mtime: writer::zip_mtime(None),
+    };
+    let prepared = writer::prepare(members, style).unwrap();
+    let path = ctx.work().join("many.pyz");
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&path)
+        .unwrap();
+    writer::write(file, "/usr/bin/env python3", prepared, &[], style).unwrap();
+    // Without the patch no version before 3.13 finds `__main__.py`; check every one installed.
+    let mut ran = 0;
+    for minor in 8..=13 {
+        let Some(py) = python(minor) else { continue };
+        let out = run_ok(std::process::Command::new(&py).arg(&path));
+        assert_eq!(
+            stdout(&out).trim(),
+            format!("ok 65999 {}", MODULES + 1),
+            "3.{minor}\n{}",
+            describe(&out)
+        );
+        ran += 1;
+    }
+    assert!(ran >= 2, "needs at least CPython 3.8–3.12 and 3.13");
+}
