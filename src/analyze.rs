@@ -207,14 +207,14 @@ static PATH_USE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
         // os.path.dirname(__file__), Path(__file__), FilePath(x.__file__), open(__file__),
         // os.listdir(__path__[0]), os.walk(pkg.__path__[0]), glob(__file__ …)
-        r"(?:dirname|abspath|realpath|normpath|join|split|exists|isfile|isdir|listdir|scandir|walk|glob|Path|open|chdir|stat)\s*\(\s*(?:[A-Za-z_][\w.]*\.)?__(?:file|path)__",
+        r#"(?:dirname|abspath|realpath|normpath|join|split|exists|isfile|isdir|listdir|scandir|walk|glob|Path|open|chdir|stat)\s*\(\s*(?:[A-Za-z_][\w.\[\]'"]*\.)?__(?:file|path)__"#,
         // __path__[0] anywhere: the package directory as a string
         r"|\b__path__\s*\[\s*0\s*\]",
         // pkg_resources hands out real file names
         r"|\bresource_filename\s*\(",
         // importlib.resources.as_file / path: the caller needs a real file (a temporary copy
         // per process when run from a zip), e.g. certifi's `where()` handed to OpenSSL
-        r"|\bas_file\s*\(|\bresources\.path\s*\(|\bimport\s+path\s+as\s+\w+",
+        r"|\bas_file\s*\(|resources\.path\s*\(|\bimport\s+path\s+as\s+\w+",
         // exec(open(…)), execfile(…), runpy.run_path(…)
         r"|\bexec\s*\(\s*(?:compile\s*\(\s*)?open\s*\(|\bexecfile\s*\(|\brun_path\s*\(",
     ))
@@ -399,6 +399,10 @@ mod tests {
         assert!(path_use("root = Path(__file__).parent"));
         assert!(path_use("p = pathlib.Path(__file__).resolve()"));
         assert!(path_use("fp = FilePath(twisted.__file__)"));
+        assert!(path_use(
+            "d = os.path.dirname(sys.modules[__name__].__file__)"
+        ));
+        assert!(path_use("with importlib_resources.path('pkg', 'x') as p:"));
         assert!(path_use("os.path.join(django.__path__[0], 'conf')"));
         assert!(path_use("for n in os.listdir(__path__[0]):"));
         assert!(path_use("with open(__file__) as f:"));

@@ -34,6 +34,10 @@ fn safety_wheels(ctx: &TestContext) -> PathBuf {
         )
         .file("readery/table.json", "{\"ok\": 1}")
         .build(&dir);
+    WheelBuilder::new("nativey", "1.0")
+        .file("nativey/__init__.py", "")
+        .binary("nativey/_speed.cpython-311-x86_64-linux-gnu.so", b"\x7fELF")
+        .build(&dir);
     let flagged = WheelBuilder::new("flagged", "1.0");
     let flag = format!("{}/not-zip-safe", flagged.dist_info());
     flagged
@@ -132,12 +136,39 @@ fn overrides_flip_the_decision() {
     let ctx = TestContext::new();
     let py = python311();
     let wheels = safety_wheels(&ctx);
-    let bundle = build(
-        &ctx,
-        &py,
-        &wheels,
-        SAFETY_DISTS,
-        &["--extract", "PureOne", "--zip-safe", "datay"],
+    let output = ctx.work().join("app.pyz");
+    let out = run_ok(
+        ctx.pybundle()
+            .arg("-o")
+            .arg(&output)
+            .arg("--python")
+            .arg(&py)
+            .arg("-p")
+            .arg(shebang(&py))
+            .args(["--no-index", "--find-links"])
+            .arg(&wheels)
+            .args([
+                "--extract",
+                "PureOne",
+                "--zip-safe",
+                "datay",
+                "--zip-safe",
+                "nativey",
+            ])
+            .args(SAFETY_DISTS)
+            .arg("nativey"),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("warning: `--zip-safe nativey` is ignored: `nativey` holds native code"),
+        "{}",
+        describe(&out)
+    );
+    let bundle = output;
+    let line = info_line(&ctx, &bundle, "nativey");
+    assert!(
+        line.contains(" extract ") && line.contains("native code"),
+        "{line}"
     );
     let line = info_line(&ctx, &bundle, "pureone");
     assert!(
