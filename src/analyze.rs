@@ -5,16 +5,18 @@
 //! says; `--extract-all` / `--extract` → extract; `--zip-safe` → zip; a `not-zip-safe` flag in
 //! `*.egg-info`/`*.dist-info` → extract; a top-level `.pth` file that runs code → extract; Python
 //! code that turns `__file__`/`__path__` into file-system paths (`os.path.dirname(__file__)`,
-//! `Path(__file__)`, `os.listdir(__path__[0])`, `pkg_resources.resource_filename`, `exec(open(…))`)
-//! → extract; data files next to modules when no code of the distribution reads resources through
+//! `Path(__file__)`, `os.listdir(__path__[0])`, `pkg_resources.resource_filename`) → extract;
+//! failing that, code that runs files by path (`exec(open(…))`, `execfile`, `runpy.run_path`) →
+//! extract; data files next to modules when no code of the distribution reads resources through
 //! a loader (`importlib.resources`, `pkgutil.get_data`, `pkg_resources.resource_string`) →
-//! extract; otherwise zip. Distributions that share a top-level package with an extracted one are
-//! extracted too, so that no package is ever split between the zip and the cache.
+//! extract; otherwise zip. Distributions that share a package directory holding an `__init__.py`
+//! (or a namespace set up by a legacy `-nspkg.pth`) with an extracted one are extracted too, so
+//! that no regular package is split between the zip and the cache; PEP 420 portions may be.
 //!
 //! `importlib.resources.as_file`/`path` count as path use: they hand out a real file (a temporary
 //! copy in every process when run from a zip), as certifi's `where()` does for OpenSSL.
 //!
-//! Each `.py` file is read once and searched with two byte regexes; files under `tests/` and
+//! Each `.py` file is read once and searched with byte regexes; files under `tests/` and
 //! `test/` directories are skipped (they do not run in a bundle). The analysis errs on the side of
 //! extracting: a false positive costs a one-time extraction, a false negative a crash.
 
@@ -215,10 +217,16 @@ static PATH_USE: LazyLock<Regex> = LazyLock::new(|| {
         // importlib.resources.as_file / path: the caller needs a real file (a temporary copy
         // per process when run from a zip), e.g. certifi's `where()` handed to OpenSSL
         r"|\bas_file\s*\(|resources\.path\s*\(|\bimport\s+path\s+as\s+\w+",
-        // exec(open(…)), execfile(…), runpy.run_path(…)
-        r"|\bexec\s*\(\s*(?:compile\s*\(\s*)?open\s*\(|\bexecfile\s*\(|\brun_path\s*\(",
     ))
     .expect("valid regex")
+});
+
+/// Code that runs files by path: `exec(open(…))`, `execfile(…)`, `runpy.run_path(…)`. Weaker
+/// evidence than [`PATH_USE`] (the file may be the user's, not the distribution's): reported
+/// only when nothing stronger is found.
+static EXEC_USE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\bexec\s*\(\s*(?:compile\s*\(\s*)?open\s*\(|\bexecfile\s*\(|\brun_path\s*\(")
+        .expect("valid regex")
 });
 
 /// Readers that work from a zip (they go through the module's loader).
@@ -270,6 +278,7 @@ fn scan(dist: &InstalledDist) -> Option<String> {
     }
     let mut data_file: Option<&String> = None;
     let mut loader_read = false;
+    let mut exec_use: Option<String> = None;
     for f in &dist.files {
         let top = f.split('/').next().unwrap_or(f);
         if is_meta(top) || top == "bin" || top == "include" || in_tests(f) {
@@ -280,20 +289,28 @@ fn scan(dist: &InstalledDist) -> Option<String> {
                 return Some(format!("unreadable source (`{f}`)"));
             };
             if let Some(m) = PATH_USE.find(&bytes) {
-                let line = 1 + bytes[..m.start()].iter().filter(|&&b| b == b'\n').count();
-                let text = String::from_utf8_lossy(m.as_bytes());
-                let mut what: String = text.split_whitespace().collect();
-                if what.ends_with("__") {
-                    what.push(')');
-                } else if what.ends_with('(') {
-                    what.push_str("…)");
-                }
-                return Some(format!("uses `{what}` for paths ({f}:{line})"));
+                return Some(format!(
+                    "uses `{}` for paths ({f}:{})",
+                    shown(m),
+                    line_of(&bytes, m)
+                ));
+            }
+            if exec_use.is_none()
+                && let Some(m) = EXEC_USE.find(&bytes)
+            {
+                exec_use = Some(format!(
+                    "runs files by path with `{}` ({f}:{})",
+                    shown(m),
+                    line_of(&bytes, m)
+                ));
             }
             loader_read = loader_read || LOADER_READ.is_match(&bytes);
         } else if data_file.is_none() && f.contains('/') && is_data_file(f) {
             data_file = Some(f);
         }
+    }
+    if exec_use.is_some() {
+        return exec_use;
     }
     match data_file {
         Some(f) if !loader_read => Some(format!(
@@ -301,6 +318,24 @@ fn scan(dist: &InstalledDist) -> Option<String> {
         )),
         _ => None,
     }
+}
+
+/// Returns the matched code with blanks removed and the call closed, e.g. `dirname(__file__)`.
+fn shown(m: regex::bytes::Match<'_>) -> String {
+    let mut what: String = String::from_utf8_lossy(m.as_bytes())
+        .split_whitespace()
+        .collect();
+    if what.ends_with("__") {
+        what.push(')');
+    } else if what.ends_with('(') {
+        what.push_str("…)");
+    }
+    what
+}
+
+/// Returns the 1-based line number of `m` in `bytes`.
+fn line_of(bytes: &[u8], m: regex::bytes::Match<'_>) -> usize {
+    1 + bytes[..m.start()].iter().filter(|&&b| b == b'\n').count()
 }
 
 /// Returns true if `path` is under a `tests` directory (test suites do not run in a bundle).
@@ -407,19 +442,30 @@ mod tests {
         assert!(path_use("for n in os.listdir(__path__[0]):"));
         assert!(path_use("with open(__file__) as f:"));
         assert!(path_use("pkg_resources.resource_filename(__name__, 'x')"));
-        assert!(path_use("exec(open('version.py').read())"));
         assert!(path_use(
             "_CACERT_CTX = as_file(files('certifi').joinpath('cacert.pem'))"
         ));
         assert!(path_use(
             "from importlib.resources import path as get_path, read_text"
         ));
-        assert!(path_use("exec(compile(open(p).read(), p, 'exec'))"));
         assert!(!path_use("__path__ = extend_path(__path__, __name__)"));
         assert!(!path_use("log.debug('loaded %s', __file__)"));
         assert!(!path_use("getattr(sys, '_MEIPASS', None)"));
         assert!(!path_use("data = pkgutil.get_data(__name__, 'x.json')"));
         assert!(!path_use("for m in pkgutil.iter_modules(__path__):"));
+    }
+
+    #[test]
+    fn exec_uses() {
+        for src in [
+            "exec(open('version.py').read())",
+            "exec(compile(open(p).read(), p, 'exec'))",
+            "execfile(filename, g, l)",
+            "runpy.run_path(script)",
+        ] {
+            assert!(EXEC_USE.is_match(src.as_bytes()), "{src}");
+        }
+        assert!(!EXEC_USE.is_match(b"exec(code, ns)"));
     }
 
     #[test]

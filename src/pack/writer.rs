@@ -192,7 +192,10 @@ const ZIP64_TAIL: u32 = 56 + 20;
 /// into the classic size (and offset) fields; they get the real values (the size plus 76). The
 /// entry count in the classic record stays the `0xFFFF` marker, and every Zip64-aware reader (3.13 `zipimport`, `zipfile`, the
 /// `zip` crate) takes size and offset from the Zip64 record, which stays exact.
-/// See: https://github.com/python/cpython/issues/89739 (Zip64 in zipimport, 3.13).
+/// The classic size then differs from the Zip64 one, which the spec does not foresee: a reader
+/// that insists the two agree (none of CPython 3.8–3.13.0, the `zip` crate) would reject the
+/// file, so `tests/it/compat.rs` runs such an archive under every installed CPython.
+/// See: <https://github.com/python/cpython/issues/89739> (Zip64 in zipimport, 3.13).
 pub fn patch_zip64_tail<F: Read + Write + Seek>(file: &mut F) -> std::io::Result<bool> {
     use std::io::SeekFrom;
     let end = file.seek(SeekFrom::End(0))?;
