@@ -276,47 +276,78 @@ fn scan(dist: &InstalledDist) -> Option<String> {
             ));
         }
     }
-    let mut data_file: Option<&String> = None;
-    let mut loader_read = false;
-    let mut exec_use: Option<String> = None;
-    for f in &dist.files {
-        let top = f.split('/').next().unwrap_or(f);
-        if is_meta(top) || top == "bin" || top == "include" || in_tests(f) {
-            continue;
-        }
-        if f.ends_with(".py") {
-            let Ok(bytes) = fs_err::read(dist.root.join(f)) else {
-                return Some(format!("unreadable source (`{f}`)"));
-            };
-            if let Some(m) = PATH_USE.find(&bytes) {
-                return Some(format!(
-                    "uses `{}` for paths ({f}:{})",
-                    shown(m),
-                    line_of(&bytes, m)
-                ));
-            }
-            if exec_use.is_none()
-                && let Some(m) = EXEC_USE.find(&bytes)
-            {
-                exec_use = Some(format!(
-                    "runs files by path with `{}` ({f}:{})",
-                    shown(m),
-                    line_of(&bytes, m)
-                ));
-            }
-            loader_read = loader_read || LOADER_READ.is_match(&bytes);
-        } else if data_file.is_none() && f.contains('/') && is_data_file(f) {
-            data_file = Some(f);
-        }
+    let scanned: Vec<&String> = dist
+        .files
+        .iter()
+        .filter(|f| {
+            let top = f.split('/').next().unwrap_or(f);
+            !(is_meta(top) || top == "bin" || top == "include" || in_tests(f))
+        })
+        .collect();
+    // Sources are read in parallel (a single large distribution is the slow case); the result
+    // is the same as a sequential pass: the first file in path order wins.
+    let sources: Vec<SourceScan> = scanned
+        .par_iter()
+        .filter(|f| f.ends_with(".py"))
+        .map(|f| scan_source(dist, f))
+        .collect();
+    if let Some(reason) = sources.iter().find_map(|s| s.path_use.clone()) {
+        return Some(reason);
     }
-    if exec_use.is_some() {
-        return exec_use;
+    if let Some(reason) = sources.iter().find_map(|s| s.exec_use.clone()) {
+        return Some(reason);
     }
+    let loader_read = sources.iter().any(|s| s.loader_read);
+    let data_file = scanned
+        .iter()
+        .find(|f| !f.ends_with(".py") && f.contains('/') && is_data_file(f));
     match data_file {
         Some(f) if !loader_read => Some(format!(
             "data files next to modules and no loader-based reader (`{f}`)"
         )),
         _ => None,
+    }
+}
+
+/// What one source file shows.
+#[derive(Debug, Default)]
+struct SourceScan {
+    /// A reason to extract from [`PATH_USE`] (or an unreadable file).
+    path_use: Option<String>,
+    /// A reason to extract from [`EXEC_USE`].
+    exec_use: Option<String>,
+    /// Whether [`LOADER_READ`] matched.
+    loader_read: bool,
+}
+
+/// Reads `file` of `dist` once and searches it.
+fn scan_source(dist: &InstalledDist, f: &str) -> SourceScan {
+    let Ok(bytes) = fs_err::read(dist.root.join(f)) else {
+        return SourceScan {
+            path_use: Some(format!("unreadable source (`{f}`)")),
+            ..SourceScan::default()
+        };
+    };
+    if let Some(m) = PATH_USE.find(&bytes) {
+        return SourceScan {
+            path_use: Some(format!(
+                "uses `{}` for paths ({f}:{})",
+                shown(m),
+                line_of(&bytes, m)
+            )),
+            ..SourceScan::default()
+        };
+    }
+    SourceScan {
+        path_use: None,
+        exec_use: EXEC_USE.find(&bytes).map(|m| {
+            format!(
+                "runs files by path with `{}` ({f}:{})",
+                shown(m),
+                line_of(&bytes, m)
+            )
+        }),
+        loader_read: LOADER_READ.is_match(&bytes),
     }
 }
 
