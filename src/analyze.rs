@@ -1,14 +1,33 @@
 //! Decide, per distribution, whether it runs from the zip or is extracted to the cache, and why.
-//! Input: the installed distributions; output: one [`Decision`] each. Native code always needs a
-//! real file system, so a distribution holding any is extracted whole. Distributions that share a
-//! top-level package with an extracted one are extracted too, so that no package is ever split
-//! between the zip and the cache.
+//! Input: the installed distributions and the user's [`Overrides`]; output: one [`Decision`] each.
+//!
+//! Rules, first match wins: native code (or a platlib wheel) → extract, whatever `--zip-safe`
+//! says; `--extract-all` / `--extract` → extract; `--zip-safe` → zip; a `not-zip-safe` flag in
+//! `*.egg-info`/`*.dist-info` → extract; a top-level `.pth` file that runs code → extract; Python
+//! code that turns `__file__`/`__path__` into file-system paths (`os.path.dirname(__file__)`,
+//! `Path(__file__)`, `os.listdir(__path__[0])`, `pkg_resources.resource_filename`) → extract;
+//! failing that, code that runs files by path (`exec(open(…))`, `execfile`, `runpy.run_path`) →
+//! extract; data files next to modules when no code of the distribution reads resources through
+//! a loader (`importlib.resources`, `pkgutil.get_data`, `pkg_resources.resource_string`) →
+//! extract; otherwise zip. Distributions that share a package directory holding an `__init__.py`
+//! (or a namespace set up by a legacy `-nspkg.pth`) with an extracted one are extracted too, so
+//! that no regular package is split between the zip and the cache; PEP 420 portions may be.
+//!
+//! `importlib.resources.as_file`/`path` count as path use: they hand out a real file (a temporary
+//! copy in every process when run from a zip), as certifi's `where()` does for OpenSSL.
+//!
+//! Each `.py` file is read once and searched with byte regexes; files under `tests/` and
+//! `test/` directories are skipped (they do not run in a bundle). The analysis errs on the side of
+//! extracting: a false positive costs a one-time extraction, a false negative a crash.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::LazyLock;
+
+use rayon::prelude::*;
+use regex::bytes::Regex;
 
 use crate::install::{InstalledDist, normalize_name};
 use crate::pack::manifest::Mode;
-
 /// Where one distribution runs from, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
@@ -44,20 +63,72 @@ pub fn is_native_file(path: &str) -> bool {
         || (top.ends_with(".libs") && path.contains('/'))
 }
 
-/// Returns one decision per distribution, in the same order.
-pub fn decide_all(dists: &[InstalledDist], overrides: &Overrides) -> Vec<Decision> {
-    let mut decisions: Vec<Decision> = dists.iter().map(|d| decide(d, overrides)).collect();
-    // A top-level name shared by a zipped and an extracted distribution would split a package
-    // (pkgutil-style namespaces cannot span a zip and a directory): extract all of them.
-    let mut owners: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    for (i, dist) in dists.iter().enumerate() {
-        for top in top_level_dirs(dist) {
-            owners.entry(top).or_default().push(i);
+/// A build request the analysis cannot carry out.
+#[derive(Debug, thiserror::Error)]
+pub enum AnalyzeError {
+    /// `--extract`/`--zip-safe` named distributions that are not in the bundle.
+    #[error(
+        "{flag} names distributions that are not in the bundle: {names}\nhint: use the names `pybundle info` lists (normalized, e.g. `zope-interface`)"
+    )]
+    UnknownDist {
+        /// The flag, e.g. `--extract`.
+        flag: &'static str,
+        /// The unknown names, in backticks, comma-separated.
+        names: String,
+    },
+}
+
+/// Returns one decision per distribution, in the same order, and fails when an override names a
+/// distribution that is not in `dists`.
+pub fn decide_all(
+    dists: &[InstalledDist],
+    overrides: &Overrides,
+) -> Result<Vec<Decision>, AnalyzeError> {
+    let known: BTreeSet<String> = dists.iter().map(|d| normalize_name(&d.name)).collect();
+    for (flag, set) in [
+        ("--extract", &overrides.extract),
+        ("--zip-safe", &overrides.zip_safe),
+    ] {
+        let unknown: Vec<String> = set
+            .iter()
+            .filter(|n| !known.contains(*n))
+            .map(|n| format!("`{n}`"))
+            .collect();
+        if !unknown.is_empty() {
+            return Err(AnalyzeError::UnknownDist {
+                flag,
+                names: unknown.join(", "),
+            });
         }
     }
+    let mut decisions: Vec<Decision> = dists.par_iter().map(|d| decide(d, overrides)).collect();
+    // A package directory with an `__init__.py` (regular or pkgutil-style), or a namespace set
+    // up by a legacy `-nspkg.pth`, shared by a zipped and an extracted distribution would be
+    // split: extract all of them. Pure PEP 420 namespaces (no `__init__.py` in the shared
+    // directory in any distribution) are fine: zipimport and the path finder each contribute a
+    // portion.
+    let mut owners: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    let mut regular: BTreeSet<String> = BTreeSet::new();
+    let mut nspkg: BTreeSet<usize> = BTreeSet::new();
+    for (i, dist) in dists.iter().enumerate() {
+        for dir in package_dirs(dist) {
+            owners.entry(dir).or_default().push(i);
+        }
+        for f in &dist.files {
+            if let Some(dir) = f.strip_suffix("/__init__.py") {
+                regular.insert(dir.to_string());
+            }
+            if !f.contains('/') && f.ends_with("-nspkg.pth") {
+                nspkg.insert(i);
+            }
+        }
+    }
+    owners.retain(|dir, idxs| {
+        idxs.len() > 1 && (regular.contains(dir) || idxs.iter().any(|i| nspkg.contains(i)))
+    });
     loop {
         let mut changed = false;
-        for (top, idxs) in &owners {
+        for (dir, idxs) in &owners {
             let Some(&extracted) = idxs.iter().find(|&&i| decisions[i].mode == Mode::Extract)
             else {
                 continue;
@@ -67,7 +138,8 @@ pub fn decide_all(dists: &[InstalledDist], overrides: &Overrides) -> Vec<Decisio
                     decisions[i] = Decision {
                         mode: Mode::Extract,
                         reason: format!(
-                            "shares the package `{top}` with extracted `{}`",
+                            "shares the package `{}` with extracted `{}`",
+                            dir.replace('/', "."),
                             dists[extracted].name
                         ),
                         native: decisions[i].native,
@@ -80,7 +152,7 @@ pub fn decide_all(dists: &[InstalledDist], overrides: &Overrides) -> Vec<Decisio
             break;
         }
     }
-    decisions
+    Ok(decisions)
 }
 
 fn decide(dist: &InstalledDist, overrides: &Overrides) -> Decision {
@@ -92,11 +164,22 @@ fn decide(dist: &InstalledDist, overrides: &Overrides) -> Decision {
         reason,
         native,
     };
-    if let Some(file) = native_file {
-        return extract(format!("native code (`{file}`)"));
-    }
-    if !dist.purelib {
-        return extract("platlib wheel (Root-Is-Purelib: false)".to_string());
+    let forced_zip = overrides.zip_safe.contains(&name);
+    let native_reason = if let Some(file) = native_file {
+        Some(format!("native code (`{file}`)"))
+    } else if !dist.purelib {
+        Some("platlib wheel (Root-Is-Purelib: false)".to_string())
+    } else {
+        None
+    };
+    if let Some(reason) = native_reason {
+        if forced_zip {
+            crate::ui::warn(&format!(
+                "`--zip-safe {name}` is ignored: `{}` holds {reason}, which cannot be loaded from a zip",
+                dist.name
+            ));
+        }
+        return extract(reason);
     }
     if overrides.extract_all {
         return extract("--extract-all".to_string());
@@ -104,11 +187,238 @@ fn decide(dist: &InstalledDist, overrides: &Overrides) -> Decision {
     if overrides.extract.contains(&name) {
         return extract("--extract".to_string());
     }
-    Decision {
-        mode: Mode::Zip,
-        reason: "pure Python".to_string(),
-        native,
+    if forced_zip {
+        return Decision {
+            mode: Mode::Zip,
+            reason: "--zip-safe".to_string(),
+            native,
+        };
     }
+    match scan(dist) {
+        Some(reason) => extract(reason),
+        None => Decision {
+            mode: Mode::Zip,
+            reason: "pure Python, no file-system use of its own files".to_string(),
+            native,
+        },
+    }
+}
+
+/// Code that turns a module's location into file-system paths, or runs files by path.
+static PATH_USE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        // os.path.dirname(__file__), Path(__file__), FilePath(x.__file__), open(__file__),
+        // os.listdir(__path__[0]), os.walk(pkg.__path__[0]), glob(__file__ …)
+        r#"(?:dirname|abspath|realpath|normpath|join|split|exists|isfile|isdir|listdir|scandir|walk|glob|Path|open|chdir|stat)\s*\(\s*(?:[A-Za-z_][\w.\[\]'"]*\.)?__(?:file|path)__"#,
+        // __path__[0] anywhere: the package directory as a string
+        r"|\b__path__\s*\[\s*0\s*\]",
+        // pkg_resources hands out real file names
+        r"|\bresource_filename\s*\(",
+        // importlib.resources.as_file / path: the caller needs a real file (a temporary copy
+        // per process when run from a zip), e.g. certifi's `where()` handed to OpenSSL
+        r"|\bas_file\s*\(|resources\.path\s*\(|\bimport\s+path\s+as\s+\w+",
+    ))
+    .expect("valid regex")
+});
+
+/// Code that runs files by path: `exec(open(…))`, `execfile(…)`, `runpy.run_path(…)`. Weaker
+/// evidence than [`PATH_USE`] (the file may be the user's, not the distribution's): reported
+/// only when nothing stronger is found.
+static EXEC_USE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\bexec\s*\(\s*(?:compile\s*\(\s*)?open\s*\(|\bexecfile\s*\(|\brun_path\s*\(")
+        .expect("valid regex")
+});
+
+/// Readers that work from a zip (they go through the module's loader).
+static LOADER_READ: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"\bimportlib(?:_resources|\.resources)\b|\bget_data\s*\(|\bresource_(?:string|stream|exists|isdir|listdir)\s*\(|\bread_(?:text|binary)\s*\(",
+    )
+    .expect("valid regex")
+});
+
+/// Data files that code usually opens by path when nothing reads them through the loader.
+const DATA_EXTENSIONS: &[&str] = &[
+    "pem", "crt", "cer", "json", "txt", "html", "htm", "xml", "xsd", "yaml", "yml", "toml", "cfg",
+    "ini", "conf", "csv", "tsv", "sql", "js", "css", "jinja", "jinja2", "j2", "tmpl", "tpl",
+    "mako", "svg", "png", "gif", "ico", "jpg", "mo", "po", "dat", "db", "sqlite", "bin", "zip",
+    "gz", "wav", "ttf", "woff", "woff2", "sh", "bat", "exe",
+];
+
+/// Returns why `dist` must be extracted, or `None` if it can run from the zip. Reads each `.py`
+/// file at most once; an unreadable file counts as a reason to extract.
+fn scan(dist: &InstalledDist) -> Option<String> {
+    let is_meta = |top: &str| {
+        top.ends_with(".dist-info") || top.ends_with(".egg-info") || top.ends_with(".data")
+    };
+    for f in &dist.files {
+        let Some((top, rest)) = f.split_once('/') else {
+            continue;
+        };
+        if is_meta(top) && (rest == "not-zip-safe") {
+            return Some(format!("declares not zip-safe (`{f}`)"));
+        }
+    }
+    for f in dist
+        .files
+        .iter()
+        .filter(|f| !f.contains('/') && f.ends_with(".pth"))
+    {
+        let Ok(text) = fs_err::read(dist.root.join(f)) else {
+            return Some(format!("unreadable `.pth` file (`{f}`)"));
+        };
+        let runs_code = text
+            .split(|&b| b == b'\n')
+            .any(|line| line.starts_with(b"import ") || line.starts_with(b"import\t"));
+        if runs_code {
+            return Some(format!(
+                "`.pth` file runs code that needs a directory (`{f}`)"
+            ));
+        }
+    }
+    let scanned: Vec<&String> = dist
+        .files
+        .iter()
+        .filter(|f| {
+            let top = f.split('/').next().unwrap_or(f);
+            !(is_meta(top) || top == "bin" || top == "include" || in_tests(f))
+        })
+        .collect();
+    // Sources are read in parallel (a single large distribution is the slow case); the result
+    // is the same as a sequential pass: the first file in path order wins.
+    let sources: Vec<SourceScan> = scanned
+        .par_iter()
+        .filter(|f| f.ends_with(".py"))
+        .map(|f| scan_source(dist, f))
+        .collect();
+    if let Some(reason) = sources.iter().find_map(|s| s.path_use.clone()) {
+        return Some(reason);
+    }
+    if let Some(reason) = sources.iter().find_map(|s| s.exec_use.clone()) {
+        return Some(reason);
+    }
+    let loader_read = sources.iter().any(|s| s.loader_read);
+    let data_file = scanned
+        .iter()
+        .find(|f| !f.ends_with(".py") && f.contains('/') && is_data_file(f));
+    match data_file {
+        Some(f) if !loader_read => Some(format!(
+            "data files next to modules and no loader-based reader (`{f}`)"
+        )),
+        _ => None,
+    }
+}
+
+/// What one source file shows.
+#[derive(Debug, Default)]
+struct SourceScan {
+    /// A reason to extract from [`PATH_USE`] (or an unreadable file).
+    path_use: Option<String>,
+    /// A reason to extract from [`EXEC_USE`].
+    exec_use: Option<String>,
+    /// Whether [`LOADER_READ`] matched.
+    loader_read: bool,
+}
+
+/// Reads `file` of `dist` once and searches it.
+fn scan_source(dist: &InstalledDist, f: &str) -> SourceScan {
+    let Ok(bytes) = fs_err::read(dist.root.join(f)) else {
+        return SourceScan {
+            path_use: Some(format!("unreadable source (`{f}`)")),
+            ..SourceScan::default()
+        };
+    };
+    if let Some(m) = PATH_USE.find(&bytes) {
+        return SourceScan {
+            path_use: Some(format!(
+                "uses `{}` for paths ({f}:{})",
+                shown(m),
+                line_of(&bytes, m)
+            )),
+            ..SourceScan::default()
+        };
+    }
+    SourceScan {
+        path_use: None,
+        exec_use: EXEC_USE.find(&bytes).map(|m| {
+            format!(
+                "runs files by path with `{}` ({f}:{})",
+                shown(m),
+                line_of(&bytes, m)
+            )
+        }),
+        loader_read: LOADER_READ.is_match(&bytes),
+    }
+}
+
+/// Returns the matched code with blanks removed and the call closed, e.g. `dirname(__file__)`.
+fn shown(m: regex::bytes::Match<'_>) -> String {
+    let mut what: String = String::from_utf8_lossy(m.as_bytes())
+        .split_whitespace()
+        .collect();
+    if what.ends_with("__") {
+        what.push(')');
+    } else if what.ends_with('(') {
+        what.push_str("…)");
+    }
+    what
+}
+
+/// Returns the 1-based line number of `m` in `bytes`.
+fn line_of(bytes: &[u8], m: regex::bytes::Match<'_>) -> usize {
+    1 + bytes[..m.start()].iter().filter(|&&b| b == b'\n').count()
+}
+
+/// Returns true if `path` is under a `tests` directory (test suites do not run in a bundle).
+fn in_tests(path: &str) -> bool {
+    path.split('/')
+        .rev()
+        .skip(1)
+        .any(|c| c == "tests" || c == "test")
+}
+
+/// Returns true if `path` looks like a data file that code opens by name.
+fn is_data_file(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    match name.rsplit_once('.') {
+        Some((_, ext)) => DATA_EXTENSIONS.contains(&ext.to_ascii_lowercase().as_str()),
+        // Extensionless files in a package (templates, `VERSION`) except marker files.
+        None => !matches!(
+            name,
+            "py.typed" | "LICENSE" | "COPYING" | "NOTICE" | "AUTHORS"
+        ),
+    }
+}
+
+/// Returns every directory holding importable files of `dist` (`pkg`, `pkg/sub`, …).
+fn package_dirs(dist: &InstalledDist) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for top in top_level_dirs(dist) {
+        out.insert(top);
+    }
+    for f in &dist.files {
+        let top = f.split('/').next().unwrap_or(f);
+        if top.ends_with(".dist-info") || top.ends_with(".data") || !f.contains('/') {
+            continue;
+        }
+        let mut dir = f.as_str();
+        while let Some((parent, _)) = dir.rsplit_once('/') {
+            if !out.insert(parent.to_string()) && parent.contains('/') {
+                break;
+            }
+            dir = parent;
+        }
+    }
+    out.retain(|d| {
+        let top = d.split('/').next().unwrap_or(d);
+        !top.ends_with(".dist-info")
+            && !top.ends_with(".data")
+            && !top.ends_with(".egg-info")
+            && top != "bin"
+            && top != "include"
+            && top != "__pycache__"
+    });
+    out
 }
 
 /// Returns the top-level package directories (and module names) a distribution writes.
@@ -142,5 +452,77 @@ mod tests {
         assert!(is_native_file("pkg/lib.so.1"));
         assert!(!is_native_file("pkg/socket.py"));
         assert!(!is_native_file("pkg/sonnet.txt"));
+    }
+
+    fn path_use(src: &str) -> bool {
+        PATH_USE.is_match(src.as_bytes())
+    }
+
+    #[test]
+    fn path_uses() {
+        assert!(path_use("HERE = os.path.dirname(__file__)"));
+        assert!(path_use("f = os.path.dirname( os.path.abspath(__file__))"));
+        assert!(path_use("root = Path(__file__).parent"));
+        assert!(path_use("p = pathlib.Path(__file__).resolve()"));
+        assert!(path_use("fp = FilePath(twisted.__file__)"));
+        assert!(path_use(
+            "d = os.path.dirname(sys.modules[__name__].__file__)"
+        ));
+        assert!(path_use("with importlib_resources.path('pkg', 'x') as p:"));
+        assert!(path_use("os.path.join(django.__path__[0], 'conf')"));
+        assert!(path_use("for n in os.listdir(__path__[0]):"));
+        assert!(path_use("with open(__file__) as f:"));
+        assert!(path_use("pkg_resources.resource_filename(__name__, 'x')"));
+        assert!(path_use(
+            "_CACERT_CTX = as_file(files('certifi').joinpath('cacert.pem'))"
+        ));
+        assert!(path_use(
+            "from importlib.resources import path as get_path, read_text"
+        ));
+        assert!(!path_use("__path__ = extend_path(__path__, __name__)"));
+        assert!(!path_use("log.debug('loaded %s', __file__)"));
+        assert!(!path_use("getattr(sys, '_MEIPASS', None)"));
+        assert!(!path_use("data = pkgutil.get_data(__name__, 'x.json')"));
+        assert!(!path_use("for m in pkgutil.iter_modules(__path__):"));
+    }
+
+    #[test]
+    fn exec_uses() {
+        for src in [
+            "exec(open('version.py').read())",
+            "exec(compile(open(p).read(), p, 'exec'))",
+            "execfile(filename, g, l)",
+            "runpy.run_path(script)",
+        ] {
+            assert!(EXEC_USE.is_match(src.as_bytes()), "{src}");
+        }
+        assert!(!EXEC_USE.is_match(b"exec(code, ns)"));
+    }
+
+    #[test]
+    fn loader_readers() {
+        for src in [
+            "from importlib.resources import files",
+            "import importlib_resources",
+            "pkgutil.get_data(__name__, 'a.json')",
+            "pkg_resources.resource_string(__name__, 'a')",
+        ] {
+            assert!(LOADER_READ.is_match(src.as_bytes()), "{src}");
+        }
+        assert!(!LOADER_READ.is_match(b"import json"));
+    }
+
+    #[test]
+    fn data_files() {
+        assert!(is_data_file("certifi/cacert.pem"));
+        assert!(is_data_file(
+            "django/contrib/admin/templates/admin/base.html"
+        ));
+        assert!(is_data_file("pkg/VERSION"));
+        assert!(!is_data_file("click/py.typed"));
+        assert!(!is_data_file("pkg/mod.pyi"));
+        assert!(in_tests("pkg/tests/test_a.py"));
+        assert!(!in_tests("pkg/tests.py"));
+        assert!(in_tests("twisted/internet/test/process_helper.py"));
     }
 }

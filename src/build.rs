@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use rayon::prelude::*;
 
-use crate::analyze::{self, Overrides};
+use crate::analyze;
 use crate::bootstrap::{self, MainData};
 use crate::config::BuildPlan;
 use crate::entry;
@@ -154,7 +154,20 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
     ));
 
     let resolved = entry::resolve(&plan.entry, &dists)?;
-    let decisions = analyze::decide_all(&dists, &Overrides::default());
+    let decisions = timings.record("analyze", || analyze::decide_all(&dists, &plan.overrides))?;
+    for (dist, decision) in dists.iter().zip(&decisions) {
+        ui::detail(&format!(
+            "{} {}: {} ({})",
+            dist.name,
+            dist.version,
+            if decision.mode == Mode::Zip {
+                "zip"
+            } else {
+                "extract"
+            },
+            decision.reason
+        ));
+    }
 
     // Compile bytecode: the run time's own package and every distribution's sources.
     let bundle_name = plan

@@ -191,6 +191,18 @@ pub struct BuildArgs {
     #[arg(long, value_name = "ABI", help_heading = "Target")]
     pub abi: Vec<String>,
 
+    /// Extract DIST to the cache at run time whatever the analysis says (repeatable)
+    #[arg(long, value_name = "DIST", help_heading = "Zip safety")]
+    pub extract: Vec<String>,
+
+    /// Import DIST from the zip whatever the analysis says; native code is still extracted (repeatable)
+    #[arg(long, value_name = "DIST", help_heading = "Zip safety")]
+    pub zip_safe: Vec<String>,
+
+    /// Extract every distribution to the cache at run time (like shiv)
+    #[arg(long, help_heading = "Zip safety")]
+    pub extract_all: bool,
+
     /// Arguments after `--` are passed to pip unchanged
     #[arg(last = true, value_name = "PIP_ARG")]
     pub pip_args: Vec<OsString>,

@@ -3,13 +3,15 @@
 
 mod pyproject;
 
-pub use pyproject::{PENDING_KEYS, PybundleTable, PyprojectError};
+pub use pyproject::{PybundleTable, PyprojectError};
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+use crate::analyze::Overrides;
 use crate::cli::BuildArgs;
 use crate::install::entry_points::{EntryTarget, parse_entry_target};
+use crate::install::normalize_name;
 
 /// The shebang line used when `-p` is not given.
 pub const DEFAULT_SHEBANG: &str = "/usr/bin/env python3";
@@ -110,6 +112,8 @@ pub struct BuildPlan {
     pub build_id: Option<String>,
     /// Output verbosity.
     pub verbosity: Verbosity,
+    /// `--extract`, `--zip-safe`, `--extract-all` (names normalized).
+    pub overrides: Overrides,
     /// The cross target, when any of `--platform`, `--python-version`, `--implementation`,
     /// `--abi` is given.
     pub target: Option<CrossTarget>,
@@ -325,6 +329,11 @@ impl BuildPlan {
             verbosity,
             runtime,
             target,
+            overrides: Overrides {
+                extract: args.extract.iter().map(|n| normalize_name(n)).collect(),
+                zip_safe: args.zip_safe.iter().map(|n| normalize_name(n)).collect(),
+                extract_all: args.extract_all,
+            },
         })
     }
 }

@@ -64,9 +64,6 @@ pub struct PybundleTable {
     /// `--abi`: target ABI tags for a cross-target build.
     pub abi: Option<Vec<String>>,
 
-    // Keys of flags that are being added on other branches. They are parsed (so that a
-    // pyproject.toml written for a newer pybundle is not rejected as unknown) and refused with a
-    // clear message until the flag exists: see [`PENDING_KEYS`].
     /// `--extract NAME`: distributions to extract at run time.
     pub extract: Option<Vec<String>>,
     /// `--zip-safe NAME`: distributions to import from the zip.
@@ -81,9 +78,6 @@ pub struct PybundleTable {
     /// `--env KEY=VALUE`: environment variables the bundle sets.
     pub env: Option<Vec<String>>,
 }
-
-/// Keys of [`PybundleTable`] whose flags this build does not have yet.
-pub const PENDING_KEYS: &[&str] = &["extract", "zip-safe", "extract-all"];
 
 /// The parts of `pyproject.toml` pybundle reads.
 #[derive(Debug, Default, Deserialize)]
@@ -112,10 +106,6 @@ pub enum PyprojectError {
         "invalid `[tool.pybundle]` in `{path}`: {message}\nhint: keys are the long flags' names in kebab-case (see `pybundle --help`)"
     )]
     Invalid { path: PathBuf, message: String },
-    #[error(
-        "the key `{key}` in `{path}` needs a newer pybundle\nhint: remove the key or pass the flag on the command line"
-    )]
-    Pending { key: &'static str, path: PathBuf },
 }
 
 /// A loaded `pyproject.toml`.
@@ -140,12 +130,6 @@ pub fn load(path: &Path) -> Result<LoadedPyproject, PyprojectError> {
         message: err.message().to_string(),
     })?;
     let table = doc.tool.and_then(|t| t.pybundle).unwrap_or_default();
-    if let Some(key) = pending_key(&table) {
-        return Err(PyprojectError::Pending {
-            key,
-            path: path.to_path_buf(),
-        });
-    }
     if let Some(level) = table.compress_level
         && level > 9
     {
@@ -159,20 +143,6 @@ pub fn load(path: &Path) -> Result<LoadedPyproject, PyprojectError> {
         buildable: doc.build_system.is_some() || doc.project.is_some(),
         table,
     })
-}
-
-/// Returns the first key set in `table` whose flag does not exist yet.
-fn pending_key(table: &PybundleTable) -> Option<&'static str> {
-    let set = [
-        table.extract.is_some(),
-        table.zip_safe.is_some(),
-        table.extract_all.is_some(),
-    ];
-    PENDING_KEYS
-        .iter()
-        .zip(set)
-        .find(|(_, set)| *set)
-        .map(|(key, _)| *key)
 }
 
 /// Finds the configuration for `args` (from `--config` or a project-directory REQUIREMENT),
@@ -293,6 +263,9 @@ fn merge(args: &mut BuildArgs, table: PybundleTable, base: &Path) {
     }
     args.inherit_path |= table.inherit_path.unwrap_or(false);
     fill_vec(&mut args.env, table.env);
+    fill_vec(&mut args.extract, table.extract);
+    fill_vec(&mut args.zip_safe, table.zip_safe);
+    args.extract_all |= table.extract_all.unwrap_or(false);
     if args.python_version.is_none() {
         args.python_version = table.python_version;
     }
@@ -378,10 +351,19 @@ mod tests {
     }
 
     #[test]
-    fn pending_keys_are_refused_by_name() {
+    fn run_time_and_zip_safety_keys() {
         let dir = tempfile::tempdir().unwrap();
-        let file = write(dir.path(), "[tool.pybundle]\nextract-all = true\n");
-        let err = load(&file).unwrap_err().to_string();
-        assert!(err.contains("`extract-all`"), "{err}");
+        let file = write(
+            dir.path(),
+            "[tool.pybundle]\nextract = [\"Foo_Bar\"]\nzip-safe = [\"six\"]\nextract-all = true\nroot = \"/opt/c\"\ninherit-path = true\nenv = [\"A=1\"]\n",
+        );
+        let mut args = BuildArgs::default();
+        let loaded = load(&file).unwrap();
+        merge(&mut args, loaded.table, dir.path());
+        assert_eq!(args.extract, vec!["Foo_Bar"]);
+        assert_eq!(args.zip_safe, vec!["six"]);
+        assert!(args.extract_all && args.inherit_path);
+        assert_eq!(args.root.as_deref(), Some("/opt/c"));
+        assert_eq!(args.env, vec!["A=1"]);
     }
 }

@@ -27,6 +27,36 @@ pub const EXTRACT_DIR: &str = "extract";
 /// Bump when the layout of an extracted entry changes, so old cache entries are not reused.
 pub const CACHE_LAYOUT: &str = "v1";
 
+/// The largest bundle a zip can describe without Zip64 offsets.
+pub const ZIP32_MAX_BYTES: u64 = 0xFFFF_FFFF;
+/// The first CPython whose `zipimport` reads Zip64 archives.
+pub const ZIP64_IMPORT_SINCE: (u32, u32) = (3, 13);
+
+/// A bundle too large for the `zipimport` of an interpreter that may run it.
+#[derive(Debug, thiserror::Error)]
+pub enum LimitError {
+    /// Larger than a zip without Zip64 offsets can describe.
+    #[error(
+        "the bundle would be {bytes} bytes, over the 4 GiB that Python before 3.13 can import from (its `zipimport` does not read Zip64 offsets, the bundle would fail to start)\nhint: leave large data files out of the bundle, or target Python 3.13 or newer with `--python` for a bundle with native code (which runs only on that version)"
+    )]
+    TooLarge {
+        /// Size of the bundle.
+        bytes: u64,
+    },
+}
+
+/// Fails when a bundle of `bytes` bytes needs Zip64 offsets and may start on an interpreter
+/// older than 3.13. `pinned` is the target `(major, minor)` when the bundle runs only on that
+/// version (native code), `None` for a pure bundle (it runs on any version its
+/// `Requires-Python` allows). More than 65,535 entries need no check: [`writer::write`] makes
+/// such archives importable by every version.
+pub fn check_zip_limits(pinned: Option<(u32, u32)>, bytes: u64) -> Result<(), LimitError> {
+    if bytes <= ZIP32_MAX_BYTES || pinned.is_some_and(|v| v >= ZIP64_IMPORT_SINCE) {
+        return Ok(());
+    }
+    Err(LimitError::TooLarge { bytes })
+}
+
 /// One distribution, placed.
 #[derive(Debug)]
 pub struct Placed<'a> {
@@ -233,6 +263,7 @@ pub fn pack(placed: &[Placed<'_>], settings: PackSettings) -> anyhow::Result<Pac
         })
         .collect();
 
+    let pinned = settings.main.native.then_some(settings.main.version);
     let mut main = settings.main;
     main.extract = dists
         .iter()
@@ -285,9 +316,10 @@ pub fn pack(placed: &[Placed<'_>], settings: PackSettings) -> anyhow::Result<Pac
     )?);
     let dirs: Vec<String> = dirs.into_iter().collect();
     let size = write_atomically(&settings.output, |file| {
-        writer::write(file, &settings.shebang, all, &dirs, style)
-            .map(|_| ())
-            .map_err(anyhow::Error::from)
+        let file = writer::write(file, &settings.shebang, all, &dirs, style)?;
+        let written = std::io::Seek::stream_position(file)?;
+        check_zip_limits(pinned, written)?;
+        Ok(())
     })?;
     Ok(PackOutcome { manifest, size })
 }
@@ -329,4 +361,19 @@ pub fn write_atomically(
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     fs_err::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zip64_offsets_only_for_bundles_pinned_to_3_13() {
+        assert!(check_zip_limits(None, ZIP32_MAX_BYTES).is_ok());
+        assert!(check_zip_limits(Some((3, 8)), 1 << 20).is_ok());
+        let err = check_zip_limits(None, ZIP32_MAX_BYTES + 1).unwrap_err();
+        assert!(err.to_string().contains("over the 4 GiB"), "{err}");
+        assert!(check_zip_limits(Some((3, 12)), ZIP32_MAX_BYTES + 1).is_err());
+        assert!(check_zip_limits(Some((3, 13)), ZIP32_MAX_BYTES + 1).is_ok());
+    }
 }

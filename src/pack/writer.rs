@@ -136,8 +136,9 @@ pub fn prepare_one(member: Member, style: EntryStyle) -> std::io::Result<Prepare
 }
 
 /// Writes the shebang line and a zip of `prepared` (files) and `dirs` (directory entries, each
-/// ending in `/`) to `out`, all in path order.
-pub fn write<W: Write + Seek>(
+/// ending in `/`) to `out`, all in path order. An archive with more than 65,535 entries gets
+/// Zip64 end records (written by the `zip` crate) and then [`patch_zip64_tail`].
+pub fn write<W: Write + Seek + Read>(
     out: W,
     shebang: &str,
     prepared: Vec<Prepared>,
@@ -171,7 +172,70 @@ pub fn write<W: Write + Seek>(
             zip.add_prepared_file(file.file)?;
         }
     }
-    zip.finish()
+    let mut out = zip.finish()?;
+    patch_zip64_tail(&mut out)?;
+    Ok(out)
+}
+
+/// Size of the Zip64 end of central directory record (without extensible data) plus its locator.
+const ZIP64_TAIL: u32 = 56 + 20;
+
+/// Makes an archive whose end records are Zip64 (more than 65,535 entries, under 4 GiB)
+/// importable by every CPython. Returns whether it changed anything.
+///
+/// CPython 3.8–3.12 `zipimport` ignores the Zip64 records: it takes the classic end record's
+/// central-directory size, steps back that far from the end record and reads entries until the
+/// signature stops matching. With the 76 bytes of Zip64 record and locator in between, it lands
+/// in the wrong place and finds no entry at all ("can't find '__main__' module"). Counting the
+/// Zip64 tail in the classic record's size makes it land on the first central-directory entry;
+/// it then stops at the Zip64 record's signature. The `zip` crate writes `0xFFFFFFFF` markers
+/// into the classic size (and offset) fields; they get the real values (the size plus 76). The
+/// entry count in the classic record stays the `0xFFFF` marker, and every Zip64-aware reader (3.13 `zipimport`, `zipfile`, the
+/// `zip` crate) takes size and offset from the Zip64 record, which stays exact.
+/// The classic size then differs from the Zip64 one, which the spec does not foresee: a reader
+/// that insists the two agree (none of CPython 3.8–3.13.0, the `zip` crate) would reject the
+/// file, so `tests/it/compat.rs` runs such an archive under every installed CPython.
+/// See: <https://github.com/python/cpython/issues/89739> (Zip64 in zipimport, 3.13).
+pub fn patch_zip64_tail<F: Read + Write + Seek>(file: &mut F) -> std::io::Result<bool> {
+    use std::io::SeekFrom;
+    let end = file.seek(SeekFrom::End(0))?;
+    if end < 22 + u64::from(ZIP64_TAIL) {
+        return Ok(false);
+    }
+    let mut tail = [0u8; 22 + ZIP64_TAIL as usize];
+    file.seek(SeekFrom::Start(end - tail.len() as u64))?;
+    file.read_exact(&mut tail)?;
+    let (record, rest) = tail.split_at(56);
+    let (locator, eocd) = rest.split_at(20);
+    if !record.starts_with(b"PK\x06\x06")
+        || !locator.starts_with(b"PK\x06\x07")
+        || !eocd.starts_with(b"PK\x05\x06")
+    {
+        return Ok(false);
+    }
+    // Zip64 record: size of the central directory at 40, its offset at 48 (both u64).
+    let wide = |b: &[u8]| {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(&b[..8]);
+        u64::from_le_bytes(bytes)
+    };
+    let size = wide(&record[40..48]) + u64::from(ZIP64_TAIL);
+    let offset = wide(&record[48..56]);
+    // Over 4 GiB the classic fields cannot hold the values: leave the archive as it is (the pack
+    // stage refuses such bundles unless they only run on 3.13+).
+    let (Ok(size), Ok(offset)) = (u32::try_from(size), u32::try_from(offset)) else {
+        return Ok(false);
+    };
+    if size == u32::MAX || offset == u32::MAX {
+        return Ok(false);
+    }
+    let mut patched = [0u8; 8];
+    patched[..4].copy_from_slice(&size.to_le_bytes());
+    patched[4..].copy_from_slice(&offset.to_le_bytes());
+    file.seek(SeekFrom::Start(end - 22 + 12))?;
+    file.write_all(&patched)?;
+    file.seek(SeekFrom::Start(end))?;
+    Ok(true)
 }
 
 pub use crate::fsutil::hex;

@@ -4,6 +4,7 @@
 mod common;
 
 mod build;
+mod compat;
 mod eco;
 mod errors;
 mod python;
