@@ -98,7 +98,11 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
             .filter_map(|w| fs_err::metadata(w).ok())
             .map(|m| m.len())
             .sum();
-        progress.finish(&format!("{} wheels, {}", wheels.len(), ui::size(bytes)));
+        progress.finish(&format!(
+            "{}, {}",
+            ui::count(wheels.len(), "wheel"),
+            ui::size(bytes)
+        ));
         wheels
     } else {
         Vec::new()
@@ -137,9 +141,9 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
             Ok(dists)
         })?;
     progress.finish(&format!(
-        "{} distributions, {} files",
-        dists.len(),
-        dists.iter().map(|d| d.files.len()).sum::<usize>()
+        "{}, {}",
+        ui::count(dists.len(), "distribution"),
+        ui::count(dists.iter().map(|d| d.files.len()).sum::<usize>(), "file")
     ));
     dists.sort_by_key(|d| normalize_name(&d.name));
     check_duplicates(&dists)?;
@@ -260,8 +264,11 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
         }
     };
     progress.finish(&match outcome.failed.len() {
-        0 => format!("{} modules", jobs.len()),
-        n => format!("{} modules, {n} left as source only", jobs.len()),
+        0 => ui::count(jobs.len(), "module"),
+        n => format!(
+            "{}, {n} left as source only",
+            ui::count(jobs.len(), "module")
+        ),
     });
     if let (Some((file, name)), Some(Some(false))) = (&resolved.attr_check, outcome.attrs.first()) {
         bail!(entry::EntryError::NoAttribute {
@@ -355,8 +362,8 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
     let progress = ui::progress("pack", "writing the zip", None);
     let outcome = timings.record("pack", || pack::pack(&placed, settings))?;
     progress.finish(&format!(
-        "{} members, {}",
-        outcome.manifest.members.len() + 1,
+        "{}, {}",
+        ui::count(outcome.manifest.members.len() + 1, "member"),
         ui::size(outcome.size)
     ));
     let extracted = outcome
@@ -366,10 +373,10 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
         .filter(|d| d.mode == Mode::Extract)
         .count();
     ui::stage(&format!(
-        "built {} ({:.1} MB, {} distributions, {} extracted at run time, build id {}) in {:.2}s [{}]",
+        "built {} ({:.1} MB, {}, {} extracted at run time, build id {}) in {:.2}s [{}]",
         plan.output.display(),
         outcome.size as f64 / 1e6,
-        outcome.manifest.distributions.len(),
+        ui::count(outcome.manifest.distributions.len(), "distribution"),
         extracted,
         &outcome.manifest.build_id[..outcome.manifest.build_id.len().min(12)],
         started.elapsed().as_secs_f64(),

@@ -39,7 +39,7 @@ use crate::extract::{LAYOUT, MARKER, rand_u32};
 use crate::pack::manifest::Mode;
 
 /// Entries used within this window are never pruned (a start in flight is safe).
-const MIN_AGE: Duration = Duration::from_secs(3600);
+pub const MIN_AGE: Duration = Duration::from_secs(3600);
 /// `v1/tmp/` entries younger than this may belong to a running extraction.
 const TMP_GRACE: Duration = Duration::from_secs(3600);
 /// `v1/tmp/` entries older than this are removed even if their pid is alive (pid reuse).

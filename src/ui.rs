@@ -125,6 +125,15 @@ pub fn size(bytes: u64) -> String {
     }
 }
 
+/// Returns `n` and `noun`, with an `s` unless `n` is 1 (`1 wheel`, `3 wheels`).
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// Prints one line of pip's streamed output.
 pub fn pip_line(line: &str) {
     let _ = writeln!(std::io::stderr(), "  pip: {line}");

@@ -339,7 +339,7 @@ fn plain_stage_lines_then_summary_and_quiet() {
     {
         assert!(line.trim_start().starts_with(stage), "{}", describe(&out));
     }
-    assert!(lines[0].contains("1 wheels"), "{}", describe(&out));
+    assert!(lines[0].contains("1 wheel,"), "{}", describe(&out));
     assert!(lines[4].starts_with("built "), "{}", describe(&out));
     assert!(lines[4].contains("build id "), "{}", describe(&out));
     assert!(
