@@ -74,7 +74,9 @@ pub enum InstallError {
     #[error(transparent)]
     BadFilename(#[from] FilenameError),
     /// The file is not a readable zip archive.
-    #[error("`{wheel}` is not a zip archive: {reason}")]
+    #[error(
+        "`{wheel}` is not a zip archive: {reason}\nhint: the wheel is damaged or was tampered with: delete it (from the wheelhouse, or with `pip cache purge`) and build again"
+    )]
     NotAZip {
         /// The wheel file name.
         wheel: String,
@@ -82,7 +84,9 @@ pub enum InstallError {
         reason: String,
     },
     /// The archive is damaged in a way the zip reader detects (bad CRC, truncated data…).
-    #[error("`{wheel}` is corrupt: {reason}")]
+    #[error(
+        "`{wheel}` is corrupt: {reason}\nhint: the wheel is damaged or was tampered with: delete it (from the wheelhouse, or with `pip cache purge`) and build again"
+    )]
     Corrupt {
         /// The wheel file name.
         wheel: String,
@@ -108,7 +112,9 @@ pub enum InstallError {
         reason: String,
     },
     /// The wheel has no `RECORD`, so it cannot be verified.
-    #[error("`{wheel}` has no `{path}`, so its contents cannot be verified")]
+    #[error(
+        "`{wheel}` has no `{path}`, so its contents cannot be verified\nhint: a wheel must carry a RECORD with a sha256 (or sha384/sha512) for every file; rebuild the wheel with a current build backend"
+    )]
     MissingRecord {
         /// The wheel file name.
         wheel: String,
@@ -128,7 +134,9 @@ pub enum InstallError {
         reason: String,
     },
     /// `RECORD` lists a file without a hash.
-    #[error("`{wheel}` cannot be verified: RECORD lists `{path}` without a hash")]
+    #[error(
+        "`{wheel}` cannot be verified: RECORD lists `{path}` without a hash\nhint: a wheel must carry a RECORD with a sha256 (or sha384/sha512) for every file; rebuild the wheel with a current build backend"
+    )]
     MissingHash {
         /// The wheel file name.
         wheel: String,
@@ -137,7 +145,7 @@ pub enum InstallError {
     },
     /// `RECORD` uses a weak or unknown hash algorithm.
     #[error(
-        "`{wheel}` cannot be verified: RECORD hashes `{path}` with `{algorithm}`, only sha256, sha384 and sha512 are accepted"
+        "`{wheel}` cannot be verified: RECORD hashes `{path}` with `{algorithm}`, only sha256, sha384 and sha512 are accepted\nhint: a wheel must carry a RECORD with a sha256 (or sha384/sha512) for every file; rebuild the wheel with a current build backend"
     )]
     UnsupportedHash {
         /// The wheel file name.
@@ -149,7 +157,7 @@ pub enum InstallError {
     },
     /// A member's content does not match its `RECORD` hash.
     #[error(
-        "`{wheel}` is corrupt: RECORD says `{path}` has {algorithm} {expected}, the archive has {actual}"
+        "`{wheel}` is corrupt: RECORD says `{path}` has {algorithm} {expected}, the archive has {actual}\nhint: the wheel is damaged or was tampered with: delete it (from the wheelhouse, or with `pip cache purge`) and build again"
     )]
     HashMismatch {
         /// The wheel file name.
@@ -165,7 +173,7 @@ pub enum InstallError {
     },
     /// A member's size does not match its `RECORD` size.
     #[error(
-        "`{wheel}` is corrupt: RECORD says `{path}` has {expected} bytes, the archive has {actual}"
+        "`{wheel}` is corrupt: RECORD says `{path}` has {expected} bytes, the archive has {actual}\nhint: the wheel is damaged or was tampered with: delete it (from the wheelhouse, or with `pip cache purge`) and build again"
     )]
     SizeMismatch {
         /// The wheel file name.
@@ -178,7 +186,9 @@ pub enum InstallError {
         actual: u64,
     },
     /// An archive member that `RECORD` does not list.
-    #[error("`{wheel}` is corrupt: `{path}` is in the archive but not in RECORD")]
+    #[error(
+        "`{wheel}` is corrupt: `{path}` is in the archive but not in RECORD\nhint: the wheel is damaged or was tampered with: delete it (from the wheelhouse, or with `pip cache purge`) and build again"
+    )]
     NotInRecord {
         /// The wheel file name.
         wheel: String,
@@ -186,7 +196,9 @@ pub enum InstallError {
         path: String,
     },
     /// A `RECORD` row whose file is not in the archive.
-    #[error("`{wheel}` is corrupt: RECORD lists `{path}`, which is not in the archive")]
+    #[error(
+        "`{wheel}` is corrupt: RECORD lists `{path}`, which is not in the archive\nhint: the wheel is damaged or was tampered with: delete it (from the wheelhouse, or with `pip cache purge`) and build again"
+    )]
     MissingFromArchive {
         /// The wheel file name.
         wheel: String,
@@ -194,7 +206,9 @@ pub enum InstallError {
         path: String,
     },
     /// A member (or `RECORD` row) whose path is absolute, has `..`, a drive or a backslash.
-    #[error("`{wheel}` has a member `{path}` that would be written outside the install directory")]
+    #[error(
+        "`{wheel}` has a member `{path}` that would be written outside the install directory\nhint: wheels must not write outside site-packages; this one is malformed or malicious: do not install it"
+    )]
     EscapingPath {
         /// The wheel file name.
         wheel: String,
@@ -202,7 +216,9 @@ pub enum InstallError {
         path: String,
     },
     /// A member that is a symbolic link.
-    #[error("`{wheel}` has a member `{path}` that is a symbolic link, which wheels cannot contain")]
+    #[error(
+        "`{wheel}` has a member `{path}` that is a symbolic link, which wheels cannot contain\nhint: wheels must not write outside site-packages; this one is malformed or malicious: do not install it"
+    )]
     Symlink {
         /// The wheel file name.
         wheel: String,
@@ -210,7 +226,9 @@ pub enum InstallError {
         path: String,
     },
     /// A symbolic link in a scanned tree that points outside the tree.
-    #[error("`{dir}` has a symbolic link `{path}` pointing outside it (to `{target}`)")]
+    #[error(
+        "`{dir}` has a symbolic link `{path}` pointing outside it (to `{target}`)\nhint: replace the link by a copy of what it points to, or remove it"
+    )]
     SymlinkOutside {
         /// The scanned directory.
         dir: PathBuf,
