@@ -328,6 +328,7 @@ fn scan_source(dist: &InstalledDist, f: &str) -> SourceScan {
             ..SourceScan::default()
         };
     };
+    let bytes = mask_inert_lines(&bytes);
     if let Some(m) = PATH_USE.find(&bytes) {
         return SourceScan {
             path_use: Some(format!(
@@ -349,6 +350,62 @@ fn scan_source(dist: &InstalledDist, f: &str) -> SourceScan {
         }),
         loader_read: LOADER_READ.is_match(&bytes),
     }
+}
+
+/// Returns `source` with the lines that never run on import blanked (their newlines kept, so line
+/// numbers stay right): comment lines, and the body of a top-level
+/// `if __name__ == "__main__":` block (code that runs only when the module is executed as a
+/// script, such as pygments' builtin tables regenerating themselves with `open(__file__)`). An
+/// `else:`/`elif` of that block runs on import and is kept.
+fn mask_inert_lines(source: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(source.len());
+    let mut in_main = false;
+    // The triple quote of a string that spans lines: its lines are never top-level code.
+    let mut open_string: Option<&[u8]> = None;
+    for line in source.split_inclusive(|&b| b == b'\n') {
+        let trimmed = line.trim_ascii_start();
+        let top_level = open_string.is_none()
+            && trimmed.len() == line.len()
+            && !trimmed.is_empty()
+            && trimmed[0] != b'#';
+        if top_level {
+            in_main = line.starts_with(b"if __name__") && line.windows(8).any(|w| w == b"__main__");
+        }
+        let comment = open_string.is_none() && trimmed.first() == Some(&b'#');
+        if in_main || comment {
+            out.extend(line.iter().filter(|&&b| b == b'\n'));
+        } else {
+            out.extend_from_slice(line);
+        }
+        open_string = track_triple_quotes(line, open_string);
+    }
+    out
+}
+
+/// Returns the triple quote still open at the end of `line`, given the one open at its start.
+fn track_triple_quotes<'q>(line: &[u8], mut open: Option<&'q [u8]>) -> Option<&'q [u8]> {
+    const QUOTES: [&[u8]; 2] = [b"\"\"\"", b"'''"];
+    let mut i = 0;
+    while i + 3 <= line.len() {
+        let here = &line[i..i + 3];
+        match open {
+            Some(q) if here == q => {
+                open = None;
+                i += 3;
+            }
+            None if here[0] == b'#' => break,
+            None => {
+                if let Some(q) = QUOTES.iter().find(|q| **q == here) {
+                    open = Some(q);
+                    i += 3;
+                } else {
+                    i += 1;
+                }
+            }
+            Some(_) => i += 1,
+        }
+    }
+    open
 }
 
 /// Returns the matched code with blanks removed and the call closed, e.g. `dirname(__file__)`.
@@ -455,7 +512,7 @@ mod tests {
     }
 
     fn path_use(src: &str) -> bool {
-        PATH_USE.is_match(src.as_bytes())
+        PATH_USE.is_match(&mask_inert_lines(src.as_bytes()))
     }
 
     #[test]
@@ -484,6 +541,26 @@ mod tests {
         assert!(!path_use("getattr(sys, '_MEIPASS', None)"));
         assert!(!path_use("data = pkgutil.get_data(__name__, 'x.json')"));
         assert!(!path_use("for m in pkgutil.iter_modules(__path__):"));
+    }
+
+    #[test]
+    fn main_blocks_and_comments_do_not_count() {
+        let script_only = "TABLE = {}\n\nif __name__ == '__main__':  # pragma: no cover\n    import os\n\n    with open(__file__) as f:\n        content = f.read()\n";
+        assert!(!path_use(script_only));
+        assert!(!path_use("# see os.path.dirname(__file__)\nx = 1\n"));
+        // Code after the block, or in its `else:`, runs on import.
+        assert!(path_use(
+            "if __name__ == '__main__':\n    main()\nHERE = os.path.dirname(__file__)\n"
+        ));
+        assert!(path_use(
+            "if __name__ == '__main__':\n    main()\nelse:\n    HERE = os.path.dirname(__file__)\n"
+        ));
+        // A multi-line string inside the block does not end it.
+        let with_string = "if __name__ == '__main__':\n    s = f\'\'\'\\\nfd = x;\nmclose(fd)\'\'\')\n    with open(__file__) as f:\n        pass\n";
+        assert!(!path_use(with_string), "{with_string}");
+        // Line numbers survive the masking.
+        let masked = mask_inert_lines(b"# c\nif __name__ == '__main__':\n    x\ny = 1\n");
+        assert_eq!(masked, b"\n\n\ny = 1\n");
     }
 
     #[test]
