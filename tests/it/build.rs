@@ -6,18 +6,29 @@ use std::path::{Path, PathBuf};
 
 use crate::common::{TestContext, describe, python311, run, run_ok, shebang};
 
-/// Builds the fixture app with `entry` flags into `out` and returns its path.
-fn build_app(ctx: &TestContext, wheels: &Path, entry: &[&str], out: &str) -> PathBuf {
-    let python = python311();
+/// Builds the fixture app for CPython 3.11 with `flags` into `out` and returns its path.
+fn build_app(ctx: &TestContext, wheels: &Path, flags: &[&str], out: &str) -> PathBuf {
+    build_for(ctx, &python311(), wheels, flags, out)
+}
+
+/// Builds the fixture app for `python` (also its shebang) with `flags` into `<work>/<out>` and
+/// returns its path.
+fn build_for(
+    ctx: &TestContext,
+    python: &Path,
+    wheels: &Path,
+    flags: &[&str],
+    out: &str,
+) -> PathBuf {
     let output = ctx.work().join(out);
     let mut cmd = ctx.pybundle();
     cmd.arg("-o")
         .arg(&output)
-        .args(entry)
+        .args(flags)
         .arg("--python")
-        .arg(&python)
+        .arg(python)
         .arg("-p")
-        .arg(shebang(&python))
+        .arg(shebang(python))
         .arg("--no-index")
         .arg("--find-links")
         .arg(wheels)
@@ -331,19 +342,7 @@ fn every_supported_python() {
         };
         let ctx = TestContext::new();
         let wheels = ctx.fixture_wheels(&python);
-        let output = ctx.work().join("app.pyz");
-        run_ok(
-            ctx.pybundle()
-                .args(["-c", "myapp", "--no-index", "--find-links"])
-                .arg(&wheels)
-                .arg("--python")
-                .arg(&python)
-                .arg("-p")
-                .arg(shebang(&python))
-                .arg("-o")
-                .arg(&output)
-                .arg("myapp"),
-        );
+        let output = build_for(&ctx, &python, &wheels, &["-c", "myapp"], "app.pyz");
         let out = run(ctx.bundle(&output).arg("exit3"));
         assert_eq!(out.status.code(), Some(3), "3.{minor}: {}", describe(&out));
         assert!(
@@ -368,30 +367,18 @@ fn preamble_build_id_and_compress_level() {
         "import os, sys\nprint('preamble ran', __name__)\nos.environ['FROM_PREAMBLE'] = '1'\n",
     )
     .unwrap();
-    let output = ctx.work().join("app.pyz");
-    run_ok(
-        ctx.pybundle()
-            .args([
-                "-c",
-                "myapp",
-                "--no-index",
-                "--compress-level",
-                "0",
-                "--build-id",
-                "release-42",
-                "--preamble",
-            ])
-            .arg(&preamble)
-            .arg("--find-links")
-            .arg(&wheels)
-            .arg("--python")
-            .arg(&python)
-            .arg("-p")
-            .arg(shebang(&python))
-            .arg("-o")
-            .arg(&output)
-            .arg("myapp"),
-    );
+    let preamble_flag = preamble.to_str().expect("temp paths are UTF-8");
+    let flags = [
+        "-c",
+        "myapp",
+        "--compress-level",
+        "0",
+        "--build-id",
+        "release-42",
+        "--preamble",
+        preamble_flag,
+    ];
+    let output = build_for(&ctx, &python, &wheels, &flags, "app.pyz");
     let out = run_ok(ctx.bundle(&output).arg("x"));
     assert!(
         stdout(&out).starts_with("preamble ran __pybundle_preamble__\n"),
