@@ -47,6 +47,7 @@ impl Timings {
 pub fn build(plan: &BuildPlan) -> Result<()> {
     let started = Instant::now();
     let mut timings = Timings::default();
+    check_output_dir(&plan.output)?;
     let pip_python = Interpreter::probe(&plan.python)?;
     // `interp` is the target: `--python` itself, or the cross target's facts. `compiler` is the
     // interpreter that compiles bytecode, of the target's version, if one is installed.
@@ -383,6 +384,25 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
         timings.summary()
     ));
     Ok(())
+}
+
+/// Fails at once, before any slow stage, when the output's directory does not take new files
+/// (the bundle is written there through a temporary file at the end).
+fn check_output_dir(output: &std::path::Path) -> Result<()> {
+    let dir = output
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    tempfile::Builder::new()
+        .prefix(".pybundle-probe.")
+        .tempfile_in(dir)
+        .map(drop)
+        .with_context(|| {
+            format!(
+                "cannot write into `{}`\nhint: choose a writable directory for -o",
+                dir.display()
+            )
+        })
 }
 
 /// Returns true if and only if `file` is a Python source that gets bytecode.

@@ -163,3 +163,26 @@ fn wheel_with_parent_path() {
     assert!(err.contains("../escape.py"), "{err}");
     assert!(!ctx.root().join("escape.py").exists());
 }
+
+#[test]
+fn unwritable_output_directory_fails_before_resolving() {
+    let ctx = TestContext::new();
+    // /proc takes no new files, even for root; the check runs before pip is started.
+    let out = run(ctx.pybundle().args([
+        "-o",
+        "/proc/pybundle-test.pyz",
+        "--no-index",
+        "no-such-package-pybundle-test",
+    ]));
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot write into `/proc`"), "{err}");
+    assert!(
+        err.contains("hint: choose a writable directory for -o"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("pip"),
+        "pip ran before the output check\n{err}"
+    );
+}
