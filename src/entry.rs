@@ -20,9 +20,13 @@ pub enum EntryError {
         dists: String,
         available: String,
     },
-    #[error("the module `{module}` is not in the bundle (looked for {looked})")]
+    #[error(
+        "the module `{module}` is not in the bundle (looked for {looked})\nhint: add the distribution that provides it to the requirements, or check the module's dotted name (`pybundle info` lists what a bundle holds)"
+    )]
     NoModule { module: String, looked: String },
-    #[error("the module `{module}` has no top-level `{name}` (looked in `{file}`)")]
+    #[error(
+        "the module `{module}` has no top-level `{name}` (looked in `{file}`)\nhint: give MODULE:FUNC with a function defined at the module's top level, or use -m to run the module itself"
+    )]
     NoAttribute {
         module: String,
         name: String,

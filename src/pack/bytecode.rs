@@ -55,13 +55,17 @@ pub struct Outcome {
 /// Compiling could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum BytecodeError {
-    #[error("cannot run `{python}` to compile bytecode: {source}")]
+    #[error(
+        "cannot run `{python}` to compile bytecode: {source}\nhint: check that the interpreter still exists and is executable"
+    )]
     Spawn {
         python: String,
         #[source]
         source: std::io::Error,
     },
-    #[error("compiling bytecode with `{python}` failed ({status}):\n{stderr}")]
+    #[error(
+        "compiling bytecode with `{python}` failed ({status}):\n{stderr}\nhint: this is likely a pybundle bug; please report it with the lines above"
+    )]
     Failed {
         python: String,
         status: String,

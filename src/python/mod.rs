@@ -50,19 +50,25 @@ pub enum PythonError {
         "`{0}` was not found on PATH (from --python)\nhint: pass the path of an installed interpreter, e.g. --python /usr/bin/python3.11"
     )]
     NotFound(String),
-    #[error("cannot run `{path}` (from --python): {source}")]
+    #[error(
+        "cannot run `{path}` (from --python): {source}\nhint: check that the file is an executable Python interpreter"
+    )]
     Spawn {
         path: String,
         #[source]
         source: std::io::Error,
     },
-    #[error("`{path}` (from --python) did not answer the interpreter probe ({status})\n{stderr}")]
+    #[error(
+        "`{path}` (from --python) did not answer the interpreter probe ({status})\n{stderr}\nhint: --python must name a CPython 3.8-3.13 interpreter; try running it with `-c pass` to see what fails"
+    )]
     ProbeFailed {
         path: String,
         status: String,
         stderr: String,
     },
-    #[error("`{path}` is {found}; pybundle supports CPython 3.8 to 3.13")]
+    #[error(
+        "`{path}` is {found}; pybundle supports CPython 3.8 to 3.13\nhint: pass --python with a CPython 3.8-3.13 interpreter"
+    )]
     Unsupported { path: String, found: String },
 }
 
