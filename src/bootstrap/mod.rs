@@ -14,6 +14,10 @@ pub const RUNTIME_FILES: &[(&str, &str)] = &[
     ("_pybundle/_cache.py", include_str!("_pybundle/_cache.py")),
     ("_pybundle/_errors.py", include_str!("_pybundle/_errors.py")),
     ("_pybundle/_interp.py", include_str!("_pybundle/_interp.py")),
+    (
+        "_pybundle/_metadata.py",
+        include_str!("_pybundle/_metadata.py"),
+    ),
 ];
 
 /// What the generated `__main__.py` tells the run time.
@@ -43,6 +47,9 @@ pub struct MainData {
     pub multiarch: Option<String>,
     /// Extracted distributions: (key, file count, total bytes).
     pub extract: Vec<(String, usize, u64)>,
+    /// Distributions imported from the zip, as (normalised name, `.dist-info` directory), for
+    /// the run time's importlib.metadata finder.
+    pub dists: Vec<(String, String)>,
     /// `.pth` files: (directory in the bundle, file name).
     pub pth: Vec<(String, String)>,
     /// Whether `_pybundle/preamble.py` exists.
@@ -95,6 +102,11 @@ fn py_tuple(items: &[String]) -> String {
 /// Returns the source of the generated `__main__.py`.
 pub fn render_main(data: &MainData) -> String {
     let (kind, module, attr) = &data.entry;
+    let dists: Vec<String> = data
+        .dists
+        .iter()
+        .map(|(name, dir)| format!("({}, {})", py_str(name), py_str(dir)))
+        .collect();
     let extract: Vec<String> = data
         .extract
         .iter()
@@ -118,6 +130,7 @@ pub fn render_main(data: &MainData) -> String {
          \"requires_python\": {requires_python}, \"native\": {native}, \"platform\": {platform}, \
          \"sys_platform\": {sys_platform}, \"machine\": {machine}, \"multiarch\": {multiarch}}}\n\
          EXTRACT = {extract}\n\
+         DISTS = {dists}\n\
          PTH = {pth}\n\
          PREAMBLE = {preamble}\n\
          ENV = {env}\n\
@@ -141,6 +154,7 @@ pub fn render_main(data: &MainData) -> String {
         machine = py_str(&data.machine),
         multiarch = py_opt(data.multiarch.as_deref()),
         extract = py_tuple(&extract),
+        dists = py_tuple(&dists),
         pth = py_tuple(&pth),
         preamble = py_bool(data.preamble),
         env = py_tuple(&env),
@@ -202,6 +216,7 @@ mod tests {
             machine: "x86_64".into(),
             multiarch: Some("x86_64-linux-gnu".into()),
             extract: vec![("spam-1.0-0123456789abcdef".into(), 3, 100)],
+            dists: vec![("six".into(), "six-1.17.0.dist-info".into())],
             pth: vec![],
             preamble: false,
             env: vec![("K".into(), "V\"q".into())],
@@ -213,6 +228,7 @@ mod tests {
             ENTRY = (\"function\", \"app.main\", \"main\")\n\
             PYTHON = {\"implementation\": \"cpython\", \"version\": (3, 11), \"cache_tag\": \"cpython-311\", \"requires_python\": \">=3.8\", \"native\": True, \"platform\": \"linux-x86_64\", \"sys_platform\": \"linux\", \"machine\": \"x86_64\", \"multiarch\": \"x86_64-linux-gnu\"}\n\
             EXTRACT = ((\"spam-1.0-0123456789abcdef\", 3, 100),)\n\
+            DISTS = ((\"six\", \"six-1.17.0.dist-info\"),)\n\
             PTH = ()\n\
             PREAMBLE = False\n\
             ENV = ((\"K\", \"V\\\"q\"),)\n\

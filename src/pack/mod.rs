@@ -270,6 +270,11 @@ pub fn pack(placed: &[Placed<'_>], settings: PackSettings) -> anyhow::Result<Pac
         .filter(|d| d.mode == Mode::Extract)
         .filter_map(|d| Some((d.key.clone()?, d.files, d.size)))
         .collect();
+    main.dists = placed
+        .iter()
+        .filter(|p| p.mode == Mode::Zip && !p.dist.dist_info.is_empty())
+        .map(|p| (normalize_name(&p.dist.name), p.dist.dist_info.clone()))
+        .collect();
     // The build id covers every member and the generated `__main__.py` (rendered without it).
     let mut id_hasher = Sha256::new();
     for item in &prepared {

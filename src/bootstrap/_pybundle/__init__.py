@@ -407,6 +407,27 @@ def _exec_pth_line(line, sitedir, fullname):
     exec(compile(line, fullname, "exec"), {"__builtins__": __builtins__, "sitedir": sitedir})
 
 
+class _MetadataFinder(object):
+    """Finds the bundle's zipped distributions for importlib.metadata (imports nothing)."""
+
+    def __init__(self, archive, entry, dists):
+        self.archive, self.entry, self.dists = archive, entry, dists
+
+    def find_spec(self, *args, **kwargs):
+        return None
+
+    def find_module(self, *args, **kwargs):
+        return None
+
+    def invalidate_caches(self):
+        pass
+
+    def find_distributions(self, context=None):
+        from . import _metadata
+
+        return _metadata.find(self.archive, self.entry, self.dists, context)
+
+
 def _setup_path(g, archive, extract_dirs_list, extract, inherit):
     zip_archive = archive
     if not os.path.isabs(archive):  # Python 3.8 keeps a relative sys.path[0]
@@ -421,8 +442,15 @@ def _setup_path(g, archive, extract_dirs_list, extract, inherit):
             pass
     zip_sp = zip_archive
     pythonpath, stdlib, host = _split_path(archive)
+    dists = g.get("DISTS")
+    # With a DISTS list the bundle's own entry is `<bundle>/`: zipimport serves it from the
+    # directory it already read, and importlib.metadata asks our finder (see _metadata) instead
+    # of parsing the whole zip again. Children (PYTHONPATH) get the plain path.
+    entry = zip_archive + "/" if dists is not None else zip_archive
+    sys.path[:] = stdlib + [entry] + list(extract_dirs_list)
+    if dists is not None:
+        sys.meta_path.append(_MetadataFinder(zip_archive, entry, dists))
     own = [zip_sp] + list(extract_dirs_list)
-    sys.path[:] = stdlib + own
     if not inherit:
         _scrub_modules(host)
     log("zip-safe distributions from the bundle; %d extracted dir(s); %s host site dirs (%d)"

@@ -1,0 +1,57 @@
+"""importlib.metadata for the distributions imported from the bundle.
+
+Imported only when something asks ``importlib.metadata`` for distributions (never on a start that
+does not). The stdlib finder reads a zip on ``sys.path`` with ``zipfile``: a second parse of the
+whole central directory in Python, about 4 us an entry (``entry_points()`` took 38.6 ms in the
+httpie bundle of 3,142 entries against 2.2 ms in a venv). This finder instead reads the few
+metadata files it is asked for through zipimport, whose directory is already in memory, and
+lists the distributions from the ``DISTS`` literal of ``__main__.py``.
+
+The bundle's own ``sys.path`` entry is ``<bundle>/`` (trailing slash): zipimport treats it as the
+bundle's root, while the stdlib metadata finder fails fast on it instead of parsing the zip.
+"""
+import importlib.metadata as _md
+import re
+import zipimport
+
+
+def _normalize(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+class BundleDistribution(_md.Distribution):
+    """A distribution whose ``.dist-info`` directory is inside the bundle."""
+
+    def __init__(self, loader, dist_info):
+        self._loader = loader
+        self._dist_info = dist_info
+
+    def read_text(self, filename):
+        try:
+            data = self._loader.get_data("%s/%s/%s" % (self._loader.archive, self._dist_info, filename))
+        except OSError:
+            return None
+        return data.decode("utf-8")
+
+    def locate_file(self, path):
+        import zipfile
+
+        return zipfile.Path(self._loader.archive, str(path))
+
+    def __repr__(self):
+        return "<BundleDistribution %s in %s>" % (self._dist_info, self._loader.archive)
+
+
+def find(archive, entry, dists, context):
+    """Yield the bundle's distributions that ``context`` (name, path) asks for."""
+    path = getattr(context, "path", None)
+    if path is not None and entry not in path:
+        return
+    name = getattr(context, "name", None)
+    wanted = _normalize(name) if name else None
+    loader = None
+    for normalized, dist_info in dists:
+        if wanted is None or wanted == normalized:
+            if loader is None:
+                loader = zipimport.zipimporter(archive)
+            yield BundleDistribution(loader, dist_info)
