@@ -153,6 +153,35 @@ impl TestContext {
         cmd
     }
 
+    /// Builds a bundle of `reqs` from the wheelhouse `wheels` only (`--no-index`) for `python`
+    /// (also its shebang), with `flags`, into `<work>/<name>`; asserts success and returns its
+    /// path.
+    pub fn build_offline(
+        &self,
+        python: &Path,
+        wheels: &Path,
+        flags: &[&str],
+        reqs: &[&str],
+        name: &str,
+    ) -> PathBuf {
+        let output = self.work().join(name);
+        run_ok(
+            self.pybundle()
+                .arg("-o")
+                .arg(&output)
+                .args(flags)
+                .arg("--python")
+                .arg(python)
+                .arg("-p")
+                .arg(shebang(python))
+                .arg("--no-index")
+                .arg("--find-links")
+                .arg(wheels)
+                .args(reqs),
+        );
+        output
+    }
+
     /// Builds the fixture application's wheels (app, pure dependency, C-extension dependency)
     /// for `python` into `<root>/wheels` and returns that directory.
     pub fn fixture_wheels(&self, python: &Path) -> PathBuf {

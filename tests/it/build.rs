@@ -20,21 +20,7 @@ fn build_for(
     flags: &[&str],
     out: &str,
 ) -> PathBuf {
-    let output = ctx.work().join(out);
-    let mut cmd = ctx.pybundle();
-    cmd.arg("-o")
-        .arg(&output)
-        .args(flags)
-        .arg("--python")
-        .arg(python)
-        .arg("-p")
-        .arg(shebang(python))
-        .arg("--no-index")
-        .arg("--find-links")
-        .arg(wheels)
-        .arg("myapp");
-    run_ok(&mut cmd);
-    output
+    ctx.build_offline(python, wheels, flags, &["myapp"], out)
 }
 
 fn stdout(out: &std::process::Output) -> String {

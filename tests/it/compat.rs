@@ -49,21 +49,7 @@ fn safety_wheels(ctx: &TestContext) -> PathBuf {
 
 /// Builds an interpreter-mode bundle of `reqs` from `wheels` for `py` with `extra` flags.
 fn build(ctx: &TestContext, py: &Path, wheels: &Path, reqs: &[&str], extra: &[&str]) -> PathBuf {
-    let output = ctx.work().join("app.pyz");
-    let mut cmd = ctx.pybundle();
-    cmd.arg("-o")
-        .arg(&output)
-        .arg("--python")
-        .arg(py)
-        .arg("-p")
-        .arg(shebang(py))
-        .arg("--no-index")
-        .arg("--find-links")
-        .arg(wheels)
-        .args(extra)
-        .args(reqs);
-    run_ok(&mut cmd);
-    output
+    ctx.build_offline(py, wheels, extra, reqs, "app.pyz")
 }
 
 fn stdout(out: &std::process::Output) -> String {

@@ -12,7 +12,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Barrier};
 
 use crate::common::wheel_builder::WheelBuilder;
-use crate::common::{TestContext, describe, python, python311, run, run_ok, shebang};
+use crate::common::{TestContext, describe, python, python311, run, run_ok};
 
 /// The runtime fixture module: every behaviour the tests below drive, one function each.
 const RTAPP: &str = r#"import os, signal, subprocess, sys, time
@@ -85,7 +85,7 @@ fn wheels(ctx: &TestContext) -> PathBuf {
     dir
 }
 
-/// Builds a bundle of `reqs` with `flags` for `python` into `<work>/<name>`.
+/// Builds a bundle of `reqs` with `flags` for `python` into `<work>/<name>`, quietly.
 fn build_with(
     ctx: &TestContext,
     wheels: &Path,
@@ -94,23 +94,8 @@ fn build_with(
     flags: &[&str],
     reqs: &[&str],
 ) -> PathBuf {
-    let output = ctx.work().join(name);
-    run_ok(
-        ctx.pybundle()
-            .arg("-q")
-            .arg("-o")
-            .arg(&output)
-            .args(flags)
-            .arg("--python")
-            .arg(python)
-            .arg("-p")
-            .arg(shebang(python))
-            .arg("--no-index")
-            .arg("--find-links")
-            .arg(wheels)
-            .args(reqs),
-    );
-    output
+    let flags: Vec<&str> = std::iter::once("-q").chain(flags.iter().copied()).collect();
+    ctx.build_offline(python, wheels, &flags, reqs, name)
 }
 
 fn build(ctx: &TestContext, wheels: &Path, name: &str, flags: &[&str]) -> PathBuf {
