@@ -2,7 +2,7 @@
 //! against the manifest's hashes. Used by `info`, `verify` and `extract`; damage is reported as
 //! a [`BundleReadError`] that names what is wrong instead of a deep zip error.
 
-use std::io::{Read, Seek};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::pack::manifest::{MANIFEST_PATH, Manifest};
@@ -131,16 +131,4 @@ impl Bundle {
         }
         damage
     }
-}
-
-/// Returns the archive's members under `prefix` (a directory ending in `/`), as indices.
-pub fn members_under<R: Read + Seek>(archive: &zip::ZipArchive<R>, prefix: &str) -> Vec<usize> {
-    (0..archive.len())
-        .filter(|&i| {
-            archive
-                .name_for_index(i)
-                .and_then(Result::ok)
-                .is_some_and(|n| n.starts_with(prefix) && !n.ends_with('/'))
-        })
-        .collect()
 }

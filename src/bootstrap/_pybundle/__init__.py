@@ -416,9 +416,6 @@ class _MetadataFinder(object):
     def find_spec(self, *args, **kwargs):
         return None
 
-    def find_module(self, *args, **kwargs):
-        return None
-
     def invalidate_caches(self):
         pass
 
