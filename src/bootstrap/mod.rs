@@ -45,8 +45,8 @@ pub struct MainData {
     pub machine: String,
     /// `sys.implementation._multiarch`, where the build interpreter has it.
     pub multiarch: Option<String>,
-    /// Extracted distributions: (key, file count, total bytes).
-    pub extract: Vec<(String, usize, u64)>,
+    /// Extracted distributions.
+    pub extract: Vec<ExtractItem>,
     /// Distributions imported from the zip, as (normalised name, `.dist-info` directory), for
     /// the run time's importlib.metadata finder.
     pub dists: Vec<(String, String)>,
@@ -60,6 +60,23 @@ pub struct MainData {
     pub root: Option<String>,
     /// Keep the host's site-packages on sys.path.
     pub inherit_path: bool,
+}
+
+/// One distribution that runs from the extraction cache (an `EXTRACT` item of `__main__.py`).
+#[derive(Debug, Clone, Default)]
+pub struct ExtractItem {
+    /// Cache key (`extract/<key>/` in the bundle).
+    pub key: String,
+    /// Number of file members.
+    pub files: usize,
+    /// Total bytes of the file members.
+    pub bytes: u64,
+    /// Top-level import names whose first import extracts the entry; empty: extracted at start.
+    pub lazy_names: Vec<String>,
+    /// The `.dist-info` directory, for metadata before the entry is extracted.
+    pub dist_info: Option<String>,
+    /// Paths (relative to the entry) of the files to extract with mode 0755.
+    pub executables: Vec<String>,
 }
 
 /// Returns `s` as a Python string literal (valid on every supported version).
@@ -110,7 +127,19 @@ pub fn render_main(data: &MainData) -> String {
     let extract: Vec<String> = data
         .extract
         .iter()
-        .map(|(key, files, bytes)| format!("({}, {files}, {bytes})", py_str(key)))
+        .map(|item| {
+            let names: Vec<String> = item.lazy_names.iter().map(|n| py_str(n)).collect();
+            let execs: Vec<String> = item.executables.iter().map(|n| py_str(n)).collect();
+            format!(
+                "({}, {}, {}, {}, {}, {})",
+                py_str(&item.key),
+                item.files,
+                item.bytes,
+                py_tuple(&names),
+                py_opt(item.dist_info.as_deref()),
+                py_tuple(&execs)
+            )
+        })
         .collect();
     let pth: Vec<String> = data
         .pth
@@ -215,7 +244,14 @@ mod tests {
             sys_platform: "linux".into(),
             machine: "x86_64".into(),
             multiarch: Some("x86_64-linux-gnu".into()),
-            extract: vec![("spam-1.0-0123456789abcdef".into(), 3, 100)],
+            extract: vec![ExtractItem {
+                key: "spam-1.0-0123456789abcdef".into(),
+                files: 3,
+                bytes: 100,
+                lazy_names: vec!["spam".into()],
+                dist_info: Some("spam-1.0.dist-info".into()),
+                executables: vec![],
+            }],
             dists: vec![("six".into(), "six-1.17.0.dist-info".into())],
             pth: vec![],
             preamble: false,
@@ -227,7 +263,7 @@ mod tests {
         let expected = "BUILD_ID = \"abc\"\n\
             ENTRY = (\"function\", \"app.main\", \"main\")\n\
             PYTHON = {\"implementation\": \"cpython\", \"version\": (3, 11), \"cache_tag\": \"cpython-311\", \"requires_python\": \">=3.8\", \"native\": True, \"platform\": \"linux-x86_64\", \"sys_platform\": \"linux\", \"machine\": \"x86_64\", \"multiarch\": \"x86_64-linux-gnu\"}\n\
-            EXTRACT = ((\"spam-1.0-0123456789abcdef\", 3, 100),)\n\
+            EXTRACT = ((\"spam-1.0-0123456789abcdef\", 3, 100, (\"spam\",), \"spam-1.0.dist-info\", ()),)\n\
             DISTS = ((\"six\", \"six-1.17.0.dist-info\"),)\n\
             PTH = ()\n\
             PREAMBLE = False\n\

@@ -182,6 +182,8 @@ pub fn pack(placed: &[Placed<'_>], settings: PackSettings) -> anyhow::Result<Pac
     // last one win; identical namespace `__init__.py` files are the usual case).
     let mut members: BTreeMap<String, (Member, usize)> = BTreeMap::new();
     let mut dirs: BTreeSet<String> = BTreeSet::new();
+    // Executable files of extracted distributions, relative to the entry (mode 0755 on disk).
+    let mut executables: Vec<Vec<String>> = placed.iter().map(|_| Vec::new()).collect();
     for member in settings.runtime {
         members.insert(member.path.clone(), (member, usize::MAX));
     }
@@ -200,6 +202,9 @@ pub fn pack(placed: &[Placed<'_>], settings: PackSettings) -> anyhow::Result<Pac
                 continue;
             }
             let executable = is_executable(&disk);
+            if executable && p.mode == Mode::Extract {
+                executables[index].push(rel.clone());
+            }
             if p.mode == Mode::Zip {
                 let mut dir = path.as_str();
                 while let Some((parent, _)) = dir.rsplit_once('/') {
@@ -267,8 +272,20 @@ pub fn pack(placed: &[Placed<'_>], settings: PackSettings) -> anyhow::Result<Pac
     let mut main = settings.main;
     main.extract = dists
         .iter()
-        .filter(|d| d.mode == Mode::Extract)
-        .filter_map(|d| Some((d.key.clone()?, d.files, d.size)))
+        .zip(placed)
+        .zip(executables)
+        .filter(|((d, _), _)| d.mode == Mode::Extract)
+        .filter_map(|((d, p), mut execs)| {
+            execs.sort();
+            Some(bootstrap::ExtractItem {
+                key: d.key.clone()?,
+                files: d.files,
+                bytes: d.size,
+                lazy_names: lazy_names(p.dist),
+                dist_info: (!p.dist.dist_info.is_empty()).then(|| p.dist.dist_info.clone()),
+                executables: execs,
+            })
+        })
         .collect();
     main.dists = placed
         .iter()
@@ -361,6 +378,26 @@ pub fn write_atomically(
         .map_err(|e| e.error)
         .with_context(|| format!("cannot write `{}`", output.display()))?;
     Ok(size)
+}
+
+/// The top-level import names whose first import extracts an extracted distribution at run
+/// time (see the bootstrap's `_LazyExtract`): the names of its code files and `top_level.txt`.
+/// Empty (extract at start) when the distribution has a top-level `.pth` file, which the start
+/// runs from the entry's directory.
+fn lazy_names(dist: &InstalledDist) -> Vec<String> {
+    if dist
+        .files
+        .iter()
+        .any(|f| !f.contains('/') && f.ends_with(".pth"))
+    {
+        return Vec::new();
+    }
+    let mut names: BTreeSet<String> =
+        crate::install::derive_top_level(dist.files.iter().map(String::as_str))
+            .into_iter()
+            .collect();
+    names.extend(dist.top_level.iter().cloned());
+    names.into_iter().collect()
 }
 
 fn is_executable(path: &Path) -> bool {

@@ -410,8 +410,8 @@ def _exec_pth_line(line, sitedir, fullname):
 class _MetadataFinder(object):
     """Finds the bundle's zipped distributions for importlib.metadata (imports nothing)."""
 
-    def __init__(self, archive, entry, dists):
-        self.archive, self.entry, self.dists = archive, entry, dists
+    def __init__(self, archive, entry, dists, lazy=None):
+        self.archive, self.entry, self.dists, self.lazy = archive, entry, dists, lazy
 
     def find_spec(self, *args, **kwargs):
         return None
@@ -422,10 +422,80 @@ class _MetadataFinder(object):
     def find_distributions(self, context=None):
         from . import _metadata
 
-        return _metadata.find(self.archive, self.entry, self.dists, context)
+        return _metadata.find(self.archive, self.entry, self.dists, context, self.lazy)
 
 
-def _setup_path(g, archive, extract_dirs_list, extract, inherit):
+class _LazyExtract(object):
+    """Extracts a distribution that needs a real directory when it is first imported.
+
+    ``EXTRACT`` items with top-level names (item[3]) are not extracted at start: this finder
+    sits just before ``PathFinder`` on ``sys.meta_path`` and, when one of those names is
+    imported, looks the entry up in the cache (extracting it on a miss), puts its directory on
+    ``sys.path`` behind the bundle's own entries and returns None, so that ``PathFinder`` finds
+    the module there as usual. A start that never imports such a distribution never pays for
+    it. ``import pkg_resources`` mounts every pending entry first (it scans ``sys.path`` for
+    distributions), as does ``PYBUNDLE_EXTEND_PYTHONPATH`` at start. Until an entry is mounted
+    its metadata is served from the bundle by the metadata finder."""
+
+    def __init__(self, g, archive, own, items):
+        self.g, self.archive, self.own = g, archive, own
+        self.pending = {}
+        self.names = {}
+        for item in items:
+            self.pending[item[0]] = item
+            for name in item[3]:
+                self.names.setdefault(name, []).append(item[0])
+
+    def find_spec(self, fullname, path=None, target=None):
+        keys = self.names.get(fullname.partition(".")[0])
+        if keys is not None:
+            self.mount(keys)
+        elif fullname == "pkg_resources" and self.pending:
+            self.mount(list(self.pending))
+        return None
+
+    def invalidate_caches(self):
+        pass
+
+    def mount(self, keys):
+        """Extract (or find in the cache) the pending entries ``keys`` and add them to sys.path."""
+        import _imp
+
+        _imp.acquire_lock()  # one mount at a time, whichever thread imports
+        try:
+            items = [self.pending[k] for k in keys if k in self.pending]
+            if not items:
+                return
+            dirs = _resolve_extract(self.g, self.archive, items)
+            for item in items:
+                del self.pending[item[0]]
+            self.names = {n: ks for n, ks in self.names.items() if any(k in self.pending for k in ks)}
+            pos = 0
+            for i, p in enumerate(sys.path):
+                if p in self.own:
+                    pos = i + 1
+            for d in dirs:
+                if d not in sys.path:
+                    sys.path.insert(pos, d)
+                    pos += 1
+                self.own.append(d)
+            # Stays on sys.meta_path even with nothing pending: removing itself here would make
+            # the import system, iterating that list, skip the next finder (PathFinder).
+            log("mounted %s" % ", ".join(item[0] for item in items))
+        finally:
+            _imp.release_lock()
+
+    def dir_of(self, key):
+        """The directory of entry ``key``, mounting it if needed."""
+        self.mount([key])
+        prefix = os.sep + key
+        for d in self.own:
+            if d.endswith(prefix):
+                return d
+        return None
+
+
+def _setup_path(g, archive, extract_dirs_list, extract, inherit, lazy=()):
     zip_archive = archive
     if not os.path.isabs(archive):  # Python 3.8 keeps a relative sys.path[0]
         zip_archive = os.path.abspath(archive)
@@ -445,13 +515,23 @@ def _setup_path(g, archive, extract_dirs_list, extract, inherit):
     # of parsing the whole zip again. Children (PYTHONPATH) get the plain path.
     entry = zip_archive + "/" if dists is not None else zip_archive
     sys.path[:] = stdlib + [entry] + list(extract_dirs_list)
-    if dists is not None:
-        sys.meta_path.append(_MetadataFinder(zip_archive, entry, dists))
     own = [zip_sp] + list(extract_dirs_list)
+    finder = None
+    if lazy:
+        finder = _LazyExtract(g, archive, [entry] + list(extract_dirs_list), lazy)
+        pos = len(sys.meta_path)
+        for i, f in enumerate(sys.meta_path):
+            if getattr(f, "__name__", None) == "PathFinder":
+                pos = i
+                break
+        sys.meta_path.insert(pos, finder)
+    if dists is not None:
+        sys.meta_path.append(_MetadataFinder(zip_archive, entry, dists, finder))
     if not inherit:
         _scrub_modules(host)
-    log("zip-safe distributions from the bundle; %d extracted dir(s); %s host site dirs (%d)"
-        % (len(extract_dirs_list), "inheriting" if inherit else "dropped", len(host)))
+    log("zip-safe distributions from the bundle; %d extracted dir(s), %d on first import; %s host "
+        "site dirs (%d)" % (len(extract_dirs_list), len(lazy), "inheriting" if inherit else "dropped",
+                            len(host)))
     pth = g.get("PTH") or ()
     extract_dirs = {}
     for item, d in zip(extract, extract_dirs_list):
@@ -588,10 +668,15 @@ def main(g):
     _guard_zip(archive)
 
     extract = tuple(g.get("EXTRACT") or ())
+    lazy = ()
+    if not _flag("PYBUNDLE_EXTEND_PYTHONPATH"):  # children need every directory now
+        lazy = tuple(item for item in extract if len(item) > 3 and item[3])
+        if lazy:
+            extract = tuple(item for item in extract if not (len(item) > 3 and item[3]))
     extract_dirs = _resolve_extract(g, archive, extract) if extract else []
 
     inherit = bool(g.get("INHERIT_PATH")) or _flag("PYBUNDLE_INHERIT_PATH")
-    additions = _setup_path(g, archive, extract_dirs, extract, inherit)
+    additions = _setup_path(g, archive, extract_dirs, extract, inherit, lazy)
 
     if _flag("PYBUNDLE_EXTEND_PYTHONPATH"):
         old = os.environ.get("PYTHONPATH")

@@ -42,7 +42,22 @@ class BundleDistribution(_md.Distribution):
         return "<BundleDistribution %s in %s>" % (self._dist_info, self._loader.archive)
 
 
-def find(archive, entry, dists, context):
+class PendingDistribution(BundleDistribution):
+    """A distribution extracted on first import that has not been imported yet: its metadata
+    comes from the bundle (``extract/<key>/<name>.dist-info``); asking for one of its files on
+    disk extracts it first."""
+
+    def __init__(self, loader, key, dist_info, lazy):
+        BundleDistribution.__init__(self, loader, "extract/%s/%s" % (key, dist_info))
+        self._key, self._lazy = key, lazy
+
+    def locate_file(self, path):
+        import pathlib
+
+        return pathlib.Path(self._lazy.dir_of(self._key)) / str(path)
+
+
+def find(archive, entry, dists, context, lazy=None):
     """Yield the bundle's distributions that ``context`` (name, path) asks for."""
     path = getattr(context, "path", None)
     if path is not None and entry not in path:
@@ -55,3 +70,11 @@ def find(archive, entry, dists, context):
             if loader is None:
                 loader = zipimport.zipimporter(archive)
             yield BundleDistribution(loader, dist_info)
+    if lazy is None:
+        return
+    for item in list(lazy.pending.values()):  # mounted ones are found on sys.path
+        dist_info = item[4] if len(item) > 4 else None
+        if dist_info and (wanted is None or wanted == _normalize(dist_info.split("-")[0])):
+            if loader is None:
+                loader = zipimport.zipimporter(archive)
+            yield PendingDistribution(loader, item[0], dist_info, lazy)
