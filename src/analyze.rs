@@ -221,6 +221,37 @@ static PATH_USE: LazyLock<Regex> = LazyLock::new(|| {
     .expect("valid regex")
 });
 
+/// Standard-library modules whose `X.__file__` code often turns into paths (`dirname(os.__file__)`
+/// finds the stdlib directory): that says nothing about the distribution's own files.
+const STDLIB_MODULES: &[&str] = &[
+    "abc", "asyncio", "codecs", "collections", "concurrent", "ctypes", "distutils", "doctest",
+    "email", "encodings", "ensurepip", "gettext", "http", "idlelib", "importlib", "inspect", "io",
+    "json", "lib2to3", "locale", "logging", "multiprocessing", "os", "pdb", "pickle", "pkgutil",
+    "platform", "pydoc", "re", "runpy", "shutil", "site", "socket", "sqlite3", "ssl", "string",
+    "subprocess", "sys", "sysconfig", "tempfile", "test", "threading", "tkinter", "traceback",
+    "turtle", "types", "typing", "unittest", "urllib", "venv", "warnings", "xml", "zipfile",
+];
+
+/// Returns the first [`PATH_USE`] match that is about the code's own files: `os.__file__` and
+/// the like (see [`STDLIB_MODULES`]) are skipped.
+fn first_path_use(bytes: &[u8]) -> Option<regex::bytes::Match<'_>> {
+    PATH_USE.find_iter(bytes).find(|m| {
+        let text = m.as_bytes();
+        let Some(at) = text.windows(8).position(|w| w == b"__file__") else {
+            return true;
+        };
+        let before = &text[..at];
+        let Some(open) = before.iter().rposition(|&b| b == b'(') else {
+            return true;
+        };
+        let object = before[open + 1..].trim_ascii();
+        let Some(object) = object.strip_suffix(b".") else {
+            return true;
+        };
+        !STDLIB_MODULES.iter().any(|s| s.as_bytes() == object)
+    })
+}
+
 /// Code that runs files by path: `exec(open(…))`, `execfile(…)`, `runpy.run_path(…)`. Weaker
 /// evidence than [`PATH_USE`] (the file may be the user's, not the distribution's): reported
 /// only when nothing stronger is found.
@@ -329,7 +360,7 @@ fn scan_source(dist: &InstalledDist, f: &str) -> SourceScan {
         };
     };
     let bytes = mask_inert_lines(&bytes);
-    if let Some(m) = PATH_USE.find(&bytes) {
+    if let Some(m) = first_path_use(&bytes) {
         return SourceScan {
             path_use: Some(format!(
                 "uses `{}` for paths ({f}:{})",
@@ -512,7 +543,7 @@ mod tests {
     }
 
     fn path_use(src: &str) -> bool {
-        PATH_USE.is_match(&mask_inert_lines(src.as_bytes()))
+        first_path_use(&mask_inert_lines(src.as_bytes())).is_some()
     }
 
     #[test]
@@ -522,6 +553,9 @@ mod tests {
         assert!(path_use("root = Path(__file__).parent"));
         assert!(path_use("p = pathlib.Path(__file__).resolve()"));
         assert!(path_use("fp = FilePath(twisted.__file__)"));
+        assert!(!path_use("stdlib = os.path.dirname(os.__file__)"));
+        assert!(path_use("d = dirname(os.__file__)\nhere = dirname(__file__)"));
+        assert!(path_use("d = dirname(osx.__file__)"));
         assert!(path_use(
             "d = os.path.dirname(sys.modules[__name__].__file__)"
         ));
