@@ -224,12 +224,59 @@ static PATH_USE: LazyLock<Regex> = LazyLock::new(|| {
 /// Standard-library modules whose `X.__file__` code often turns into paths (`dirname(os.__file__)`
 /// finds the stdlib directory): that says nothing about the distribution's own files.
 const STDLIB_MODULES: &[&str] = &[
-    "abc", "asyncio", "codecs", "collections", "concurrent", "ctypes", "distutils", "doctest",
-    "email", "encodings", "ensurepip", "gettext", "http", "idlelib", "importlib", "inspect", "io",
-    "json", "lib2to3", "locale", "logging", "multiprocessing", "os", "pdb", "pickle", "pkgutil",
-    "platform", "pydoc", "re", "runpy", "shutil", "site", "socket", "sqlite3", "ssl", "string",
-    "subprocess", "sys", "sysconfig", "tempfile", "test", "threading", "tkinter", "traceback",
-    "turtle", "types", "typing", "unittest", "urllib", "venv", "warnings", "xml", "zipfile",
+    "abc",
+    "asyncio",
+    "codecs",
+    "collections",
+    "concurrent",
+    "ctypes",
+    "distutils",
+    "doctest",
+    "email",
+    "encodings",
+    "ensurepip",
+    "gettext",
+    "http",
+    "idlelib",
+    "importlib",
+    "inspect",
+    "io",
+    "json",
+    "lib2to3",
+    "locale",
+    "logging",
+    "multiprocessing",
+    "os",
+    "pdb",
+    "pickle",
+    "pkgutil",
+    "platform",
+    "pydoc",
+    "re",
+    "runpy",
+    "shutil",
+    "site",
+    "socket",
+    "sqlite3",
+    "ssl",
+    "string",
+    "subprocess",
+    "sys",
+    "sysconfig",
+    "tempfile",
+    "test",
+    "threading",
+    "tkinter",
+    "traceback",
+    "turtle",
+    "types",
+    "typing",
+    "unittest",
+    "urllib",
+    "venv",
+    "warnings",
+    "xml",
+    "zipfile",
 ];
 
 /// Returns the first [`PATH_USE`] match that is about the code's own files: `os.__file__` and
@@ -554,7 +601,9 @@ mod tests {
         assert!(path_use("p = pathlib.Path(__file__).resolve()"));
         assert!(path_use("fp = FilePath(twisted.__file__)"));
         assert!(!path_use("stdlib = os.path.dirname(os.__file__)"));
-        assert!(path_use("d = dirname(os.__file__)\nhere = dirname(__file__)"));
+        assert!(path_use(
+            "d = dirname(os.__file__)\nhere = dirname(__file__)"
+        ));
         assert!(path_use("d = dirname(osx.__file__)"));
         assert!(path_use(
             "d = os.path.dirname(sys.modules[__name__].__file__)"

@@ -2,7 +2,7 @@
 //! pack) for one [`BuildPlan`] and prints the summary line. Each stage lives in its own module;
 //! this one only wires them together and adds context to their errors.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -219,7 +219,12 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
             None
         };
         let mut pycs = Vec::new();
-        for file in dist.files.iter().filter(|f| compiles(f)) {
+        let shadowed = shadowed_sources(&dist.files);
+        for file in dist
+            .files
+            .iter()
+            .filter(|f| compiles(f) && !shadowed.contains(f.as_str()))
+        {
             let pyc = bytecode::pyc_path(file, &interp.cache_tag, legacy);
             let target = pyc_dir.join(i.to_string()).join(&pyc);
             let dfile = if legacy {
@@ -406,6 +411,30 @@ fn check_output_dir(output: &std::path::Path) -> Result<()> {
 }
 
 /// Returns true if and only if `file` is a Python source that gets bytecode.
+/// The `.py` files that an extension module of the same name in the same directory shadows
+/// (mypyc-compiled packages such as black ship both): the import system picks the extension, so
+/// their bytecode would never run. Their source is still shipped (tracebacks, `inspect`).
+fn shadowed_sources(files: &[String]) -> BTreeSet<&str> {
+    let stems: BTreeSet<(&str, &str)> = files
+        .iter()
+        .filter(|f| f.ends_with(".so") || f.ends_with(".pyd"))
+        .map(|f| {
+            let (dir, name) = f.rsplit_once('/').unwrap_or(("", f));
+            (dir, name.split('.').next().unwrap_or(name))
+        })
+        .collect();
+    files
+        .iter()
+        .filter(|f| {
+            f.ends_with(".py") && {
+                let (dir, name) = f.rsplit_once('/').unwrap_or(("", f));
+                stems.contains(&(dir, &name[..name.len() - 3]))
+            }
+        })
+        .map(String::as_str)
+        .collect()
+}
+
 fn compiles(file: &str) -> bool {
     let top = file.split('/').next().unwrap_or(file);
     file.ends_with(".py")
@@ -524,5 +553,22 @@ mod tests {
         assert!(!compiles("pkg-1.0.dist-info/x.py"));
         assert!(!compiles("bin/tool.py"));
         assert!(!compiles("pkg/data.txt"));
+    }
+
+    #[test]
+    fn sources_shadowed_by_extensions() {
+        let files: Vec<String> = [
+            "black/__init__.py",
+            "black/linegen.cpython-311-x86_64-linux-gnu.so",
+            "black/linegen.py",
+            "black/mode.py",
+            "top.abi3.so",
+            "top.py",
+            "other/linegen.py",
+        ]
+        .map(String::from)
+        .to_vec();
+        let shadowed: Vec<&str> = shadowed_sources(&files).into_iter().collect();
+        assert_eq!(shadowed, ["black/linegen.py", "top.py"]);
     }
 }
