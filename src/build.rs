@@ -70,7 +70,7 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
         }
     };
     ui::detail(&format!(
-        "target interpreter: {} on {} (pip runs with {})",
+        "target interpreter: {} on {} (the resolver runs with {})",
         interp.display_name(),
         interp.platform,
         pip_python.executable.display()

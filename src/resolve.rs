@@ -175,7 +175,7 @@ fn resolve_pip(
     }
     let mut cmd = pip_command(interp, options, target, wheel_dir);
     let command = quote_command(&cmd);
-    run_captured(&mut cmd, stream).map_err(|failure| match failure {
+    run_captured("pip", &mut cmd, stream).map_err(|failure| match failure {
         Err(source) => ResolveError::Spawn(source),
         Ok((status, tail)) => ResolveError::PipFailed {
             command,
@@ -186,9 +186,11 @@ fn resolve_pip(
     list_wheels(wheel_dir)
 }
 
-/// Runs `cmd` with its output streamed to stderr (`stream`) or captured. On failure returns
+/// Runs `cmd` (the tool `tool`) with its output streamed to stderr (`stream`) or captured. On
+/// failure returns
 /// `Err(Ok((exit status, last output lines)))`, or `Err(Err(_))` when it cannot run.
 pub(crate) fn run_captured(
+    tool: &'static str,
     cmd: &mut Command,
     stream: bool,
 ) -> Result<(), Result<(String, String), std::io::Error>> {
@@ -199,8 +201,9 @@ pub(crate) fn run_captured(
     let stdout = child.stdout.take().expect("stdout is piped");
     let stderr = child.stderr.take().expect("stderr is piped");
     // Both pipes are drained on their own threads so that neither can fill up and block the tool.
-    let err_thread = std::thread::spawn(move || collect_lines(stderr, stream));
-    let mut tail = collect_lines(stdout, stream);
+    let echo = stream.then_some(tool);
+    let err_thread = std::thread::spawn(move || collect_lines(stderr, echo));
+    let mut tail = collect_lines(stdout, echo);
     let err_tail = err_thread.join().unwrap_or_default();
     let status = child.wait().map_err(Err)?;
     if status.success() {
@@ -237,13 +240,14 @@ pub fn list_wheels(dir: &Path) -> Result<Vec<PathBuf>, ResolveError> {
     Ok(wheels)
 }
 
-/// Reads `reader` line by line, echoing to stderr when `echo`, and returns the last lines.
-fn collect_lines(reader: impl std::io::Read, echo: bool) -> VecDeque<String> {
+/// Reads `reader` line by line, echoing to stderr labelled with the tool name `echo` when given,
+/// and returns the last lines.
+fn collect_lines(reader: impl std::io::Read, echo: Option<&str>) -> VecDeque<String> {
     let mut tail = VecDeque::with_capacity(TAIL_LINES + 1);
     for line in BufReader::new(reader).lines() {
         let Ok(line) = line else { break };
-        if echo {
-            crate::ui::pip_line(&line);
+        if let Some(tool) = echo {
+            crate::ui::tool_line(tool, &line);
         }
         if line.trim().is_empty() {
             continue;

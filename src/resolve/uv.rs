@@ -85,13 +85,15 @@ pub fn wheel_cache_dir() -> Option<PathBuf> {
 }
 
 /// Returns the `uv pip compile` command that writes `lock` (a `pylock.toml`) for `options`,
-/// resolving for `interp`; `inline` is the file holding the command-line requirements.
+/// resolving for `interp`; `inline` is the file holding the command-line requirements. With
+/// `quiet` uv prints errors only (otherwise it also echoes the lock on stdout).
 pub fn compile_command(
     uv: &Path,
     interp: &Interpreter,
     options: &PipOptions,
     inline: Option<&Path>,
     lock: &Path,
+    quiet: bool,
 ) -> Command {
     let mut cmd = Command::new(uv);
     cmd.args([
@@ -104,6 +106,9 @@ pub fn compile_command(
         "never",
         "--no-progress",
     ]);
+    if quiet {
+        cmd.arg("--quiet");
+    }
     cmd.arg("--python").arg(&interp.executable);
     cmd.arg("--output-file").arg(lock);
     if options.no_index {
@@ -393,9 +398,9 @@ pub fn resolve(
         Some(file)
     };
     let lock = work_dir.join("pylock.toml");
-    let mut cmd = compile_command(&uv, interp, options, inline.as_deref(), &lock);
+    let mut cmd = compile_command(&uv, interp, options, inline.as_deref(), &lock, !stream);
     let command = quote_command(&cmd);
-    run_captured(&mut cmd, stream).map_err(|failure| match failure {
+    run_captured("uv", &mut cmd, stream).map_err(|failure| match failure {
         Err(source) => ResolveError::ToolSpawn { tool: "uv", source },
         Ok((status, tail)) => ResolveError::UvFailed {
             command,
@@ -500,7 +505,7 @@ fn build_wheels(
     };
     let mut cmd = super::pip_command(interp, &build_options, None, wheel_dir);
     let command = quote_command(&cmd);
-    run_captured(&mut cmd, stream).map_err(|failure| match failure {
+    run_captured("pip", &mut cmd, stream).map_err(|failure| match failure {
         Err(source) => ResolveError::Spawn(source),
         Ok((status, tail)) => ResolveError::PipFailed {
             command,
@@ -578,6 +583,42 @@ vcs = { type = "git", url = "https://g/x.git", commit-id = "abc", subdirectory =
                 "/stage/proj".to_string(),
                 "git+https://g/x.git@abc#subdirectory=sub".to_string(),
             ]
+        );
+    }
+
+    #[test]
+    fn uv_argv() {
+        let interp: Interpreter = serde_json::from_str(
+            r#"{"executable":"/usr/bin/python3","implementation":"cpython","version":[3,11,7],
+            "cache_tag":"cpython-311","ext_suffix":".so","platform":"linux-x86_64","sys_platform":"linux",
+            "machine":"x86_64","multiarch":null,"magic":"a70d0d0a","pip":true}"#,
+        )
+        .unwrap();
+        let options = PipOptions {
+            requirements: vec!["requests>=2".into()],
+            requirement_files: vec![PathBuf::from("/w/req.txt")],
+            constraint_files: vec![PathBuf::from("/w/c.txt")],
+            find_links: vec!["/w/wheels".into()],
+            no_index: true,
+            extra_index_urls: vec!["https://x/simple".into()],
+            pre: true,
+            ..PipOptions::default()
+        };
+        let cmd = compile_command(
+            Path::new("/bin/uv"),
+            &interp,
+            &options,
+            Some(Path::new("/s/requirements.in")),
+            Path::new("/s/pylock.toml"),
+            true,
+        );
+        assert_eq!(
+            quote_command(&cmd),
+            "/bin/uv pip compile --format pylock.toml --no-header --color never --no-progress \
+             --quiet --python /usr/bin/python3 --output-file /s/pylock.toml --no-index \
+             --find-links /w/wheels --extra-index-url https://x/simple \
+             --index-strategy unsafe-best-match --prerelease allow --constraints /w/c.txt \
+             /w/req.txt /s/requirements.in"
         );
     }
 
