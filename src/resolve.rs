@@ -59,7 +59,7 @@ pub enum ResolveError {
     )]
     FetchFailed { message: String },
     #[error(
-        "the wheel `{file}` does not match uv's lock: sha256 {actual}, expected {expected}\nhint: remove it from the download cache ($PYBUNDLE_WHEEL_CACHE, else ~/.cache/pybundle/wheels) and retry"
+        "the wheel `{file}` does not match uv's lock: sha256 {actual}, expected {expected}\nhint: a damaged copy in the download cache ($PYBUNDLE_WHEEL_CACHE, else ~/.cache/pybundle/wheels) has been removed; build again to download it anew"
     )]
     HashMismatch {
         file: String,

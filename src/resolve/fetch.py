@@ -1,6 +1,6 @@
 """pybundle's wheel fetcher for the uv resolver backend (run by the target interpreter, `-I`).
 
-Input (stdin, JSON): {"cache": DIR or null, "dest": DIR, "packages": [[CANDIDATE, ...], ...]}
+Input (stdin, JSON, possibly empty: then nothing is done): {"cache": DIR or null, "dest": DIR, "packages": [[CANDIDATE, ...], ...]}
 where a CANDIDATE is {"filename": ..., "url": ... or null, "path": ... or null,
 "sha256": ... or null}: the wheels of one locked package that uv found compatible.
 
@@ -137,12 +137,15 @@ def fetch(cand, cache, dest):
 
 
 def main():
-    job = json.load(sys.stdin)
+    # pybundle starts this script while uv resolves: the tags are ready before the job arrives.
+    ranks = supported_tags()
+    data = sys.stdin.read()
+    if not data:
+        return
+    job = json.loads(data)
     cache, dest = job.get("cache"), job["dest"]
     if cache is not None:
         os.makedirs(cache, exist_ok=True)
-    needs_ranks = any(len(c) > 1 for c in job["packages"])
-    ranks = supported_tags() if needs_ranks else None
     chosen = [choose(c, ranks) for c in job["packages"] if c]
     with ThreadPoolExecutor(max_workers=8) as pool:
         sizes = list(pool.map(lambda c: fetch(c, cache, dest), chosen))

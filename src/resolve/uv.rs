@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 
 use rayon::prelude::*;
 use serde::Deserialize;
@@ -383,6 +383,7 @@ pub fn resolve(
     stream: bool,
 ) -> Result<Vec<PathBuf>, ResolveError> {
     let uv = find_uv(&interp.executable)?;
+    let fetcher = Fetcher::spawn(interp)?;
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| ResolveError::Wheelhouse { path, source }
@@ -414,47 +415,82 @@ pub fn resolve(
         message,
     })?;
 
-    fetch(interp, &plan, wheel_dir)?;
+    fetcher.run(&plan, wheel_dir)?;
     if !plan.builds.is_empty() {
         build_wheels(interp, options, &plan.builds, wheel_dir, stream)?;
     }
     super::list_wheels(wheel_dir)
 }
 
-/// Runs `fetch.py` to put the chosen wheels of `plan` into `wheel_dir`, then checks each
-/// against the lock's sha256.
-fn fetch(interp: &Interpreter, plan: &Plan, wheel_dir: &Path) -> Result<(), ResolveError> {
-    if plan.wheels.is_empty() {
-        return Ok(());
+/// `fetch.py`, started before uv runs so that the interpreter's start-up and its tag list
+/// overlap with the resolution; it waits for its job on stdin. Dropped unused, it is stopped.
+struct Fetcher {
+    child: Option<Child>,
+}
+
+impl Fetcher {
+    fn spawn(interp: &Interpreter) -> Result<Fetcher, ResolveError> {
+        let child = Command::new(&interp.executable)
+            .args(["-I", "-c", FETCH_SCRIPT])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|source| ResolveError::ToolSpawn {
+                tool: "python",
+                source,
+            })?;
+        Ok(Fetcher { child: Some(child) })
     }
-    let job = serde_json::json!({
-        "cache": wheel_cache_dir(),
-        "dest": wheel_dir,
-        "packages": plan.wheels,
-    });
-    let mut cmd = Command::new(&interp.executable);
-    cmd.args(["-I", "-c", FETCH_SCRIPT])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let spawn = |source| ResolveError::ToolSpawn {
-        tool: "python",
-        source,
-    };
-    let mut child = cmd.spawn().map_err(spawn)?;
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().expect("stdin is piped");
-        stdin.write_all(job.to_string().as_bytes()).map_err(spawn)?;
+
+    /// Puts the chosen wheels of `plan` into `wheel_dir`, then checks each against the lock's
+    /// sha256.
+    fn run(mut self, plan: &Plan, wheel_dir: &Path) -> Result<(), ResolveError> {
+        let spawn = |source| ResolveError::ToolSpawn {
+            tool: "python",
+            source,
+        };
+        {
+            use std::io::Write;
+            // On a failed write `self` is dropped, which stops the fetcher.
+            let child = self.child.as_mut().expect("a fetcher runs once");
+            let mut stdin = child.stdin.take().expect("stdin is piped");
+            if !plan.wheels.is_empty() {
+                let job = serde_json::json!({
+                    "cache": wheel_cache_dir(),
+                    "dest": wheel_dir,
+                    "packages": plan.wheels,
+                });
+                stdin.write_all(job.to_string().as_bytes()).map_err(spawn)?;
+            }
+        }
+        let child = self.child.take().expect("a fetcher runs once");
+        let output = child.wait_with_output().map_err(spawn)?;
+        if !output.status.success() {
+            return Err(ResolveError::FetchFailed {
+                message: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+            });
+        }
+        if plan.wheels.is_empty() {
+            return Ok(());
+        }
+        check_fetched(&output.stdout, plan, wheel_dir)
     }
-    let output = child.wait_with_output().map_err(spawn)?;
-    if !output.status.success() {
-        return Err(ResolveError::FetchFailed {
-            message: String::from_utf8_lossy(&output.stderr).trim().to_string(),
-        });
+}
+
+impl Drop for Fetcher {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
+}
+
+/// Checks every wheel `fetch.py` reports (its JSON `answer`) against the lock's sha256.
+fn check_fetched(answer: &[u8], plan: &Plan, wheel_dir: &Path) -> Result<(), ResolveError> {
     let fetched: Fetched =
-        serde_json::from_slice(&output.stdout).map_err(|err| ResolveError::FetchFailed {
+        serde_json::from_slice(answer).map_err(|err| ResolveError::FetchFailed {
             message: format!("unreadable answer from the fetcher: {err}"),
         })?;
     let expected: BTreeMap<&str, Option<&str>> = plan
@@ -475,6 +511,10 @@ fn fetch(interp: &Interpreter, plan: &Plan, wheel_dir: &Path) -> Result<(), Reso
         if actual == *sha {
             Ok(())
         } else {
+            // A damaged cache entry would fail every build: drop it so the next one downloads.
+            if let Some(cache) = wheel_cache_dir() {
+                let _ = fs_err::remove_file(cache.join(sha));
+            }
             Err(ResolveError::HashMismatch {
                 file: name.clone(),
                 expected: sha.to_string(),
