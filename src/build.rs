@@ -11,7 +11,7 @@ use rayon::prelude::*;
 
 use crate::analyze;
 use crate::bootstrap::{self, MainData};
-use crate::config::BuildPlan;
+use crate::config::{BuildPlan, Resolver};
 use crate::entry;
 use crate::install::{self, InstalledDist, normalize_name};
 use crate::pack::bytecode::{self, Job};
@@ -70,7 +70,7 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
         }
     };
     ui::detail(&format!(
-        "target interpreter: {} on {} (pip runs with {})",
+        "target interpreter: {} on {} (the resolver runs with {})",
         interp.display_name(),
         interp.platform,
         pip_python.executable.display()
@@ -80,17 +80,23 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
         .tempdir()
         .context("cannot create a staging directory")?;
 
-    // Resolve with pip.
+    // Resolve with pip (or uv).
     let wheels = if plan.pip.has_requirements() {
         let wheel_dir = stage.path().join("wheels");
         fs_err::create_dir_all(&wheel_dir)?;
-        let progress = ui::progress("resolve", "running pip…", None);
+        let running = match plan.resolver {
+            Resolver::Pip => "running pip…",
+            Resolver::Uv => "running uv…",
+        };
+        let progress = ui::progress("resolve", running, None);
         let wheels = timings.record("resolve", || {
             resolve::resolve(
+                plan.resolver,
                 &pip_python,
                 &plan.pip,
                 plan.target.as_ref(),
                 &wheel_dir,
+                &stage.path().join("resolver"),
                 ui::is_verbose(),
             )
         })?;

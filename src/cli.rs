@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::config::Resolver;
+
 const AFTER_HELP: &str = "\
 Example:
   pybundle -o app.pyz -e myapp.main:main . -r requirements.txt
@@ -117,6 +119,11 @@ pub struct BuildArgs {
     #[arg(long, value_name = "PATH", help_heading = "Resolver")]
     pub python: Option<String>,
 
+    /// Resolver backend: `pip` (pip wheel) or `uv` (uv pip compile, then the locked wheels are
+    /// fetched; needs uv) [default: pip]
+    #[arg(long, value_enum, value_name = "BACKEND", help_heading = "Resolver")]
+    pub resolver: Option<Resolver>,
+
     /// A requirements file for pip (repeatable)
     #[arg(
         short = 'r',
@@ -203,7 +210,7 @@ pub struct BuildArgs {
     #[arg(long, help_heading = "Zip safety")]
     pub extract_all: bool,
 
-    /// Arguments after `--` are passed to pip unchanged
+    /// Arguments after `--` are passed to pip (or `uv pip compile`) unchanged
     #[arg(last = true, value_name = "PIP_ARG")]
     pub pip_args: Vec<OsString>,
 

@@ -63,6 +63,17 @@ impl PipOptions {
     }
 }
 
+/// The backend that resolves requirements and fills the staging wheelhouse (`--resolver`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Resolver {
+    /// `pip wheel` (or `pip download` for a cross target) through `--python`.
+    #[default]
+    Pip,
+    /// `uv pip compile` to a PEP 751 lock, then the locked wheel files are fetched.
+    Uv,
+}
+
 /// A cross-target build: pip fetches binary wheels for another Python version or platform
 /// (`pip download --only-binary=:all:`) instead of building them for `--python`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -102,6 +113,8 @@ pub struct BuildPlan {
     pub entry: EntryRequest,
     /// What pip resolves.
     pub pip: PipOptions,
+    /// The resolver backend.
+    pub resolver: Resolver,
     /// Ready site-packages trees.
     pub site_packages: Vec<PathBuf>,
     /// Deflate level, 0 = stored.
@@ -169,6 +182,10 @@ pub enum ConfigError {
         "invalid environment setting `{0}`\nhint: use `-E KEY=VALUE` with KEY made of letters, digits and `_`, not starting with a digit"
     )]
     BadEnv(String),
+    #[error(
+        "--resolver uv does not do cross-target builds (--platform, --python-version, --implementation, --abi)\nhint: use `--resolver pip` for a cross-target build, or drop the target options"
+    )]
+    UvCrossTarget,
     #[error("invalid --root `{0}`: it must not be empty or contain a newline or NUL")]
     BadRoot(String),
 }
@@ -316,8 +333,13 @@ impl BuildPlan {
             implementation: args.implementation,
             abis: args.abi,
         });
+        let resolver = args.resolver.unwrap_or_default();
+        if resolver == Resolver::Uv && target.is_some() {
+            return Err(ConfigError::UvCrossTarget);
+        }
         Ok(BuildPlan {
             output,
+            resolver,
             shebang,
             python: args.python.unwrap_or_else(|| DEFAULT_PYTHON.to_string()),
             entry,
@@ -441,6 +463,27 @@ mod tests {
                 .target
                 .is_none()
         );
+    }
+
+    #[test]
+    fn uv_resolver() {
+        assert_eq!(
+            BuildPlan::from_args(args("app.pyz"), Path::new("/tmp"))
+                .unwrap()
+                .resolver,
+            Resolver::Pip
+        );
+        let mut a = args("app.pyz");
+        a.resolver = Some(Resolver::Uv);
+        let plan = BuildPlan::from_args(a, Path::new("/tmp")).unwrap();
+        assert_eq!(plan.resolver, Resolver::Uv);
+        let mut a = args("app.pyz");
+        a.resolver = Some(Resolver::Uv);
+        a.platform = vec!["manylinux2014_x86_64".into()];
+        assert!(matches!(
+            BuildPlan::from_args(a, Path::new("/tmp")),
+            Err(ConfigError::UvCrossTarget)
+        ));
     }
 
     #[test]

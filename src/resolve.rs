@@ -1,6 +1,9 @@
-//! The resolve stage: run pip (`python -m pip wheel`) to build or download a wheel for every
-//! requirement and dependency into a staging wheelhouse. pip is the resolver; this module only
-//! assembles its command line, streams or captures its output, and reports its failures.
+//! The resolve stage: fill a staging wheelhouse with a wheel for every requirement and
+//! dependency. The default backend is pip (`python -m pip wheel`): this module assembles its
+//! command line, streams or captures its output, and reports its failures. `--resolver uv`
+//! resolves with uv instead and fetches the same wheel files (see [`uv`]).
+
+pub mod uv;
 
 use std::collections::VecDeque;
 use std::ffi::OsString;
@@ -8,7 +11,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::config::{CrossTarget, PipOptions};
+use crate::config::{CrossTarget, PipOptions, Resolver};
 use crate::python::Interpreter;
 
 /// How many of pip's last output lines a failure shows.
@@ -30,6 +33,38 @@ pub enum ResolveError {
         command: String,
         status: String,
         tail: String,
+    },
+    #[error("cannot run {tool}: {source}")]
+    ToolSpawn {
+        tool: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "--resolver uv needs uv, and none was found ({detail})\nhint: install it (`{python} -m pip install uv`, or see https://docs.astral.sh/uv/), set PYBUNDLE_UV to the uv binary, or build with the default `--resolver pip`"
+    )]
+    UvMissing { python: String, detail: String },
+    #[error(
+        "uv failed ({status}) running:\n  {command}\n--- last lines of uv's output ---\n{tail}\n---\nhint: uv's own error is quoted above; fix the requirement it names, or rerun with -v to see all of uv's output"
+    )]
+    UvFailed {
+        command: String,
+        status: String,
+        tail: String,
+    },
+    #[error("cannot read uv's lock `{path}`: {message}")]
+    BadLock { path: PathBuf, message: String },
+    #[error(
+        "cannot fetch the wheels uv resolved: {message}\nhint: check the network (and the proxy variables), or rerun with `--resolver pip`"
+    )]
+    FetchFailed { message: String },
+    #[error(
+        "the wheel `{file}` does not match uv's lock: sha256 {actual}, expected {expected}\nhint: a damaged copy in the download cache ($PYBUNDLE_WHEEL_CACHE, else ~/.cache/pybundle/wheels) has been removed; build again to download it anew"
+    )]
+    HashMismatch {
+        file: String,
+        expected: String,
+        actual: String,
     },
     #[error("cannot read the wheelhouse `{path}`: {source}")]
     Wheelhouse {
@@ -104,11 +139,29 @@ pub fn pip_command(
     cmd
 }
 
-/// Runs pip and returns the wheels it left in `wheel_dir`, sorted by file name.
+/// Runs the `resolver` backend and returns the wheels it left in `wheel_dir`, sorted by file
+/// name; `work_dir` is scratch space for the backend (uv's lock).
 ///
-/// With `stream` true pip's output goes to stderr as it comes; otherwise it is captured and its
-/// last lines are shown if pip fails.
+/// With `stream` true the tool's output goes to stderr as it comes; otherwise it is captured and
+/// its last lines are shown if it fails.
 pub fn resolve(
+    resolver: Resolver,
+    interp: &Interpreter,
+    options: &PipOptions,
+    target: Option<&CrossTarget>,
+    wheel_dir: &Path,
+    work_dir: &Path,
+    stream: bool,
+) -> Result<Vec<PathBuf>, ResolveError> {
+    match resolver {
+        Resolver::Pip => resolve_pip(interp, options, target, wheel_dir, stream),
+        // `config` refuses a cross target with uv.
+        Resolver::Uv => uv::resolve(interp, options, wheel_dir, work_dir, stream),
+    }
+}
+
+/// Runs pip and returns the wheels it left in `wheel_dir`, sorted by file name.
+fn resolve_pip(
     interp: &Interpreter,
     options: &PipOptions,
     target: Option<&CrossTarget>,
@@ -121,30 +174,49 @@ pub fn resolve(
         });
     }
     let mut cmd = pip_command(interp, options, target, wheel_dir);
-    let command_line = quote_command(&cmd);
+    let command = quote_command(&cmd);
+    run_captured("pip", &mut cmd, stream).map_err(|failure| match failure {
+        Err(source) => ResolveError::Spawn(source),
+        Ok((status, tail)) => ResolveError::PipFailed {
+            command,
+            status,
+            tail,
+        },
+    })?;
+    list_wheels(wheel_dir)
+}
+
+/// Runs `cmd` (the tool `tool`) with its output streamed to stderr (`stream`) or captured. On
+/// failure returns
+/// `Err(Ok((exit status, last output lines)))`, or `Err(Err(_))` when it cannot run.
+pub(crate) fn run_captured(
+    tool: &'static str,
+    cmd: &mut Command,
+    stream: bool,
+) -> Result<(), Result<(String, String), std::io::Error>> {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut child = cmd.spawn().map_err(ResolveError::Spawn)?;
+    let mut child = cmd.spawn().map_err(Err)?;
     let stdout = child.stdout.take().expect("stdout is piped");
     let stderr = child.stderr.take().expect("stderr is piped");
-    // Both pipes are drained on their own threads so that neither can fill up and block pip.
-    let err_thread = std::thread::spawn(move || collect_lines(stderr, stream));
-    let mut tail = collect_lines(stdout, stream);
+    // Both pipes are drained on their own threads so that neither can fill up and block the tool.
+    let echo = stream.then_some(tool);
+    let err_thread = std::thread::spawn(move || collect_lines(stderr, echo));
+    let mut tail = collect_lines(stdout, echo);
     let err_tail = err_thread.join().unwrap_or_default();
-    let status = child.wait().map_err(ResolveError::Spawn)?;
-    if !status.success() {
-        tail.extend(err_tail);
-        while tail.len() > TAIL_LINES {
-            tail.pop_front();
-        }
-        return Err(ResolveError::PipFailed {
-            command: command_line,
-            status: status.to_string(),
-            tail: tail.into_iter().collect::<Vec<_>>().join("\n"),
-        });
+    let status = child.wait().map_err(Err)?;
+    if status.success() {
+        return Ok(());
     }
-    list_wheels(wheel_dir)
+    tail.extend(err_tail);
+    while tail.len() > TAIL_LINES {
+        tail.pop_front();
+    }
+    Err(Ok((
+        status.to_string(),
+        tail.into_iter().collect::<Vec<_>>().join("\n"),
+    )))
 }
 
 /// Returns the `.whl` files directly in `dir`, sorted by name.
@@ -168,13 +240,14 @@ pub fn list_wheels(dir: &Path) -> Result<Vec<PathBuf>, ResolveError> {
     Ok(wheels)
 }
 
-/// Reads `reader` line by line, echoing to stderr when `echo`, and returns the last lines.
-fn collect_lines(reader: impl std::io::Read, echo: bool) -> VecDeque<String> {
+/// Reads `reader` line by line, echoing to stderr labelled with the tool name `echo` when given,
+/// and returns the last lines.
+fn collect_lines(reader: impl std::io::Read, echo: Option<&str>) -> VecDeque<String> {
     let mut tail = VecDeque::with_capacity(TAIL_LINES + 1);
     for line in BufReader::new(reader).lines() {
         let Ok(line) = line else { break };
-        if echo {
-            crate::ui::pip_line(&line);
+        if let Some(tool) = echo {
+            crate::ui::tool_line(tool, &line);
         }
         if line.trim().is_empty() {
             continue;

@@ -134,9 +134,9 @@ pub fn count(n: usize, noun: &str) -> String {
     }
 }
 
-/// Prints one line of pip's streamed output.
-pub fn pip_line(line: &str) {
-    let _ = writeln!(std::io::stderr(), "  pip: {line}");
+/// Prints one line of a resolver tool's (pip's, uv's) streamed output.
+pub fn tool_line(tool: &str, line: &str) {
+    let _ = writeln!(std::io::stderr(), "  {tool}: {line}");
 }
 
 /// Prints a warning (hidden under `-q`).

@@ -31,6 +31,8 @@ pub struct PybundleTable {
     /// `--python`: the interpreter running pip (a path relative to the pyproject.toml when it
     /// holds a `/`, otherwise a name looked up on PATH).
     pub python: Option<String>,
+    /// `--resolver`: `pip` or `uv`.
+    pub resolver: Option<crate::config::Resolver>,
     /// `-r`: requirements files (relative to the pyproject.toml).
     pub requirements: Option<Vec<PathBuf>>,
     /// `--constraint`: constraints files (relative to the pyproject.toml).
@@ -215,6 +217,9 @@ fn merge(args: &mut BuildArgs, table: PybundleTable, base: &Path) {
             }
         });
     }
+    if args.resolver.is_none() {
+        args.resolver = table.resolver;
+    }
     fill_vec(
         &mut args.requirement_files,
         table
@@ -355,11 +360,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = write(
             dir.path(),
-            "[tool.pybundle]\nextract = [\"Foo_Bar\"]\nzip-safe = [\"six\"]\nextract-all = true\nroot = \"/opt/c\"\ninherit-path = true\nenv = [\"A=1\"]\n",
+            "[tool.pybundle]\nresolver = \"uv\"\nextract = [\"Foo_Bar\"]\nzip-safe = [\"six\"]\nextract-all = true\nroot = \"/opt/c\"\ninherit-path = true\nenv = [\"A=1\"]\n",
         );
         let mut args = BuildArgs::default();
         let loaded = load(&file).unwrap();
         merge(&mut args, loaded.table, dir.path());
+        assert_eq!(args.resolver, Some(crate::config::Resolver::Uv));
         assert_eq!(args.extract, vec!["Foo_Bar"]);
         assert_eq!(args.zip_safe, vec!["six"]);
         assert!(args.extract_all && args.inherit_path);

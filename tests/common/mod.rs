@@ -83,6 +83,23 @@ pub fn which(name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// Returns a uv binary: `$PYBUNDLE_UV`, else `uv` on PATH, else the one the `uv` package of
+/// CPython 3.11 ships (what `pybundle --resolver uv` finds too).
+pub fn uv() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("PYBUNDLE_UV").filter(|v| !v.is_empty()) {
+        return Some(PathBuf::from(path)).filter(|p| p.is_file());
+    }
+    if let Some(path) = which("uv") {
+        return Some(path);
+    }
+    let out = Command::new(python(11)?)
+        .args(["-I", "-c", "import uv; print(uv.find_uv_bin())"])
+        .output()
+        .ok()?;
+    let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    (out.status.success() && path.is_file()).then_some(path)
+}
+
 /// An isolated environment for one test.
 pub struct TestContext {
     /// Temporary root; removed on drop.

@@ -9,3 +9,4 @@ mod eco;
 mod errors;
 mod python;
 mod runtime;
+mod uv;
