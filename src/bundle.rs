@@ -62,12 +62,20 @@ impl Bundle {
         })?;
         let mut text = String::new();
         {
-            let mut member =
-                archive
-                    .by_name(MANIFEST_PATH)
-                    .map_err(|_| BundleReadError::NoManifest {
+            let mut member = archive.by_name(MANIFEST_PATH).map_err(|_| {
+                if ends_with_end_record(path) {
+                    BundleReadError::NoManifest {
                         path: path.to_path_buf(),
-                    })?;
+                    }
+                } else {
+                    // A truncated bundle: a reader that searches backwards for an end
+                    // record can land on the one of an inner archive (`extract/*.zip`).
+                    BundleReadError::NotAZip {
+                        path: path.to_path_buf(),
+                        reason: "the file does not end with a zip end record".into(),
+                    }
+                }
+            })?;
             member
                 .read_to_string(&mut text)
                 .map_err(|e| BundleReadError::BadManifest {
@@ -87,11 +95,53 @@ impl Bundle {
         })
     }
 
+    /// Opens the inner archive of the extracted distribution `key` (`extract/<key>.zip`, stored
+    /// in the bundle; its members are the entry's files). `Ok(None)` when there is none.
+    pub fn inner(&mut self, key: &str) -> std::io::Result<Option<InnerArchive>> {
+        let name = format!("{}/{key}.zip", crate::pack::EXTRACT_DIR);
+        let mut member = match self.archive.by_name(&name) {
+            Ok(member) => member,
+            Err(zip::result::ZipError::FileNotFound) => return Ok(None),
+            Err(e) => return Err(std::io::Error::other(e)),
+        };
+        let mut bytes = Vec::with_capacity(usize::try_from(member.size()).unwrap_or(0));
+        member.read_to_end(&mut bytes)?;
+        zip::ZipArchive::new(std::io::Cursor::new(bytes))
+            .map(Some)
+            .map_err(|e| std::io::Error::other(format!("`{name}`: {e}")))
+    }
+
     /// Returns every damaged member: content that does not match the manifest, members the
-    /// manifest lists that are missing, and members it does not list.
+    /// manifest lists that are missing, and members it does not list. The members of the inner
+    /// archives `extract/<key>.zip` are checked as `extract/<key>/<path>`.
     pub fn verify(&mut self) -> Vec<Damage> {
         let mut damage = Vec::new();
         let mut seen = std::collections::BTreeSet::new();
+        let inner_keys: Vec<String> = self
+            .archive
+            .file_names()
+            .filter_map(|n| {
+                n.ok()?
+                    .strip_prefix(&format!("{}/", crate::pack::EXTRACT_DIR))?
+                    .strip_suffix(".zip")
+                    .filter(|k| !k.contains('/'))
+                    .map(str::to_string)
+            })
+            .collect();
+        for key in inner_keys {
+            seen.insert(format!("{}/{key}.zip", crate::pack::EXTRACT_DIR));
+            match self.inner(&key) {
+                Ok(Some(mut inner)) => {
+                    let prefix = format!("{}/{key}/", crate::pack::EXTRACT_DIR);
+                    check_members(&mut inner, &prefix, &self.manifest, &mut seen, &mut damage);
+                }
+                Ok(None) => {}
+                Err(err) => damage.push(Damage {
+                    path: format!("{}/{key}.zip", crate::pack::EXTRACT_DIR),
+                    what: format!("unreadable: {err}"),
+                }),
+            }
+        }
         for i in 0..self.archive.len() {
             let Ok(mut member) = self.archive.by_index(i) else {
                 damage.push(Damage {
@@ -101,7 +151,7 @@ impl Bundle {
                 continue;
             };
             let name = member.name().map(|n| n.to_string()).unwrap_or_default();
-            if member.is_dir() || name == MANIFEST_PATH {
+            if member.is_dir() || name == MANIFEST_PATH || seen.contains(&name) {
                 continue;
             }
             seen.insert(name.clone());
@@ -130,5 +180,66 @@ impl Bundle {
             }
         }
         damage
+    }
+}
+
+/// Whether the last 22 bytes of `path` are a zip end-of-central-directory record without a
+/// comment (pybundle writes no comment).
+fn ends_with_end_record(path: &Path) -> bool {
+    use std::io::{Seek, SeekFrom};
+    let mut tail = [0u8; 22];
+    std::fs::File::open(path)
+        .and_then(|mut f| {
+            f.seek(SeekFrom::End(-22))?;
+            f.read_exact(&mut tail)
+        })
+        .is_ok_and(|()| tail[..4] == *b"PK\x05\x06")
+}
+
+/// An extracted distribution's inner archive, read into memory.
+pub type InnerArchive = zip::ZipArchive<std::io::Cursor<Vec<u8>>>;
+
+/// Checks every file of `archive` as `prefix + name` against `manifest` (see [`Bundle::verify`]).
+fn check_members(
+    archive: &mut InnerArchive,
+    prefix: &str,
+    manifest: &Manifest,
+    seen: &mut std::collections::BTreeSet<String>,
+    damage: &mut Vec<Damage>,
+) {
+    for i in 0..archive.len() {
+        let Ok(mut member) = archive.by_index(i) else {
+            damage.push(Damage {
+                path: format!("{prefix}#{i}"),
+                what: "unreadable entry".into(),
+            });
+            continue;
+        };
+        if member.is_dir() {
+            continue;
+        }
+        let name = format!("{prefix}{}", member.name().unwrap_or_default());
+        seen.insert(name.clone());
+        let Some(expected) = manifest.members.get(&name) else {
+            damage.push(Damage {
+                path: name,
+                what: "not listed in the manifest".into(),
+            });
+            continue;
+        };
+        match crate::fsutil::sha256_reader(&mut member) {
+            Ok((sha, size)) if sha == expected.sha256 && size == expected.size => {}
+            Ok((sha, size)) => damage.push(Damage {
+                path: name,
+                what: format!(
+                    "content differs (sha256 {sha}, {size} bytes; the manifest says {}, {} bytes)",
+                    expected.sha256, expected.size
+                ),
+            }),
+            Err(err) => damage.push(Damage {
+                path: name,
+                what: format!("unreadable: {err}"),
+            }),
+        }
     }
 }

@@ -15,7 +15,6 @@
 //! bits are kept (0755, else 0644), and every member is checked against the manifest's sha256 as
 //! it is written, so a damaged bundle is never laid out.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -23,7 +22,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use sha2::{Digest, Sha256};
 
-use crate::bundle::Bundle;
+use crate::bundle::{Bundle, InnerArchive};
 use crate::fsutil::enclosed_relative;
 use crate::pack::EXTRACT_DIR;
 use crate::pack::manifest::Mode;
@@ -87,19 +86,6 @@ pub fn extract(bundle: &Path, root: &Path) -> Result<Vec<(String, Outcome)>> {
         .filter(|d| d.mode == Mode::Extract)
         .filter_map(|d| d.key.clone().map(|k| (k, d.files, d.size)))
         .collect();
-    // Members per key, in zip order (the order the bootstrap lists them in the marker).
-    let mut members: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    for i in 0..bundle.archive.len() {
-        let Some(Ok(name)) = bundle.archive.name_for_index(i) else {
-            continue;
-        };
-        let Some(rest) = name.strip_prefix(&format!("{EXTRACT_DIR}/")) else {
-            continue;
-        };
-        if let Some((key, _)) = rest.split_once('/') {
-            members.entry(key.to_string()).or_default().push(i);
-        }
-    }
     let mut out = Vec::new();
     for (key, files, size) in wanted {
         if enclosed_relative(&key).as_deref() != Some(key.as_str()) || key.contains('/') {
@@ -110,9 +96,18 @@ pub fn extract(bundle: &Path, root: &Path) -> Result<Vec<(String, Outcome)>> {
             out.push((key, Outcome::Present));
             continue;
         }
-        let indices = members.remove(&key).unwrap_or_default();
+        let shown = bundle.path.display().to_string();
+        let damaged = |what: String| {
+            anyhow::anyhow!(
+                "`{shown}` is damaged: {what}\nhint: rebuild the bundle or copy it again"
+            )
+        };
+        let mut inner = bundle
+            .inner(&key)
+            .map_err(|e| damaged(format!("cannot read `{EXTRACT_DIR}/{key}.zip`: {e}")))?
+            .ok_or_else(|| damaged(format!("`{EXTRACT_DIR}/{key}.zip` is missing")))?;
         let private = tmp.join(format!("{key}.{}.{:08x}", std::process::id(), rand_u32()));
-        let result = write_entry(&mut bundle, &key, &indices, &private)
+        let result = write_entry(&mut inner, &bundle, &key, &private)
             .and_then(|(n, bytes)| {
                 if (n, bytes) != (files, size) {
                     bail!(
@@ -133,12 +128,12 @@ pub fn extract(bundle: &Path, root: &Path) -> Result<Vec<(String, Outcome)>> {
     Ok(out)
 }
 
-/// Writes the members `indices` (all under `extract/<key>/`) into `dest` plus the marker;
-/// returns (files, bytes).
+/// Writes the files of the inner archive of entry `key` into `dest` plus the marker; returns
+/// (files, bytes). Each file is checked against the manifest (`extract/<key>/<path>`).
 fn write_entry(
-    bundle: &mut Bundle,
+    archive: &mut InnerArchive,
+    bundle: &Bundle,
     key: &str,
-    indices: &[usize],
     dest: &Path,
 ) -> Result<(usize, u64)> {
     std::fs::DirBuilder::new()
@@ -147,13 +142,16 @@ fn write_entry(
         .with_context(|| format!("cannot create `{}`", dest.display()))?;
     let prefix = format!("{EXTRACT_DIR}/{key}/");
     let mut listing: Vec<(String, u64)> = Vec::new();
-    for &i in indices {
-        let mut member = bundle
-            .archive
-            .by_index(i)
-            .with_context(|| format!("cannot read member #{i} of `{}`", bundle.path.display()))?;
-        let name = member.name().map(|n| n.to_string()).unwrap_or_default();
-        let rel_raw = name.strip_prefix(&prefix).unwrap_or_default();
+    for i in 0..archive.len() {
+        let mut member = archive.by_index(i).with_context(|| {
+            format!(
+                "cannot read member #{i} of `{prefix}` in `{}`",
+                bundle.path.display()
+            )
+        })?;
+        let inner_name = member.name().map(|n| n.to_string()).unwrap_or_default();
+        let name = format!("{prefix}{inner_name}");
+        let rel_raw = inner_name.as_str();
         if rel_raw.is_empty() || rel_raw == "/" {
             continue;
         }

@@ -75,8 +75,6 @@ pub struct ExtractItem {
     pub lazy_names: Vec<String>,
     /// The `.dist-info` directory, for metadata before the entry is extracted.
     pub dist_info: Option<String>,
-    /// Paths (relative to the entry) of the files to extract with mode 0755.
-    pub executables: Vec<String>,
 }
 
 /// Returns `s` as a Python string literal (valid on every supported version).
@@ -129,15 +127,13 @@ pub fn render_main(data: &MainData) -> String {
         .iter()
         .map(|item| {
             let names: Vec<String> = item.lazy_names.iter().map(|n| py_str(n)).collect();
-            let execs: Vec<String> = item.executables.iter().map(|n| py_str(n)).collect();
             format!(
-                "({}, {}, {}, {}, {}, {})",
+                "({}, {}, {}, {}, {})",
                 py_str(&item.key),
                 item.files,
                 item.bytes,
                 py_tuple(&names),
                 py_opt(item.dist_info.as_deref()),
-                py_tuple(&execs)
             )
         })
         .collect();
@@ -250,7 +246,6 @@ mod tests {
                 bytes: 100,
                 lazy_names: vec!["spam".into()],
                 dist_info: Some("spam-1.0.dist-info".into()),
-                executables: vec![],
             }],
             dists: vec![("six".into(), "six-1.17.0.dist-info".into())],
             pth: vec![],
@@ -263,7 +258,7 @@ mod tests {
         let expected = "BUILD_ID = \"abc\"\n\
             ENTRY = (\"function\", \"app.main\", \"main\")\n\
             PYTHON = {\"implementation\": \"cpython\", \"version\": (3, 11), \"cache_tag\": \"cpython-311\", \"requires_python\": \">=3.8\", \"native\": True, \"platform\": \"linux-x86_64\", \"sys_platform\": \"linux\", \"machine\": \"x86_64\", \"multiarch\": \"x86_64-linux-gnu\"}\n\
-            EXTRACT = ((\"spam-1.0-0123456789abcdef\", 3, 100, (\"spam\",), \"spam-1.0.dist-info\", ()),)\n\
+            EXTRACT = ((\"spam-1.0-0123456789abcdef\", 3, 100, (\"spam\",), \"spam-1.0.dist-info\"),)\n\
             DISTS = ((\"six\", \"six-1.17.0.dist-info\"),)\n\
             PTH = ()\n\
             PREAMBLE = False\n\

@@ -10,6 +10,7 @@ pub mod writer;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::bootstrap::{self, MainData};
@@ -182,8 +183,6 @@ pub fn pack(placed: &[Placed<'_>], settings: PackSettings) -> anyhow::Result<Pac
     // last one win; identical namespace `__init__.py` files are the usual case).
     let mut members: BTreeMap<String, (Member, usize)> = BTreeMap::new();
     let mut dirs: BTreeSet<String> = BTreeSet::new();
-    // Executable files of extracted distributions, relative to the entry (mode 0755 on disk).
-    let mut executables: Vec<Vec<String>> = placed.iter().map(|_| Vec::new()).collect();
     for member in settings.runtime {
         members.insert(member.path.clone(), (member, usize::MAX));
     }
@@ -202,9 +201,6 @@ pub fn pack(placed: &[Placed<'_>], settings: PackSettings) -> anyhow::Result<Pac
                 continue;
             }
             let executable = is_executable(&disk);
-            if executable && p.mode == Mode::Extract {
-                executables[index].push(rel.clone());
-            }
             if p.mode == Mode::Zip {
                 let mut dir = path.as_str();
                 while let Some((parent, _)) = dir.rsplit_once('/') {
@@ -227,22 +223,40 @@ pub fn pack(placed: &[Placed<'_>], settings: PackSettings) -> anyhow::Result<Pac
     }
     let owners: BTreeMap<String, usize> =
         members.iter().map(|(k, (_, i))| (k.clone(), *i)).collect();
-    let prepared = writer::prepare(members.into_values().map(|(m, _)| m).collect(), style)
-        .context("cannot read the staged files")?;
+    // Members of extracted distributions are prepared under their path inside the entry: they go
+    // into one inner archive per distribution (see `inner_archives`). `logical` keeps every
+    // member's path in the bundle's terms (`extract/<key>/<rel>`) for the manifest and hashes.
+    let mut logical: Vec<String> = Vec::with_capacity(members.len());
+    let mut inner_keys: Vec<Option<String>> = Vec::with_capacity(members.len());
+    let mut to_prepare: Vec<Member> = Vec::with_capacity(members.len());
+    for (path, (mut member, _)) in members {
+        let inner = path
+            .strip_prefix(&format!("{EXTRACT_DIR}/"))
+            .and_then(|rest| rest.split_once('/'))
+            .map(|(key, rel)| (key.to_string(), rel.to_string()));
+        match inner {
+            Some((key, rel)) => {
+                member.path = rel;
+                inner_keys.push(Some(key));
+            }
+            None => inner_keys.push(None),
+        }
+        logical.push(path);
+        to_prepare.push(member);
+    }
+    let prepared = writer::prepare(to_prepare, style).context("cannot read the staged files")?;
 
     // Per-distribution totals and hashes, from the members just hashed.
     let mut per_dist: Vec<(usize, u64, Sha256)> =
         placed.iter().map(|_| (0, 0, Sha256::new())).collect();
-    for item in &prepared {
-        if let Some(&i) = owners.get(&item.path)
+    for (path, item) in logical.iter().zip(&prepared) {
+        if let Some(&i) = owners.get(path)
             && i != usize::MAX
         {
             let entry = &mut per_dist[i];
             entry.0 += 1;
             entry.1 += item.info.size;
-            entry
-                .2
-                .update(format!("{}\0{}\n", item.path, item.info.sha256));
+            entry.2.update(format!("{}\0{}\n", path, item.info.sha256));
         }
     }
     let dists: Vec<DistInfo> = placed
@@ -273,17 +287,14 @@ pub fn pack(placed: &[Placed<'_>], settings: PackSettings) -> anyhow::Result<Pac
     main.extract = dists
         .iter()
         .zip(placed)
-        .zip(executables)
-        .filter(|((d, _), _)| d.mode == Mode::Extract)
-        .filter_map(|((d, p), mut execs)| {
-            execs.sort();
+        .filter(|(d, _)| d.mode == Mode::Extract)
+        .filter_map(|(d, p)| {
             Some(bootstrap::ExtractItem {
                 key: d.key.clone()?,
                 files: d.files,
                 bytes: d.size,
                 lazy_names: lazy_names(p.dist),
                 dist_info: (!p.dist.dist_info.is_empty()).then(|| p.dist.dist_info.clone()),
-                executables: execs,
             })
         })
         .collect();
@@ -294,8 +305,8 @@ pub fn pack(placed: &[Placed<'_>], settings: PackSettings) -> anyhow::Result<Pac
         .collect();
     // The build id covers every member and the generated `__main__.py` (rendered without it).
     let mut id_hasher = Sha256::new();
-    for item in &prepared {
-        id_hasher.update(format!("{}\0{}\n", item.path, item.info.sha256));
+    for (path, item) in logical.iter().zip(&prepared) {
+        id_hasher.update(format!("{}\0{}\n", path, item.info.sha256));
     }
     id_hasher.update(bootstrap::render_main(&main).as_bytes());
     main.build_id = settings
@@ -311,7 +322,13 @@ pub fn pack(placed: &[Placed<'_>], settings: PackSettings) -> anyhow::Result<Pac
         },
         style,
     )?;
-    let mut all: Vec<Prepared> = prepared;
+    let mut listed: BTreeMap<String, MemberInfo> = logical
+        .iter()
+        .zip(&prepared)
+        .map(|(path, p)| (path.clone(), p.info.clone()))
+        .collect();
+    listed.insert(main_member.path.clone(), main_member.info.clone());
+    let mut all = inner_archives(prepared, inner_keys, style)?;
     all.push(main_member);
     let manifest = Manifest {
         schema: SCHEMA_VERSION,
@@ -321,10 +338,7 @@ pub fn pack(placed: &[Placed<'_>], settings: PackSettings) -> anyhow::Result<Pac
         entry: settings.entry,
         python: settings.python,
         distributions: dists,
-        members: all
-            .iter()
-            .map(|p| (p.path.clone(), p.info.clone()))
-            .collect::<BTreeMap<String, MemberInfo>>(),
+        members: listed,
     };
     let manifest_json =
         serde_json::to_vec_pretty(&manifest).context("cannot serialise the manifest")?;
@@ -344,6 +358,47 @@ pub fn pack(placed: &[Placed<'_>], settings: PackSettings) -> anyhow::Result<Pac
         Ok(())
     })?;
     Ok(PackOutcome { manifest, size })
+}
+
+/// Returns the bundle's own members: `prepared` minus the members of extracted distributions,
+/// which go into one stored inner zip per distribution, `extract/<key>.zip` (the same
+/// reproducible writer, the same compression per member). zipimport parses the bundle's central
+/// directory on every start (about 4 µs an entry); the run time reads an inner archive's only
+/// when it extracts that distribution.
+fn inner_archives(
+    prepared: Vec<Prepared>,
+    inner_keys: Vec<Option<String>>,
+    style: EntryStyle,
+) -> anyhow::Result<Vec<Prepared>> {
+    let mut outer = Vec::new();
+    let mut inner: BTreeMap<String, Vec<Prepared>> = BTreeMap::new();
+    for (item, key) in prepared.into_iter().zip(inner_keys) {
+        match key {
+            Some(key) => inner.entry(key).or_default().push(item),
+            None => outer.push(item),
+        }
+    }
+    let stored = EntryStyle { level: 0, ..style };
+    let archives: Vec<std::io::Result<Prepared>> = inner
+        .into_par_iter()
+        .map(|(key, items)| {
+            let bytes = writer::write_zip(std::io::Cursor::new(Vec::new()), items, &[], style)
+                .map_err(std::io::Error::other)?
+                .into_inner();
+            writer::prepare_one(
+                Member {
+                    path: format!("{EXTRACT_DIR}/{key}.zip"),
+                    source: Source::Bytes(bytes),
+                    executable: false,
+                },
+                stored,
+            )
+        })
+        .collect();
+    for archive in archives {
+        outer.push(archive?);
+    }
+    Ok(outer)
 }
 
 /// Writes `output` through a temporary file in the same directory, renamed into place and made

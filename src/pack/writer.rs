@@ -147,6 +147,17 @@ pub fn write<W: Write + Seek + Read>(
 ) -> zip::result::ZipResult<W> {
     let mut out = out;
     out.write_all(format!("#!{shebang}\n").as_bytes())?;
+    write_zip(out, prepared, dirs, style)
+}
+
+/// Writes a zip of `prepared` and `dirs` to `out` from its current position, in path order (the
+/// body of [`write`], also used for the inner archives of extracted distributions).
+pub fn write_zip<W: Write + Seek + Read>(
+    out: W,
+    prepared: Vec<Prepared>,
+    dirs: &[String],
+    style: EntryStyle,
+) -> zip::result::ZipResult<W> {
     let mut entries: BTreeMap<&str, Option<Prepared>> = BTreeMap::new();
     for dir in dirs {
         entries.insert(dir.as_str(), None);

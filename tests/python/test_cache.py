@@ -185,7 +185,7 @@ class DamagedBundleTest(BundleTest):
         self.build(site={"app.py": APP}, extract={KEY: {"dist1mod.py": "X = 1\n", "dist1data/thing.txt": big}})
         with open(self.bundle, "r+b") as f:
             data = f.read()
-            i = data.index(b"extract/%s/dist1data/thing.txt" % KEY.encode())  # local header name
+            i = data.index(b"dist1data/thing.txt")  # local header name inside extract/<key>.zip
             f.seek(i + 200)
             f.write(b"\x00" * 64)
         p = self.run_bundle()
@@ -210,7 +210,7 @@ class DamagedBundleTest(BundleTest):
                    main_extra="EXTRACT = EXTRACT + (('gone-1.0-ffff', 1, 1),)\n")
         p = self.run_bundle()
         self.assertEqual(p.returncode, 1)
-        self.assertIn("is damaged (missing member extract/gone-1.0-ffff/)", p.stderr)
+        self.assertIn("is damaged (missing member extract/gone-1.0-ffff.zip)", p.stderr)
         self.assertEqual(self.dists(), [])
         self.build(site={"app.py": APP}, extract=EXTRACT,
                    main_extra="EXTRACT = ((EXTRACT[0][0], 99, EXTRACT[0][2]),)\n")

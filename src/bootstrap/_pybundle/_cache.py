@@ -304,29 +304,107 @@ def _read_member(fd, archive, name, entry, crc32, decompressobj):
     return data
 
 
-def _extract_one(fd, archive, key, members, dest, expected, executables=()):
-    """Extract ``members`` ((name, toc entry) under extract/<key>/, sorted) into ``dest``.
+def _inner_members(fd, archive, name, entry):
+    """The members of the stored inner archive ``name`` (an extracted distribution's files):
+    [(path, entry, mode)], ``entry`` in zipimport's toc format with offsets in the bundle."""
+    import struct
 
-    Members are read with ``os.pread`` at the offsets zipimport already knows (no second
-    parse of the central directory, no zipfile), inflated with zlib and checked against their
-    CRC-32. Two threads share the work when there is enough of it: zlib and file writes
-    release the GIL."""
+    _path, compress, data_size, file_size, offset, _t, _d, _crc = entry
+    head = os.pread(fd, 30, offset)
+    if compress != 0 or data_size != file_size or len(head) != 30 or head[:4] != b"PK\x03\x04":
+        damaged(archive, "%s: not a stored archive" % name)
+    base = offset + 30 + int.from_bytes(head[26:28], "little") + int.from_bytes(head[28:30], "little")
+    end = os.pread(fd, 22, base + data_size - 22)  # written without a comment
+    if len(end) != 22 or end[:4] != b"PK\x05\x06":
+        damaged(archive, "%s: no end of central directory" % name)
+    count, cd_size, cd_offset = struct.unpack("<10xHII", end[:20])[0:3]
+    if count == 0xFFFF or cd_offset == 0xFFFFFFFF:  # Zip64: locator, then the record
+        loc = os.pread(fd, 20, base + data_size - 42)
+        if loc[:4] != b"PK\x06\x07":
+            damaged(archive, "%s: no Zip64 locator" % name)
+        rec = os.pread(fd, 56, base + struct.unpack("<Q", loc[8:16])[0])
+        if rec[:4] != b"PK\x06\x06":
+            damaged(archive, "%s: no Zip64 end record" % name)
+        count, cd_size, cd_offset = struct.unpack("<QQQ", rec[32:56])
+    cd = os.pread(fd, cd_size, base + cd_offset)
+    if len(cd) != cd_size:
+        damaged(archive, "%s: truncated central directory" % name)
+    out = []
+    pos = 0
+    for _ in range(count):
+        if cd[pos:pos + 4] != b"PK\x01\x02":
+            damaged(archive, "%s: bad central directory" % name)
+        (method, time_, date, crc, csize, usize, n_len, x_len, c_len, attr,
+         local) = struct.unpack("<10xHHHIIIHHH4xII", cd[pos:pos + 46])
+        member = cd[pos + 46:pos + 46 + n_len].decode("utf-8")
+        extra = cd[pos + 46 + n_len:pos + 46 + n_len + x_len]
+        pos += 46 + n_len + x_len + c_len
+        if 0xFFFFFFFF in (usize, csize, local):  # Zip64 extra field
+            values = []
+            i = 0
+            while i + 4 <= len(extra):
+                tag, size = struct.unpack("<HH", extra[i:i + 4])
+                if tag == 1:
+                    values = list(struct.unpack("<%dQ" % (size // 8), extra[i + 4:i + 4 + size]))
+                i += 4 + size
+            if usize == 0xFFFFFFFF:
+                usize = values.pop(0)
+            if csize == 0xFFFFFFFF:
+                csize = values.pop(0)
+            if local == 0xFFFFFFFF:
+                local = values.pop(0)
+        mode = 0o755 if (attr >> 16) & 0o111 else 0o644
+        out.append((member, (name, method, csize, usize, base + local, time_, date, crc), mode))
+    return out
+
+
+_INNER = {}
+
+
+def read_inner(archive, key, rel):
+    """The bytes of file ``rel`` of extracted distribution ``key`` from the bundle, without
+    extracting it (metadata of entries not extracted yet); None if there is no such file."""
+    import zlib
+
+    members = _INNER.get(key)
+    fd = os.open(archive, os.O_RDONLY)
+    try:
+        if members is None:
+            name = "extract/%s.zip" % key
+            entry = _toc(archive).get(name)
+            if entry is None:
+                damaged(archive, "missing member %s" % name)
+            members = _INNER[key] = {m[0]: m[1] for m in _inner_members(fd, archive, name, entry)}
+        entry = members.get(rel)
+        if entry is None:
+            return None
+        return _read_member(fd, archive, "extract/%s/%s" % (key, rel), entry, zlib.crc32,
+                            zlib.decompressobj)
+    finally:
+        os.close(fd)
+
+
+def _extract_one(fd, archive, key, members, dest, expected):
+    """Extract ``members`` ((path, toc entry, mode), see ``_inner_members``) into ``dest``.
+
+    Members are read with ``os.pread`` (offsets from zipimport's directory of the bundle and the
+    inner archive's own; no zipfile), inflated with zlib and checked against their CRC-32. Two
+    threads share the work when there is enough of it: zlib and file writes release the GIL."""
     import zlib
 
     prefix = "extract/%s/" % key
     os.mkdir(dest, 0o755)
     made = {dest}
-    execs = set(executables)
     jobs = []
-    for name, entry in members:
-        rel = name[len(prefix):]
+    for rel, entry, mode in members:
+        name = prefix + rel
         parts = _safe_parts(rel)
         if parts is None:
             if rel in ("", "/"):
                 continue
             damaged(archive, "unsafe member name %r" % name)
         target = os.path.join(dest, *parts)
-        if name.endswith("/"):
+        if rel.endswith("/"):
             if target not in made:
                 os.makedirs(target, 0o755, exist_ok=True)
                 made.add(target)
@@ -335,7 +413,7 @@ def _extract_one(fd, archive, key, members, dest, expected, executables=()):
         if parent not in made:
             os.makedirs(parent, 0o755, exist_ok=True)
             made.add(parent)
-        jobs.append((name, entry, target, 0o755 if "/".join(parts) in execs else 0o644))
+        jobs.append((name, entry, target, mode))
 
     crc32, decompressobj = zlib.crc32, zlib.decompressobj
 
@@ -462,16 +540,9 @@ def extract_missing(archive, rw, missing, force, uid, repair=()):
     if not todo:
         return out
     toc = _toc(archive)
-    wanted = {"extract/%s/" % item[0]: [] for item in todo}
-    for name in toc:  # one pass over the names zipimport already holds
-        if name.startswith("extract/"):
-            i = name.find("/", 8)
-            bucket = wanted.get(name[: i + 1]) if i > 0 else None
-            if bucket is not None:
-                bucket.append(name)
     for item in todo:
-        if not wanted["extract/%s/" % item[0]]:
-            damaged(archive, "missing member extract/%s/" % item[0])
+        if "extract/%s.zip" % item[0] not in toc:
+            damaged(archive, "missing member extract/%s.zip" % item[0])
     try:
         fd = os.open(archive, os.O_RDONLY)
     except OSError as e:
@@ -479,13 +550,12 @@ def extract_missing(archive, rw, missing, force, uid, repair=()):
     try:
         for item in todo:
             key = item[0]
-            members = [(n, toc[n]) for n in sorted(wanted["extract/%s/" % key])]
-            execs = item[5] if len(item) > 5 else ()
             t = time.perf_counter()
+            members = _inner_members(fd, archive, "extract/%s.zip" % key, toc["extract/%s.zip" % key])
             tmpdir = _private_name(tmp, key)
             try:
                 n = _extract_one(fd, archive, key, members, tmpdir,
-                                 item[1:3] if len(item) >= 3 else None, execs)
+                                 item[1:3] if len(item) >= 3 else None)
             except OSError as e:
                 _rmtree(tmpdir)
                 fail("error: pybundle could not extract %s into %s: %s. fix: free some space or "

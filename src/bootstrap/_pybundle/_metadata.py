@@ -42,19 +42,27 @@ class BundleDistribution(_md.Distribution):
         return "<BundleDistribution %s in %s>" % (self._dist_info, self._loader.archive)
 
 
-class PendingDistribution(BundleDistribution):
+class PendingDistribution(_md.Distribution):
     """A distribution extracted on first import that has not been imported yet: its metadata
-    comes from the bundle (``extract/<key>/<name>.dist-info``); asking for one of its files on
-    disk extracts it first."""
+    comes from the bundle (``<name>.dist-info`` in ``extract/<key>.zip``); asking for one of its
+    files on disk extracts it first."""
 
-    def __init__(self, loader, key, dist_info, lazy):
-        BundleDistribution.__init__(self, loader, "extract/%s/%s" % (key, dist_info))
-        self._key, self._lazy = key, lazy
+    def __init__(self, archive, key, dist_info, lazy):
+        self._archive, self._key, self._dist_info, self._lazy = archive, key, dist_info, lazy
+
+    def read_text(self, filename):
+        from . import _cache
+
+        data = _cache.read_inner(self._archive, self._key, "%s/%s" % (self._dist_info, filename))
+        return None if data is None else data.decode("utf-8")
 
     def locate_file(self, path):
         import pathlib
 
         return pathlib.Path(self._lazy.dir_of(self._key)) / str(path)
+
+    def __repr__(self):
+        return "<PendingDistribution %s in %s>" % (self._dist_info, self._archive)
 
 
 def find(archive, entry, dists, context, lazy=None):
@@ -75,6 +83,4 @@ def find(archive, entry, dists, context, lazy=None):
     for item in list(lazy.pending.values()):  # mounted ones are found on sys.path
         dist_info = item[4] if len(item) > 4 else None
         if dist_info and (wanted is None or wanted == _normalize(dist_info.split("-")[0])):
-            if loader is None:
-                loader = zipimport.zipimporter(archive)
-            yield PendingDistribution(loader, item[0], dist_info, lazy)
+            yield PendingDistribution(archive, item[0], dist_info, lazy)
