@@ -16,6 +16,7 @@ use crate::entry;
 use crate::install::{self, InstalledDist, normalize_name};
 use crate::pack::bytecode::{self, Job};
 use crate::pack::manifest::{Mode, PythonInfo};
+use crate::pack::pyc_cache::PycCache;
 use crate::pack::writer::{Member, Source};
 use crate::pack::{self, PackSettings, Placed};
 use crate::python::{self, Interpreter};
@@ -257,20 +258,42 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
     let attr_checks: Vec<(PathBuf, String)> = resolved.attr_check.iter().cloned().collect();
     let outcome = match &compiler {
         Some(compiler) => timings.record("compile", || {
-            bytecode::compile(compiler, &jobs, &attr_checks, workers)
+            let cache = PycCache::from_env();
+            let outcome =
+                bytecode::compile_cached(compiler, &jobs, &attr_checks, workers, cache.as_ref());
+            if let Some(cache) = &cache {
+                ui::detail(&format!(
+                    "bytecode cache `{}`: {} hit(s), {} miss(es)",
+                    cache.dir().display(),
+                    outcome.as_ref().map_or(0, |o| o.cached),
+                    outcome.as_ref().map_or(0, |o| o.compiled)
+                ));
+                if let Some(err) = cache.write_error() {
+                    ui::warn(&format!(
+                        "cannot write to the bytecode cache `{}`: {err}; the next build compiles these files again",
+                        cache.dir().display()
+                    ));
+                }
+            }
+            outcome.map(|o| (o, cache.is_some()))
         })?,
         None => {
             jobs.clear();
-            bytecode::Outcome::default()
+            (bytecode::Outcome::default(), false)
         }
     };
-    progress.finish(&match outcome.failed.len() {
-        0 => ui::count(jobs.len(), "module"),
-        n => format!(
-            "{}, {n} left as source only",
-            ui::count(jobs.len(), "module")
-        ),
-    });
+    let (outcome, cache_used) = outcome;
+    let mut summary = ui::count(jobs.len(), "module");
+    if cache_used {
+        summary.push_str(&format!(
+            " ({} cached, {} compiled)",
+            outcome.cached, outcome.compiled
+        ));
+    }
+    if !outcome.failed.is_empty() {
+        summary.push_str(&format!(", {} left as source only", outcome.failed.len()));
+    }
+    progress.finish(&summary);
     if let (Some((file, name)), Some(Some(false))) = (&resolved.attr_check, outcome.attrs.first()) {
         bail!(entry::EntryError::NoAttribute {
             module: resolved.info.module.clone().unwrap_or_default(),

@@ -5,6 +5,7 @@
 
 pub mod bytecode;
 pub mod manifest;
+pub mod pyc_cache;
 pub mod writer;
 
 use std::collections::{BTreeMap, BTreeSet};
