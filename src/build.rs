@@ -286,7 +286,7 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
     let mut summary = ui::count(jobs.len(), "module");
     if cache_used {
         summary.push_str(&format!(
-            " ({} cached, {} compiled)",
+            ": {} cached, {} compiled",
             outcome.cached, outcome.compiled
         ));
     }

@@ -9,7 +9,8 @@
 //!   same bundle with the cache, without it, or with an empty one.
 //! * **Layout**: `<base>/bytecode/v1/<2 hex>/<64 hex>`, `<base>` being `PYBUNDLE_CACHE_DIR`, else
 //!   `${XDG_CACHE_HOME:-~/.cache}/pybundle` (the run-time extraction cache's default root, whose
-//!   `v1/` it does not touch). `bytecode/` and `v1/` are created 0700.
+//!   `v1/` it does not touch). `<base>`, `bytecode/` and `v1/` are created 0700 (whatever the
+//!   umask: a bundle refuses a run-time root that group or others can write).
 //! * **Entry**: `pbc1`, a kind byte (`P`: the `.pyc`; `F`: the source does not compile, the payload
 //!   is the reason), the sha256 of the payload, then the payload. An entry that is short, has a
 //!   wrong checksum, or a `.pyc` without the interpreter's magic number is a miss: the source is
@@ -213,7 +214,22 @@ impl PycCache {
             dir: dir.display().to_string(),
             source,
         };
-        fs_err::create_dir_all(base).map_err(|e| unusable(base, e))?;
+        // Like the run time's own root (`~/.cache/pybundle` by default is both): parents 0755,
+        // the base 0700, whatever the umask, so that a bundle accepts a root a build created.
+        if !base.is_dir() {
+            if let Some(parent) = base.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o755)
+                    .create(parent)
+                    .map_err(|e| unusable(parent, e))?;
+            }
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(base)
+                .map_err(|e| unusable(base, e))?;
+        }
         let uid = current_uid().ok_or_else(|| {
             unusable(
                 base,
@@ -448,6 +464,22 @@ mod tests {
         let path = base.path().join("bytecode/v1/ab").join(&key);
         std::fs::write(&path, b"pbc1P").unwrap();
         assert_eq!(cache.get(&key, &magic), None);
+    }
+
+    #[test]
+    fn creates_a_private_base() {
+        let temp = tempfile::tempdir().unwrap();
+        let base = temp.path().join("cache/pybundle");
+        let cache = PycCache::open(&base).unwrap();
+        for dir in [
+            base.clone(),
+            base.join("bytecode"),
+            cache.dir().to_path_buf(),
+        ] {
+            let mode = std::fs::metadata(&dir).unwrap().mode() & 0o777;
+            assert_eq!(mode, 0o700, "{}", dir.display());
+        }
+        assert_eq!(cache.dir(), base.join("bytecode/v1"));
     }
 
     #[test]
