@@ -9,12 +9,22 @@ use std::process::Output;
 use crate::common::wheel_builder::WheelBuilder;
 use crate::common::{TestContext, describe, python311, run_ok};
 
-/// The fixture app's wheels plus `oldcode`, which holds a module that does not compile.
+/// The fixture app's wheels plus `oldcode`, which holds a module that does not compile and one
+/// whose bytecode is larger than the 64 KiB pieces the compressor is fed.
 fn wheels(ctx: &TestContext) -> PathBuf {
     let dir = ctx.fixture_wheels(&python311());
+    let big: String = (0..3000)
+        .map(|i| {
+            format!(
+                "def f{i}(x, y={}):\n    return (x * {i} + y, 'k{i}')\n",
+                i * 7919
+            )
+        })
+        .collect();
     WheelBuilder::new("oldcode", "1.0")
         .file("oldcode/__init__.py", "VALUE = 1\n")
         .file("oldcode/py2.py", "print 'python 2'\n")
+        .file("oldcode/big.py", &big)
         .build(&dir);
     dir
 }
