@@ -282,7 +282,7 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
             (bytecode::Outcome::default(), false)
         }
     };
-    let (outcome, cache_used) = outcome;
+    let (mut outcome, cache_used) = outcome;
     let mut summary = ui::count(jobs.len(), "module");
     if cache_used {
         summary.push_str(&format!(
@@ -310,17 +310,21 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
             ui::detail(&format!("  {file}: {why}"));
         }
     }
+    // Bytecode from the cache is in memory, the rest on disk; sources that did not compile have
+    // neither.
+    let mut bytecode_of = |target: &PathBuf| -> Option<Source> {
+        match outcome.pycs.remove(target) {
+            Some(bytes) => Some(Source::Bytes(bytes)),
+            None => target.is_file().then(|| Source::File(target.clone())),
+        }
+    };
     for job in &jobs {
-        if job.target.starts_with(&runtime_dir) && job.target.is_file() {
-            let rel = job
-                .target
-                .strip_prefix(&runtime_dir)
-                .expect("checked")
-                .to_string_lossy()
-                .into_owned();
+        if let Ok(rel) = job.target.strip_prefix(&runtime_dir)
+            && let Some(source) = bytecode_of(&job.target)
+        {
             runtime.push(Member {
-                path: rel,
-                source: Source::File(job.target.clone()),
+                path: rel.to_string_lossy().into_owned(),
+                source,
                 executable: false,
             });
         }
@@ -328,7 +332,7 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
     for (p, pycs) in placed.iter_mut().zip(dist_jobs) {
         p.bytecode = pycs
             .into_iter()
-            .filter(|(_, disk)| disk.is_file())
+            .filter_map(|(rel, disk)| Some((rel, bytecode_of(&disk)?)))
             .collect();
     }
 
@@ -384,7 +388,7 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
         runtime,
     };
     let progress = ui::progress("pack", "writing the zip", None);
-    let outcome = timings.record("pack", || pack::pack(&placed, settings))?;
+    let outcome = timings.record("pack", || pack::pack(&mut placed, settings))?;
     progress.finish(&format!(
         "{}, {}",
         ui::count(outcome.manifest.members.len() + 1, "member"),

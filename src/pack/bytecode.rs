@@ -60,6 +60,8 @@ pub struct Outcome {
     pub cached: usize,
     /// Sources the interpreter compiled.
     pub compiled: usize,
+    /// Bytecode taken from the build cache, by job target: these are not written to disk.
+    pub pycs: HashMap<PathBuf, Vec<u8>>,
 }
 
 /// Compiling could not run.
@@ -85,8 +87,8 @@ pub enum BytecodeError {
 
 /// What the build cache answered for one job.
 enum Lookup {
-    /// The `.pyc` was written to the job's target from the cache.
-    Hit,
+    /// The `.pyc`, from the cache.
+    Hit(Vec<u8>),
     /// The source is known not to compile, for this reason.
     Failed(String),
     /// To compile; the key to store the result under (`None` when the source was unreadable).
@@ -94,9 +96,11 @@ enum Lookup {
 }
 
 /// Like [`compile`], with the build cache `cache`: the sources are hashed and looked up in
-/// parallel, hits are copied to their targets, only misses are compiled, and their results
-/// (`.pyc` or failure) are stored. Without a cache (or when the interpreter's magic number is
-/// unknown) every job is compiled. The written files are the same either way.
+/// parallel, only misses are compiled, and their results (`.pyc` or failure) are stored. Hits
+/// are returned in [`Outcome::pycs`] instead of being written to their targets (creating
+/// thousands of small files costs more than the rest of a warm build's compile stage). Without a
+/// cache (or when the interpreter's magic number is unknown) every job is compiled. The bytes are
+/// the same either way.
 pub fn compile_cached(
     interp: &Interpreter,
     jobs: &[Job],
@@ -147,7 +151,9 @@ pub fn compile_cached(
                     outcome.failed.push((source, why.clone()));
                 }
             }
-            Lookup::Hit => {}
+            Lookup::Hit(bytes) => {
+                outcome.pycs.insert(job.target.clone(), bytes);
+            }
         }
     }
     Ok(outcome)
@@ -159,17 +165,7 @@ fn lookup(cache: &PycCache, identity: &Identity, job: &Job) -> Lookup {
     };
     let key = identity.key(&job.dfile, &source);
     match cache.get(&key, identity.magic()) {
-        Some(Cached::Pyc(bytes)) => {
-            let written = job
-                .target
-                .parent()
-                .map_or(Ok(()), std::fs::create_dir_all)
-                .and_then(|()| std::fs::write(&job.target, &bytes));
-            match written {
-                Ok(()) => Lookup::Hit,
-                Err(_) => Lookup::Miss(Some(key)),
-            }
-        }
+        Some(Cached::Pyc(bytes)) => Lookup::Hit(bytes),
         Some(Cached::Failed(why)) => Lookup::Failed(why),
         None => Lookup::Miss(Some(key)),
     }
