@@ -16,6 +16,7 @@ use crate::entry;
 use crate::install::{self, InstalledDist, normalize_name};
 use crate::pack::bytecode::{self, Job};
 use crate::pack::manifest::{Mode, PythonInfo};
+use crate::pack::pyc_cache::PycCache;
 use crate::pack::writer::{Member, Source};
 use crate::pack::{self, PackSettings, Placed};
 use crate::python::{self, Interpreter};
@@ -268,20 +269,42 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
     let attr_checks: Vec<(PathBuf, String)> = resolved.attr_check.iter().cloned().collect();
     let outcome = match &compiler {
         Some(compiler) => timings.record("compile", || {
-            bytecode::compile(compiler, &jobs, &attr_checks, workers)
+            let cache = PycCache::from_env();
+            let outcome =
+                bytecode::compile_cached(compiler, &jobs, &attr_checks, workers, cache.as_ref());
+            if let Some(cache) = &cache {
+                ui::detail(&format!(
+                    "bytecode cache `{}`: {} hit(s), {} miss(es)",
+                    cache.dir().display(),
+                    outcome.as_ref().map_or(0, |o| o.cached),
+                    outcome.as_ref().map_or(0, |o| o.compiled)
+                ));
+                if let Some(err) = cache.write_error() {
+                    ui::warn(&format!(
+                        "cannot write to the bytecode cache `{}`: {err}; the next build compiles these files again",
+                        cache.dir().display()
+                    ));
+                }
+            }
+            outcome.map(|o| (o, cache.is_some()))
         })?,
         None => {
             jobs.clear();
-            bytecode::Outcome::default()
+            (bytecode::Outcome::default(), false)
         }
     };
-    progress.finish(&match outcome.failed.len() {
-        0 => ui::count(jobs.len(), "module"),
-        n => format!(
-            "{}, {n} left as source only",
-            ui::count(jobs.len(), "module")
-        ),
-    });
+    let (mut outcome, cache_used) = outcome;
+    let mut summary = ui::count(jobs.len(), "module");
+    if cache_used {
+        summary.push_str(&format!(
+            ": {} cached, {} compiled",
+            outcome.cached, outcome.compiled
+        ));
+    }
+    if !outcome.failed.is_empty() {
+        summary.push_str(&format!(", {} left as source only", outcome.failed.len()));
+    }
+    progress.finish(&summary);
     if let (Some((file, name)), Some(Some(false))) = (&resolved.attr_check, outcome.attrs.first()) {
         bail!(entry::EntryError::NoAttribute {
             module: resolved.info.module.clone().unwrap_or_default(),
@@ -298,17 +321,21 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
             ui::detail(&format!("  {file}: {why}"));
         }
     }
+    // Bytecode from the cache is in memory, the rest on disk; sources that did not compile have
+    // neither.
+    let mut bytecode_of = |target: &PathBuf| -> Option<Source> {
+        match outcome.pycs.remove(target) {
+            Some(bytes) => Some(Source::Bytes(bytes)),
+            None => target.is_file().then(|| Source::File(target.clone())),
+        }
+    };
     for job in &jobs {
-        if job.target.starts_with(&runtime_dir) && job.target.is_file() {
-            let rel = job
-                .target
-                .strip_prefix(&runtime_dir)
-                .expect("checked")
-                .to_string_lossy()
-                .into_owned();
+        if let Ok(rel) = job.target.strip_prefix(&runtime_dir)
+            && let Some(source) = bytecode_of(&job.target)
+        {
             runtime.push(Member {
-                path: rel,
-                source: Source::File(job.target.clone()),
+                path: rel.to_string_lossy().into_owned(),
+                source,
                 executable: false,
             });
         }
@@ -316,7 +343,7 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
     for (p, pycs) in placed.iter_mut().zip(dist_jobs) {
         p.bytecode = pycs
             .into_iter()
-            .filter(|(_, disk)| disk.is_file())
+            .filter_map(|(rel, disk)| Some((rel, bytecode_of(&disk)?)))
             .collect();
     }
 
@@ -372,7 +399,7 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
         runtime,
     };
     let progress = ui::progress("pack", "writing the zip", None);
-    let outcome = timings.record("pack", || pack::pack(&placed, settings))?;
+    let outcome = timings.record("pack", || pack::pack(&mut placed, settings))?;
     progress.finish(&format!(
         "{}, {}",
         ui::count(outcome.manifest.members.len() + 1, "member"),

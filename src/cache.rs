@@ -68,15 +68,24 @@ pub fn default_root(explicit: Option<&Path>) -> Result<PathBuf> {
     if let Some(root) = std::env::var_os("PYBUNDLE_ROOT").filter(|v| !v.is_empty()) {
         return Ok(PathBuf::from(root));
     }
+    match xdg_root() {
+        Some(root) => Ok(root),
+        None => bail!("cannot find the cache root: HOME is not set\nhint: pass `--root DIR`"),
+    }
+}
+
+/// Returns `${XDG_CACHE_HOME:-~/.cache}/pybundle` (a relative `XDG_CACHE_HOME` is ignored, as the
+/// XDG spec asks), or `None` when HOME is not set either.
+pub fn xdg_root() -> Option<PathBuf> {
     if let Some(xdg) = std::env::var_os("XDG_CACHE_HOME").map(PathBuf::from)
         && xdg.is_absolute()
     {
-        return Ok(xdg.join("pybundle"));
+        return Some(xdg.join("pybundle"));
     }
-    match std::env::var_os("HOME").map(PathBuf::from) {
-        Some(home) if home.is_absolute() => Ok(home.join(".cache").join("pybundle")),
-        _ => bail!("cannot find the cache root: HOME is not set\nhint: pass `--root DIR`"),
-    }
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .filter(|home| home.is_absolute())
+        .map(|home| home.join(".cache").join("pybundle"))
 }
 
 /// Returns, for each key under `dists`, the pids that have one of its files mapped (Linux;

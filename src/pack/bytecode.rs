@@ -8,12 +8,18 @@
 //!
 //! Files that do not compile (Python 2 test data, templates named `.py`) are left as source only,
 //! as pip's own compile step does.
+//!
+//! [`compile_cached`] first looks every source up in the build cache ([`super::pyc_cache`]) and
+//! sends only the misses to the interpreter.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::pyc_cache::{self, Cached, Identity, PycCache};
 use crate::python::Interpreter;
 
 /// The compile script, run as `python -I -c COMPILE_SCRIPT` with a JSON request on stdin.
@@ -50,6 +56,12 @@ pub struct Outcome {
     /// Answers to the attribute checks, in request order: `Some(true)` defined, `Some(false)` not
     /// defined at module level, `None` cannot tell.
     pub attrs: Vec<Option<bool>>,
+    /// Sources whose result came from the build cache.
+    pub cached: usize,
+    /// Sources the interpreter compiled.
+    pub compiled: usize,
+    /// Bytecode taken from the build cache, by job target: these are not written to disk.
+    pub pycs: HashMap<PathBuf, Vec<u8>>,
 }
 
 /// Compiling could not run.
@@ -71,6 +83,111 @@ pub enum BytecodeError {
         status: String,
         stderr: String,
     },
+}
+
+/// What the build cache answered for one job.
+enum Lookup {
+    /// The `.pyc`, from the cache.
+    Hit(Vec<u8>),
+    /// The source is known not to compile, for this reason.
+    Failed(String),
+    /// To compile; the key to store the result under (`None` when the source was unreadable).
+    Miss(Option<String>),
+}
+
+/// Like [`compile`], with the build cache `cache`: the sources are hashed and looked up in
+/// parallel, only misses are compiled, and their results (`.pyc` or failure) are stored. Hits
+/// are returned in [`Outcome::pycs`] instead of being written to their targets (creating
+/// thousands of small files costs more than the rest of a warm build's compile stage). Without a
+/// cache (or when the interpreter's magic number is unknown) every job is compiled. The bytes are
+/// the same either way.
+pub fn compile_cached(
+    interp: &Interpreter,
+    jobs: &[Job],
+    attrs: &[(PathBuf, String)],
+    workers: usize,
+    cache: Option<&PycCache>,
+) -> Result<Outcome, BytecodeError> {
+    let Some((cache, identity)) =
+        cache.and_then(|c| Some((c, Identity::new(interp, COMPILE_SCRIPT)?)))
+    else {
+        let mut outcome = compile(interp, jobs, attrs, workers)?;
+        outcome.compiled = jobs.len();
+        return Ok(outcome);
+    };
+    let looked: Vec<Lookup> = jobs
+        .par_iter()
+        .map(|job| lookup(cache, &identity, job))
+        .collect();
+    let misses: Vec<Job> = jobs
+        .iter()
+        .zip(&looked)
+        .filter(|(_, l)| matches!(l, Lookup::Miss(_)))
+        .map(|(job, _)| job.clone())
+        .collect();
+    let compiled = if misses.is_empty() && attrs.is_empty() {
+        Outcome::default()
+    } else {
+        compile(interp, &misses, attrs, workers)?
+    };
+    let failed: HashMap<String, String> = compiled.failed.into_iter().collect();
+    jobs.par_iter().zip(&looked).for_each(|(job, l)| {
+        if let Lookup::Miss(Some(key)) = l {
+            store(cache, &identity, job, key, &failed);
+        }
+    });
+    let mut outcome = Outcome {
+        attrs: compiled.attrs,
+        cached: jobs.len() - misses.len(),
+        compiled: misses.len(),
+        ..Outcome::default()
+    };
+    for (job, l) in jobs.iter().zip(looked) {
+        let source = job.source.display().to_string();
+        match l {
+            Lookup::Failed(why) => outcome.failed.push((source, why)),
+            Lookup::Miss(_) => {
+                if let Some(why) = failed.get(&source) {
+                    outcome.failed.push((source, why.clone()));
+                }
+            }
+            Lookup::Hit(bytes) => {
+                outcome.pycs.insert(job.target.clone(), bytes);
+            }
+        }
+    }
+    Ok(outcome)
+}
+
+fn lookup(cache: &PycCache, identity: &Identity, job: &Job) -> Lookup {
+    let Ok(source) = std::fs::read(&job.source) else {
+        return Lookup::Miss(None);
+    };
+    let key = identity.key(&job.dfile, &source);
+    match cache.get(&key, identity.magic()) {
+        Some(Cached::Pyc(bytes)) => Lookup::Hit(bytes),
+        Some(Cached::Failed(why)) => Lookup::Failed(why),
+        None => Lookup::Miss(Some(key)),
+    }
+}
+
+/// Stores the result of the compiled `job` under `key`: its failure when `failed` names its
+/// source, else the `.pyc` it wrote (when that looks like one of this interpreter's).
+fn store(
+    cache: &PycCache,
+    identity: &Identity,
+    job: &Job,
+    key: &str,
+    failed: &HashMap<String, String>,
+) {
+    let cached = match failed.get(&job.source.display().to_string()) {
+        Some(why) => Cached::Failed(why.clone()),
+        None => match std::fs::read(&job.target) {
+            Ok(bytes) if pyc_cache::looks_like_pyc(&bytes, identity.magic()) => Cached::Pyc(bytes),
+            _ => return,
+        },
+    };
+    cache.put(key, &cached);
 }
 
 /// Compiles `jobs` with `interp`, spread over up to `workers` processes, and checks `attrs`

@@ -2,7 +2,8 @@
 
 Run by pybundle as `python -I -c <this file>` with a JSON request on stdin:
   {"jobs": [[source, target, dfile], ...], "attrs": [[source, name], ...]}
-Writes unchecked-hash .pyc files (reproducible: no timestamps) and prints a JSON answer:
+Writes unchecked-hash .pyc files at optimisation level 0 (reproducible: no timestamps; pybundle's
+bytecode cache keys entries on both) and prints a JSON answer:
   {"failed": [[source, message], ...], "attrs": [true | false | null, ...]}
 An attribute check answers null when it cannot tell statically (e.g. `from x import *`).
 stdlib only, CPython 3.8 syntax.
@@ -20,7 +21,7 @@ def compile_all(jobs):
     for source, target, dfile in jobs:
         try:
             os.makedirs(os.path.dirname(target), exist_ok=True)
-            py_compile.compile(source, cfile=target, dfile=dfile, doraise=True, invalidation_mode=mode)
+            py_compile.compile(source, cfile=target, dfile=dfile, doraise=True, optimize=0, invalidation_mode=mode)
         except (py_compile.PyCompileError, SyntaxError, ValueError, UnicodeDecodeError) as exc:
             failed.append([source, str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__])
     return failed

@@ -5,6 +5,7 @@
 
 pub mod bytecode;
 pub mod manifest;
+pub mod pyc_cache;
 pub mod writer;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -71,8 +72,9 @@ pub struct Placed<'a> {
     pub native: bool,
     /// Cache key for extracted distributions.
     pub key: Option<String>,
-    /// Compiled bytecode: (path relative to the distribution root, file on disk).
-    pub bytecode: Vec<(String, PathBuf)>,
+    /// Compiled bytecode: (path relative to the distribution root, file on disk or bytes taken
+    /// from the build cache). Never executable.
+    pub bytecode: Vec<(String, Source)>,
 }
 
 impl Placed<'_> {
@@ -172,8 +174,9 @@ fn sanitize(s: &str) -> String {
         .collect()
 }
 
-/// Writes the bundle.
-pub fn pack(placed: &[Placed<'_>], settings: PackSettings) -> anyhow::Result<PackOutcome> {
+/// Writes the bundle. The distributions' bytecode is moved into the bundle (`bytecode` is left
+/// empty).
+pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result<PackOutcome> {
     use anyhow::Context;
     let style = EntryStyle {
         level: settings.level,
@@ -186,13 +189,13 @@ pub fn pack(placed: &[Placed<'_>], settings: PackSettings) -> anyhow::Result<Pac
     for member in settings.runtime {
         members.insert(member.path.clone(), (member, usize::MAX));
     }
-    for (index, p) in placed.iter().enumerate() {
-        let files = p
-            .dist
-            .files
-            .iter()
-            .map(|f| (f.clone(), p.dist.root.join(f)));
-        for (rel, disk) in files.chain(p.bytecode.iter().cloned()) {
+    for (index, p) in placed.iter_mut().enumerate() {
+        let bytecode = std::mem::take(&mut p.bytecode);
+        let files = p.dist.files.iter().map(|f| {
+            let disk = p.dist.root.join(f);
+            (f.clone(), Source::File(disk))
+        });
+        for (rel, source) in files.chain(bytecode) {
             let path = p.archive_path(&rel);
             if members.contains_key(&path) {
                 crate::ui::detail(&format!(
@@ -200,7 +203,10 @@ pub fn pack(placed: &[Placed<'_>], settings: PackSettings) -> anyhow::Result<Pac
                 ));
                 continue;
             }
-            let executable = is_executable(&disk);
+            let executable = match &source {
+                Source::File(disk) => is_executable(disk),
+                Source::Bytes(_) => false,
+            };
             if p.mode == Mode::Zip {
                 let mut dir = path.as_str();
                 while let Some((parent, _)) = dir.rsplit_once('/') {
@@ -213,7 +219,7 @@ pub fn pack(placed: &[Placed<'_>], settings: PackSettings) -> anyhow::Result<Pac
                 (
                     Member {
                         path,
-                        source: Source::File(disk),
+                        source,
                         executable,
                     },
                     index,

@@ -98,29 +98,46 @@ pub fn prepare(members: Vec<Member>, style: EntryStyle) -> std::io::Result<Vec<P
         .collect()
 }
 
+/// The compressor is fed in pieces of this size whatever the member's source: deflate output
+/// depends on how its input is split, so a member must compress alike from a file and from bytes.
+const FEED_CHUNK: usize = 64 * 1024;
+
 /// Hashes and compresses one member.
 pub fn prepare_one(member: Member, style: EntryStyle) -> std::io::Result<Prepared> {
     let mut builder = ZipFileBuilder::new(&member.path, style.options(member.executable))
         .map_err(std::io::Error::other)?;
     let mut hasher = Sha256::new();
     let mut size = 0u64;
+    let mut feed = |piece: &[u8]| -> std::io::Result<()> {
+        hasher.update(piece);
+        size += piece.len() as u64;
+        builder.write_all(piece)
+    };
     match &member.source {
         Source::Bytes(bytes) => {
-            hasher.update(bytes);
-            builder.write_all(bytes)?;
-            size = bytes.len() as u64;
+            for piece in bytes.chunks(FEED_CHUNK) {
+                feed(piece)?;
+            }
         }
         Source::File(path) => {
             let mut file = fs_err::File::open(path)?;
-            let mut buf = vec![0u8; 64 * 1024];
+            let mut buf = vec![0u8; FEED_CHUNK];
             loop {
-                let n = file.read(&mut buf)?;
+                // Fill the whole buffer (a short read must not move the piece boundaries).
+                let mut n = 0;
+                while n < buf.len() {
+                    match file.read(&mut buf[n..])? {
+                        0 => break,
+                        read => n += read,
+                    }
+                }
                 if n == 0 {
                     break;
                 }
-                hasher.update(&buf[..n]);
-                builder.write_all(&buf[..n])?;
-                size += n as u64;
+                feed(&buf[..n])?;
+                if n < buf.len() {
+                    break;
+                }
             }
         }
     }
@@ -309,5 +326,60 @@ mod tests {
         assert_eq!((dt.year(), dt.month(), dt.day()), (2023, 11, 14));
         let floor = zip_mtime(Some(0));
         assert_eq!(floor.year(), 1980);
+    }
+
+    fn zip_of(source: Source) -> Vec<u8> {
+        let member = Member {
+            path: "big.pyc".into(),
+            source,
+            executable: false,
+        };
+        let prepared = prepare(vec![member], style()).unwrap();
+        write(
+            std::io::Cursor::new(Vec::new()),
+            "/usr/bin/env python3",
+            prepared,
+            &[],
+            style(),
+        )
+        .unwrap()
+        .into_inner()
+    }
+
+    /// Text with repeats at every distance, like bytecode: some compressible, some not.
+    fn sample(len: usize) -> Vec<u8> {
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut out = Vec::with_capacity(len);
+        while out.len() < len {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let word = state >> 40;
+            if word % 3 == 0 && out.len() > 300 {
+                let back = (word as usize % 30_000).min(out.len() - 1) + 1;
+                let start = out.len() - back;
+                let run = (word as usize % 50).min(back);
+                let copy = out[start..start + run].to_vec();
+                out.extend_from_slice(&copy);
+            } else {
+                out.extend_from_slice(format!("{word:x} ").as_bytes());
+            }
+        }
+        out.truncate(len);
+        out
+    }
+
+    #[test]
+    fn a_member_compresses_alike_from_bytes_and_from_a_file() {
+        for len in [70_000, 140_000, 300_000] {
+            let bytes = sample(len);
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("big.pyc");
+            std::fs::write(&path, &bytes).unwrap();
+            assert!(
+                zip_of(Source::Bytes(bytes)) == zip_of(Source::File(path)),
+                "{len} bytes compress differently from memory and from a file"
+            );
+        }
     }
 }

@@ -21,6 +21,10 @@ pub struct Interpreter {
     pub implementation: String,
     /// `sys.version_info[:3]`.
     pub version: (u32, u32, u32),
+    /// `sys.version`: release, build date and compiler, e.g. `3.11.7 (main, …) [GCC 12.2.0]`
+    /// (empty for an older answer without it).
+    #[serde(default)]
+    pub sys_version: String,
     /// `sys.implementation.cache_tag`, e.g. `cpython-311`.
     pub cache_tag: String,
     /// `sysconfig.get_config_var("EXT_SUFFIX")`, e.g. `.cpython-311-x86_64-linux-gnu.so`.

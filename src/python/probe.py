@@ -14,6 +14,7 @@ print(
             "executable": sys.executable,
             "implementation": sys.implementation.name,
             "version": list(sys.version_info[:3]),
+            "sys_version": sys.version,
             "cache_tag": sys.implementation.cache_tag,
             "ext_suffix": sysconfig.get_config_var("EXT_SUFFIX") or "",
             "platform": sysconfig.get_platform(),

@@ -1,6 +1,7 @@
 //! Shared test support: an isolated [`TestContext`] (its own HOME, caches and extraction root,
-//! pip kept offline), interpreter discovery, the fixture application's wheels (including a C
-//! extension compiled with gcc), and [`wheel_builder::WheelBuilder`] for hand-made wheels.
+//! pip kept offline; the build's bytecode cache lives in its `XDG_CACHE_HOME`), interpreter
+//! discovery, the fixture application's wheels (including a C extension compiled with gcc), and
+//! [`wheel_builder::WheelBuilder`] for hand-made wheels.
 
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
@@ -144,6 +145,8 @@ impl TestContext {
             .env_remove("PYTHONPATH")
             .env_remove("PIP_FIND_LINKS")
             .env_remove("PYBUNDLE_VERBOSE")
+            .env_remove("PYBUNDLE_CACHE_DIR")
+            .env_remove("PYBUNDLE_NO_BUILD_CACHE")
             .env_remove("SOURCE_DATE_EPOCH")
             .current_dir(self.work());
     }
@@ -181,22 +184,33 @@ impl TestContext {
         reqs: &[&str],
         name: &str,
     ) -> PathBuf {
-        let output = self.work().join(name);
-        run_ok(
-            self.pybundle()
-                .arg("-o")
-                .arg(&output)
-                .args(flags)
-                .arg("--python")
-                .arg(python)
-                .arg("-p")
-                .arg(shebang(python))
-                .arg("--no-index")
-                .arg("--find-links")
-                .arg(wheels)
-                .args(reqs),
-        );
-        output
+        run_ok(&mut self.build_offline_command(python, wheels, flags, reqs, name));
+        self.work().join(name)
+    }
+
+    /// Returns the command [`TestContext::build_offline`] runs, to add to it or to look at its
+    /// output.
+    pub fn build_offline_command(
+        &self,
+        python: &Path,
+        wheels: &Path,
+        flags: &[&str],
+        reqs: &[&str],
+        name: &str,
+    ) -> Command {
+        let mut cmd = self.pybundle();
+        cmd.arg("-o")
+            .arg(self.work().join(name))
+            .args(flags)
+            .arg("--python")
+            .arg(python)
+            .arg("-p")
+            .arg(shebang(python))
+            .arg("--no-index")
+            .arg("--find-links")
+            .arg(wheels)
+            .args(reqs);
+        cmd
     }
 
     /// Builds the fixture application's wheels (app, pure dependency, C-extension dependency)

@@ -4,6 +4,7 @@
 mod common;
 
 mod build;
+mod bytecode_cache;
 mod compat;
 mod eco;
 mod errors;
