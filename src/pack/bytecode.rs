@@ -246,8 +246,17 @@ pub fn compile(
 fn run_one(interp: &Interpreter, body: &[u8]) -> Result<Answer, BytecodeError> {
     use std::io::Write;
     let python = interp.executable.display().to_string();
-    let mut child = Command::new(&interp.executable)
-        .args(["-I", "-c", COMPILE_SCRIPT])
+    let mut cmd = Command::new(&interp.executable);
+    // Not `-I`: it ignores PYTHONHASHSEED, and before 3.11 frozenset constants are written in
+    // hash order (see compile.py). The other PYTHON* variables are removed instead.
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("PYTHON") {
+            cmd.env_remove(key);
+        }
+    }
+    let mut child = cmd
+        .args(["-S", "-s", "-c", COMPILE_SCRIPT])
+        .env("PYTHONHASHSEED", "0")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

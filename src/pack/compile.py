@@ -1,6 +1,10 @@
 """Compile Python sources to bytecode for a pybundle bundle, and check entry-point attributes.
 
-Run by pybundle as `python -I -c <this file>` with a JSON request on stdin:
+Run by pybundle as `python -S -s -c <this file>` with every PYTHON* variable removed from the
+environment but PYTHONHASHSEED=0 (`-I` would ignore that too): CPython before 3.11 writes the
+elements of frozenset constants in hash order, so a random seed would make the bytes differ from
+build to build. The script's directory entry ('' for -c) is dropped from sys.path first. It
+reads a JSON request on stdin:
   {"jobs": [[source, target, dfile], ...], "attrs": [[source, name], ...]}
 Writes unchecked-hash .pyc files at optimisation level 0 (reproducible: no timestamps; pybundle's
 bytecode cache keys entries on both) and prints a JSON answer:
@@ -8,11 +12,15 @@ bytecode cache keys entries on both) and prints a JSON answer:
 An attribute check answers null when it cannot tell statically (e.g. `from x import *`).
 stdlib only, CPython 3.8 syntax.
 """
+import sys
+
+if sys.path and sys.path[0] == "":
+    del sys.path[0]  # nothing from the working directory shadows the stdlib
+
 import ast
 import json
 import os
 import py_compile
-import sys
 
 
 def compile_all(jobs):

@@ -292,7 +292,7 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
     let mut main = settings.main;
     main.extract = dists
         .iter()
-        .zip(placed)
+        .zip(placed.iter())
         .filter(|(d, _)| d.mode == Mode::Extract)
         .filter_map(|(d, p)| {
             Some(bootstrap::ExtractItem {

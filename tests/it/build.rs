@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::common::{TestContext, describe, python311, run, run_ok, shebang};
+use crate::common::{TestContext, describe, python, python311, run, run_ok, shebang};
 
 /// Builds the fixture app for CPython 3.11 with `flags` into `out` and returns its path.
 fn build_app(ctx: &TestContext, wheels: &Path, flags: &[&str], out: &str) -> PathBuf {
@@ -385,4 +385,51 @@ fn preamble_build_id_and_compress_level() {
             member.name()
         );
     }
+}
+
+/// CPython before 3.11 writes the elements of frozenset constants in string-hash order: the
+/// compile step must not run with a random hash seed, or two builds differ.
+#[test]
+fn frozenset_constants_are_reproducible_before_311() {
+    let Some(python) = [8, 9, 10].into_iter().find_map(python) else {
+        assert!(
+            !crate::common::require_tools(),
+            "a CPython before 3.11 is required"
+        );
+        return;
+    };
+    let ctx = TestContext::new();
+    let site = ctx.root().join("site");
+    std::fs::create_dir_all(&site).unwrap();
+    let words: Vec<String> = (0..40).map(|i| format!("\"word{i}\"")).collect();
+    std::fs::write(
+        site.join("setconst.py"),
+        format!(
+            "def main():\n    for w in ('word3', 'nope'):\n        print(w in {{{}}})\n",
+            words.join(", ")
+        ),
+    )
+    .unwrap();
+    let build = |name: &str| -> Vec<u8> {
+        let output = ctx.work().join(name);
+        std::fs::create_dir_all(output.parent().unwrap()).unwrap();
+        run_ok(
+            ctx.pybundle()
+                .arg("--site-packages")
+                .arg(&site)
+                .args(["-e", "setconst:main", "-o"])
+                .arg(&output)
+                .arg("--python")
+                .arg(&python)
+                .env("PYBUNDLE_NO_BUILD_CACHE", "1"),
+        );
+        std::fs::read(&output).unwrap()
+    };
+    let first = build("a/set.pyz");
+    let second = build("b/set.pyz");
+    assert!(
+        first == second,
+        "two builds with {} differ",
+        python.display()
+    );
 }
