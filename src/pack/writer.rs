@@ -168,7 +168,7 @@ pub fn write<W: Write + Seek + Read>(
 }
 
 /// Writes a zip of `prepared` and `dirs` to `out` from its current position, in path order (the
-/// body of [`write`], also used for the inner archives of extracted distributions).
+/// body of [`write()`], also used for the inner archives of extracted distributions).
 pub fn write_zip<W: Write + Seek + Read>(
     out: W,
     prepared: Vec<Prepared>,
