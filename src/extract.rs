@@ -141,7 +141,11 @@ fn write_entry(
         .create(dest)
         .with_context(|| format!("cannot create `{}`", dest.display()))?;
     let prefix = format!("{EXTRACT_DIR}/{key}/");
+    let pyc_suffix = format!(".{}.pyc", bundle.manifest.python.cache_tag);
     let mut listing: Vec<(String, u64)> = Vec::new();
+    let (mut files, mut bytes) = (0usize, 0u64);
+    // The bytecode goes into one file, as the bootstrap writes it (see `PycPack`).
+    let mut pack = PycPack::default();
     for i in 0..archive.len() {
         let mut member = archive.by_index(i).with_context(|| {
             format!(
@@ -162,6 +166,26 @@ fn write_entry(
             );
         };
         let path = dest.join(&rel);
+        let packed_source = pyc_source(&rel, &pyc_suffix).filter(|_| !member.is_dir());
+        if let Some(source) = packed_source {
+            let mut data = Vec::with_capacity(usize::try_from(member.size()).unwrap_or(0));
+            std::io::Read::read_to_end(&mut member, &mut data).with_context(|| {
+                format!(
+                    "`{}` is damaged: cannot read `{name}`\nhint: rebuild the bundle or copy it again",
+                    bundle.path.display()
+                )
+            })?;
+            check_member(
+                bundle,
+                &name,
+                &hex(&Sha256::digest(&data)),
+                data.len() as u64,
+            )?;
+            files += 1;
+            bytes += data.len() as u64;
+            pack.push(source, data);
+            continue;
+        }
         if member.is_dir() {
             std::fs::DirBuilder::new()
                 .recursive(true)
@@ -210,15 +234,18 @@ fn write_entry(
             .with_context(|| format!("cannot write `{}`", path.display()))?;
         // umask may have dropped bits; the mode must be exactly what the bootstrap writes.
         fs_err::set_permissions(&path, std::fs::Permissions::from_mode(mode))?;
-        let sha = hex(&hasher.finalize());
-        match bundle.manifest.members.get(&name) {
-            Some(expected) if expected.sha256 == sha && expected.size == written => {}
-            _ => bail!(
-                "`{}` is damaged: `{name}` does not match its manifest hash\nhint: rebuild the bundle or copy it again",
-                bundle.path.display()
-            ),
-        }
+        check_member(bundle, &name, &hex(&hasher.finalize()), written)?;
+        files += 1;
+        bytes += written;
         listing.push((rel, written));
+    }
+    if !pack.sources.is_empty() {
+        let data = pack.finish();
+        let path = dest.join(PYC_PACK);
+        fs_err::write(&path, &data)?;
+        fs_err::set_permissions(&path, std::fs::Permissions::from_mode(0o644))?;
+        listing.push((PYC_PACK.to_string(), data.len() as u64));
+        listing.sort();
     }
     let total: u64 = listing.iter().map(|(_, s)| s).sum();
     let mut marker = format!("pybundle-complete 1 {} {total}\n", listing.len());
@@ -226,7 +253,70 @@ fn write_entry(
         marker.push_str(&format!("{size} {rel}\n"));
     }
     fs_err::write(dest.join(MARKER), marker)?;
-    Ok((listing.len(), total))
+    Ok((files, bytes))
+}
+
+/// The bootstrap's file of an entry's bytecode (`_pybundle._cache.pack_index`).
+const PYC_PACK: &str = ".pybundle-pyc";
+
+/// The bytecode of an extracted entry in one file: the `.pyc` contents one after the other,
+/// then the source paths joined by newlines, the (offset, size) of each as little-endian u64,
+/// the number of paths and the byte length of the joined paths (u64 each). The bootstrap
+/// writes the same bytes and reads the bytecode of the entry's modules from it.
+#[derive(Default)]
+struct PycPack {
+    data: Vec<u8>,
+    sources: Vec<String>,
+    numbers: Vec<u64>,
+}
+
+impl PycPack {
+    fn push(&mut self, source: String, pyc: Vec<u8>) {
+        self.numbers.push(self.data.len() as u64);
+        self.numbers.push(pyc.len() as u64);
+        self.data.extend_from_slice(&pyc);
+        self.sources.push(source);
+    }
+
+    fn finish(mut self) -> Vec<u8> {
+        let joined = self.sources.join("\n");
+        self.data.extend_from_slice(joined.as_bytes());
+        for n in &self.numbers {
+            self.data.extend_from_slice(&n.to_le_bytes());
+        }
+        self.data
+            .extend_from_slice(&(self.sources.len() as u64).to_le_bytes());
+        self.data
+            .extend_from_slice(&(joined.len() as u64).to_le_bytes());
+        self.data
+    }
+}
+
+/// The source path (`pkg/mod.py`) of `rel` when it is bytecode the bootstrap packs
+/// (`pkg/__pycache__/mod<suffix>`, suffix `.<cache_tag>.pyc`).
+fn pyc_source(rel: &str, suffix: &str) -> Option<String> {
+    let (dir, file) = rel.rsplit_once('/')?;
+    let stem = file.strip_suffix(suffix)?;
+    let parent = match dir.rsplit_once('/') {
+        Some((parent, "__pycache__")) => Some(parent),
+        None if dir == "__pycache__" => None,
+        _ => return None,
+    };
+    Some(match parent {
+        Some(parent) => format!("{parent}/{stem}.py"),
+        None => format!("{stem}.py"),
+    })
+}
+
+/// Fails unless `name`'s content has the sha256 and size the manifest lists.
+fn check_member(bundle: &Bundle, name: &str, sha: &str, size: u64) -> Result<()> {
+    match bundle.manifest.members.get(name) {
+        Some(expected) if expected.sha256 == sha && expected.size == size => Ok(()),
+        _ => bail!(
+            "`{}` is damaged: `{name}` does not match its manifest hash\nhint: rebuild the bundle or copy it again",
+            bundle.path.display()
+        ),
+    }
 }
 
 /// Renames the complete `private` dir to `target`; an incomplete `target` is moved aside first.
@@ -300,4 +390,24 @@ pub fn run(bundle: &Path, root: &Path) -> Result<()> {
         root.display()
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packed_bytecode_sources() {
+        let tag = ".cpython-311.pyc";
+        assert_eq!(
+            pyc_source("pkg/__pycache__/mod.cpython-311.pyc", tag).as_deref(),
+            Some("pkg/mod.py")
+        );
+        assert_eq!(
+            pyc_source("__pycache__/top.cpython-311.pyc", tag).as_deref(),
+            Some("top.py")
+        );
+        assert_eq!(pyc_source("pkg/mod.pyc", tag), None);
+        assert_eq!(pyc_source("pkg/__pycache__/mod.cpython-312.pyc", tag), None);
+    }
 }

@@ -225,3 +225,49 @@ class DamagedBundleTest(BundleTest):
         self.assertIn("unsafe member name", p.stderr)
         for dirpath, _dirs, files in os.walk(self.tmp):
             self.assertNotIn("evil.py", files, dirpath)
+
+
+def _pyc(source):
+    """An unchecked-hash .pyc of ``source`` for the running interpreter."""
+    import importlib.util
+    import marshal
+
+    code = compile(source, "packed.py", "exec")
+    return importlib.util.MAGIC_NUMBER + (1).to_bytes(4, "little") + b"\0" * 8 + marshal.dumps(code)
+
+
+PACK_KEY = "packed-1.0-0123456789abcdef"
+PACK_APP = textwrap.dedent('''\
+    import os, sys
+    def main():
+        import packed, packed.sub
+        print("packed=%s sub=%s" % (packed.WHERE, packed.sub.WHERE))
+        here = os.path.dirname(packed.__file__)
+        print("pycache=%s" % os.path.exists(os.path.join(here, "__pycache__")))
+        print("file=%s" % packed.__file__)
+''')
+
+
+class PycPackTest(BundleTest):
+    def test_bytecode_comes_from_the_pack(self):
+        tag = sys.implementation.cache_tag
+        # The .pyc says something the source does not: the run proves which one was used.
+        self.build(site={"app.py": PACK_APP}, extract={PACK_KEY: {
+            "packed/__init__.py": "WHERE = 'source'\n",
+            "packed/__pycache__/__init__.%s.pyc" % tag: _pyc("WHERE = 'pack'\n"),
+            "packed/sub.py": "WHERE = 'source'\n",  # no .pyc: compiled from the source
+        }})
+        p = self.assertOk(self.run_bundle(env={"PYTHONDONTWRITEBYTECODE": "1"}))
+        self.assertIn("packed=pack sub=source", p.stdout)
+        self.assertIn("pycache=False", p.stdout)
+        entry = os.path.join(self.root, "v1", "dists", PACK_KEY)
+        self.assertIn("file=%s" % os.path.join(entry, "packed", "__init__.py"), p.stdout)
+        self.assertEqual(sorted(os.listdir(entry)), sorted([".pybundle-complete", ".pybundle-pyc", "packed"]))
+        with open(os.path.join(entry, ".pybundle-complete")) as f:
+            marker = f.read()
+        self.assertIn(" .pybundle-pyc\n", marker)
+        # warm start, and a full verification of the entry (the pack is listed by size)
+        p = self.assertOk(self.run_bundle(env={"PYBUNDLE_VERIFY": "1", "PYBUNDLE_VERBOSE": "1"}))
+        self.assertIn("packed=pack sub=source", p.stdout)
+        self.assertIn("verified %s" % PACK_KEY, p.stderr)
+        self.assertIn(": ok", p.stderr)

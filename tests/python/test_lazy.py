@@ -31,6 +31,16 @@ APP = textwrap.dedent('''\
         if "ns" in cmd:
             import nsp.zipped, nsp.ondisk
             print("ns=%s %s" % (nsp.zipped.V, nsp.ondisk.V))
+        if "threads" in cmd:
+            import threading
+            got = []
+            ts = [threading.Thread(target=lambda n=n: got.append(__import__(n).__name__))
+                  for n in ("lazy1", "nsp.ondisk", "lazy1")]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+            print("threads=%s" % sorted(got))
         if "missing" in cmd:
             try:
                 import lazy1.nope
@@ -93,6 +103,11 @@ class LazyTest(BundleTest):
         p = self.assertOk(self.run_bundle("ns"))
         self.assertIn("ns=zip disk", p.stdout)
         self.assertIn("after=['%s']" % NS_KEY, p.stdout)
+
+    def test_concurrent_first_imports(self):
+        p = self.assertOk(self.run_bundle("threads"))
+        self.assertIn("threads=['lazy1', 'lazy1', 'nsp']", p.stdout)
+        self.assertIn("after=['%s', '%s']" % (KEY, NS_KEY), p.stdout)
 
     def test_missing_submodule_is_an_import_error(self):
         p = self.assertOk(self.run_bundle("missing"))

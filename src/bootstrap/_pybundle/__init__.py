@@ -31,6 +31,8 @@ import sys
 
 MARKER = ".pybundle-complete"
 LAYOUT = "v1"
+# The bytecode of an extracted entry, in one file (see _cache._extract_one and _PackLoader).
+PYC_PACK = ".pybundle-pyc"
 
 _T0 = [None]
 
@@ -425,6 +427,96 @@ class _MetadataFinder(object):
         return _metadata.find(self.archive, self.entry, self.dists, context, self.lazy)
 
 
+# --------------------------------------------------------------------------------------------
+# bytecode of extracted entries: one pack file per entry instead of __pycache__ files
+# --------------------------------------------------------------------------------------------
+_PACKS = {}
+_ENTRY_FINDERS = []
+
+
+def _pack(entry):
+    """(fd, {source path: (offset, size)}) of ``entry``'s PYC_PACK, or None (no pack: an entry
+    written by ``pybundle extract`` has __pycache__ files instead)."""
+    try:
+        return _PACKS[entry]
+    except KeyError:
+        pass
+    pack = None
+    try:
+        fd = os.open(os.path.join(entry, PYC_PACK), os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        fd = None
+    if fd is not None:
+        try:  # the tail written by _cache.pack_index
+            size = os.fstat(fd).st_size
+            tail = os.pread(fd, 16, size - 16)
+            count, length = int.from_bytes(tail[:8], "little"), int.from_bytes(tail[8:], "little")
+            start = size - 16 - 16 * count - length
+            head = os.pread(fd, length + 16 * count, start)
+            paths = head[:length].decode("utf-8").split("\n") if count else []
+            nums = memoryview(head)[length:]
+            if sys.byteorder == "little":
+                nums = nums.cast("Q")
+            else:  # pragma: no cover
+                import struct
+
+                nums = struct.unpack("<%dQ" % (2 * count), nums)
+            if len(paths) != count or len(nums) != 2 * count:
+                raise ValueError("bad pack index")
+            pack = (fd, dict(zip(paths, zip(nums[0::2], nums[1::2]))))
+        except Exception:
+            os.close(fd)
+            pack = None
+    _PACKS[entry] = pack
+    return pack
+
+
+def _entry_path_hook(path):
+    """Path hook for the directories of extracted entries: a regular FileFinder whose source
+    loader takes the bytecode from the entry's PYC_PACK."""
+    for entry, loader in _ENTRY_FINDERS:
+        if path == entry or path.startswith(entry + os.sep):
+            ext = sys.modules["_frozen_importlib_external"]
+            import _imp
+
+            return ext.FileFinder(
+                path,
+                (ext.ExtensionFileLoader, _imp.extension_suffixes()),
+                (loader, ext.SOURCE_SUFFIXES),
+                (ext.SourcelessFileLoader, ext.BYTECODE_SUFFIXES),
+            )
+    raise ImportError("not a pybundle cache entry")
+
+
+def _use_packs(dirs):
+    """Serve the bytecode of the extracted entries ``dirs`` from their PYC_PACK files."""
+    if not dirs:
+        return
+    ext = sys.modules["_frozen_importlib_external"]
+    magic = ext.MAGIC_NUMBER
+
+    def make(entry):
+        class _PackLoader(ext.SourceFileLoader):
+            def get_code(self, fullname):
+                pack = _pack(entry)
+                if pack is not None:
+                    hit = pack[1].get(self.path[len(entry) + 1:].replace(os.sep, "/"))
+                    if hit is not None:
+                        data = os.pread(pack[0], hit[1], hit[0])
+                        if len(data) == hit[1] and data[:4] == magic:
+                            import marshal
+
+                            return marshal.loads(memoryview(data)[16:])
+                return ext.SourceFileLoader.get_code(self, fullname)
+
+        return _PackLoader
+
+    for d in dirs:
+        _ENTRY_FINDERS.append((d, make(d)))
+    if _entry_path_hook not in sys.path_hooks:
+        sys.path_hooks.insert(0, _entry_path_hook)
+
+
 class _LazyExtract(object):
     """Extracts a distribution that needs a real directory when it is first imported.
 
@@ -438,7 +530,12 @@ class _LazyExtract(object):
     its metadata is served from the bundle by the metadata finder."""
 
     def __init__(self, g, archive, own, items):
+        import _thread
+
         self.g, self.archive, self.own = g, archive, own
+        # Our own lock, not the global import lock: a thread that holds a module's import lock
+        # and waits for the global one would deadlock with a mount importing that module.
+        self.lock = _thread.RLock()
         self.pending = {}
         self.names = {}
         for item in items:
@@ -459,10 +556,7 @@ class _LazyExtract(object):
 
     def mount(self, keys):
         """Extract (or find in the cache) the pending entries ``keys`` and add them to sys.path."""
-        import _imp
-
-        _imp.acquire_lock()  # one mount at a time, whichever thread imports
-        try:
+        with self.lock:  # one mount at a time, whichever thread imports
             items = [self.pending[k] for k in keys if k in self.pending]
             if not items:
                 return
@@ -474,6 +568,7 @@ class _LazyExtract(object):
             for i, p in enumerate(sys.path):
                 if p in self.own:
                     pos = i + 1
+            _use_packs(dirs)
             for d in dirs:
                 if d not in sys.path:
                     sys.path.insert(pos, d)
@@ -482,8 +577,6 @@ class _LazyExtract(object):
             # Stays on sys.meta_path even with nothing pending: removing itself here would make
             # the import system, iterating that list, skip the next finder (PathFinder).
             log("mounted %s" % ", ".join(item[0] for item in items))
-        finally:
-            _imp.release_lock()
 
     def dir_of(self, key):
         """The directory of entry ``key``, mounting it if needed."""
@@ -514,6 +607,7 @@ def _setup_path(g, archive, extract_dirs_list, extract, inherit, lazy=()):
     # directory it already read, and importlib.metadata asks our finder (see _metadata) instead
     # of parsing the whole zip again. Children (PYTHONPATH) get the plain path.
     entry = zip_archive + "/" if dists is not None else zip_archive
+    _use_packs(extract_dirs_list)
     sys.path[:] = stdlib + [entry] + list(extract_dirs_list)
     own = [zip_sp] + list(extract_dirs_list)
     finder = None

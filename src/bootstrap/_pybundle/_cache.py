@@ -50,7 +50,7 @@ documented repair is ``PYBUNDLE_VERIFY=1`` (or ``PYBUNDLE_FORCE_EXTRACT=1``) for
 import os
 import sys
 
-from . import LAYOUT, MARKER, fail, log, _safe
+from . import LAYOUT, MARKER, PYC_PACK, fail, log, _safe
 
 # Below this many bytes one thread extracts; above it two share the work.
 _PARALLEL_BYTES = 4 << 20
@@ -384,18 +384,32 @@ def read_inner(archive, key, rel):
         os.close(fd)
 
 
+def pack_index(paths, numbers):
+    """The tail of a PYC_PACK: the source paths joined by newlines (UTF-8), then (offset, size)
+    of each as little-endian u64, then the path count and the byte length of the paths (u64).
+    ``pybundle extract`` writes the same bytes (src/extract.rs)."""
+    blob = "\n".join(paths).encode("utf-8")
+    nums = b"".join(n.to_bytes(8, "little") for n in numbers)
+    return [blob, nums, len(paths).to_bytes(8, "little"), len(blob).to_bytes(8, "little")]
+
+
 def _extract_one(fd, archive, key, members, dest, expected):
     """Extract ``members`` ((path, toc entry, mode), see ``_inner_members``) into ``dest``.
 
     Members are read with ``os.pread`` (offsets from zipimport's directory of the bundle and the
-    inner archive's own; no zipfile), inflated with zlib and checked against their CRC-32. Two
-    threads share the work when there is enough of it: zlib and file writes release the GIL."""
+    inner archive's own; no zipfile), inflated with zlib and checked against their CRC-32. The
+    bytecode (``__pycache__/*.<cache_tag>.pyc``) goes into one file, ``PYC_PACK``, with an index
+    at its end (see ``_pybundle._pack_loader``): creating a file is the main cost of an
+    extraction, and this halves their number. Two threads share the work when there is enough of
+    it: zlib and file writes release the GIL."""
     import zlib
 
     prefix = "extract/%s/" % key
     os.mkdir(dest, 0o755)
     made = {dest}
-    jobs = []
+    tag = ".%s.pyc" % sys.implementation.cache_tag
+    files, pycs = [], []
+    count = total = 0
     for rel, entry, mode in members:
         name = prefix + rel
         parts = _safe_parts(rel)
@@ -409,35 +423,70 @@ def _extract_one(fd, archive, key, members, dest, expected):
                 os.makedirs(target, 0o755, exist_ok=True)
                 made.add(target)
             continue
+        count += 1
+        total += entry[3]
+        if len(parts) >= 2 and parts[-2] == "__pycache__" and parts[-1].endswith(tag):
+            source = "/".join(parts[:-2] + [parts[-1][: -len(tag)] + ".py"])
+            pycs.append((name, entry, source))
+            continue
         parent = os.path.dirname(target)
         if parent not in made:
             os.makedirs(parent, 0o755, exist_ok=True)
             made.add(parent)
-        jobs.append((name, entry, target, mode))
+        files.append((name, entry, target, mode, "/".join(parts)))
+    if expected is not None and (count, total) != (expected[0], expected[1]):
+        damaged(
+            archive,
+            "%s holds %d files / %d bytes, expected %d / %d"
+            % (prefix, count, total, expected[0], expected[1]),
+        )
 
     crc32, decompressobj = zlib.crc32, zlib.decompressobj
+    listing = []
 
-    def work(part):
-        for name, entry, target, mode in part:
-            data = _read_member(fd, archive, name, entry, crc32, decompressobj)
-            out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-            try:
+    def write(path, chunks, mode):
+        out = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        try:
+            for data in chunks:
                 view = memoryview(data)
                 while view:
                     view = view[os.write(out, view):]
-            finally:
-                os.close(out)
+        finally:
+            os.close(out)
 
-    total = sum(j[1][3] for j in jobs)
+    def write_pack():
+        chunks, paths, numbers, offset = [], [], [], 0
+        for name, entry, source in pycs:
+            data = _read_member(fd, archive, name, entry, crc32, decompressobj)
+            paths.append(source)
+            numbers.extend((offset, len(data)))
+            chunks.append(data)
+            offset += len(data)
+        chunks.extend(pack_index(paths, numbers))
+        write(os.path.join(dest, PYC_PACK), chunks, 0o644)
+        listing.append((PYC_PACK, offset + sum(len(c) for c in chunks[len(pycs):])))
+
+    def work(part):
+        for job in part:
+            if job is None:
+                write_pack()
+                continue
+            name, entry, target, mode, rel = job
+            write(target, (_read_member(fd, archive, name, entry, crc32, decompressobj),), mode)
+            listing.append((rel, entry[3]))
+
+    jobs = [(j, j[1][3] + _FILE_COST) for j in files]
+    if pycs:
+        jobs.append((None, sum(p[1][3] for p in pycs) + _FILE_COST))
     if total >= _PARALLEL_BYTES and len(jobs) > 1:
         import threading
 
         # largest first, dealt to the lighter of two lists
         parts, loads = ([], []), [0, 0]
-        for job in sorted(jobs, key=lambda j: -j[1][3]):
+        for job, weight in sorted(jobs, key=lambda j: -j[1]):
             i = 0 if loads[0] <= loads[1] else 1
             parts[i].append(job)
-            loads[i] += job[1][3] + _FILE_COST
+            loads[i] += weight
         errors = []
 
         def run(part):
@@ -453,19 +502,13 @@ def _extract_one(fd, archive, key, members, dest, expected):
         if errors:
             raise errors[0]
     else:
-        work(jobs)
-    listing = sorted(("/".join(_safe_parts(j[0][len(prefix):])), j[1][3]) for j in jobs)
-    if expected is not None and (len(listing), total) != (expected[0], expected[1]):
-        damaged(
-            archive,
-            "%s holds %d files / %d bytes, expected %d / %d"
-            % (prefix, len(listing), total, expected[0], expected[1]),
-        )
-    lines = ["pybundle-complete 1 %d %d" % (len(listing), total)]
+        work([j for j, _ in jobs])
+    listing.sort()
+    lines = ["pybundle-complete 1 %d %d" % (len(listing), sum(s for _, s in listing))]
     lines.extend("%d %s" % (s, p) for p, s in listing)
     with open(os.path.join(dest, MARKER), "w", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n")
-    return len(listing)
+    return count
 
 
 def _install(tmpdir, target, tmp, key, force):
