@@ -155,21 +155,7 @@ impl Bundle {
                 continue;
             }
             seen.insert(name.clone());
-            let Some(expected) = self.manifest.members.get(&name) else {
-                damage.push(Damage {
-                    path: name,
-                    what: "not listed in the manifest".into(),
-                });
-                continue;
-            };
-            match crate::fsutil::sha256_reader(&mut member) {
-                Ok((sha, size)) if sha == expected.sha256 && size == expected.size => {}
-                Ok((sha, size)) => damage.push(Damage {
-                    path: name,
-                    what: format!("content differs (sha256 {sha}, {size} bytes; the manifest says {}, {} bytes)", expected.sha256, expected.size),
-                }),
-                Err(err) => damage.push(Damage { path: name, what: format!("unreadable: {err}") }),
-            }
+            check_member(&mut member, name, &self.manifest, &mut damage);
         }
         for name in self.manifest.members.keys() {
             if !seen.contains(name) {
@@ -199,6 +185,36 @@ fn ends_with_end_record(path: &Path) -> bool {
 /// An extracted distribution's inner archive, read into memory.
 pub type InnerArchive = zip::ZipArchive<std::io::Cursor<Vec<u8>>>;
 
+/// Checks one member's content against the manifest entry `name`, adding to `damage`.
+fn check_member(
+    member: &mut impl std::io::Read,
+    name: String,
+    manifest: &Manifest,
+    damage: &mut Vec<Damage>,
+) {
+    let Some(expected) = manifest.members.get(&name) else {
+        damage.push(Damage {
+            path: name,
+            what: "not listed in the manifest".into(),
+        });
+        return;
+    };
+    match crate::fsutil::sha256_reader(member) {
+        Ok((sha, size)) if sha == expected.sha256 && size == expected.size => {}
+        Ok((sha, size)) => damage.push(Damage {
+            path: name,
+            what: format!(
+                "content differs (sha256 {sha}, {size} bytes; the manifest says {}, {} bytes)",
+                expected.sha256, expected.size
+            ),
+        }),
+        Err(err) => damage.push(Damage {
+            path: name,
+            what: format!("unreadable: {err}"),
+        }),
+    }
+}
+
 /// Checks every file of `archive` as `prefix + name` against `manifest` (see [`Bundle::verify`]).
 fn check_members(
     archive: &mut InnerArchive,
@@ -220,26 +236,6 @@ fn check_members(
         }
         let name = format!("{prefix}{}", member.name().unwrap_or_default());
         seen.insert(name.clone());
-        let Some(expected) = manifest.members.get(&name) else {
-            damage.push(Damage {
-                path: name,
-                what: "not listed in the manifest".into(),
-            });
-            continue;
-        };
-        match crate::fsutil::sha256_reader(&mut member) {
-            Ok((sha, size)) if sha == expected.sha256 && size == expected.size => {}
-            Ok((sha, size)) => damage.push(Damage {
-                path: name,
-                what: format!(
-                    "content differs (sha256 {sha}, {size} bytes; the manifest says {}, {} bytes)",
-                    expected.sha256, expected.size
-                ),
-            }),
-            Err(err) => damage.push(Damage {
-                path: name,
-                what: format!("unreadable: {err}"),
-            }),
-        }
+        check_member(&mut member, name, manifest, damage);
     }
 }

@@ -111,18 +111,7 @@ pub fn pip_command(
             }
         }
     }
-    if options.no_index {
-        cmd.arg("--no-index");
-    }
-    for link in &options.find_links {
-        cmd.arg("--find-links").arg(link);
-    }
-    if let Some(url) = &options.index_url {
-        cmd.arg("--index-url").arg(url);
-    }
-    for url in &options.extra_index_urls {
-        cmd.arg("--extra-index-url").arg(url);
-    }
+    index_args(&mut cmd, options);
     if options.pre {
         cmd.arg("--pre");
     }
@@ -173,17 +162,38 @@ fn resolve_pip(
             python: interp.executable.display().to_string(),
         });
     }
-    let mut cmd = pip_command(interp, options, target, wheel_dir);
-    let command = quote_command(&cmd);
-    run_captured("pip", &mut cmd, stream).map_err(|failure| match failure {
+    run_pip(&mut pip_command(interp, options, target, wheel_dir), stream)?;
+    list_wheels(wheel_dir)
+}
+
+/// Adds the package-source options pip and uv share: `--no-index`, `--find-links`,
+/// `--index-url`, `--extra-index-url`.
+pub(crate) fn index_args(cmd: &mut Command, options: &PipOptions) {
+    if options.no_index {
+        cmd.arg("--no-index");
+    }
+    for link in &options.find_links {
+        cmd.arg("--find-links").arg(link);
+    }
+    if let Some(url) = &options.index_url {
+        cmd.arg("--index-url").arg(url);
+    }
+    for url in &options.extra_index_urls {
+        cmd.arg("--extra-index-url").arg(url);
+    }
+}
+
+/// Runs a pip command, its failure as [`ResolveError::PipFailed`] with the output's tail.
+pub(crate) fn run_pip(cmd: &mut Command, stream: bool) -> Result<(), ResolveError> {
+    let command = quote_command(cmd);
+    run_captured("pip", cmd, stream).map_err(|failure| match failure {
         Err(source) => ResolveError::Spawn(source),
         Ok((status, tail)) => ResolveError::PipFailed {
             command,
             status,
             tail,
         },
-    })?;
-    list_wheels(wheel_dir)
+    })
 }
 
 /// Runs `cmd` (the tool `tool`) with its output streamed to stderr (`stream`) or captured. On

@@ -111,18 +111,7 @@ pub fn compile_command(
     }
     cmd.arg("--python").arg(&interp.executable);
     cmd.arg("--output-file").arg(lock);
-    if options.no_index {
-        cmd.arg("--no-index");
-    }
-    for link in &options.find_links {
-        cmd.arg("--find-links").arg(link);
-    }
-    if let Some(url) = &options.index_url {
-        cmd.arg("--index-url").arg(url);
-    }
-    for url in &options.extra_index_urls {
-        cmd.arg("--extra-index-url").arg(url);
-    }
+    super::index_args(&mut cmd, options);
     if !options.extra_index_urls.is_empty() {
         // pip picks the best version across all indexes; uv's default stops at the first.
         cmd.args(["--index-strategy", "unsafe-best-match"]);
@@ -543,16 +532,10 @@ fn build_wheels(
         extra_args: vec![OsString::from("--no-deps")],
         ..options.clone()
     };
-    let mut cmd = super::pip_command(interp, &build_options, None, wheel_dir);
-    let command = quote_command(&cmd);
-    run_captured("pip", &mut cmd, stream).map_err(|failure| match failure {
-        Err(source) => ResolveError::Spawn(source),
-        Ok((status, tail)) => ResolveError::PipFailed {
-            command,
-            status,
-            tail,
-        },
-    })
+    super::run_pip(
+        &mut super::pip_command(interp, &build_options, None, wheel_dir),
+        stream,
+    )
 }
 
 #[cfg(test)]
