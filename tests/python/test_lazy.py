@@ -9,6 +9,8 @@ KEY = "lazy1-1.0-0123456789abcdef"
 NS_KEY = "nspart-2.0-fedcba9876543210"
 APP = textwrap.dedent('''\
     import os, sys
+    def child_import(name):
+        return __import__(name).X
     def main():
         cmd = sys.argv[1:] or ["none"]
         root = os.environ["PYBUNDLE_ROOT"]
@@ -41,6 +43,11 @@ APP = textwrap.dedent('''\
             for t in ts:
                 t.join()
             print("threads=%s" % sorted(got))
+        if "spawn" in cmd:
+            import multiprocessing as mp
+            ctx = mp.get_context("spawn")
+            with ctx.Pool(1) as pool:
+                print("spawn=%s" % pool.apply(child_import, ("lazy1",)))
         if "missing" in cmd:
             try:
                 import lazy1.nope
@@ -108,6 +115,11 @@ class LazyTest(BundleTest):
         p = self.assertOk(self.run_bundle("threads"))
         self.assertIn("threads=['lazy1', 'lazy1', 'nsp']", p.stdout)
         self.assertIn("after=['%s', '%s']" % (KEY, NS_KEY), p.stdout)
+
+    def test_spawned_children_find_pending_entries(self):
+        # the parent never imports lazy1; a spawn child gets sys.path but not the finders
+        p = self.assertOk(self.run_bundle("spawn"))
+        self.assertIn("spawn=1", p.stdout)
 
     def test_missing_submodule_is_an_import_error(self):
         p = self.assertOk(self.run_bundle("missing"))

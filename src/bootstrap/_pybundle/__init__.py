@@ -517,6 +517,12 @@ def _use_packs(dirs):
         sys.path_hooks.insert(0, _entry_path_hook)
 
 
+# Imports after which every pending entry must be on sys.path: pkg_resources scans sys.path for
+# distributions; multiprocessing's spawn and forkserver children get the parent's sys.path but
+# none of its finders, so they would not find an entry the parent has not imported yet.
+_MOUNT_ALL = ("pkg_resources", "multiprocessing")
+
+
 class _LazyExtract(object):
     """Extracts a distribution that needs a real directory when it is first imported.
 
@@ -525,8 +531,8 @@ class _LazyExtract(object):
     imported, looks the entry up in the cache (extracting it on a miss), puts its directory on
     ``sys.path`` behind the bundle's own entries and returns None, so that ``PathFinder`` finds
     the module there as usual. A start that never imports such a distribution never pays for
-    it. ``import pkg_resources`` mounts every pending entry first (it scans ``sys.path`` for
-    distributions), as does ``PYBUNDLE_EXTEND_PYTHONPATH`` at start. Until an entry is mounted
+    it. ``import pkg_resources`` and ``import multiprocessing`` mount every pending entry first
+    (see ``_MOUNT_ALL``), as does ``PYBUNDLE_EXTEND_PYTHONPATH`` at start. Until an entry is mounted
     its metadata is served from the bundle by the metadata finder."""
 
     def __init__(self, g, archive, own, items):
@@ -547,7 +553,7 @@ class _LazyExtract(object):
         keys = self.names.get(fullname.partition(".")[0])
         if keys is not None:
             self.mount(keys)
-        elif fullname == "pkg_resources" and self.pending:
+        elif fullname in _MOUNT_ALL and self.pending:
             self.mount(list(self.pending))
         return None
 
