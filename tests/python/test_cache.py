@@ -271,3 +271,19 @@ class PycPackTest(BundleTest):
         self.assertIn("packed=pack sub=source", p.stdout)
         self.assertIn("verified %s" % PACK_KEY, p.stderr)
         self.assertIn(": ok", p.stderr)
+
+    def test_damaged_pack_falls_back_to_the_source(self):
+        tag = sys.implementation.cache_tag
+        self.build(site={"app.py": PACK_APP}, extract={PACK_KEY: {
+            "packed/__init__.py": "WHERE = 'source'\n",
+            "packed/__pycache__/__init__.%s.pyc" % tag: _pyc("WHERE = 'pack'\n"),
+            "packed/sub.py": "WHERE = 'source'\n",
+        }})
+        self.assertOk(self.run_bundle())
+        pack = os.path.join(self.root, "v1", "dists", PACK_KEY, ".pybundle-pyc")
+        with open(pack, "r+b") as f:
+            f.seek(17)  # inside the marshalled code, header intact
+            f.write(b"\xff\xff\xff\xff")
+        p = self.assertOk(self.run_bundle(env={"PYTHONDONTWRITEBYTECODE": "1"}))
+        self.assertIn("packed=source sub=source", p.stdout)
+

@@ -506,7 +506,10 @@ def _use_packs(dirs):
                         if len(data) == hit[1] and data[:4] == magic:
                             import marshal
 
-                            return marshal.loads(memoryview(data)[16:])
+                            try:
+                                return marshal.loads(memoryview(data)[16:])
+                            except Exception:  # marshal raises many kinds on garbage
+                                pass  # a damaged pack: compile the source instead
                 return ext.SourceFileLoader.get_code(self, fullname)
 
         return _PackLoader
