@@ -653,6 +653,33 @@ def _setup_path(g, archive, extract_dirs_list, extract, inherit, lazy=()):
 # --------------------------------------------------------------------------------------------
 # zip integrity: zipimport does not check CRC-32, so a flipped byte would run as damaged code
 # --------------------------------------------------------------------------------------------
+def read_member(fd, entry):
+    """(data, None) for the bundle member with zipimport toc ``entry`` (path, compress,
+    data_size, file_size, offset, time, date, crc), read from ``fd`` with ``os.pread``, inflated
+    and checked against its size and CRC-32; (None, reason) if it is damaged. zlib is loaded
+    (zipimport used it for this very package). Shared by ``_guard_zip`` and extraction."""
+    import zlib
+
+    _path, compress, data_size, file_size, offset, _t, _d, crc = entry
+    try:
+        head = os.pread(fd, 30, offset)
+        if len(head) != 30 or head[:4] != b"PK\x03\x04":
+            return None, "bad local file header"
+        start = offset + 30 + int.from_bytes(head[26:28], "little") + int.from_bytes(head[28:30], "little")
+        data = os.pread(fd, data_size, start)
+        if len(data) != data_size:
+            return None, "truncated"
+        if compress == 8:
+            data = zlib.decompress(data, -15)
+        elif compress != 0:
+            return None, "unsupported compression %d" % compress
+    except (OSError, zlib.error) as e:
+        return None, e
+    if len(data) != file_size or zlib.crc32(data) != crc:
+        return None, "CRC-32 mismatch"
+    return data, None
+
+
 def _guard_zip(archive):
     """Serve zipimport's reads of bundle members from one open file, and check each CRC-32.
 
@@ -670,42 +697,21 @@ def _guard_zip(archive):
     orig = getattr(zipimport, "_get_data", None)
     if orig is None or getattr(orig, "_pybundle", False):
         return
-    import zlib
-
     ours = {archive, os.path.abspath(archive)}
     try:
         fd = os.open(archive, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     except OSError:
         fd = None
-    crc32, decompress = zlib.crc32, zlib.decompress
 
     def _get_data(path, toc_entry):
         if path not in ours or fd is None or len(toc_entry) != 8:
             return orig(path, toc_entry)
-        _path, compress, data_size, file_size, offset, _t, _d, crc = toc_entry
-        data = why = None
-        try:
-            head = os.pread(fd, 30, offset)
-            if len(head) != 30 or head[:4] != b"PK\x03\x04":
-                why = "bad local file header"
-            else:
-                start = offset + 30 + int.from_bytes(head[26:28], "little") + int.from_bytes(head[28:30], "little")
-                raw = os.pread(fd, data_size, start)
-                if len(raw) != data_size:
-                    why = "truncated"
-                elif compress == 0:
-                    data = raw
-                elif compress == 8:
-                    data = decompress(raw, -15)
-                else:
-                    return orig(path, toc_entry)
-        except (OSError, zlib.error) as e:
-            why = e
-        if data is not None and crc32(data) == crc:
+        data, why = read_member(fd, toc_entry)
+        if data is not None:
             return data
         name = toc_entry[0][len(path) + 1:]
         fail("error: the bundle `%s` is damaged (%s: %s); rebuild it or copy it again"
-             % (path, name, why if data is None else "CRC-32 mismatch"))
+             % (path, name, why))
 
     _get_data._pybundle = True
     zipimport._get_data = _get_data

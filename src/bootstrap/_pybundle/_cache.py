@@ -50,7 +50,7 @@ documented repair is ``PYBUNDLE_VERIFY=1`` (or ``PYBUNDLE_FORCE_EXTRACT=1``) for
 import os
 import sys
 
-from . import LAYOUT, MARKER, PYC_PACK, fail, log, _safe
+from . import LAYOUT, MARKER, PYC_PACK, fail, log, read_member, _safe
 
 # Below this many bytes one thread extracts; above it two share the work.
 _PARALLEL_BYTES = 4 << 20
@@ -279,28 +279,11 @@ def _toc(archive):
     return cache.get(archive) or cache.get(os.path.abspath(archive)) or {}
 
 
-def _read_member(fd, archive, name, entry, crc32, decompressobj):
-    """The bytes of one member: local header check, inflate, CRC-32 check."""
-    _path, compress, data_size, file_size, offset, _t, _d, crc = entry
-    head = os.pread(fd, 30, offset)
-    if len(head) != 30 or head[:4] != b"PK\x03\x04":
-        damaged(archive, "%s: bad local file header" % name)
-    start = offset + 30 + int.from_bytes(head[26:28], "little") + int.from_bytes(head[28:30], "little")
-    raw = os.pread(fd, data_size, start)
-    if len(raw) != data_size:
-        damaged(archive, "%s: truncated" % name)
-    if compress == 8:
-        d = decompressobj(-15)
-        try:
-            data = d.decompress(raw) + d.flush()
-        except Exception as e:
-            damaged(archive, "%s: %s" % (name, e))
-    elif compress == 0:
-        data = raw
-    else:
-        damaged(archive, "%s: unsupported compression %d" % (name, compress))
-    if len(data) != file_size or crc32(data) != crc:
-        damaged(archive, "%s: CRC-32 mismatch" % name)
+def _read_member(fd, archive, name, entry):
+    """The bytes of one member (see ``read_member``); a damaged one stops the run."""
+    data, why = read_member(fd, entry)
+    if data is None:
+        damaged(archive, "%s: %s" % (name, why))
     return data
 
 
@@ -364,8 +347,6 @@ _INNER = {}
 def read_inner(archive, key, rel):
     """The bytes of file ``rel`` of extracted distribution ``key`` from the bundle, without
     extracting it (metadata of entries not extracted yet); None if there is no such file."""
-    import zlib
-
     members = _INNER.get(key)
     fd = os.open(archive, os.O_RDONLY)
     try:
@@ -378,8 +359,7 @@ def read_inner(archive, key, rel):
         entry = members.get(rel)
         if entry is None:
             return None
-        return _read_member(fd, archive, "extract/%s/%s" % (key, rel), entry, zlib.crc32,
-                            zlib.decompressobj)
+        return _read_member(fd, archive, "extract/%s/%s" % (key, rel), entry)
     finally:
         os.close(fd)
 
@@ -402,8 +382,6 @@ def _extract_one(fd, archive, key, members, dest, expected):
     at its end (see ``_pybundle._pack_loader``): creating a file is the main cost of an
     extraction, and this halves their number. Two threads share the work when there is enough of
     it: zlib and file writes release the GIL."""
-    import zlib
-
     prefix = "extract/%s/" % key
     os.mkdir(dest, 0o755)
     made = {dest}
@@ -441,7 +419,6 @@ def _extract_one(fd, archive, key, members, dest, expected):
             % (prefix, count, total, expected[0], expected[1]),
         )
 
-    crc32, decompressobj = zlib.crc32, zlib.decompressobj
     listing = []
 
     def write(path, chunks, mode):
@@ -457,7 +434,7 @@ def _extract_one(fd, archive, key, members, dest, expected):
     def write_pack():
         chunks, paths, numbers, offset = [], [], [], 0
         for name, entry, source in pycs:
-            data = _read_member(fd, archive, name, entry, crc32, decompressobj)
+            data = _read_member(fd, archive, name, entry)
             paths.append(source)
             numbers.extend((offset, len(data)))
             chunks.append(data)
@@ -472,7 +449,7 @@ def _extract_one(fd, archive, key, members, dest, expected):
                 write_pack()
                 continue
             name, entry, target, mode, rel = job
-            write(target, (_read_member(fd, archive, name, entry, crc32, decompressobj),), mode)
+            write(target, (_read_member(fd, archive, name, entry),), mode)
             listing.append((rel, entry[3]))
 
     jobs = [(j, j[1][3] + _FILE_COST) for j in files]
