@@ -26,8 +26,11 @@ use std::sync::LazyLock;
 use rayon::prelude::*;
 use regex::bytes::Regex;
 
-use crate::install::{InstalledDist, normalize_name};
-use crate::pack::manifest::Mode;
+use crate::config::Overrides;
+use crate::install::InstalledDist;
+use crate::layout::Mode;
+use crate::name::normalize_name;
+
 /// Where one distribution runs from, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
@@ -37,17 +40,6 @@ pub struct Decision {
     pub reason: String,
     /// Whether the distribution holds native code.
     pub native: bool,
-}
-
-/// User overrides of the automatic decision.
-#[derive(Debug, Clone, Default)]
-pub struct Overrides {
-    /// Normalised names to extract whatever the analysis says.
-    pub extract: BTreeSet<String>,
-    /// Normalised names to keep in the zip whatever the analysis says (native code excepted).
-    pub zip_safe: BTreeSet<String>,
-    /// Extract everything.
-    pub extract_all: bool,
 }
 
 /// Returns true if and only if `path` (a `/`-path inside a distribution) is native code or a
@@ -78,12 +70,22 @@ pub enum AnalyzeError {
     },
 }
 
-/// Returns one decision per distribution, in the same order, and fails when an override names a
-/// distribution that is not in `dists`.
+/// The analysis of every distribution: what the build packs, and what it tells the user.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Analyzed {
+    /// One decision per distribution, in the order of the distributions.
+    pub decisions: Vec<Decision>,
+    /// Warnings for the user (an override that cannot be honoured), in the same order; the
+    /// caller prints them.
+    pub warnings: Vec<String>,
+}
+
+/// Returns one decision per distribution, in the same order, with the warnings to show, and
+/// fails when an override names a distribution that is not in `dists`. Prints nothing.
 pub fn decide_all(
     dists: &[InstalledDist],
     overrides: &Overrides,
-) -> Result<Vec<Decision>, AnalyzeError> {
+) -> Result<Analyzed, AnalyzeError> {
     let known: BTreeSet<String> = dists.iter().map(|d| normalize_name(&d.name)).collect();
     for (flag, set) in [
         ("--extract", &overrides.extract),
@@ -101,7 +103,9 @@ pub fn decide_all(
             });
         }
     }
-    let mut decisions: Vec<Decision> = dists.par_iter().map(|d| decide(d, overrides)).collect();
+    let (mut decisions, warnings): (Vec<Decision>, Vec<Option<String>>) =
+        dists.par_iter().map(|d| decide(d, overrides)).unzip();
+    let warnings = warnings.into_iter().flatten().collect();
     // A package directory with an `__init__.py` (regular or pkgutil-style), or a namespace set
     // up by a legacy `-nspkg.pth`, shared by a zipped and an extracted distribution would be
     // split: extract all of them. Pure PEP 420 namespaces (no `__init__.py` in the shared
@@ -152,10 +156,14 @@ pub fn decide_all(
             break;
         }
     }
-    Ok(decisions)
+    Ok(Analyzed {
+        decisions,
+        warnings,
+    })
 }
 
-fn decide(dist: &InstalledDist, overrides: &Overrides) -> Decision {
+/// Returns the decision for `dist` and, when an override is ignored, a warning saying why.
+fn decide(dist: &InstalledDist, overrides: &Overrides) -> (Decision, Option<String>) {
     let native_file = dist.files.iter().find(|f| is_native_file(f));
     let native = native_file.is_some() || !dist.purelib;
     let name = normalize_name(&dist.name);
@@ -173,35 +181,35 @@ fn decide(dist: &InstalledDist, overrides: &Overrides) -> Decision {
         None
     };
     if let Some(reason) = native_reason {
-        if forced_zip {
-            crate::ui::warn(&format!(
+        let warning = forced_zip.then(|| {
+            format!(
                 "`--zip-safe {name}` is ignored: `{}` holds {reason}, which cannot be loaded from a zip",
                 dist.name
-            ));
-        }
-        return extract(reason);
+            )
+        });
+        return (extract(reason), warning);
     }
-    if overrides.extract_all {
-        return extract("--extract-all".to_string());
-    }
-    if overrides.extract.contains(&name) {
-        return extract("--extract".to_string());
-    }
-    if forced_zip {
-        return Decision {
+    let decision = if overrides.extract_all {
+        extract("--extract-all".to_string())
+    } else if overrides.extract.contains(&name) {
+        extract("--extract".to_string())
+    } else if forced_zip {
+        Decision {
             mode: Mode::Zip,
             reason: "--zip-safe".to_string(),
             native,
-        };
-    }
-    match scan(dist) {
-        Some(reason) => extract(reason),
-        None => Decision {
-            mode: Mode::Zip,
-            reason: "pure Python, no file-system use of its own files".to_string(),
-            native,
-        },
-    }
+        }
+    } else {
+        match scan(dist) {
+            Some(reason) => extract(reason),
+            None => Decision {
+                mode: Mode::Zip,
+                reason: "pure Python, no file-system use of its own files".to_string(),
+                native,
+            },
+        }
+    };
+    (decision, None)
 }
 
 /// Code that turns a module's location into file-system paths, or runs files by path.

@@ -5,7 +5,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::pack::manifest::{MANIFEST_PATH, Manifest};
+use crate::layout::{MANIFEST_PATH, Manifest};
 
 /// A bundle could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -98,7 +98,7 @@ impl Bundle {
     /// Opens the inner archive of the extracted distribution `key` (`extract/<key>.zip`, stored
     /// in the bundle; its members are the entry's files). `Ok(None)` when there is none.
     pub fn inner(&mut self, key: &str) -> std::io::Result<Option<InnerArchive>> {
-        let name = format!("{}/{key}.zip", crate::pack::EXTRACT_DIR);
+        let name = format!("{}/{key}.zip", crate::layout::EXTRACT_DIR);
         let mut member = match self.archive.by_name(&name) {
             Ok(member) => member,
             Err(zip::result::ZipError::FileNotFound) => return Ok(None),
@@ -122,22 +122,22 @@ impl Bundle {
             .file_names()
             .filter_map(|n| {
                 n.ok()?
-                    .strip_prefix(&format!("{}/", crate::pack::EXTRACT_DIR))?
+                    .strip_prefix(&format!("{}/", crate::layout::EXTRACT_DIR))?
                     .strip_suffix(".zip")
                     .filter(|k| !k.contains('/'))
                     .map(str::to_string)
             })
             .collect();
         for key in inner_keys {
-            seen.insert(format!("{}/{key}.zip", crate::pack::EXTRACT_DIR));
+            seen.insert(format!("{}/{key}.zip", crate::layout::EXTRACT_DIR));
             match self.inner(&key) {
                 Ok(Some(mut inner)) => {
-                    let prefix = format!("{}/{key}/", crate::pack::EXTRACT_DIR);
+                    let prefix = format!("{}/{key}/", crate::layout::EXTRACT_DIR);
                     check_members(&mut inner, &prefix, &self.manifest, &mut seen, &mut damage);
                 }
                 Ok(None) => {}
                 Err(err) => damage.push(Damage {
-                    path: format!("{}/{key}.zip", crate::pack::EXTRACT_DIR),
+                    path: format!("{}/{key}.zip", crate::layout::EXTRACT_DIR),
                     what: format!("unreadable: {err}"),
                 }),
             }

@@ -1,12 +1,11 @@
 //! Command-line types. This module only mirrors what the user typed: no I/O and no validation
-//! beyond trivial ranges. `config` turns these types into a validated `BuildPlan`.
+//! beyond trivial ranges. `config` turns these types into a validated `BuildPlan`. A leaf: the
+//! value enums (`Resolver`) live here, and nothing of the crate is imported.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
-
-use crate::config::Resolver;
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 const AFTER_HELP: &str = "\
 Example:
@@ -48,6 +47,17 @@ pub enum Command {
     Diff(DiffArgs),
     /// Print a shell completion script (e.g. `pybundle completions bash > /etc/bash_completion.d/pybundle`)
     Completions(CompletionsArgs),
+}
+
+/// The backend that resolves requirements and fills the staging wheelhouse (`--resolver`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Resolver {
+    /// `pip wheel` (or `pip download` for a cross target) through `--python`.
+    #[default]
+    Pip,
+    /// `uv pip compile` to a PEP 751 lock, then the locked wheel files are fetched.
+    Uv,
 }
 
 /// Options of the default `build` command.

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use crate::config::EntryRequest;
 use crate::install::InstalledDist;
-use crate::pack::manifest::EntryInfo;
+use crate::layout::{EntryInfo, EntryKind};
 
 /// The entry point cannot be found in the bundle.
 #[derive(Debug, thiserror::Error)]
@@ -50,7 +50,7 @@ pub fn resolve(request: &EntryRequest, dists: &[InstalledDist]) -> Result<Resolv
         EntryRequest::Interpreter => {
             return Ok(Resolved {
                 info: EntryInfo {
-                    kind: "interpreter".into(),
+                    kind: EntryKind::Interpreter,
                     module: None,
                     attr: None,
                     console_script: None,
@@ -62,7 +62,7 @@ pub fn resolve(request: &EntryRequest, dists: &[InstalledDist]) -> Result<Resolv
             find_module(module, dists)?;
             return Ok(Resolved {
                 info: EntryInfo {
-                    kind: "module".into(),
+                    kind: EntryKind::Module,
                     module: Some(module.clone()),
                     attr: None,
                     console_script: None,
@@ -115,7 +115,7 @@ pub fn resolve(request: &EntryRequest, dists: &[InstalledDist]) -> Result<Resolv
         // A console script may name a bare module (`name = pkg.mod`): run it as `-m`.
         return Ok(Resolved {
             info: EntryInfo {
-                kind: "module".into(),
+                kind: EntryKind::Module,
                 module: Some(module),
                 attr: None,
                 console_script,
@@ -126,7 +126,7 @@ pub fn resolve(request: &EntryRequest, dists: &[InstalledDist]) -> Result<Resolv
     let first = attr.split('.').next().unwrap_or(&attr).to_string();
     Ok(Resolved {
         info: EntryInfo {
-            kind: "function".into(),
+            kind: EntryKind::Function,
             module: Some(module),
             attr: Some(attr),
             console_script,

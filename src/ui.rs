@@ -11,7 +11,17 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::config::Verbosity;
+/// How much the build prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Verbosity {
+    /// Errors only.
+    Quiet,
+    /// Stage lines and a summary.
+    #[default]
+    Normal,
+    /// Normal plus pip's streamed output.
+    Verbose,
+}
 
 static LEVEL: AtomicU8 = AtomicU8::new(1);
 

@@ -32,7 +32,7 @@ pub struct PybundleTable {
     /// holds a `/`, otherwise a name looked up on PATH).
     pub python: Option<String>,
     /// `--resolver`: `pip` or `uv`.
-    pub resolver: Option<crate::config::Resolver>,
+    pub resolver: Option<crate::cli::Resolver>,
     /// `-r`: requirements files (relative to the pyproject.toml).
     pub requirements: Option<Vec<PathBuf>>,
     /// `--constraint`: constraints files (relative to the pyproject.toml).
@@ -365,7 +365,7 @@ mod tests {
         let mut args = BuildArgs::default();
         let loaded = load(&file).unwrap();
         merge(&mut args, loaded.table, dir.path());
-        assert_eq!(args.resolver, Some(crate::config::Resolver::Uv));
+        assert_eq!(args.resolver, Some(crate::cli::Resolver::Uv));
         assert_eq!(args.extract, vec!["Foo_Bar"]);
         assert_eq!(args.zip_safe, vec!["six"]);
         assert!(args.extract_all && args.inherit_path);

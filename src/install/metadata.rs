@@ -73,10 +73,27 @@ pub fn parse_wheel(text: &str) -> Result<WheelInfo, String> {
     }
     Ok(WheelInfo {
         wheel_version: version.to_string(),
-        root_is_purelib: first(&headers, "Root-Is-Purelib")
-            .is_some_and(|v| v.eq_ignore_ascii_case("true")),
+        root_is_purelib: root_is_purelib(&headers),
         tags: all(&headers, "Tag").map(str::to_string).collect(),
     })
+}
+
+/// Reads `WHEEL` of an installed distribution (a `--site-packages` tree), which pybundle does not
+/// unpack and so does not judge: returns `Root-Is-Purelib` and the `Tag` lines, whatever
+/// `Wheel-Version` says.
+pub fn read_installed_wheel(text: &str) -> (bool, Vec<String>) {
+    let headers = parse_headers(text);
+    (
+        root_is_purelib(&headers),
+        all(&headers, "Tag").map(str::to_string).collect(),
+    )
+}
+
+/// Returns `Root-Is-Purelib`: true if and only if it says `true` (case-insensitive). The wheel
+/// spec requires the header; without it the distribution is taken as platform-specific, the
+/// safe side (it is then extracted at run time, never imported from the zip).
+fn root_is_purelib(headers: &[(String, String)]) -> bool {
+    first(headers, "Root-Is-Purelib").is_some_and(|v| v.eq_ignore_ascii_case("true"))
 }
 
 /// The `METADATA` fields pybundle uses.

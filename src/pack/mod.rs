@@ -3,9 +3,6 @@
 //! in parallel, the build id is computed over the content, and the file is written to a temporary
 //! file next to the output and renamed into place only when complete.
 
-pub mod bytecode;
-pub mod manifest;
-pub mod pyc_cache;
 pub mod writer;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -15,19 +12,14 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::bootstrap::{self, MainData};
-use crate::install::{InstalledDist, normalize_name};
-use manifest::{
-    DistInfo, EntryInfo, MANIFEST_PATH, Manifest, MemberInfo, Mode, PythonInfo, SCHEMA_VERSION,
+use crate::fsutil::hex;
+use crate::install::InstalledDist;
+use crate::layout::{
+    self, DistInfo, EXTRACT_DIR, EntryInfo, MAIN_PATH, MANIFEST_PATH, Manifest, MemberInfo, Mode,
+    PythonInfo, SCHEMA_VERSION, SITE_PACKAGES,
 };
+use crate::name::normalize_name;
 use writer::{EntryStyle, Member, Prepared, Source};
-
-/// The archive directory of zip-imported distributions: the bundle's root, which is the only
-/// place inside a zip where `importlib.metadata` finds `.dist-info` directories.
-pub const SITE_PACKAGES: &str = "";
-/// The archive directory of extracted distributions.
-pub const EXTRACT_DIR: &str = "extract";
-/// Bump when the layout of an extracted entry changes, so old cache entries are not reused.
-pub const CACHE_LAYOUT: &str = "v1";
 
 /// The largest bundle a zip can describe without Zip64 offsets.
 pub const ZIP32_MAX_BYTES: u64 = 0xFFFF_FFFF;
@@ -120,63 +112,32 @@ pub struct PackSettings {
     pub runtime: Vec<Member>,
 }
 
-/// What was written.
+/// The pack stage's output: what was written.
 #[derive(Debug)]
-pub struct PackOutcome {
+pub struct Packed {
     /// The manifest stored in the bundle.
     pub manifest: Manifest,
     /// Size of the bundle in bytes.
     pub size: u64,
 }
 
-/// Returns the cache key of an extracted distribution: name, version and a fingerprint of its
-/// content. The fingerprint covers the distribution's RECORD (which lists every file's hash),
-/// the bytecode's interpreter and the cache layout, or the files themselves when there is no RECORD.
+/// Returns the cache key of the extracted distribution `dist` for bytecode of `cache_tag` and
+/// `magic` (see [`layout::cache_key`]).
 pub fn cache_key(dist: &InstalledDist, cache_tag: &str, magic: &str) -> std::io::Result<String> {
-    let mut hasher = Sha256::new();
-    hasher.update(format!(
-        "{CACHE_LAYOUT}\0{cache_tag}\0{magic}\0{}\0{}\0",
-        dist.name, dist.version
-    ));
-    let record = dist.root.join(&dist.dist_info).join("RECORD");
-    if !dist.dist_info.is_empty() && record.is_file() {
-        hasher.update(fs_err::read(&record)?);
-        // Files not listed in RECORD (rare) still count by name.
-        for file in &dist.files {
-            hasher.update(file.as_bytes());
-            hasher.update([0]);
-        }
-    } else {
-        for file in &dist.files {
-            hasher.update(file.as_bytes());
-            hasher.update([0]);
-            hasher.update(fs_err::read(dist.root.join(file))?);
-        }
-    }
-    let digest = writer::hex(&hasher.finalize());
-    Ok(format!(
-        "{}-{}-{}",
-        normalize_name(&dist.name),
-        sanitize(&dist.version),
-        &digest[..16]
-    ))
-}
-
-fn sanitize(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
+    layout::cache_key(
+        &dist.name,
+        &dist.version,
+        &dist.root,
+        &dist.dist_info,
+        &dist.files,
+        cache_tag,
+        magic,
+    )
 }
 
 /// Writes the bundle. The distributions' bytecode is moved into the bundle (`bytecode` is left
 /// empty).
-pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result<PackOutcome> {
+pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result<Packed> {
     use anyhow::Context;
     let style = EntryStyle {
         level: settings.level,
@@ -280,7 +241,7 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
             },
             files,
             size,
-            sha256: writer::hex(&hasher.finalize()),
+            sha256: hex(&hasher.finalize()),
             license: p.dist.license.clone(),
             summary: p.dist.summary.clone(),
             tags: p.dist.tags.clone(),
@@ -318,11 +279,11 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
     main.build_id = settings
         .build_id
         .clone()
-        .unwrap_or_else(|| writer::hex(&id_hasher.finalize()));
+        .unwrap_or_else(|| hex(&id_hasher.finalize()));
 
     let main_member = writer::prepare_one(
         Member {
-            path: "__main__.py".to_string(),
+            path: MAIN_PATH.to_string(),
             source: Source::Bytes(bootstrap::render_main(&main).into_bytes()),
             executable: false,
         },
@@ -340,7 +301,7 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
         schema: SCHEMA_VERSION,
         build_id: main.build_id.clone(),
         pybundle_version: env!("CARGO_PKG_VERSION").to_string(),
-        built_at: settings.source_date_epoch.map(manifest::rfc3339),
+        built_at: settings.source_date_epoch.map(layout::rfc3339),
         entry: settings.entry,
         python: settings.python,
         distributions: dists,
@@ -363,7 +324,7 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
         check_zip_limits(pinned, written)?;
         Ok(())
     })?;
-    Ok(PackOutcome { manifest, size })
+    Ok(Packed { manifest, size })
 }
 
 /// Returns the bundle's own members: `prepared` minus the members of extracted distributions,

@@ -12,7 +12,8 @@ use sha2::{Digest, Sha256};
 use zip::write::{PreparedZipFile, SimpleFileOptions, ZipFileBuilder};
 use zip::{CompressionMethod, DateTime, ZipWriter};
 
-use super::manifest::MemberInfo;
+use crate::fsutil::hex;
+use crate::layout::MemberInfo;
 
 /// Where a member's bytes come from.
 #[derive(Debug, Clone)]
@@ -77,7 +78,7 @@ impl EntryStyle {
 pub fn zip_mtime(source_date_epoch: Option<u64>) -> DateTime {
     const ZIP_FLOOR: u64 = 315_532_800; // 1980-01-01T00:00:00Z
     let epoch = source_date_epoch.unwrap_or(ZIP_FLOOR).max(ZIP_FLOOR);
-    let (year, month, day, hour, minute, second) = super::manifest::civil_from_epoch(epoch);
+    let (year, month, day, hour, minute, second) = crate::layout::civil_from_epoch(epoch);
     let narrow = |v: u64| u8::try_from(v).unwrap_or(0);
     DateTime::from_date_and_time(
         u16::try_from(year.min(2107)).unwrap_or(2107),
@@ -265,8 +266,6 @@ pub fn patch_zip64_tail<F: Read + Write + Seek>(file: &mut F) -> std::io::Result
     file.seek(SeekFrom::Start(end))?;
     Ok(true)
 }
-
-pub use crate::fsutil::hex;
 
 #[cfg(test)]
 mod tests {

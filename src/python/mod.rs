@@ -213,14 +213,18 @@ pub fn platform_facts(tag: &str) -> Option<PlatformFacts> {
 }
 
 /// Returns an interpreter of version `major.minor` to compile bytecode with: `python` itself when
-/// it has that version, else `python3.Y` on PATH, else `/root/.pyenv/versions/3.Y.*/bin/python`
-/// (the newest); `None` when none answers the probe.
+/// it has that version, else `python3.Y` on PATH, else pyenv's `versions/3.Y.*/bin/python`
+/// (the newest; pyenv's root is `$PYENV_ROOT`, else `~/.pyenv`); `None` when none answers the
+/// probe.
 pub fn find_compiler(python: &Interpreter, major: u32, minor: u32) -> Option<Interpreter> {
     if (python.version.0, python.version.1) == (major, minor) {
         return Some(python.clone());
     }
     let mut candidates: Vec<String> = vec![format!("python{major}.{minor}")];
-    if let Ok(entries) = fs_err::read_dir("/root/.pyenv/versions") {
+    let pyenv = std::env::var_os("PYENV_ROOT")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".pyenv")));
+    if let Some(Ok(entries)) = pyenv.map(|root| fs_err::read_dir(root.join("versions"))) {
         let mut found: Vec<PathBuf> = entries
             .filter_map(Result::ok)
             .filter(|e| {

@@ -41,32 +41,37 @@ macro_rules! require {
     };
 }
 
-/// Returns a real CPython `X.Y` binary (never the pyenv shim), if installed.
+/// Returns a real CPython `3.minor` binary, if one is installed, found by environment:
+/// `PYBUNDLE_TEST_PYTHON_3_<minor>` (a path), else the newest `$PYENV_ROOT/versions/3.<minor>.*`,
+/// else `python3.<minor>` in a `PATH` directory that is not a shim directory (a pyenv shim works
+/// but costs a process per call, and runs whatever version pyenv selects).
 pub fn python(minor: u32) -> Option<PathBuf> {
-    let versions = Path::new("/root/.pyenv/versions");
-    if let Ok(entries) = std::fs::read_dir(versions) {
-        let mut found: Vec<PathBuf> = entries
+    if let Some(path) = std::env::var_os(format!("PYBUNDLE_TEST_PYTHON_3_{minor}")) {
+        return Some(PathBuf::from(path)).filter(|p| p.is_file());
+    }
+    if let Some(root) = std::env::var_os("PYENV_ROOT")
+        && let Ok(entries) = std::fs::read_dir(Path::new(&root).join("versions"))
+    {
+        let mut found: Vec<(Vec<u32>, PathBuf)> = entries
             .filter_map(Result::ok)
-            .filter(|e| {
-                e.file_name()
-                    .to_string_lossy()
-                    .starts_with(&format!("3.{minor}."))
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let rest = name.strip_prefix(&format!("3.{minor}."))?;
+                let patch: u32 = rest.parse().ok()?;
+                Some((vec![patch], e.path().join("bin/python")))
             })
-            .map(|e| e.path().join("bin/python"))
-            .filter(|p| p.is_file())
+            .filter(|(_, p)| p.is_file())
             .collect();
         found.sort();
-        if let Some(p) = found.pop() {
-            return Some(p);
+        if let Some((_, path)) = found.pop() {
+            return Some(path);
         }
     }
-    for dir in ["/usr/bin", "/usr/local/bin"] {
-        let p = Path::new(dir).join(format!("python3.{minor}"));
-        if p.is_file() {
-            return Some(p);
-        }
-    }
-    None
+    let paths = std::env::var_os("PATH")?;
+    std::env::split_paths(&paths)
+        .filter(|d| !d.components().any(|c| c.as_os_str() == "shims"))
+        .map(|d| d.join(format!("python3.{minor}")))
+        .find(|p| p.is_file())
 }
 
 /// The CPython 3.11 the core suite builds for.
@@ -213,6 +218,23 @@ impl TestContext {
         cmd
     }
 
+    /// Builds the fixture application (`myapp` from the wheelhouse `wheels`) for CPython 3.11
+    /// with `flags` into `<work>/<out>` and returns its path.
+    pub fn build_app(&self, wheels: &Path, flags: &[&str], out: &str) -> PathBuf {
+        self.build_offline(&python311(), wheels, flags, &["myapp"], out)
+    }
+
+    /// Returns insta settings whose filters make this context's output stable: the temp root
+    /// becomes `[ROOT]`, sha256 digests `[SHA256]`, `X.Y.Z` Python versions `X.Y.[PATCH]`.
+    pub fn snapshot_settings(&self) -> insta::Settings {
+        let mut settings = insta::Settings::clone_current();
+        let root = self.root().display().to_string();
+        settings.add_filter(&regex::escape(&root), "[ROOT]");
+        settings.add_filter(r"\b[0-9a-f]{64}\b", "[SHA256]");
+        settings.add_filter(r"\b3\.(\d+)\.\d+\b", "3.$1.[PATCH]");
+        settings
+    }
+
     /// Builds the fixture application's wheels (app, pure dependency, C-extension dependency)
     /// for `python` into `<root>/wheels` and returns that directory.
     pub fn fixture_wheels(&self, python: &Path) -> PathBuf {
@@ -226,6 +248,16 @@ impl TestContext {
 /// Returns a shebang line that runs `python` directly.
 pub fn shebang(python: &Path) -> String {
     python.display().to_string()
+}
+
+/// Returns the standard output of `out` as text.
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Returns the standard error of `out` as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// Returns stdout, stderr and the exit code of `output` as one block, for assertion messages.
@@ -252,6 +284,20 @@ pub fn run_ok(cmd: &mut Command) -> Output {
         describe(&out)
     );
     out
+}
+
+/// Copies the directory tree `from` to `to` (created), files and directories only.
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create the copy's directory");
+    for entry in std::fs::read_dir(from).expect("read a fixture directory") {
+        let entry = entry.expect("a directory entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("a file type").is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy a fixture file");
+        }
+    }
 }
 
 /// Returns the interpreter's `EXT_SUFFIX` and include directory.

@@ -11,7 +11,7 @@ use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use crate::common::{describe, python};
+use crate::common::{describe, python, run_ok};
 
 /// Returns the cargo target directory (the parent of `CARGO_TARGET_TMPDIR`).
 pub fn target_dir() -> PathBuf {
@@ -24,11 +24,6 @@ fn suite_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e");
     std::fs::create_dir_all(&dir).expect("create the e2e suite directory");
     dir
-}
-
-/// The CPython 3.11 every case builds for (`/root/.pyenv/versions/3.11.*`).
-pub fn python311() -> Option<PathBuf> {
-    python(11)
 }
 
 /// One end-to-end case: a temp dir, the interpreter, and the compatibility row it reports.
@@ -44,7 +39,7 @@ impl Case {
     /// Starts case `id` (its position in the table) for `package`, or `None` (skipped) when
     /// CPython 3.11 is missing; fails instead under `PYBUNDLE_TEST_REQUIRE_TOOLS=1`.
     pub fn new(id: u32, package: &str, ran: &str) -> Option<Case> {
-        let Some(python) = python311() else {
+        let Some(python) = python(11) else {
             if crate::common::require_tools() {
                 panic!("required tool missing: CPython 3.11");
             }
@@ -462,19 +457,6 @@ fn http_get(port: u16, path: &str) -> std::io::Result<String> {
         return Err(std::io::Error::other("empty response"));
     }
     Ok(String::from_utf8_lossy(&buf).into_owned())
-}
-
-/// Runs `cmd` and asserts success.
-pub fn run_ok(cmd: &mut Command) -> Output {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "command failed: {cmd:?}\n{}",
-        describe(&out)
-    );
-    out
 }
 
 /// Writes `files` (relative path, content) under `dir`.

@@ -4,70 +4,11 @@
 
 use std::time::Duration;
 
-use crate::harness::{Case, free_port, run_ok, write_tree};
+use crate::common::{copy_tree, repo_root, run_ok};
+use crate::harness::{Case, free_port, write_tree};
 
 /// How long a server may take to answer its first request (first run extracts native code).
 const FIRST_ANSWER: Duration = Duration::from_secs(90);
-
-const DJANGO_FILES: &[(&str, &str)] = &[
-    (
-        "setup.py",
-        "from setuptools import setup, find_packages\n\n\
-         setup(\n    name=\"myapp\",\n    version=\"1.0.0\",\n    packages=find_packages(),\n    \
-         include_package_data=True,\n)\n",
-    ),
-    ("MANIFEST.in", "recursive-include myapp/templates *.html\n"),
-    ("requirements.txt", "django\ngunicorn\n"),
-    ("myapp/__init__.py", ""),
-    (
-        "myapp/settings.py",
-        "SECRET_KEY = \"e2e-not-a-secret\"\n\
-         DEBUG = False\n\
-         ALLOWED_HOSTS = [\"127.0.0.1\", \"localhost\"]\n\
-         INSTALLED_APPS = [\"myapp\"]\n\
-         MIDDLEWARE = []\n\
-         ROOT_URLCONF = \"myapp.urls\"\n\
-         TEMPLATES = [{\n    \"BACKEND\": \"django.template.backends.django.DjangoTemplates\",\n    \
-         \"DIRS\": [],\n    \"APP_DIRS\": True,\n}]\n\
-         DATABASES = {}\n\
-         USE_TZ = True\n\
-         WSGI_APPLICATION = \"myapp.wsgi.application\"\n\
-         LOGGING = {\n    \"version\": 1,\n    \
-         \"handlers\": {\"console\": {\"class\": \"logging.StreamHandler\"}},\n    \
-         \"loggers\": {\"django.request\": {\"handlers\": [\"console\"], \"level\": \"ERROR\"}},\n}\n",
-    ),
-    (
-        "myapp/urls.py",
-        "from django.urls import path\n\nfrom . import views\n\n\
-         urlpatterns = [path(\"\", views.index)]\n",
-    ),
-    (
-        "myapp/views.py",
-        "from django.shortcuts import render\n\n\n\
-         def index(request):\n    \
-         return render(request, \"myapp/index.html\", {\n        \
-         \"who\": request.GET.get(\"who\", \"world\"),\n        \
-         \"items\": [\"zipapp\", \"gunicorn\"],\n    })\n",
-    ),
-    (
-        "myapp/wsgi.py",
-        "from django.core.wsgi import get_wsgi_application\n\n\
-         application = get_wsgi_application()\n",
-    ),
-    (
-        "myapp/main.py",
-        "import os\n\n\n\
-         def main():\n    \
-         os.environ.setdefault(\"DJANGO_SETTINGS_MODULE\", \"myapp.settings\")\n    \
-         import django\n\n    django.setup()\n    \
-         from gunicorn.app.wsgiapp import run\n\n    return run()\n",
-    ),
-    (
-        "myapp/templates/myapp/index.html",
-        "<!doctype html>\n<title>seed</title>\n<h1>Hello, {{ who }}!</h1>\n\
-         <ul>{% for item in items %}<li>{{ item|upper }}</li>{% endfor %}</ul>\n",
-    ),
-];
 
 /// The Django seed workflow, exactly as users type it.
 #[test]
@@ -80,7 +21,7 @@ fn django_gunicorn_seed_workflow() {
         return;
     };
     let project = case.work().join("djangoapp");
-    write_tree(&project, DJANGO_FILES);
+    copy_tree(&repo_root().join("fixtures/projects/djangoseed"), &project);
     run_ok(
         case.build_python()
             .current_dir(&project)

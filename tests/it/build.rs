@@ -1,15 +1,10 @@
 //! Tests for building and running bundles of the fixture application: every entry-point style,
-//! `--site-packages`, reproducibility, the native-extraction cache, `info --json`, and a bare
-//! interpreter.
+//! `--site-packages`, the native-extraction cache, a bare interpreter, every supported Python,
+//! `--preamble`, `--build-id` and `--compress-level`.
 
 use std::path::{Path, PathBuf};
 
-use crate::common::{TestContext, describe, python, python311, run, run_ok, shebang};
-
-/// Builds the fixture app for CPython 3.11 with `flags` into `out` and returns its path.
-fn build_app(ctx: &TestContext, wheels: &Path, flags: &[&str], out: &str) -> PathBuf {
-    build_for(ctx, &python311(), wheels, flags, out)
-}
+use crate::common::{TestContext, describe, python311, run, run_ok, shebang, stdout};
 
 /// Builds the fixture app for `python` (also its shebang) with `flags` into `<work>/<out>` and
 /// returns its path.
@@ -21,10 +16,6 @@ fn build_for(
     out: &str,
 ) -> PathBuf {
     ctx.build_offline(python, wheels, flags, &["myapp"], out)
-}
-
-fn stdout(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn assert_app_runs(ctx: &TestContext, bundle: &Path) {
@@ -74,7 +65,7 @@ fn assert_app_runs(ctx: &TestContext, bundle: &Path) {
 fn entry_point_function() {
     let ctx = TestContext::new();
     let wheels = ctx.fixture_wheels(&python311());
-    let bundle = build_app(&ctx, &wheels, &["-e", "myapp.main:main"], "app.pyz");
+    let bundle = ctx.build_app(&wheels, &["-e", "myapp.main:main"], "app.pyz");
     assert_app_runs(&ctx, &bundle);
     // zipimport loads the shipped legacy .pyc (its `__file__` then names it), not the source.
     let out = run_ok(
@@ -95,9 +86,9 @@ fn entry_point_function() {
 fn console_script_and_dotted_attr() {
     let ctx = TestContext::new();
     let wheels = ctx.fixture_wheels(&python311());
-    let bundle = build_app(&ctx, &wheels, &["-c", "myapp"], "app.pyz");
+    let bundle = ctx.build_app(&wheels, &["-c", "myapp"], "app.pyz");
     assert_app_runs(&ctx, &bundle);
-    let tool = build_app(&ctx, &wheels, &["-c", "myapp-tool"], "tool.pyz");
+    let tool = ctx.build_app(&wheels, &["-c", "myapp-tool"], "tool.pyz");
     let out = run_ok(&mut ctx.bundle(&tool));
     assert_eq!(stdout(&out), "Tool.run called\n");
 }
@@ -106,7 +97,7 @@ fn console_script_and_dotted_attr() {
 fn module_entry() {
     let ctx = TestContext::new();
     let wheels = ctx.fixture_wheels(&python311());
-    let bundle = build_app(&ctx, &wheels, &["-m", "myapp"], "app.pyz");
+    let bundle = ctx.build_app(&wheels, &["-m", "myapp"], "app.pyz");
     assert_app_runs(&ctx, &bundle);
 }
 
@@ -154,24 +145,11 @@ fn site_packages_tree() {
 }
 
 #[test]
-fn reproducible_in_different_directories() {
-    let python = python311();
-    let build_in = |ctx: &TestContext| -> Vec<u8> {
-        let wheels = ctx.fixture_wheels(&python);
-        let bundle = build_app(ctx, &wheels, &["-c", "myapp"], "app.pyz");
-        std::fs::read(bundle).unwrap()
-    };
-    let a = build_in(&TestContext::new());
-    let b = build_in(&TestContext::new());
-    assert!(a == b, "two builds of the same inputs differ");
-}
-
-#[test]
 fn native_cache_is_reused_and_shared() {
     let ctx = TestContext::new();
     let wheels = ctx.fixture_wheels(&python311());
-    let one = build_app(&ctx, &wheels, &["-e", "myapp.main:main"], "one.pyz");
-    let two = build_app(&ctx, &wheels, &["-m", "myapp"], "two.pyz");
+    let one = ctx.build_app(&wheels, &["-e", "myapp.main:main"], "one.pyz");
+    let two = ctx.build_app(&wheels, &["-m", "myapp"], "two.pyz");
     assert_ne!(std::fs::read(&one).unwrap(), std::fs::read(&two).unwrap());
     run_ok(&mut ctx.bundle(&one));
     let dists = ctx.bundle_root().join("v1/dists");
@@ -221,52 +199,6 @@ fn native_cache_is_reused_and_shared() {
     assert_eq!(entries(), first);
     assert_eq!(inode(&first[0]), ino);
     assert_eq!(marker_mtime(&first[0]), mtime);
-}
-
-#[test]
-fn info_json_lists_distributions_and_entry() {
-    let ctx = TestContext::new();
-    let wheels = ctx.fixture_wheels(&python311());
-    let bundle = build_app(&ctx, &wheels, &["-c", "myapp"], "app.pyz");
-    let out = run_ok(ctx.pybundle().arg("info").arg(&bundle).arg("--json"));
-    let json: serde_json::Value =
-        serde_json::from_slice(&out.stdout).expect("info --json prints JSON");
-    assert_eq!(json["entry"]["kind"], "function");
-    assert_eq!(json["entry"]["module"], "myapp.main");
-    assert_eq!(json["entry"]["attr"], "main");
-    assert_eq!(json["entry"]["console_script"], "myapp");
-    assert_eq!(json["python"]["version"], "3.11");
-    assert_eq!(json["python"]["native"], true);
-    let dists: Vec<(String, String, String)> = json["distributions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| {
-            (
-                d["name"].as_str().unwrap().to_string(),
-                d["version"].as_str().unwrap().to_string(),
-                d["mode"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    assert!(
-        dists.contains(&("spam".into(), "0.1.0".into(), "extract".into())),
-        "{dists:?}"
-    );
-    assert!(
-        dists.contains(&("puredep".into(), "1.2.0".into(), "zip".into())),
-        "{dists:?}"
-    );
-    assert!(
-        dists.iter().any(|d| d.0 == "myapp" && d.1 == "1.0.0"),
-        "{dists:?}"
-    );
-    let text = stdout(&run_ok(ctx.pybundle().arg("info").arg(&bundle)));
-    assert!(
-        text.contains("entry point:  myapp.main:main (console script `myapp`)"),
-        "{text}"
-    );
-    run_ok(ctx.pybundle().arg("verify").arg(&bundle));
 }
 
 #[test]
@@ -385,51 +317,4 @@ fn preamble_build_id_and_compress_level() {
             member.name()
         );
     }
-}
-
-/// CPython before 3.11 writes the elements of frozenset constants in string-hash order: the
-/// compile step must not run with a random hash seed, or two builds differ.
-#[test]
-fn frozenset_constants_are_reproducible_before_311() {
-    let Some(python) = [8, 9, 10].into_iter().find_map(python) else {
-        assert!(
-            !crate::common::require_tools(),
-            "a CPython before 3.11 is required"
-        );
-        return;
-    };
-    let ctx = TestContext::new();
-    let site = ctx.root().join("site");
-    std::fs::create_dir_all(&site).unwrap();
-    let words: Vec<String> = (0..40).map(|i| format!("\"word{i}\"")).collect();
-    std::fs::write(
-        site.join("setconst.py"),
-        format!(
-            "def main():\n    for w in ('word3', 'nope'):\n        print(w in {{{}}})\n",
-            words.join(", ")
-        ),
-    )
-    .unwrap();
-    let build = |name: &str| -> Vec<u8> {
-        let output = ctx.work().join(name);
-        std::fs::create_dir_all(output.parent().unwrap()).unwrap();
-        run_ok(
-            ctx.pybundle()
-                .arg("--site-packages")
-                .arg(&site)
-                .args(["-e", "setconst:main", "-o"])
-                .arg(&output)
-                .arg("--python")
-                .arg(&python)
-                .env("PYBUNDLE_NO_BUILD_CACHE", "1"),
-        );
-        std::fs::read(&output).unwrap()
-    };
-    let first = build("a/set.pyz");
-    let second = build("b/set.pyz");
-    assert!(
-        first == second,
-        "two builds with {} differ",
-        python.display()
-    );
 }

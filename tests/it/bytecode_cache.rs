@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use crate::common::wheel_builder::WheelBuilder;
-use crate::common::{TestContext, describe, python311, run_ok};
+use crate::common::{TestContext, describe, python311, run_ok, stderr};
 
 /// The fixture app's wheels plus `oldcode`, which holds a module that does not compile and one
 /// whose bytecode is larger than the 64 KiB pieces the compressor is fed.
@@ -45,10 +45,6 @@ fn build(ctx: &TestContext, wheels: &Path, envs: &[(&str, &Path)]) -> (Vec<u8>, 
     let out = run_ok(&mut cmd);
     let bytes = std::fs::read(ctx.work().join("app.pyz")).unwrap();
     (bytes, out)
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// Returns (cached, compiled) from the compile stage line.

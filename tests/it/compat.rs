@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::common::wheel_builder::WheelBuilder;
-use crate::common::{TestContext, describe, python, python311, run, run_ok, shebang};
+use crate::common::{TestContext, describe, python, python311, run, run_ok, shebang, stdout};
 
 /// Writes the wheels of the zip-safety fixtures into `<root>/wheels` and returns that directory.
 fn safety_wheels(ctx: &TestContext) -> PathBuf {
@@ -50,10 +50,6 @@ fn safety_wheels(ctx: &TestContext) -> PathBuf {
 /// Builds an interpreter-mode bundle of `reqs` from `wheels` for `py` with `extra` flags.
 fn build(ctx: &TestContext, py: &Path, wheels: &Path, reqs: &[&str], extra: &[&str]) -> PathBuf {
     ctx.build_offline(py, wheels, extra, reqs, "app.pyz")
-}
-
-fn stdout(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Returns the `info` line of distribution `name`.

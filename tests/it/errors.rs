@@ -186,3 +186,36 @@ fn unwritable_output_directory_fails_before_resolving() {
         "pip ran before the output check\n{err}"
     );
 }
+
+/// The texts of errors a user meets first: snapshots of stderr (temp paths filtered), each with
+/// exit code 1 (2 for clap's usage errors) and nothing left in the work directory.
+#[test]
+fn error_texts() {
+    let ctx = TestContext::new();
+    let cases: &[(&str, &[&str], i32)] = &[
+        ("nothing_to_bundle", &[], 1),
+        (
+            "entry_point_without_function",
+            &["-e", "myapp.main", "six"],
+            1,
+        ),
+        ("bad_module", &["-m", "a:b", "six"], 1),
+        ("bad_env", &["-E", "1A=x", "six"], 1),
+        ("missing_requirements_file", &["-r", "nope.txt"], 1),
+        ("bad_compress_level", &["--compress-level", "12", "six"], 2),
+    ];
+    for (name, args, code) in cases {
+        let err = fails(&ctx, args, *code);
+        ctx.snapshot_settings().bind(|| {
+            insta::assert_snapshot!(format!("error_{name}"), err);
+        });
+    }
+    let bundle = ctx.work().join("not-a-bundle.pyz");
+    std::fs::write(&bundle, "#!/usr/bin/env python3\nprint('hi')\n").unwrap();
+    let out = run(ctx.pybundle().arg("info").arg(&bundle));
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    ctx.snapshot_settings().bind(|| {
+        insta::assert_snapshot!("error_info_not_a_bundle", err);
+    });
+}

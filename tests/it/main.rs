@@ -1,13 +1,30 @@
-//! The core integration suite (offline): one test binary, one module per topic.
+//! The core integration suite (offline): one test binary, one module per thing a user does.
+//!
+//! - `build`: bundles of the fixture application, every entry-point style and build flag;
+//! - `reproduce`, `bytecode_cache`: the same inputs give the same bytes, rebuilds reuse bytecode;
+//! - `inspect`: `info`, `verify`, the SBOM, `diff`;
+//! - `runtime`: what a bundle does when it runs (extraction cache, signals, damaged bundles);
+//! - `compat`: zip or extract, namespace packages, very large bundles;
+//! - `config`: `[tool.pybundle]` and `--config`;
+//! - `cli`: help, completions, what a build prints;
+//! - `errors`: every failure names its cause, exits 1 and leaves nothing behind;
+//! - `install`: the install stage against pip; `uv`: the uv resolver; `python`: the bootstrap's
+//!   own unit tests under every CPython;
+//! - `architecture`: the module graph of `src/` has no cycle, no file is too long.
 
 #[path = "../common/mod.rs"]
 mod common;
 
+mod architecture;
 mod build;
 mod bytecode_cache;
+mod cli;
 mod compat;
-mod eco;
+mod config;
 mod errors;
+mod inspect;
+mod install;
 mod python;
+mod reproduce;
 mod runtime;
 mod uv;

@@ -12,7 +12,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Barrier};
 
 use crate::common::wheel_builder::WheelBuilder;
-use crate::common::{TestContext, describe, python, python311, run, run_ok};
+use crate::common::{TestContext, describe, python, python311, run, run_ok, stderr, stdout};
 
 /// The runtime fixture module: every behaviour the tests below drive, one function each.
 const RTAPP: &str = r#"import os, signal, subprocess, sys, time
@@ -100,14 +100,6 @@ fn build_with(
 
 fn build(ctx: &TestContext, wheels: &Path, name: &str, flags: &[&str]) -> PathBuf {
     build_with(ctx, wheels, &python311(), name, flags, &["rtapp", "myapp"])
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 fn names(dir: &Path) -> Vec<String> {

@@ -10,8 +10,8 @@ use std::path::Path;
 use anyhow::Result;
 
 use crate::bundle::Bundle;
-use crate::install::normalize_name;
-use crate::pack::manifest::{DistInfo, Manifest};
+use crate::layout::{DistInfo, Manifest};
+use crate::name::normalize_name;
 
 /// One difference between two bundles.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,7 +147,7 @@ pub fn diff(a: &Path, b: &Path) -> Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pack::manifest::{EntryInfo, MemberInfo, Mode, PythonInfo};
+    use crate::layout::{EntryInfo, EntryKind, MemberInfo, Mode, PythonInfo};
 
     fn manifest(dists: &[(&str, &str)], members: &[(&str, &str)]) -> Manifest {
         Manifest {
@@ -156,7 +156,7 @@ mod tests {
             pybundle_version: "0.1.0".into(),
             built_at: None,
             entry: EntryInfo {
-                kind: "module".into(),
+                kind: EntryKind::Module,
                 module: Some("app".into()),
                 attr: None,
                 console_script: None,

@@ -128,6 +128,24 @@ pub fn pip_command(
     cmd
 }
 
+/// The resolve stage's output: the wheels of every requirement and dependency.
+#[derive(Debug, Clone, Default)]
+pub struct Resolved {
+    /// Wheel files in the staging wheelhouse, sorted by file name.
+    pub wheels: Vec<PathBuf>,
+}
+
+impl Resolved {
+    /// Returns the wheels' total size in bytes.
+    pub fn bytes(&self) -> u64 {
+        self.wheels
+            .iter()
+            .filter_map(|w| fs_err::metadata(w).ok())
+            .map(|m| m.len())
+            .sum()
+    }
+}
+
 /// Runs the `resolver` backend and returns the wheels it left in `wheel_dir`, sorted by file
 /// name; `work_dir` is scratch space for the backend (uv's lock).
 ///

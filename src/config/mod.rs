@@ -1,5 +1,7 @@
-//! Validated build configuration. Input: the parsed command line (`cli::BuildArgs`); output: a
-//! [`BuildPlan`], the only thing later stages receive. Nothing past this module sees clap types.
+//! Validated build configuration. Input: the parsed command line (`cli::BuildArgs`) and the
+//! project's `[tool.pybundle]` table; output: a [`BuildPlan`] (with the user's [`Overrides`]),
+//! the only thing later stages receive. Nothing past this module sees clap's argument structs.
+//! Imports only leaves (`cli`, `name`, `ui`).
 
 mod pyproject;
 
@@ -8,10 +10,12 @@ pub use pyproject::{PybundleTable, PyprojectError};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use crate::analyze::Overrides;
+use std::collections::BTreeSet;
+
 use crate::cli::BuildArgs;
-use crate::install::entry_points::{EntryTarget, parse_entry_target};
-use crate::install::normalize_name;
+pub use crate::cli::Resolver;
+use crate::name::{EntryTarget, normalize_name, parse_entry_target};
+pub use crate::ui::Verbosity;
 
 /// The shebang line used when `-p` is not given.
 pub const DEFAULT_SHEBANG: &str = "/usr/bin/env python3";
@@ -63,17 +67,6 @@ impl PipOptions {
     }
 }
 
-/// The backend that resolves requirements and fills the staging wheelhouse (`--resolver`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Resolver {
-    /// `pip wheel` (or `pip download` for a cross target) through `--python`.
-    #[default]
-    Pip,
-    /// `uv pip compile` to a PEP 751 lock, then the locked wheel files are fetched.
-    Uv,
-}
-
 /// A cross-target build: pip fetches binary wheels for another Python version or platform
 /// (`pip download --only-binary=:all:`) instead of building them for `--python`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -88,16 +81,16 @@ pub struct CrossTarget {
     pub abis: Vec<String>,
 }
 
-/// How much the build prints.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Verbosity {
-    /// Errors only.
-    Quiet,
-    /// Stage lines and a summary.
-    #[default]
-    Normal,
-    /// Normal plus pip's streamed output.
-    Verbose,
+/// User overrides of the automatic zip-or-extract decision (`--extract`, `--zip-safe`,
+/// `--extract-all`).
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// Normalised names to extract whatever the analysis says.
+    pub extract: BTreeSet<String>,
+    /// Normalised names to keep in the zip whatever the analysis says (native code excepted).
+    pub zip_safe: BTreeSet<String>,
+    /// Extract everything.
+    pub extract_all: bool,
 }
 
 /// A validated build request.

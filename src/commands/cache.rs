@@ -32,11 +32,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
+use super::extract::rand_u32;
 use crate::bundle::Bundle;
-use crate::extract::{LAYOUT, MARKER, rand_u32};
-use crate::pack::manifest::Mode;
+use crate::dirs::default_root;
+use crate::layout::Mode;
+use crate::layout::{LAYOUT, MARKER};
 
 /// Entries used within this window are never pruned (a start in flight is safe).
 pub const MIN_AGE: Duration = Duration::from_secs(3600);
@@ -58,34 +60,6 @@ pub struct Entry {
     pub last_use: Option<SystemTime>,
     /// Pids of running processes with one of its files mapped.
     pub users: Vec<u32>,
-}
-
-/// Returns the cache root: `explicit`, else `PYBUNDLE_ROOT`, else the XDG cache dir.
-pub fn default_root(explicit: Option<&Path>) -> Result<PathBuf> {
-    if let Some(root) = explicit {
-        return Ok(root.to_path_buf());
-    }
-    if let Some(root) = std::env::var_os("PYBUNDLE_ROOT").filter(|v| !v.is_empty()) {
-        return Ok(PathBuf::from(root));
-    }
-    match xdg_root() {
-        Some(root) => Ok(root),
-        None => bail!("cannot find the cache root: HOME is not set\nhint: pass `--root DIR`"),
-    }
-}
-
-/// Returns `${XDG_CACHE_HOME:-~/.cache}/pybundle` (a relative `XDG_CACHE_HOME` is ignored, as the
-/// XDG spec asks), or `None` when HOME is not set either.
-pub fn xdg_root() -> Option<PathBuf> {
-    if let Some(xdg) = std::env::var_os("XDG_CACHE_HOME").map(PathBuf::from)
-        && xdg.is_absolute()
-    {
-        return Some(xdg.join("pybundle"));
-    }
-    std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .filter(|home| home.is_absolute())
-        .map(|home| home.join(".cache").join("pybundle"))
 }
 
 /// Returns, for each key under `dists`, the pids that have one of its files mapped (Linux;

@@ -9,18 +9,20 @@
 //! Files that do not compile (Python 2 test data, templates named `.py`) are left as source only,
 //! as pip's own compile step does.
 //!
-//! [`compile_cached`] first looks every source up in the build cache ([`super::pyc_cache`]) and
+//! [`compile_cached`] first looks every source up in the build cache ([`cache`]) and
 //! sends only the misses to the interpreter.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+
+pub mod cache;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::pyc_cache::{self, Cached, Identity, PycCache};
 use crate::python::Interpreter;
+use cache::{Cached, Identity, PycCache};
 
 /// The compile script, run as `python -I -c COMPILE_SCRIPT` with a JSON request on stdin.
 const COMPILE_SCRIPT: &str = include_str!("compile.py");
@@ -183,7 +185,7 @@ fn store(
     let cached = match failed.get(&job.source.display().to_string()) {
         Some(why) => Cached::Failed(why.clone()),
         None => match std::fs::read(&job.target) {
-            Ok(bytes) if pyc_cache::looks_like_pyc(&bytes, identity.magic()) => Cached::Pyc(bytes),
+            Ok(bytes) if cache::looks_like_pyc(&bytes, identity.magic()) => Cached::Pyc(bytes),
             _ => return,
         },
     };
@@ -287,6 +289,158 @@ fn run_one(interp: &Interpreter, body: &[u8]) -> Result<Answer, BytecodeError> {
         .map_err(|err| failed(format!("unreadable answer: {err}")))
 }
 
+/// Where the compiled files of a build go: the compile jobs, then which results belong to the
+/// run-time package and to each distribution.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// Every source to compile, run-time package first.
+    pub jobs: Vec<Job>,
+    /// The run-time package's bytecode: (archive path, job target).
+    pub runtime: Vec<(String, PathBuf)>,
+    /// Each distribution's bytecode, in the order given: (path relative to the distribution's
+    /// root, job target).
+    pub dists: Vec<Vec<(String, PathBuf)>>,
+}
+
+/// The compile stage's output: the plan that was carried out and what it produced.
+#[derive(Debug, Default)]
+pub struct Compiled {
+    /// The plan; empty when there was no interpreter to compile with.
+    pub plan: Plan,
+    /// The failures, the attribute checks' answers and the bytecode taken from the cache.
+    pub outcome: Outcome,
+    /// The build cache used, if any: its directory and the first error writing to it.
+    pub cache: Option<(PathBuf, Option<String>)>,
+}
+
+impl Compiled {
+    /// Returns the output of a build that compiles nothing (no interpreter of the target's
+    /// version): the bundle ships sources only.
+    pub fn nothing() -> Compiled {
+        Compiled::default()
+    }
+
+    /// Returns the number of modules compiled or taken from the cache.
+    pub fn modules(&self) -> usize {
+        self.plan.jobs.len()
+    }
+}
+
+/// Carries out `plan` with `compiler`, through the build cache the environment selects
+/// ([`PycCache::from_env`]), and answers the attribute checks `attrs` (file, name).
+pub fn compile_all(
+    compiler: &Interpreter,
+    plan: Plan,
+    attrs: &[(PathBuf, String)],
+) -> Result<Compiled, BytecodeError> {
+    let workers = std::thread::available_parallelism().map_or(2, usize::from);
+    let cache = PycCache::from_env();
+    let outcome = compile_cached(compiler, &plan.jobs, attrs, workers, cache.as_ref())?;
+    let cache = cache.map(|c| (c.dir().to_path_buf(), c.write_error()));
+    Ok(Compiled {
+        plan,
+        outcome,
+        cache,
+    })
+}
+
+/// One distribution's sources, as [`plan`] needs them.
+#[derive(Debug, Clone, Copy)]
+pub struct Sources<'a> {
+    /// The distribution's staging root.
+    pub root: &'a Path,
+    /// Its files, `/`-paths relative to `root`.
+    pub files: &'a [String],
+    /// True when it is imported from the zip (legacy `module.pyc` next to `module.py`, and a
+    /// `dfile` under the bundle's name); false when it is extracted (`__pycache__`).
+    pub legacy: bool,
+}
+
+/// Returns the compile jobs for the run-time package `runtime` (archive path, sources already on
+/// disk under `runtime_dir`) and for `dists`; results are written under `runtime_dir` and
+/// `pyc_dir`. `bundle_name` prefixes the file names recorded in zip-imported code objects.
+/// Sources that an extension module shadows, metadata and scripts get no bytecode.
+pub fn plan(
+    runtime: &[&str],
+    runtime_dir: &Path,
+    dists: &[Sources<'_>],
+    pyc_dir: &Path,
+    cache_tag: &str,
+    bundle_name: &str,
+) -> Plan {
+    let mut out = Plan::default();
+    for path in runtime {
+        let disk = runtime_dir.join(path);
+        let pyc = pyc_path(path, cache_tag, true);
+        out.jobs.push(Job {
+            source: disk,
+            target: runtime_dir.join(&pyc),
+            dfile: format!("{bundle_name}/{path}"),
+        });
+        out.runtime.push((pyc.clone(), runtime_dir.join(&pyc)));
+    }
+    for (i, dist) in dists.iter().enumerate() {
+        let legacy = dist.legacy;
+        let mut pycs = Vec::new();
+        let shadowed = shadowed_sources(dist.files);
+        for file in dist
+            .files
+            .iter()
+            .filter(|f| compiles(f) && !shadowed.contains(f.as_str()))
+        {
+            let pyc = pyc_path(file, cache_tag, legacy);
+            let target = pyc_dir.join(i.to_string()).join(&pyc);
+            let dfile = if legacy {
+                format!("{bundle_name}/{file}")
+            } else {
+                file.clone()
+            };
+            out.jobs.push(Job {
+                source: dist.root.join(file),
+                target: target.clone(),
+                dfile,
+            });
+            pycs.push((pyc, target));
+        }
+        out.dists.push(pycs);
+    }
+    out
+}
+
+/// The `.py` files that an extension module of the same name in the same directory shadows
+/// (mypyc-compiled packages such as black ship both): the import system picks the extension, so
+/// their bytecode would never run. Their source is still shipped (tracebacks, `inspect`).
+fn shadowed_sources(files: &[String]) -> BTreeSet<&str> {
+    let stems: BTreeSet<(&str, &str)> = files
+        .iter()
+        .filter(|f| f.ends_with(".so") || f.ends_with(".pyd"))
+        .map(|f| {
+            let (dir, name) = f.rsplit_once('/').unwrap_or(("", f));
+            (dir, name.split('.').next().unwrap_or(name))
+        })
+        .collect();
+    files
+        .iter()
+        .filter(|f| {
+            f.ends_with(".py") && {
+                let (dir, name) = f.rsplit_once('/').unwrap_or(("", f));
+                stems.contains(&(dir, &name[..name.len() - 3]))
+            }
+        })
+        .map(String::as_str)
+        .collect()
+}
+
+/// Returns true if and only if `file` is a Python source that gets bytecode.
+fn compiles(file: &str) -> bool {
+    let top = file.split('/').next().unwrap_or(file);
+    file.ends_with(".py")
+        && !top.ends_with(".dist-info")
+        && !top.ends_with(".data")
+        && top != "bin"
+        && top != "include"
+}
+
 /// Returns the archive path of the `.pyc` for `py_path` (a `/`-path ending in `.py`): legacy
 /// `module.pyc` for zip imports, `__pycache__/module.<tag>.pyc` for extracted distributions.
 pub fn pyc_path(py_path: &str, cache_tag: &str, legacy: bool) -> String {
@@ -315,5 +469,31 @@ mod tests {
             pyc_path("mod.py", "cpython-38", false),
             "__pycache__/mod.cpython-38.pyc"
         );
+    }
+
+    #[test]
+    fn compiled_sources() {
+        assert!(compiles("pkg/mod.py"));
+        assert!(compiles("top.py"));
+        assert!(!compiles("pkg-1.0.dist-info/x.py"));
+        assert!(!compiles("bin/tool.py"));
+        assert!(!compiles("pkg/data.txt"));
+    }
+
+    #[test]
+    fn sources_shadowed_by_extensions() {
+        let files: Vec<String> = [
+            "black/__init__.py",
+            "black/linegen.cpython-311-x86_64-linux-gnu.so",
+            "black/linegen.py",
+            "black/mode.py",
+            "top.abi3.so",
+            "top.py",
+            "other/linegen.py",
+        ]
+        .map(String::from)
+        .to_vec();
+        let shadowed: Vec<&str> = shadowed_sources(&files).into_iter().collect();
+        assert_eq!(shadowed, ["black/linegen.py", "top.py"]);
     }
 }

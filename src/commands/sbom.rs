@@ -4,14 +4,31 @@
 //! `pkg:pypi/<name>@<version>` purl); the bundle itself is the metadata component. Everything
 //! comes from the manifest, so the SBOM of a reproducible bundle is reproducible too.
 
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result};
 use serde_json::{Value, json};
 
 use crate::bundle::Bundle;
-use crate::install::normalize_name;
-use crate::pack::manifest::Manifest;
+use crate::layout::Manifest;
+use crate::name::normalize_name;
 
 /// The CycloneDX specification version written.
 pub const SPEC_VERSION: &str = "1.5";
+
+/// Prints the CycloneDX SBOM of the bundle at `path`.
+pub fn print(path: &Path) -> Result<()> {
+    let bundle = Bundle::open(path)?;
+    let mut file = fs_err::File::open(path)?;
+    let (sha, _) = crate::fsutil::sha256_reader(&mut file)
+        .with_context(|| format!("cannot read `{}`", path.display()))?;
+    let doc = sbom(&bundle, &sha);
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, &doc).context("cannot print the SBOM")?;
+    writeln!(out)?;
+    Ok(())
+}
 
 /// Returns the SBOM of `bundle`, whose file has the sha256 `file_sha256`.
 pub fn sbom(bundle: &Bundle, file_sha256: &str) -> Value {
@@ -53,7 +70,7 @@ pub fn sbom(bundle: &Bundle, file_sha256: &str) -> Value {
 }
 
 /// Returns the component of one distribution.
-fn component(d: &crate::pack::manifest::DistInfo) -> Value {
+fn component(d: &crate::layout::DistInfo) -> Value {
     let purl = purl(&d.name, &d.version);
     let mut c = json!({
         "type": "library",
@@ -124,7 +141,7 @@ fn serial_number(build_id: &str) -> String {
     b.copy_from_slice(&digest[..16]);
     b[6] = (b[6] & 0x0f) | 0x80;
     b[8] = (b[8] & 0x3f) | 0x80;
-    let h = crate::pack::writer::hex(&b);
+    let h = crate::fsutil::hex(&b);
     format!(
         "urn:uuid:{}-{}-{}-{}-{}",
         &h[0..8],

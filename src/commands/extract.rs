@@ -23,15 +23,8 @@ use anyhow::{Context, Result, bail};
 use sha2::{Digest, Sha256};
 
 use crate::bundle::{Bundle, InnerArchive};
-use crate::fsutil::enclosed_relative;
-use crate::pack::EXTRACT_DIR;
-use crate::pack::manifest::Mode;
-use crate::pack::writer::hex;
-
-/// The marker file of a complete cache entry (`MARKER` in `_pybundle/__init__.py`).
-pub const MARKER: &str = ".pybundle-complete";
-/// The layout version directory under a root (`LAYOUT` in `_pybundle/__init__.py`).
-pub const LAYOUT: &str = "v1";
+use crate::fsutil::{enclosed_relative, hex};
+use crate::layout::{EXTRACT_DIR, LAYOUT, MARKER, Mode, PYC_PACK, PycPack, pyc_source};
 
 /// What happened to one distribution.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -239,7 +232,7 @@ fn write_entry(
         bytes += written;
         listing.push((rel, written));
     }
-    if !pack.sources.is_empty() {
+    if !pack.is_empty() {
         let data = pack.finish();
         let path = dest.join(PYC_PACK);
         fs_err::write(&path, &data)?;
@@ -254,58 +247,6 @@ fn write_entry(
     }
     fs_err::write(dest.join(MARKER), marker)?;
     Ok((files, bytes))
-}
-
-/// The bootstrap's file of an entry's bytecode (`_pybundle._cache.pack_index`).
-const PYC_PACK: &str = ".pybundle-pyc";
-
-/// The bytecode of an extracted entry in one file: the `.pyc` contents one after the other,
-/// then the source paths joined by newlines, the (offset, size) of each as little-endian u64,
-/// the number of paths and the byte length of the joined paths (u64 each). The bootstrap
-/// writes the same bytes and reads the bytecode of the entry's modules from it.
-#[derive(Default)]
-struct PycPack {
-    data: Vec<u8>,
-    sources: Vec<String>,
-    numbers: Vec<u64>,
-}
-
-impl PycPack {
-    fn push(&mut self, source: String, pyc: Vec<u8>) {
-        self.numbers.push(self.data.len() as u64);
-        self.numbers.push(pyc.len() as u64);
-        self.data.extend_from_slice(&pyc);
-        self.sources.push(source);
-    }
-
-    fn finish(mut self) -> Vec<u8> {
-        let joined = self.sources.join("\n");
-        self.data.extend_from_slice(joined.as_bytes());
-        for n in &self.numbers {
-            self.data.extend_from_slice(&n.to_le_bytes());
-        }
-        self.data
-            .extend_from_slice(&(self.sources.len() as u64).to_le_bytes());
-        self.data
-            .extend_from_slice(&(joined.len() as u64).to_le_bytes());
-        self.data
-    }
-}
-
-/// The source path (`pkg/mod.py`) of `rel` when it is bytecode the bootstrap packs
-/// (`pkg/__pycache__/mod<suffix>`, suffix `.<cache_tag>.pyc`).
-fn pyc_source(rel: &str, suffix: &str) -> Option<String> {
-    let (dir, file) = rel.rsplit_once('/')?;
-    let stem = file.strip_suffix(suffix)?;
-    let parent = match dir.rsplit_once('/') {
-        Some((parent, "__pycache__")) => Some(parent),
-        None if dir == "__pycache__" => None,
-        _ => return None,
-    };
-    Some(match parent {
-        Some(parent) => format!("{parent}/{stem}.py"),
-        None => format!("{stem}.py"),
-    })
 }
 
 /// Fails unless `name`'s content has the sha256 and size the manifest lists.

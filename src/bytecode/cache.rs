@@ -198,7 +198,7 @@ impl PycCache {
         let base = std::env::var_os(CACHE_DIR_ENV)
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
-            .or_else(crate::cache::xdg_root)?;
+            .or_else(crate::dirs::xdg_root)?;
         match PycCache::open(&base) {
             Ok(cache) => Some(cache),
             Err(err) => {

@@ -1,6 +1,6 @@
-//! `pybundle info` and `pybundle verify`: print what a bundle holds, as a table or as JSON (the
-//! manifest itself, a stable schema documented in the README), and check its members against the
-//! manifest's hashes. The only module besides `ui` that writes to stdout.
+//! `pybundle info`: print what a bundle holds, as a table or as JSON (the manifest itself, a
+//! stable schema documented in the README). Input: a bundle path; output: stdout. Read side
+//! only: it uses `bundle` and `layout`, never the writer.
 
 use std::io::Write;
 use std::path::Path;
@@ -8,7 +8,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 use crate::bundle::Bundle;
-use crate::pack::manifest::Mode;
+use crate::layout::Mode;
 
 /// Prints what the bundle at `path` holds; JSON when `json`.
 pub fn info(path: &Path, json: bool) -> Result<()> {
@@ -78,39 +78,4 @@ pub fn info(path: &Path, json: bool) -> Result<()> {
         writeln!(out, "  {label:<width$}  {mode:<7}  {}", d.reason)?;
     }
     Ok(())
-}
-
-/// Prints the CycloneDX SBOM of the bundle at `path`.
-pub fn sbom(path: &Path) -> Result<()> {
-    let bundle = Bundle::open(path)?;
-    let mut file = fs_err::File::open(path)?;
-    let (sha, _) = crate::fsutil::sha256_reader(&mut file)
-        .with_context(|| format!("cannot read `{}`", path.display()))?;
-    let doc = crate::sbom::sbom(&bundle, &sha);
-    let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, &doc).context("cannot print the SBOM")?;
-    writeln!(out)?;
-    Ok(())
-}
-
-/// Checks every member of the bundle at `path`; returns false when any is damaged.
-pub fn verify(path: &Path) -> Result<bool> {
-    let mut bundle = Bundle::open(path)?;
-    let damage = bundle.verify();
-    let mut out = std::io::stdout().lock();
-    if damage.is_empty() {
-        writeln!(
-            out,
-            "ok: {} members match the manifest (build id {})",
-            bundle.manifest.members.len(),
-            bundle.manifest.build_id
-        )?;
-        return Ok(true);
-    }
-    let first = &damage[0];
-    writeln!(out, "damaged: `{}`: {}", first.path, first.what)?;
-    if damage.len() > 1 {
-        writeln!(out, "({} more damaged member(s))", damage.len() - 1)?;
-    }
-    Ok(false)
 }

@@ -1,0 +1,603 @@
+//! The build command: runs the stages in order for one [`BuildPlan`] and prints what happened.
+//!
+//! ```text
+//! BuildPlan ─probe→ Target ─resolve→ Resolved ─install→ Installed ─entry, analyze→ Analyzed
+//!           ─stage, compile→ Compiled ─pack→ Packed
+//! ```
+//!
+//! Each stage lives in its own module and takes a typed value to the next one; this module only
+//! wires them together, adds context to their errors, and wraps progress, timing and printing
+//! around the calls ([`build`] reads as the pipeline). The interpreter probe and the cross
+//! target are in `target.rs` ([`Target`]).
+
+mod target;
+
+pub use target::Target;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use rayon::prelude::*;
+
+use crate::analyze::{self, Analyzed};
+use crate::bootstrap::{self, MainData};
+use crate::bytecode::{self, Compiled};
+use crate::config::{BuildPlan, Resolver};
+use crate::entry;
+use crate::install::{self, Installed, InstalledDist};
+use crate::layout::{Mode, PREAMBLE_PATH, SITE_PACKAGES};
+use crate::name::normalize_name;
+use crate::pack::writer::{Member, Source};
+use crate::pack::{self, PackSettings, Packed, Placed};
+use crate::resolve::{self, Resolved};
+use crate::ui;
+
+/// Wall time per stage, for the summary line.
+#[derive(Debug, Default)]
+struct Timings(Vec<(&'static str, Duration)>);
+
+impl Timings {
+    fn record<T>(&mut self, stage: &'static str, f: impl FnOnce() -> T) -> T {
+        let start = Instant::now();
+        let out = f();
+        self.0.push((stage, start.elapsed()));
+        out
+    }
+
+    fn summary(&self) -> String {
+        self.0
+            .iter()
+            .map(|(s, d)| format!("{s} {:.2}s", d.as_secs_f64()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Builds the bundle described by `plan`.
+pub fn build(plan: &BuildPlan) -> Result<()> {
+    let started = Instant::now();
+    let mut timings = Timings::default();
+    check_output_dir(&plan.output)?;
+    let target = target::probe(plan)?;
+    let staging = tempfile::Builder::new()
+        .prefix("pybundle-stage-")
+        .tempdir()
+        .context("cannot create a staging directory")?;
+    let dir = staging.path();
+
+    let resolved = if plan.pip.has_requirements() {
+        let progress = ui::progress("resolve", resolver_message(plan.resolver), None);
+        let resolved = timings.record("resolve", || resolve_wheels(plan, &target, dir))?;
+        progress.finish(&resolved_summary(&resolved));
+        resolved
+    } else {
+        Resolved::default()
+    };
+
+    let total = (resolved.wheels.len() + plan.site_packages.len()) as u64;
+    let progress = ui::progress("install", "unpacking wheels", Some(total));
+    let installed = timings.record("install", || install_all(plan, &resolved, dir, &progress))?;
+    progress.finish(&installed_summary(&installed));
+    let installed = check_installed(installed)?;
+
+    let entry = entry::resolve(&plan.entry, &installed.dists)?;
+    let analyzed = timings.record("analyze", || {
+        analyze::decide_all(&installed.dists, &plan.overrides)
+    })?;
+    report_analysis(&installed, &analyzed);
+
+    let (staged, jobs) = stage_sources(plan, &target, &installed, &analyzed, dir)?;
+    let message = format!(
+        "compiling {} modules with {}",
+        jobs.jobs.len(),
+        target.interp.display_name()
+    );
+    let progress = ui::progress("compile", &message, None);
+    let compiled = compile(&target, jobs, &entry, &mut timings)?;
+    progress.finish(&compiled_summary(&compiled));
+    check_compiled(&compiled, &entry)?;
+
+    let progress = ui::progress("pack", "writing the zip", None);
+    let packed = timings.record("pack", || {
+        pack_bundle(
+            plan, &target, &installed, &analyzed, &entry, staged, compiled,
+        )
+    })?;
+    progress.finish(&packed_summary(&packed));
+    ui::stage(&built_summary(plan, &packed, started, &timings));
+    Ok(())
+}
+
+/// Returns the resolve stage's progress message.
+fn resolver_message(resolver: Resolver) -> &'static str {
+    match resolver {
+        Resolver::Pip => "running pip…",
+        Resolver::Uv => "running uv…",
+    }
+}
+
+/// Resolve: the resolver fills `<dir>/wheels` with a wheel for every requirement.
+fn resolve_wheels(plan: &BuildPlan, target: &Target, dir: &Path) -> Result<Resolved> {
+    let wheel_dir = dir.join("wheels");
+    fs_err::create_dir_all(&wheel_dir)?;
+    let wheels = resolve::resolve(
+        plan.resolver,
+        &target.pip_python,
+        &plan.pip,
+        plan.target.as_ref(),
+        &wheel_dir,
+        &dir.join("resolver"),
+        ui::is_verbose(),
+    )?;
+    Ok(Resolved { wheels })
+}
+
+fn resolved_summary(resolved: &Resolved) -> String {
+    format!(
+        "{}, {}",
+        ui::count(resolved.wheels.len(), "wheel"),
+        ui::size(resolved.bytes())
+    )
+}
+
+/// Install: every wheel is unpacked in parallel into its own staging root under `<dir>/dists`,
+/// and every `--site-packages` tree is scanned in place.
+fn install_all(
+    plan: &BuildPlan,
+    resolved: &Resolved,
+    dir: &Path,
+    progress: &ui::Progress,
+) -> Result<Installed> {
+    let dists_dir = dir.join("dists");
+    let mut dists = resolved
+        .wheels
+        .par_iter()
+        .enumerate()
+        .map(|(i, wheel)| {
+            let dist =
+                install::install_wheel(wheel, &dists_dir.join(i.to_string())).with_context(|| {
+                    format!(
+                        "cannot install `{}`",
+                        wheel.file_name().unwrap_or_default().to_string_lossy()
+                    )
+                });
+            progress.inc(1);
+            dist
+        })
+        .collect::<Result<Vec<_>>>()?;
+    for dir in &plan.site_packages {
+        dists.extend(
+            install::scan_site_packages(dir).with_context(|| {
+                format!("cannot read the site-packages tree `{}`", dir.display())
+            })?,
+        );
+        progress.inc(1);
+    }
+    Ok(Installed { dists })
+}
+
+fn installed_summary(installed: &Installed) -> String {
+    let files = installed.dists.iter().map(|d| d.files.len()).sum::<usize>();
+    format!(
+        "{}, {}",
+        ui::count(installed.dists.len(), "distribution"),
+        ui::count(files, "file")
+    )
+}
+
+/// Sorts the distributions by normalized name and fails when one is provided twice.
+fn check_installed(mut installed: Installed) -> Result<Installed> {
+    let dists = &mut installed.dists;
+    dists.sort_by_key(|d| normalize_name(&d.name));
+    check_duplicates(dists)?;
+    ui::detail(&format!(
+        "{} distributions: {}",
+        dists.len(),
+        dists
+            .iter()
+            .map(|d| format!("{} {}", d.name, d.version))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    Ok(installed)
+}
+
+/// Prints the analysis: its warnings, and each distribution's decision under `-v`.
+fn report_analysis(installed: &Installed, analyzed: &Analyzed) {
+    for warning in &analyzed.warnings {
+        ui::warn(warning);
+    }
+    for (dist, decision) in installed.dists.iter().zip(&analyzed.decisions) {
+        ui::detail(&format!(
+            "{} {}: {} ({})",
+            dist.name,
+            dist.version,
+            if decision.mode == Mode::Zip {
+                "zip"
+            } else {
+                "extract"
+            },
+            decision.reason
+        ));
+    }
+}
+
+/// The members the build adds besides the distributions' files, and the extracted
+/// distributions' cache keys.
+struct Staged {
+    /// The run-time package's sources (written under `<dir>/runtime`) and the preamble.
+    runtime: Vec<Member>,
+    /// One per distribution: its cache key when it is extracted.
+    keys: Vec<Option<String>>,
+}
+
+/// Writes the run-time package into the staging directory, computes the cache keys of the
+/// extracted distributions, and plans the compile jobs.
+fn stage_sources(
+    plan: &BuildPlan,
+    target: &Target,
+    installed: &Installed,
+    analyzed: &Analyzed,
+    dir: &Path,
+) -> Result<(Staged, bytecode::Plan)> {
+    let bundle_name = plan
+        .output
+        .file_name()
+        .map_or_else(|| "bundle".into(), |n| n.to_string_lossy().into_owned());
+    let runtime_dir = dir.join("runtime");
+    let mut runtime: Vec<Member> = Vec::new();
+    for (path, source) in bootstrap::RUNTIME_FILES {
+        let disk = runtime_dir.join(path);
+        fs_err::create_dir_all(disk.parent().expect("runtime paths have a parent"))?;
+        fs_err::write(&disk, source)?;
+        runtime.push(Member {
+            path: (*path).to_string(),
+            source: Source::File(disk),
+            executable: false,
+        });
+    }
+    if let Some(preamble) = &plan.preamble {
+        runtime.push(Member {
+            path: PREAMBLE_PATH.into(),
+            source: Source::File(preamble.clone()),
+            executable: false,
+        });
+    }
+    let interp = &target.interp;
+    let mut keys = Vec::new();
+    let mut sources = Vec::new();
+    for (dist, decision) in installed.dists.iter().zip(&analyzed.decisions) {
+        keys.push(if decision.mode == Mode::Extract {
+            Some(
+                pack::cache_key(dist, &interp.cache_tag, &interp.magic)
+                    .with_context(|| format!("cannot fingerprint `{}`", dist.name))?,
+            )
+        } else {
+            None
+        });
+        sources.push(bytecode::Sources {
+            root: &dist.root,
+            files: &dist.files,
+            legacy: decision.mode == Mode::Zip,
+        });
+    }
+    let runtime_paths: Vec<&str> = bootstrap::RUNTIME_FILES.iter().map(|(p, _)| *p).collect();
+    let jobs = bytecode::plan(
+        &runtime_paths,
+        &runtime_dir,
+        &sources,
+        &dir.join("pyc"),
+        &interp.cache_tag,
+        &bundle_name,
+    );
+    Ok((Staged { runtime, keys }, jobs))
+}
+
+/// Compile: every planned source with the target's interpreter (nothing when there is none).
+fn compile(
+    target: &Target,
+    jobs: bytecode::Plan,
+    entry: &entry::Resolved,
+    timings: &mut Timings,
+) -> Result<Compiled> {
+    let Some(compiler) = &target.compiler else {
+        return Ok(Compiled::nothing());
+    };
+    let attr_checks: Vec<(PathBuf, String)> = entry.attr_check.iter().cloned().collect();
+    let compiled = timings.record("compile", || {
+        bytecode::compile_all(compiler, jobs, &attr_checks)
+    })?;
+    if let Some((dir, write_error)) = &compiled.cache {
+        ui::detail(&format!(
+            "bytecode cache `{}`: {} hit(s), {} miss(es)",
+            dir.display(),
+            compiled.outcome.cached,
+            compiled.outcome.compiled
+        ));
+        if let Some(err) = write_error {
+            ui::warn(&format!(
+                "cannot write to the bytecode cache `{}`: {err}; the next build compiles these files again",
+                dir.display()
+            ));
+        }
+    }
+    Ok(compiled)
+}
+
+fn compiled_summary(compiled: &Compiled) -> String {
+    let outcome = &compiled.outcome;
+    let mut summary = ui::count(compiled.modules(), "module");
+    if compiled.cache.is_some() {
+        summary.push_str(&format!(
+            ": {} cached, {} compiled",
+            outcome.cached, outcome.compiled
+        ));
+    }
+    if !outcome.failed.is_empty() {
+        summary.push_str(&format!(", {} left as source only", outcome.failed.len()));
+    }
+    summary
+}
+
+/// Fails when the entry function is not defined at its module's top level; lists under `-v`
+/// the files that did not compile.
+fn check_compiled(compiled: &Compiled, entry: &entry::Resolved) -> Result<()> {
+    let outcome = &compiled.outcome;
+    if let (Some((file, name)), Some(Some(false))) = (&entry.attr_check, outcome.attrs.first()) {
+        bail!(entry::EntryError::NoAttribute {
+            module: entry.info.module.clone().unwrap_or_default(),
+            name: name.clone(),
+            file: file.display().to_string(),
+        });
+    }
+    if !outcome.failed.is_empty() {
+        ui::detail(&format!(
+            "{} file(s) did not compile and are shipped as source only",
+            outcome.failed.len()
+        ));
+        for (file, why) in &outcome.failed {
+            ui::detail(&format!("  {file}: {why}"));
+        }
+    }
+    Ok(())
+}
+
+/// Pack: places every distribution with its bytecode and writes the bundle.
+fn pack_bundle(
+    plan: &BuildPlan,
+    target: &Target,
+    installed: &Installed,
+    analyzed: &Analyzed,
+    entry: &entry::Resolved,
+    staged: Staged,
+    compiled: Compiled,
+) -> Result<Packed> {
+    let Compiled {
+        plan: jobs,
+        mut outcome,
+        ..
+    } = compiled;
+    // Bytecode from the cache is in memory, the rest on disk; sources that did not compile have
+    // neither.
+    let mut bytecode_of = |target: &PathBuf| -> Option<Source> {
+        match outcome.pycs.remove(target) {
+            Some(bytes) => Some(Source::Bytes(bytes)),
+            None => target.is_file().then(|| Source::File(target.clone())),
+        }
+    };
+    let mut runtime = staged.runtime;
+    for (path, disk) in &jobs.runtime {
+        if let Some(source) = bytecode_of(disk) {
+            runtime.push(Member {
+                path: path.clone(),
+                source,
+                executable: false,
+            });
+        }
+    }
+    let mut dist_pycs = jobs.dists.into_iter();
+    let mut placed: Vec<Placed<'_>> = Vec::new();
+    for ((dist, decision), key) in installed
+        .dists
+        .iter()
+        .zip(&analyzed.decisions)
+        .zip(staged.keys)
+    {
+        let pycs = dist_pycs.next().unwrap_or_default();
+        placed.push(Placed {
+            dist,
+            mode: decision.mode,
+            reason: decision.reason.clone(),
+            native: decision.native,
+            key,
+            bytecode: pycs
+                .into_iter()
+                .filter_map(|(rel, disk)| Some((rel, bytecode_of(&disk)?)))
+                .collect(),
+        });
+    }
+    let native = placed.iter().any(|p| p.native);
+    let python = target.python_info(
+        join_requires_python(&installed.dists),
+        native,
+        &plan.shebang,
+    );
+    let main = MainData {
+        entry: (
+            entry.info.kind.as_str().to_string(),
+            entry.info.module.clone(),
+            entry.info.attr.clone(),
+        ),
+        pth: pth_files(&placed),
+        preamble: plan.preamble.is_some(),
+        // Run-time defaults (`--root`, `--inherit-path`, `-E`).
+        root: plan.runtime.root.clone(),
+        inherit_path: plan.runtime.inherit_path,
+        env: plan.runtime.env.clone(),
+        ..MainData::default()
+    };
+    let settings = PackSettings {
+        output: plan.output.clone(),
+        shebang: plan.shebang.clone(),
+        level: plan.compress_level,
+        source_date_epoch: std::env::var("SOURCE_DATE_EPOCH")
+            .ok()
+            .and_then(|v| v.trim().parse().ok()),
+        build_id: plan.build_id.clone(),
+        entry: entry.info.clone(),
+        main: target.main_data(main, &python),
+        python,
+        runtime,
+    };
+    pack::pack(&mut placed, settings)
+}
+
+fn packed_summary(packed: &Packed) -> String {
+    format!(
+        "{}, {}",
+        ui::count(packed.manifest.members.len() + 1, "member"),
+        ui::size(packed.size)
+    )
+}
+
+/// Returns the last line of a build.
+fn built_summary(plan: &BuildPlan, packed: &Packed, started: Instant, timings: &Timings) -> String {
+    let manifest = &packed.manifest;
+    let extracted = manifest
+        .distributions
+        .iter()
+        .filter(|d| d.mode == Mode::Extract)
+        .count();
+    format!(
+        "built {} ({:.1} MB, {}, {} extracted at run time, build id {}) in {:.2}s [{}]",
+        plan.output.display(),
+        packed.size as f64 / 1e6,
+        ui::count(manifest.distributions.len(), "distribution"),
+        extracted,
+        &manifest.build_id[..manifest.build_id.len().min(12)],
+        started.elapsed().as_secs_f64(),
+        timings.summary()
+    )
+}
+
+/// Fails at once, before any slow stage, when the output's directory does not take new files
+/// (the bundle is written there through a temporary file at the end).
+fn check_output_dir(output: &std::path::Path) -> Result<()> {
+    let dir = output
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    tempfile::Builder::new()
+        .prefix(".pybundle-probe.")
+        .tempfile_in(dir)
+        .map(drop)
+        .with_context(|| {
+            format!(
+                "cannot write into `{}`\nhint: choose a writable directory for -o",
+                dir.display()
+            )
+        })
+}
+
+/// Fails when two sources provide the same distribution.
+fn check_duplicates(dists: &[InstalledDist]) -> Result<()> {
+    let mut seen: BTreeMap<String, &InstalledDist> = BTreeMap::new();
+    for dist in dists.iter().filter(|d| !d.dist_info.is_empty()) {
+        if let Some(other) = seen.insert(normalize_name(&dist.name), dist) {
+            bail!(
+                "the distribution `{}` is provided twice: {} from `{}` and {} from `{}`\nhint: give each distribution once (a requirement or a --site-packages tree, not both)",
+                dist.name,
+                other.version,
+                other.root.display(),
+                dist.version,
+                dist.root.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Returns the distributions' `Requires-Python` specifiers joined with `,`, without repeats;
+/// of several `>=` lower bounds only the highest is kept (`>=3.8,>=3.10` → `>=3.10`).
+fn join_requires_python(dists: &[InstalledDist]) -> Option<String> {
+    let mut specs: Vec<String> = dists
+        .iter()
+        .filter_map(|d| d.requires_python.as_deref())
+        .flat_map(|s| s.split(','))
+        .map(|s| s.chars().filter(|c| !c.is_whitespace()).collect::<String>())
+        .filter(|s| !s.is_empty())
+        .collect();
+    let release = |v: &str| -> Option<Vec<u64>> { v.split('.').map(|p| p.parse().ok()).collect() };
+    let highest_floor = specs
+        .iter()
+        .filter_map(|s| {
+            s.strip_prefix(">=")
+                .and_then(|v| Some((release(v)?, s.clone())))
+        })
+        .max_by(|a, b| a.0.cmp(&b.0))
+        .map(|(_, s)| s);
+    if let Some(floor) = &highest_floor {
+        specs.retain(|s| s == floor || !s.starts_with(">=") || release(&s[2..]).is_none());
+    }
+    specs.sort();
+    specs.dedup();
+    (!specs.is_empty()).then(|| specs.join(","))
+}
+
+/// Returns the `.pth` files at the top of each distribution, as (archive directory, name), in
+/// the order `site` would process them (sorted by name within a directory).
+fn pth_files(placed: &[Placed<'_>]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = placed
+        .iter()
+        .flat_map(|p| {
+            let dir = p.archive_dir();
+            p.dist
+                .files
+                .iter()
+                .filter(|f| !f.contains('/') && f.ends_with(".pth"))
+                .map(move |f| (dir.clone(), f.clone()))
+        })
+        .collect();
+    out.sort_by(|a, b| (a.0 != SITE_PACKAGES, &a.0, &a.1).cmp(&(b.0 != SITE_PACKAGES, &b.0, &b.1)));
+    out.dedup();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dist(requires: Option<&str>) -> InstalledDist {
+        InstalledDist {
+            name: "x".into(),
+            version: "1".into(),
+            dist_info: "x-1.dist-info".into(),
+            root: PathBuf::new(),
+            files: Vec::new(),
+            purelib: true,
+            tags: Vec::new(),
+            entry_points: crate::install::EntryPoints::default(),
+            requires_python: requires.map(str::to_string),
+            license: None,
+            summary: None,
+            top_level: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn requires_python_keeps_the_highest_floor() {
+        let dists = [
+            dist(Some(">=3.8")),
+            dist(Some(">=3.10, !=3.11.0")),
+            dist(Some(">=3.9")),
+            dist(None),
+        ];
+        assert_eq!(
+            join_requires_python(&dists).as_deref(),
+            Some("!=3.11.0,>=3.10")
+        );
+        assert_eq!(join_requires_python(&[dist(None)]), None);
+    }
+}

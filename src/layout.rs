@@ -1,0 +1,408 @@
+//! The bundle format, defined once: the manifest (`_pybundle/manifest.json`) and its types, where
+//! members go inside the zip, the run-time cache's layout (version directory, completion marker,
+//! the `.pybundle-pyc` bytecode pack) and the cache key of an extracted distribution.
+//!
+//! Written by `pack` (and `commands::extract`), read by `bundle` and the `commands`. The run time
+//! does not read the manifest on the warm path; it gets what it needs from the literals in the
+//! generated `__main__.py`. The constants the Python run time shares (`MARKER`, `LAYOUT`,
+//! `PYC_PACK`) are checked against `src/bootstrap/_pybundle/` by a test, so the two sides cannot
+//! drift. A leaf: it imports only `fsutil` and `name`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::fsutil::hex;
+use crate::name::normalize_name;
+
+/// The manifest's path inside the bundle.
+pub const MANIFEST_PATH: &str = "_pybundle/manifest.json";
+/// The manifest schema version; bump it on incompatible changes.
+pub const SCHEMA_VERSION: u32 = 1;
+/// The generated entry module at the bundle's root.
+pub const MAIN_PATH: &str = "__main__.py";
+/// The `--preamble` script inside the bundle.
+pub const PREAMBLE_PATH: &str = "_pybundle/preamble.py";
+
+/// The archive directory of zip-imported distributions: the bundle's root, which is the only
+/// place inside a zip where `importlib.metadata` finds `.dist-info` directories.
+pub const SITE_PACKAGES: &str = "";
+/// The archive directory of extracted distributions (`extract/<key>.zip` in the bundle; the
+/// manifest lists their files as `extract/<key>/<path>`).
+pub const EXTRACT_DIR: &str = "extract";
+
+/// The layout version of the run-time extraction cache: the directory under a cache root
+/// (`<root>/v1/dists/<key>/`) and a salt of every [`cache_key`]. Bump it when the layout of an
+/// extracted entry changes, so old cache entries are not reused (`LAYOUT` in `_pybundle`).
+pub const LAYOUT: &str = "v1";
+/// The marker file of a complete cache entry (`MARKER` in `_pybundle`): first line
+/// `pybundle-complete 1 <file count> <total bytes>`, then one `<size> <relative path>` line per
+/// file, in zip order, `\n`-terminated.
+pub const MARKER: &str = ".pybundle-complete";
+/// The file of an extracted entry that holds its bytecode (`PYC_PACK` in `_pybundle`); see
+/// [`PycPack`].
+pub const PYC_PACK: &str = ".pybundle-pyc";
+
+/// Everything a bundle records about itself.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Manifest {
+    /// Schema version of this manifest.
+    pub schema: u32,
+    /// sha256 over the bundle's content (or the `--build-id` override).
+    pub build_id: String,
+    /// Version of pybundle that wrote the bundle.
+    pub pybundle_version: String,
+    /// Build time (UTC, RFC 3339) when `SOURCE_DATE_EPOCH` was set; `None` otherwise, so that
+    /// builds stay reproducible.
+    pub built_at: Option<String>,
+    /// What the bundle runs.
+    pub entry: EntryInfo,
+    /// The interpreter the bundle was built for.
+    pub python: PythonInfo,
+    /// The bundled distributions, sorted by normalised name.
+    pub distributions: Vec<DistInfo>,
+    /// Every member of the bundle except this manifest: path → size and sha256.
+    pub members: BTreeMap<String, MemberInfo>,
+}
+
+/// What the bundle runs when it starts.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct EntryInfo {
+    /// What kind of entry point it is.
+    pub kind: EntryKind,
+    /// The module imported (function) or run (module).
+    pub module: Option<String>,
+    /// The attribute called, possibly dotted (`OBJ.ATTR`).
+    pub attr: Option<String>,
+    /// The console script this entry came from (`-c`).
+    pub console_script: Option<String>,
+}
+
+/// The kind of an entry point (`"function"`, `"module"` or `"interpreter"` in the manifest and
+/// in `ENTRY` of the generated `__main__.py`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryKind {
+    /// Import `module` and call `attr`.
+    Function,
+    /// Run `module` like `python -m`.
+    Module,
+    /// No entry point: behave like the `python` command.
+    Interpreter,
+}
+
+impl EntryKind {
+    /// Returns the name the manifest and the run time use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::Function => "function",
+            EntryKind::Module => "module",
+            EntryKind::Interpreter => "interpreter",
+        }
+    }
+}
+
+impl EntryInfo {
+    /// Returns the entry as a user would type it (`mod:func`, `-m mod`, `(interpreter)`).
+    pub fn describe(&self) -> String {
+        match (self.kind, &self.module, &self.attr) {
+            (EntryKind::Function, Some(module), Some(attr)) => {
+                let base = format!("{module}:{attr}");
+                match &self.console_script {
+                    Some(script) => format!("{base} (console script `{script}`)"),
+                    None => base,
+                }
+            }
+            (EntryKind::Module, Some(module), _) => format!("-m {module}"),
+            _ => "(interpreter)".to_string(),
+        }
+    }
+}
+
+/// The interpreter a bundle targets.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PythonInfo {
+    /// `cpython`.
+    pub implementation: String,
+    /// `X.Y`.
+    pub version: String,
+    /// `sys.implementation.cache_tag` of the bytecode, e.g. `cpython-311`.
+    pub cache_tag: String,
+    /// `sysconfig.get_platform()`, e.g. `linux-x86_64`.
+    pub platform: String,
+    /// `sys.platform` and `platform.machine()` (checked at run time without importing sysconfig).
+    pub sys_platform: String,
+    /// `platform.machine()`.
+    pub machine: String,
+    /// The extension-module suffix native code was built for.
+    pub ext_suffix: String,
+    /// The bundled distributions' `Requires-Python`, joined with `,`.
+    pub requires_python: Option<String>,
+    /// Whether the bundle holds native code (and so needs this exact interpreter).
+    pub native: bool,
+    /// The shebang line.
+    pub shebang: String,
+}
+
+/// Where a distribution runs from.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Imported straight from the bundle.
+    Zip,
+    /// Extracted to the cache on first use.
+    Extract,
+}
+
+/// One bundled distribution.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DistInfo {
+    /// Project name as in its metadata.
+    pub name: String,
+    /// Version.
+    pub version: String,
+    /// zip or extract.
+    pub mode: Mode,
+    /// Why that mode was chosen.
+    pub reason: String,
+    /// Cache key (`extract/<key>/` in the bundle, `<root>/v1/dists/<key>/` at run time).
+    pub key: Option<String>,
+    /// Number of files (including bytecode).
+    pub files: usize,
+    /// Total bytes of those files.
+    pub size: u64,
+    /// sha256 over the distribution's files (paths and contents).
+    pub sha256: String,
+    /// License from the metadata.
+    pub license: Option<String>,
+    /// Summary from the metadata.
+    pub summary: Option<String>,
+    /// Wheel tags.
+    pub tags: Vec<String>,
+    /// Top-level importable names.
+    pub top_level: Vec<String>,
+}
+
+/// Size and hash of one member.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MemberInfo {
+    /// Uncompressed size.
+    pub size: u64,
+    /// sha256 hex of the uncompressed content.
+    pub sha256: String,
+}
+
+/// Returns the cache key of an extracted distribution: `<normalized name>-<version>-<16 hex>`.
+/// The fingerprint covers the distribution's RECORD (`<root>/<dist_info>/RECORD`, which lists
+/// every file's hash), the bytecode's interpreter (`cache_tag`, `magic`) and [`LAYOUT`], or the
+/// files themselves when there is no RECORD (the leftover unit of `--site-packages`).
+pub fn cache_key(
+    name: &str,
+    version: &str,
+    root: &Path,
+    dist_info: &str,
+    files: &[String],
+    cache_tag: &str,
+    magic: &str,
+) -> std::io::Result<String> {
+    let mut hasher = Sha256::new();
+    hasher.update(format!(
+        "{LAYOUT}\0{cache_tag}\0{magic}\0{name}\0{version}\0"
+    ));
+    let record = root.join(dist_info).join("RECORD");
+    if !dist_info.is_empty() && record.is_file() {
+        hasher.update(fs_err::read(&record)?);
+        // Files not listed in RECORD (rare) still count by name.
+        for file in files {
+            hasher.update(file.as_bytes());
+            hasher.update([0]);
+        }
+    } else {
+        for file in files {
+            hasher.update(file.as_bytes());
+            hasher.update([0]);
+            hasher.update(fs_err::read(root.join(file))?);
+        }
+    }
+    let digest = hex(&hasher.finalize());
+    Ok(format!(
+        "{}-{}-{}",
+        normalize_name(name),
+        sanitize(version),
+        &digest[..16]
+    ))
+}
+
+fn sanitize(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// The bytecode of an extracted entry in one file ([`PYC_PACK`]): the `.pyc` contents one after
+/// the other, then the source paths joined by newlines, the (offset, size) of each as
+/// little-endian u64, the number of paths and the byte length of the joined paths (u64 each).
+/// `pybundle extract` writes it; the run time writes the same bytes when it extracts, and reads
+/// the bytecode of the entry's modules from it.
+#[derive(Default)]
+pub struct PycPack {
+    data: Vec<u8>,
+    sources: Vec<String>,
+    numbers: Vec<u64>,
+}
+
+impl PycPack {
+    /// Appends the bytecode `pyc` of the source file `source` (a `/`-path in the entry).
+    pub fn push(&mut self, source: String, pyc: Vec<u8>) {
+        self.numbers.push(self.data.len() as u64);
+        self.numbers.push(pyc.len() as u64);
+        self.data.extend_from_slice(&pyc);
+        self.sources.push(source);
+    }
+
+    /// Returns true if and only if nothing was pushed.
+    pub fn is_empty(&self) -> bool {
+        self.sources.is_empty()
+    }
+
+    /// Returns the bytes of the pack file.
+    pub fn finish(mut self) -> Vec<u8> {
+        let joined = self.sources.join("\n");
+        self.data.extend_from_slice(joined.as_bytes());
+        for n in &self.numbers {
+            self.data.extend_from_slice(&n.to_le_bytes());
+        }
+        self.data
+            .extend_from_slice(&(self.sources.len() as u64).to_le_bytes());
+        self.data
+            .extend_from_slice(&(joined.len() as u64).to_le_bytes());
+        self.data
+    }
+}
+
+/// Returns the source path (`pkg/mod.py`) of `rel` when it is bytecode the run time packs
+/// (`pkg/__pycache__/mod<suffix>`, suffix `.<cache_tag>.pyc`).
+pub fn pyc_source(rel: &str, suffix: &str) -> Option<String> {
+    let (dir, file) = rel.rsplit_once('/')?;
+    let stem = file.strip_suffix(suffix)?;
+    let parent = match dir.rsplit_once('/') {
+        Some((parent, "__pycache__")) => Some(parent),
+        None if dir == "__pycache__" => None,
+        _ => return None,
+    };
+    Some(match parent {
+        Some(parent) => format!("{parent}/{stem}.py"),
+        None => format!("{stem}.py"),
+    })
+}
+
+/// Returns the RFC 3339 UTC form of a Unix time.
+pub fn rfc3339(epoch: u64) -> String {
+    let (year, month, day, hour, minute, second) = civil_from_epoch(epoch);
+    format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z")
+}
+
+/// Returns (year, month, day, hour, minute, second) in UTC for a Unix time.
+pub fn civil_from_epoch(epoch: u64) -> (u64, u64, u64, u64, u64, u64) {
+    let days = epoch / 86_400;
+    let secs = epoch % 86_400;
+    // Howard Hinnant's civil_from_days, for days since 1970-01-01 (non-negative here).
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    (year, month, day, secs / 3600, secs % 3600 / 60, secs % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn epoch_dates() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(315_532_800), "1980-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn entry_describe() {
+        let entry = EntryInfo {
+            kind: EntryKind::Function,
+            module: Some("black".into()),
+            attr: Some("patched_main".into()),
+            console_script: Some("black".into()),
+        };
+        assert_eq!(
+            entry.describe(),
+            "black:patched_main (console script `black`)"
+        );
+    }
+
+    /// Returns the values of `NAME = "value"` at the top level of the run-time package's files.
+    fn python_constant(name: &str) -> Vec<(String, String)> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/bootstrap/_pybundle");
+        let mut found = Vec::new();
+        for entry in fs_err::read_dir(&dir).expect("the run-time package") {
+            let path = entry.expect("a directory entry").path();
+            if path.extension().is_none_or(|e| e != "py") {
+                continue;
+            }
+            let text = fs_err::read_to_string(&path).expect("a Python file");
+            let prefix = format!("{name} = ");
+            for line in text.lines() {
+                if let Some(value) = line.strip_prefix(&prefix) {
+                    let file = path.file_name().unwrap_or_default().to_string_lossy();
+                    found.push((file.into_owned(), value.trim().to_string()));
+                }
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn the_run_time_shares_the_cache_constants() {
+        for (name, value) in [
+            ("MARKER", MARKER),
+            ("LAYOUT", LAYOUT),
+            ("PYC_PACK", PYC_PACK),
+        ] {
+            let found = python_constant(name);
+            assert!(!found.is_empty(), "`{name}` is not defined in _pybundle");
+            for (file, literal) in found {
+                assert_eq!(
+                    literal,
+                    format!("\"{value}\""),
+                    "`{name}` in _pybundle/{file} differs from layout.rs"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn pyc_pack_layout() {
+        let mut pack = PycPack::default();
+        pack.push("a.py".into(), b"AB".to_vec());
+        pack.push("p/b.py".into(), b"C".to_vec());
+        let bytes = pack.finish();
+        let mut want = b"ABCa.py\np/b.py".to_vec();
+        for n in [0u64, 2, 2, 1, 2, 11] {
+            want.extend_from_slice(&n.to_le_bytes());
+        }
+        assert_eq!(bytes, want);
+    }
+}
