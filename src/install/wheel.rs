@@ -18,7 +18,9 @@ use sha2::{Digest, Sha256};
 use super::data::{self, Scheme, place_member};
 use super::error::{InstallError, io_err};
 use super::filename::{FilenameError, WheelFilename};
-use super::record::{HashAlgorithm, RecordHasher, check_members, is_record_file, parse_record};
+use super::record::{
+    Expected, HashAlgorithm, RecordHasher, check_members, is_record_file, parse_record,
+};
 use super::top_level::{derive_top_level, top_level_from_text};
 use super::{EntryPoints, InstalledDist, entry_points, metadata};
 use crate::fsutil::{b64_urlsafe_nopad, enclosed_relative};
@@ -140,11 +142,11 @@ fn set_mode(path: &Path, executable: bool) -> io::Result<()> {
 }
 
 /// Unpacks the wheel at `wheel` into `dest` (created if absent; it must otherwise be an empty
-/// directory), following PEP 427: parse the file name, find the single `.dist-info`, read `WHEEL`
-/// (major version 1 only) and `METADATA`, check that the archive and `RECORD` list the same
-/// files with trusted hashes, then stream every member to its place (see [`data`]) verifying
-/// hash and size, and write a `RECORD` describing the installed files. On any error, what was
-/// written to `dest` is removed.
+/// directory), following PEP 427, one step after the other: list the members, find the single
+/// `.dist-info`, read `WHEEL` (major version 1 only) and `METADATA` and check that the archive
+/// and `RECORD` list the same files with trusted hashes, decide where every member goes (see
+/// [`data`]), stream them there verifying hash and size, and write a `RECORD` describing the
+/// installed files. On any error, what was written to `dest` is removed.
 pub fn install_wheel(wheel: &Path, dest: &Path) -> Result<InstalledDist, InstallError> {
     let wheel_name = wheel
         .file_name()
@@ -164,7 +166,62 @@ pub fn install_wheel(wheel: &Path, dest: &Path) -> Result<InstalledDist, Install
             reason: e.to_string(),
         })?;
 
-    // 1. The member list: safe paths, no links, no duplicates.
+    let members = list_members(&mut archive, w)?;
+    let dist_info = find_dist_info(&members.list, w)?;
+    let info = read_dist_info(&mut archive, &members, &dist_info, &parsed, w)?;
+    let plan = place_members(&members.list, &dist_info, &info, w)?;
+
+    let created = prepare_dest(dest)?;
+    let mut guard = DestGuard {
+        dest,
+        created,
+        armed: true,
+    };
+    let mut installed = extract_verified(&mut archive, &plan, &info.expected, dest, w)?;
+    write_record(&mut installed, &info.record_path, dest, w)?;
+
+    let mut files: Vec<String> = installed.iter().map(|(p, _, _)| p.clone()).collect();
+    files.push(info.record_path);
+    files.sort();
+    files.dedup();
+    let top_level = match &info.top_level_text {
+        Some(text) => top_level_from_text(text),
+        None => derive_top_level(
+            plan.iter()
+                .filter(|(_, p)| p.scheme.is_library())
+                .map(|(_, p)| p.dest.as_str()),
+        ),
+    };
+    guard.armed = false;
+    Ok(InstalledDist {
+        name: info.meta.name,
+        version: info.meta.version,
+        dist_info,
+        root: dest.to_path_buf(),
+        files,
+        purelib: info.wheel.root_is_purelib,
+        tags: info.wheel.tags,
+        entry_points: info.entry_points,
+        requires_python: info.meta.requires_python,
+        license: info.meta.license,
+        summary: info.meta.summary,
+        top_level,
+    })
+}
+
+/// The archive's file members.
+struct Members {
+    /// In central-directory order.
+    list: Vec<Member>,
+    /// Normalised path → index in `list`.
+    by_path: BTreeMap<String, usize>,
+}
+
+/// Step 1. The member list: safe paths, no links, no duplicates.
+fn list_members<R: Read + io::Seek>(
+    archive: &mut zip::ZipArchive<R>,
+    w: &str,
+) -> Result<Members, InstallError> {
     let mut members: Vec<Member> = Vec::new();
     let mut by_path: BTreeMap<String, usize> = BTreeMap::new();
     for index in 0..archive.len() {
@@ -210,42 +267,64 @@ pub fn install_wheel(wheel: &Path, dest: &Path) -> Result<InstalledDist, Install
             executable: mode.is_some_and(|m| m & 0o111 != 0),
         });
     }
+    Ok(Members {
+        list: members,
+        by_path,
+    })
+}
 
-    // 2. The single .dist-info directory.
+/// Step 2. The single `.dist-info` directory.
+fn find_dist_info(members: &[Member], w: &str) -> Result<String, InstallError> {
     let dist_infos: BTreeSet<&str> = members
         .iter()
         .filter_map(|m| m.path.split_once('/').map(|(top, _)| top))
         .filter(|top| top.ends_with(".dist-info"))
         .collect();
-    let dist_info = match dist_infos.len() {
-        1 => dist_infos
+    match dist_infos.len() {
+        1 => Ok(dist_infos
             .iter()
             .next()
             .map(|s| s.to_string())
-            .unwrap_or_default(),
-        0 => {
-            return Err(InstallError::NoDistInfo {
-                wheel: w.to_string(),
-                found: "none".to_string(),
-            });
-        }
-        _ => {
-            return Err(InstallError::NoDistInfo {
-                wheel: w.to_string(),
-                found: dist_infos
-                    .iter()
-                    .map(|d| format!("`{d}`"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            });
-        }
-    };
+            .unwrap_or_default()),
+        0 => Err(InstallError::NoDistInfo {
+            wheel: w.to_string(),
+            found: "none".to_string(),
+        }),
+        _ => Err(InstallError::NoDistInfo {
+            wheel: w.to_string(),
+            found: dist_infos
+                .iter()
+                .map(|d| format!("`{d}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        }),
+    }
+}
 
-    // 3. WHEEL, METADATA, RECORD.
+/// What the `.dist-info` directory says.
+struct DistInfoFiles {
+    wheel: metadata::WheelInfo,
+    meta: metadata::Metadata,
+    record_path: String,
+    /// Every member `RECORD` lists, with its hash and size.
+    expected: BTreeMap<String, Expected>,
+    entry_points: EntryPoints,
+    top_level_text: Option<String>,
+}
+
+/// Step 3. `WHEEL`, `METADATA`, `RECORD` (checked against the member list), `entry_points.txt`
+/// and `top_level.txt`.
+fn read_dist_info<R: Read + io::Seek>(
+    archive: &mut zip::ZipArchive<R>,
+    members: &Members,
+    dist_info: &str,
+    parsed: &WheelFilename,
+    w: &str,
+) -> Result<DistInfoFiles, InstallError> {
     let mut read_info = |name: &str| -> Result<Option<String>, InstallError> {
         let path = format!("{dist_info}/{name}");
-        match by_path.get(&path) {
-            Some(&i) => read_text(&mut archive, members[i].index, w, &path).map(Some),
+        match members.by_path.get(&path) {
+            Some(&i) => read_text(archive, members.list[i].index, w, &path).map(Some),
             None => Ok(None),
         }
     };
@@ -277,24 +356,40 @@ pub fn install_wheel(wheel: &Path, dest: &Path) -> Result<InstalledDist, Install
     let entry_points_text = read_info("entry_points.txt")?;
     let top_level_text = read_info("top_level.txt")?;
     let record = parse_record(&record_text, w, &record_path)?;
-    let member_set: BTreeSet<String> = members.iter().map(|m| m.path.clone()).collect();
-    let expected = check_members(w, &dist_info, &member_set, &record)?;
+    let member_set: BTreeSet<String> = members.list.iter().map(|m| m.path.clone()).collect();
+    let expected = check_members(w, dist_info, &member_set, &record)?;
 
     let entry_points = match &entry_points_text {
         Some(text) => entry_points::parse_entry_points(text)
             .map_err(|e| bad_file("entry_points.txt", e.to_string()))?,
         None => EntryPoints::default(),
     };
+    Ok(DistInfoFiles {
+        wheel: wheel_info,
+        meta,
+        record_path,
+        expected,
+        entry_points,
+        top_level_text,
+    })
+}
 
-    // 4. Where everything goes; no two members may land on the same path, nor on RECORD.
+/// Step 4. Where everything goes; no two members may land on the same path, nor on RECORD.
+fn place_members<'m>(
+    members: &'m [Member],
+    dist_info: &str,
+    info: &DistInfoFiles,
+    w: &str,
+) -> Result<Vec<(&'m Member, data::Placement)>, InstallError> {
+    let record_path = &info.record_path;
     let mut plan: Vec<(&Member, data::Placement)> = Vec::new();
     let mut dests: BTreeMap<String, String> = BTreeMap::new();
     dests.insert(record_path.clone(), record_path.clone());
-    for member in &members {
-        if is_record_file(&member.path, &dist_info) {
+    for member in members {
+        if is_record_file(&member.path, dist_info) {
             continue;
         }
-        let placement = place_member(&member.path, &meta.name).map_err(|reason| {
+        let placement = place_member(&member.path, &info.meta.name).map_err(|reason| {
             InstallError::BadWheelFile {
                 wheel: w.to_string(),
                 path: member.path.clone(),
@@ -311,17 +406,21 @@ pub fn install_wheel(wheel: &Path, dest: &Path) -> Result<InstalledDist, Install
         }
         plan.push((member, placement));
     }
+    Ok(plan)
+}
 
-    // 5. Extract, verifying as we go.
-    let created = prepare_dest(dest)?;
-    let mut guard = DestGuard {
-        dest,
-        created,
-        armed: true,
-    };
+/// Step 5. Extracts every planned member, verifying its hash and size against `RECORD` as the
+/// bytes go by; returns (installed path, sha256, size) of each.
+fn extract_verified<R: Read + io::Seek>(
+    archive: &mut zip::ZipArchive<R>,
+    plan: &[(&Member, data::Placement)],
+    expected: &BTreeMap<String, Expected>,
+    dest: &Path,
+    w: &str,
+) -> Result<Vec<(String, String, u64)>, InstallError> {
     let mut installed: Vec<(String, String, u64)> = Vec::with_capacity(plan.len() + 1);
     let mut buf = vec![0u8; 64 * 1024];
-    for (member, placement) in &plan {
+    for (member, placement) in plan {
         let exp = expected
             .get(&member.path)
             .ok_or_else(|| InstallError::NotInRecord {
@@ -411,47 +510,29 @@ pub fn install_wheel(wheel: &Path, dest: &Path) -> Result<InstalledDist, Install
         )))?;
         installed.push((placement.dest.clone(), sha256, size));
     }
+    Ok(installed)
+}
 
-    // 6. The installed RECORD.
+/// Step 6. The installed `RECORD`: every installed file with its sha256 and size, sorted, and
+/// `RECORD` itself without a hash.
+fn write_record(
+    installed: &mut [(String, String, u64)],
+    record_path: &str,
+    dest: &Path,
+    w: &str,
+) -> Result<(), InstallError> {
     installed.sort();
     let mut record_out = String::new();
-    for (path, hash, size) in &installed {
+    for (path, hash, size) in installed.iter() {
         record_out.push_str(&format!("{},sha256={hash},{size}\n", csv_field(path)));
     }
-    record_out.push_str(&format!("{},,\n", csv_field(&record_path)));
-    let record_file = dest.join(&record_path);
+    record_out.push_str(&format!("{},,\n", csv_field(record_path)));
+    let record_file = dest.join(record_path);
     fs_err::write(&record_file, record_out)
         .map_err(io_err(format!("cannot write `{record_path}` for `{w}`")))?;
     set_mode(&record_file, false)
         .map_err(io_err(format!("cannot write `{record_path}` for `{w}`")))?;
-
-    let mut files: Vec<String> = installed.iter().map(|(p, _, _)| p.clone()).collect();
-    files.push(record_path);
-    files.sort();
-    files.dedup();
-    let top_level = match &top_level_text {
-        Some(text) => top_level_from_text(text),
-        None => derive_top_level(
-            plan.iter()
-                .filter(|(_, p)| p.scheme.is_library())
-                .map(|(_, p)| p.dest.as_str()),
-        ),
-    };
-    guard.armed = false;
-    Ok(InstalledDist {
-        name: meta.name,
-        version: meta.version,
-        dist_info,
-        root: dest.to_path_buf(),
-        files,
-        purelib: wheel_info.root_is_purelib,
-        tags: wheel_info.tags,
-        entry_points,
-        requires_python: meta.requires_python,
-        license: meta.license,
-        summary: meta.summary,
-        top_level,
-    })
+    Ok(())
 }
 
 #[cfg(test)]
