@@ -27,7 +27,7 @@ use crate::bytecode::{self, Compiled};
 use crate::config::{BuildPlan, Resolver};
 use crate::entry;
 use crate::install::{self, Installed, InstalledDist};
-use crate::layout::{Mode, PREAMBLE_PATH, SITE_PACKAGES};
+use crate::layout::{Mode, PREAMBLE_PATH};
 use crate::name::normalize_name;
 use crate::pack::writer::{Member, Source};
 use crate::pack::{self, PackSettings, Packed, Placed};
@@ -419,18 +419,14 @@ fn pack_bundle(
         });
     }
     let native = placed.iter().any(|p| p.native);
-    let python = target.python_info(
-        join_requires_python(&installed.dists),
-        native,
-        &plan.shebang,
-    );
+    let python = target.python_info(installed.requires_python(), native, &plan.shebang);
     let main = MainData {
         entry: (
             entry.info.kind.as_str().to_string(),
             entry.info.module.clone(),
             entry.info.attr.clone(),
         ),
-        pth: pth_files(&placed),
+        pth: pack::pth_files(&placed),
         preamble: plan.preamble.is_some(),
         // Run-time defaults (`--root`, `--inherit-path`, `-E`).
         root: plan.runtime.root.clone(),
@@ -517,87 +513,4 @@ fn check_duplicates(dists: &[InstalledDist]) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Returns the distributions' `Requires-Python` specifiers joined with `,`, without repeats;
-/// of several `>=` lower bounds only the highest is kept (`>=3.8,>=3.10` → `>=3.10`).
-fn join_requires_python(dists: &[InstalledDist]) -> Option<String> {
-    let mut specs: Vec<String> = dists
-        .iter()
-        .filter_map(|d| d.requires_python.as_deref())
-        .flat_map(|s| s.split(','))
-        .map(|s| s.chars().filter(|c| !c.is_whitespace()).collect::<String>())
-        .filter(|s| !s.is_empty())
-        .collect();
-    let release = |v: &str| -> Option<Vec<u64>> { v.split('.').map(|p| p.parse().ok()).collect() };
-    let highest_floor = specs
-        .iter()
-        .filter_map(|s| {
-            s.strip_prefix(">=")
-                .and_then(|v| Some((release(v)?, s.clone())))
-        })
-        .max_by(|a, b| a.0.cmp(&b.0))
-        .map(|(_, s)| s);
-    if let Some(floor) = &highest_floor {
-        specs.retain(|s| s == floor || !s.starts_with(">=") || release(&s[2..]).is_none());
-    }
-    specs.sort();
-    specs.dedup();
-    (!specs.is_empty()).then(|| specs.join(","))
-}
-
-/// Returns the `.pth` files at the top of each distribution, as (archive directory, name), in
-/// the order `site` would process them (sorted by name within a directory).
-fn pth_files(placed: &[Placed<'_>]) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = placed
-        .iter()
-        .flat_map(|p| {
-            let dir = p.archive_dir();
-            p.dist
-                .files
-                .iter()
-                .filter(|f| !f.contains('/') && f.ends_with(".pth"))
-                .map(move |f| (dir.clone(), f.clone()))
-        })
-        .collect();
-    out.sort_by(|a, b| (a.0 != SITE_PACKAGES, &a.0, &a.1).cmp(&(b.0 != SITE_PACKAGES, &b.0, &b.1)));
-    out.dedup();
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn dist(requires: Option<&str>) -> InstalledDist {
-        InstalledDist {
-            name: "x".into(),
-            version: "1".into(),
-            dist_info: "x-1.dist-info".into(),
-            root: PathBuf::new(),
-            files: Vec::new(),
-            purelib: true,
-            tags: Vec::new(),
-            entry_points: crate::install::EntryPoints::default(),
-            requires_python: requires.map(str::to_string),
-            license: None,
-            summary: None,
-            top_level: Vec::new(),
-        }
-    }
-
-    #[test]
-    fn requires_python_keeps_the_highest_floor() {
-        let dists = [
-            dist(Some(">=3.8")),
-            dist(Some(">=3.10, !=3.11.0")),
-            dist(Some(">=3.9")),
-            dist(None),
-        ];
-        assert_eq!(
-            join_requires_python(&dists).as_deref(),
-            Some("!=3.11.0,>=3.10")
-        );
-        assert_eq!(join_requires_python(&[dist(None)]), None);
-    }
 }

@@ -38,6 +38,14 @@ pub struct Installed {
     pub dists: Vec<InstalledDist>,
 }
 
+impl Installed {
+    /// Returns the distributions' `Requires-Python` specifiers joined with `,` (see
+    /// [`join_requires_python`]).
+    pub fn requires_python(&self) -> Option<String> {
+        join_requires_python(&self.dists)
+    }
+}
+
 /// One installed (or scanned) distribution.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct InstalledDist {
@@ -69,4 +77,69 @@ pub struct InstalledDist {
     /// Top-level importable names: `top_level.txt` if present, else derived from the library
     /// files (first path component of `.py`/`.so`/`.pyd` files and of package directories).
     pub top_level: Vec<String>,
+}
+
+/// Returns the distributions' `Requires-Python` specifiers joined with `,`, without repeats;
+/// of several `>=` lower bounds only the highest is kept (`>=3.8,>=3.10` → `>=3.10`).
+pub fn join_requires_python(dists: &[InstalledDist]) -> Option<String> {
+    let mut specs: Vec<String> = dists
+        .iter()
+        .filter_map(|d| d.requires_python.as_deref())
+        .flat_map(|s| s.split(','))
+        .map(|s| s.chars().filter(|c| !c.is_whitespace()).collect::<String>())
+        .filter(|s| !s.is_empty())
+        .collect();
+    let release = |v: &str| -> Option<Vec<u64>> { v.split('.').map(|p| p.parse().ok()).collect() };
+    let highest_floor = specs
+        .iter()
+        .filter_map(|s| {
+            s.strip_prefix(">=")
+                .and_then(|v| Some((release(v)?, s.clone())))
+        })
+        .max_by(|a, b| a.0.cmp(&b.0))
+        .map(|(_, s)| s);
+    if let Some(floor) = &highest_floor {
+        specs.retain(|s| s == floor || !s.starts_with(">=") || release(&s[2..]).is_none());
+    }
+    specs.sort();
+    specs.dedup();
+    (!specs.is_empty()).then(|| specs.join(","))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn dist(requires: Option<&str>) -> InstalledDist {
+        InstalledDist {
+            name: "x".into(),
+            version: "1".into(),
+            dist_info: "x-1.dist-info".into(),
+            root: PathBuf::new(),
+            files: Vec::new(),
+            purelib: true,
+            tags: Vec::new(),
+            entry_points: EntryPoints::default(),
+            requires_python: requires.map(str::to_string),
+            license: None,
+            summary: None,
+            top_level: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn requires_python_keeps_the_highest_floor() {
+        let dists = [
+            dist(Some(">=3.8")),
+            dist(Some(">=3.10, !=3.11.0")),
+            dist(Some(">=3.9")),
+            dist(None),
+        ];
+        assert_eq!(
+            join_requires_python(&dists).as_deref(),
+            Some("!=3.11.0,>=3.10")
+        );
+        assert_eq!(join_requires_python(&[dist(None)]), None);
+    }
 }

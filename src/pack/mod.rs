@@ -427,6 +427,25 @@ fn is_executable(path: &Path) -> bool {
     fs_err::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
 }
 
+/// Returns the `.pth` files at the top of each distribution, as (archive directory, name), in
+/// the order `site` would process them (sorted by name within a directory).
+pub fn pth_files(placed: &[Placed<'_>]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = placed
+        .iter()
+        .flat_map(|p| {
+            let dir = p.archive_dir();
+            p.dist
+                .files
+                .iter()
+                .filter(|f| !f.contains('/') && f.ends_with(".pth"))
+                .map(move |f| (dir.clone(), f.clone()))
+        })
+        .collect();
+    out.sort_by(|a, b| (a.0 != SITE_PACKAGES, &a.0, &a.1).cmp(&(b.0 != SITE_PACKAGES, &b.0, &b.1)));
+    out.dedup();
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
