@@ -106,6 +106,7 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
         )
     })?;
     progress.finish(&packed_summary(&packed));
+    packed.notes.iter().for_each(|note| ui::detail(note));
     ui::stage(&built_summary(plan, &packed, started, &timings));
     Ok(())
 }

@@ -119,6 +119,8 @@ pub struct Packed {
     pub manifest: Manifest,
     /// Size of the bundle in bytes.
     pub size: u64,
+    /// Details for `-v`: paths that more than one distribution holds (the first one kept).
+    pub notes: Vec<String>,
 }
 
 /// Returns the cache key of the extracted distribution `dist` for bytecode of `cache_tag` and
@@ -147,6 +149,7 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
     // last one win; identical namespace `__init__.py` files are the usual case).
     let mut members: BTreeMap<String, (Member, usize)> = BTreeMap::new();
     let mut dirs: BTreeSet<String> = BTreeSet::new();
+    let mut notes = Vec::new();
     for member in settings.runtime {
         members.insert(member.path.clone(), (member, usize::MAX));
     }
@@ -159,7 +162,7 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
         for (rel, source) in files.chain(bytecode) {
             let path = p.archive_path(&rel);
             if members.contains_key(&path) {
-                crate::ui::detail(&format!(
+                notes.push(format!(
                     "`{path}` is in more than one distribution; keeping the first"
                 ));
                 continue;
@@ -324,7 +327,11 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
         check_zip_limits(pinned, written)?;
         Ok(())
     })?;
-    Ok(Packed { manifest, size })
+    Ok(Packed {
+        manifest,
+        size,
+        notes,
+    })
 }
 
 /// Returns the bundle's own members: `prepared` minus the members of extracted distributions,
