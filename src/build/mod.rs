@@ -310,6 +310,8 @@ fn compile(
     let compiled = timings.record("compile", || {
         bytecode::compile_all(compiler, jobs, &attr_checks)
     })?;
+    compiled.warnings.iter().for_each(|w| ui::warn(w));
+    compiled.notes.iter().for_each(|n| ui::detail(n));
     if let Some((dir, write_error)) = &compiled.cache {
         ui::detail(&format!(
             "bytecode cache `{}`: {} hit(s), {} miss(es)",

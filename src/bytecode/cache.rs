@@ -160,6 +160,19 @@ pub struct PycCache {
     dir: PathBuf,
     /// The first error of a write, if any (later writes are not tried).
     write_error: Mutex<Option<String>>,
+    /// Details for `-v`: damaged entries found (and compiled again).
+    notes: Mutex<Vec<String>>,
+}
+
+/// The build cache the environment selects, and what to tell the user about the choice.
+#[derive(Debug, Default)]
+pub struct Selected {
+    /// The open cache; `None` when it is off, has no base directory or cannot be used.
+    pub cache: Option<PycCache>,
+    /// A detail for `-v` (the cache is turned off).
+    pub note: Option<String>,
+    /// A warning (the cache cannot be used).
+    pub warning: Option<String>,
 }
 
 /// Why the cache directory is not used.
@@ -187,24 +200,32 @@ pub enum OpenError {
 }
 
 impl PycCache {
-    /// Opens the cache the environment asks for: `None` when it is turned off
-    /// (`PYBUNDLE_NO_BUILD_CACHE=1`), has no base directory (no HOME), or cannot be used (after a
-    /// warning).
-    pub fn from_env() -> Option<PycCache> {
+    /// Opens the cache the environment asks for: none when it is turned off
+    /// (`PYBUNDLE_NO_BUILD_CACHE=1`, with a note), has no base directory (no HOME), or cannot be
+    /// used (with a warning). Prints nothing.
+    pub fn from_env() -> Selected {
         if std::env::var_os(NO_CACHE_ENV).is_some_and(|v| !v.is_empty() && v != "0") {
-            crate::ui::detail(&format!("bytecode cache: off ({NO_CACHE_ENV} is set)"));
-            return None;
+            return Selected {
+                note: Some(format!("bytecode cache: off ({NO_CACHE_ENV} is set)")),
+                ..Selected::default()
+            };
         }
-        let base = std::env::var_os(CACHE_DIR_ENV)
+        let Some(base) = std::env::var_os(CACHE_DIR_ENV)
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
-            .or_else(crate::dirs::xdg_root)?;
+            .or_else(crate::dirs::xdg_root)
+        else {
+            return Selected::default();
+        };
         match PycCache::open(&base) {
-            Ok(cache) => Some(cache),
-            Err(err) => {
-                crate::ui::warn(&err.to_string());
-                None
-            }
+            Ok(cache) => Selected {
+                cache: Some(cache),
+                ..Selected::default()
+            },
+            Err(err) => Selected {
+                warning: Some(err.to_string()),
+                ..Selected::default()
+            },
         }
     }
 
@@ -255,6 +276,7 @@ impl PycCache {
         Ok(PycCache {
             dir,
             write_error: Mutex::new(None),
+            notes: Mutex::new(Vec::new()),
         })
     }
 
@@ -271,8 +293,10 @@ impl PycCache {
     pub fn get(&self, key: &str, magic: &[u8]) -> Option<Cached> {
         let bytes = std::fs::read(self.entry_path(key)).ok()?;
         let cached = decode(&bytes, magic);
-        if cached.is_none() {
-            crate::ui::detail(&format!(
+        if cached.is_none()
+            && let Ok(mut notes) = self.notes.lock()
+        {
+            notes.push(format!(
                 "bytecode cache: entry {key} is damaged; compiling again"
             ));
         }
@@ -307,6 +331,11 @@ impl PycCache {
         temp.write_all(&encode(cached))?;
         temp.persist(&path).map_err(|e| e.error)?;
         Ok(())
+    }
+
+    /// Returns the details for `-v` gathered so far (damaged entries).
+    pub fn notes(&self) -> Vec<String> {
+        self.notes.lock().map(|n| n.clone()).unwrap_or_default()
     }
 
     /// Returns the first error of a write, if one failed.

@@ -311,6 +311,10 @@ pub struct Compiled {
     pub outcome: Outcome,
     /// The build cache used, if any: its directory and the first error writing to it.
     pub cache: Option<(PathBuf, Option<String>)>,
+    /// Details for `-v` about the build cache (turned off, damaged entries).
+    pub notes: Vec<String>,
+    /// Warnings about the build cache (it cannot be used).
+    pub warnings: Vec<String>,
 }
 
 impl Compiled {
@@ -327,20 +331,26 @@ impl Compiled {
 }
 
 /// Carries out `plan` with `compiler`, through the build cache the environment selects
-/// ([`PycCache::from_env`]), and answers the attribute checks `attrs` (file, name).
+/// ([`PycCache::from_env`]), and answers the attribute checks `attrs` (file, name). Prints
+/// nothing: what the user should hear is in [`Compiled::notes`] and [`Compiled::warnings`].
 pub fn compile_all(
     compiler: &Interpreter,
     plan: Plan,
     attrs: &[(PathBuf, String)],
 ) -> Result<Compiled, BytecodeError> {
     let workers = std::thread::available_parallelism().map_or(2, usize::from);
-    let cache = PycCache::from_env();
+    let selected = PycCache::from_env();
+    let cache = selected.cache;
     let outcome = compile_cached(compiler, &plan.jobs, attrs, workers, cache.as_ref())?;
+    let mut notes: Vec<String> = selected.note.into_iter().collect();
+    notes.extend(cache.iter().flat_map(PycCache::notes));
     let cache = cache.map(|c| (c.dir().to_path_buf(), c.write_error()));
     Ok(Compiled {
         plan,
         outcome,
         cache,
+        notes,
+        warnings: selected.warning.into_iter().collect(),
     })
 }
 
