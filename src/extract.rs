@@ -256,8 +256,9 @@ fn write_entry(
     Ok((files, bytes))
 }
 
-/// The bootstrap's file of an entry's bytecode (`_pybundle._cache.pack_index`).
-const PYC_PACK: &str = ".pybundle-pyc";
+/// The bootstrap's file of an entry's bytecode (`PYC_PACK` in `_pybundle/__init__.py`; its
+/// format is in `_pybundle/_cache.py`).
+pub(crate) const PYC_PACK: &str = ".pybundle-pyc";
 
 /// The bytecode of an extracted entry in one file: the `.pyc` contents one after the other,
 /// then the source paths joined by newlines, the (offset, size) of each as little-endian u64,

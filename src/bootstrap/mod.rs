@@ -2,6 +2,14 @@
 //! `src/bootstrap/_pybundle/`, embedded here) and the generated `__main__.py`, which holds only
 //! data literals and one call into `_pybundle`. The contract between the two is documented in
 //! `docs/DESIGN.md`.
+//!
+//! The package, by concern: `__init__` is the warm path and the only module every start imports
+//! (it also holds the Python side's only definitions of the bundle format's names, checked
+//! against the Rust side by a test below); `_cache` the extraction cache at run time (roots,
+//! lookup, the marker and `.pybundle-pyc` formats), imported when an extracted distribution is
+//! first needed; `_extract` writing an entry (cache miss); `_zip` the bundle's directory and
+//! the inner archives; `_metadata` importlib.metadata; `_errors` mismatch messages, PEP 440,
+//! exit on KeyboardInterrupt; `_interp` interpreter mode.
 
 use std::fmt::Write as _;
 
@@ -13,11 +21,16 @@ pub const RUNTIME_FILES: &[(&str, &str)] = &[
     ),
     ("_pybundle/_cache.py", include_str!("_pybundle/_cache.py")),
     ("_pybundle/_errors.py", include_str!("_pybundle/_errors.py")),
+    (
+        "_pybundle/_extract.py",
+        include_str!("_pybundle/_extract.py"),
+    ),
     ("_pybundle/_interp.py", include_str!("_pybundle/_interp.py")),
     (
         "_pybundle/_metadata.py",
         include_str!("_pybundle/_metadata.py"),
     ),
+    ("_pybundle/_zip.py", include_str!("_pybundle/_zip.py")),
 ];
 
 /// What the generated `__main__.py` tells the run time.
@@ -220,6 +233,53 @@ mod tests {
             .collect();
         embedded.sort();
         assert_eq!(on_disk, embedded);
+    }
+
+    /// The bundle format's names as `_pybundle/__init__.py` defines them: every
+    /// `NAME = "value"` line between its `# --- bundle format` and `# --- end of the bundle
+    /// format` comments.
+    fn python_layout() -> Vec<(String, String)> {
+        let (_, init) = RUNTIME_FILES
+            .iter()
+            .find(|(path, _)| *path == "_pybundle/__init__.py")
+            .expect("the package is embedded");
+        let start = init
+            .find("\n# --- bundle format")
+            .expect("`__init__.py` has a bundle format block");
+        let len = init[start..]
+            .find("\n# --- end of the bundle format")
+            .expect("the bundle format block ends");
+        let line = regex::Regex::new(r#"(?m)^([A-Z][A-Z0-9_]*) = "([^"\\]*)"$"#).unwrap();
+        line.captures_iter(&init[start..start + len])
+            .map(|c| (c[1].to_string(), c[2].to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn layout_constants_match_rust() {
+        // Every name the Python side defines, with the Rust side's value. The last four are
+        // string literals on the Rust side (no constant yet); the integration tests that
+        // depend on them are `preseeded_readonly_root_for_another_user` (`pybundle extract`
+        // writes `v1/dists/<key>/` and the marker, the bundle must use it as it is) and the
+        // preamble test in `tests/it/build.rs`.
+        let rust: &[(&str, &str)] = &[
+            ("EXTRACT_DIR", crate::pack::EXTRACT_DIR),
+            ("LAYOUT", crate::extract::LAYOUT),
+            ("MARKER", crate::extract::MARKER),
+            ("PYC_PACK", crate::extract::PYC_PACK),
+            ("PREAMBLE", "_pybundle/preamble.py"),
+            ("DISTS_DIR", "dists"),
+            ("TMP_DIR", "tmp"),
+            ("MARKER_HEADER", "pybundle-complete 1"),
+        ];
+        let mut python = python_layout();
+        python.sort();
+        let mut expected: Vec<(String, String)> = rust
+            .iter()
+            .map(|(name, value)| ((*name).to_string(), (*value).to_string()))
+            .collect();
+        expected.sort();
+        assert_eq!(python, expected);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-"""Interpreter mismatch messages and a small PEP 440 specifier check (stdlib only).
+"""Interpreter mismatch messages, a small PEP 440 specifier check and the exit on an unhandled
+KeyboardInterrupt (stdlib only; imported only on those paths).
 
 ``specifier_contains(spec, version)`` supports the operators ``>=, <=, >, <, ==, !=, ~=, ===``
 and ``.*`` wildcards on release numbers (``==3.11.*``, ``!=3.9.*``). Like pip's
@@ -230,3 +231,29 @@ def requires_mismatch(spec, archive):
         "Python that matches %s (e.g. `python3.X %s`) or rebuild it with a different --python"
         % (req, _running(), exe, req, name)
     )
+
+
+def exit_sigint():
+    """End like ``python script.py`` on an unhandled KeyboardInterrupt: traceback, atexit
+    handlers, then death by SIGINT (exit status 130 in a shell). A zipapp run by CPython itself
+    goes through runpy and would exit with status 1 instead. Called in the ``except`` block."""
+    sys.excepthook(*sys.exc_info())
+    try:
+        import atexit
+
+        atexit._run_exitfuncs()
+    except BaseException:
+        pass
+    for f in (sys.stdout, sys.stderr):
+        try:
+            f.flush()
+        except Exception:
+            pass
+    try:
+        import signal
+
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+    except (AttributeError, OSError, ValueError):
+        pass
+    os._exit(130)

@@ -1,0 +1,307 @@
+"""Extraction of a distribution into the cache (cold path: imported only on a cache miss).
+
+Atomicity and concurrency
+-------------------------
+No lock. Each process extracts into ``v1/tmp/<key>.<pid>.<random>/``, writes the marker last
+and ``os.rename``s the directory to ``v1/dists/<key>``. If the target exists and is complete,
+another process won: the private copy is removed and the winner's is used. A target without
+a marker is moved aside and replaced. ``PYBUNDLE_FORCE_EXTRACT=1`` extracts anew and swaps it
+in (rename old aside, rename new in, remove old). Leftover tmp dirs older than one hour whose
+process is gone are removed opportunistically on this (cold) path.
+
+Members are read straight from the bundle (``_zip``: offsets from zipimport's directory and
+the inner archive's own; no zipfile). The roots, the marker and the bytecode pack formats are
+``_cache``'s.
+"""
+import os
+import sys
+
+from . import DISTS_DIR, EXTRACT_DIR, LAYOUT, MARKER, PYC_PACK, TMP_DIR, damaged, fail, log
+from . import _cache, _zip
+
+# Below this many bytes one thread extracts; above it two share the work.
+_PARALLEL_BYTES = 4 << 20
+# The cost of one file (open, write, close) in bytes of inflated data, for balancing.
+_FILE_COST = 64 << 10
+
+
+# --------------------------------------------------------------------------------------------
+# the temp dir
+# --------------------------------------------------------------------------------------------
+def _cleanup_tmp(tmp):
+    import time
+
+    now = time.time()
+    try:
+        names = os.listdir(tmp)
+    except OSError:
+        return
+    for name in names:
+        path = os.path.join(tmp, name)
+        try:
+            if now - os.lstat(path).st_mtime < 3600:
+                continue
+        except OSError:
+            continue
+        parts = name.rsplit(".", 2)
+        alive = False
+        if len(parts) == 3 and parts[1].isdigit():
+            try:
+                os.kill(int(parts[1]), 0)
+                alive = True
+            except ProcessLookupError:
+                alive = False
+            except (OSError, ValueError):
+                alive = True
+            try:
+                if now - os.lstat(path).st_mtime > 86400:
+                    alive = False  # pid reused or a stuck process: a day is long enough
+            except OSError:
+                continue
+        if not alive:
+            _rmtree(path)
+            log("removed leftover %s" % path)
+
+
+def _rmtree(path):
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _private_name(tmp, key, tag=""):
+    return os.path.join(tmp, "%s%s.%d.%s" % (key, tag, os.getpid(), os.urandom(4).hex()))
+
+
+# --------------------------------------------------------------------------------------------
+# extraction
+# --------------------------------------------------------------------------------------------
+def _safe_parts(rel):
+    if not rel or "\x00" in rel or "\n" in rel or "\\" in rel or rel.startswith("/"):
+        return None
+    parts = [p for p in rel.split("/") if p not in ("", ".")]
+    if not parts or any(p == ".." for p in parts) or ":" in parts[0]:
+        return None
+    return parts
+
+
+def _extract_one(fd, archive, key, members, dest, expected):
+    """Extract ``members`` ((path, toc entry, mode), see ``_zip.inner_members``) into ``dest``.
+
+    Members are read with ``os.pread`` (offsets from zipimport's directory of the bundle and the
+    inner archive's own; no zipfile), inflated with zlib and checked against their CRC-32. The
+    bytecode (``__pycache__/*.<cache_tag>.pyc``) goes into one file, ``PYC_PACK``, with an index
+    at its end (format in ``_cache``): creating a file is the main cost of an
+    extraction, and this halves their number. Two threads share the work when there is enough of
+    it: zlib and file writes release the GIL."""
+    prefix = "%s/%s/" % (EXTRACT_DIR, key)
+    os.mkdir(dest, 0o755)
+    made = {dest}
+    tag = ".%s.pyc" % sys.implementation.cache_tag
+    files, pycs = [], []
+    count = total = 0
+    for rel, entry, mode in members:
+        name = prefix + rel
+        parts = _safe_parts(rel)
+        if parts is None:
+            if rel in ("", "/"):
+                continue
+            damaged(archive, "unsafe member name %r" % name)
+        target = os.path.join(dest, *parts)
+        if rel.endswith("/"):
+            if target not in made:
+                os.makedirs(target, 0o755, exist_ok=True)
+                made.add(target)
+            continue
+        count += 1
+        total += entry[3]
+        if len(parts) >= 2 and parts[-2] == "__pycache__" and parts[-1].endswith(tag):
+            source = "/".join(parts[:-2] + [parts[-1][: -len(tag)] + ".py"])
+            pycs.append((name, entry, source))
+            continue
+        parent = os.path.dirname(target)
+        if parent not in made:
+            os.makedirs(parent, 0o755, exist_ok=True)
+            made.add(parent)
+        files.append((name, entry, target, mode, "/".join(parts)))
+    if expected is not None and (count, total) != (expected[0], expected[1]):
+        damaged(
+            archive,
+            "%s holds %d files / %d bytes, expected %d / %d"
+            % (prefix, count, total, expected[0], expected[1]),
+        )
+
+    listing = []
+
+    def write(path, chunks, mode):
+        out = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        try:
+            for data in chunks:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(out, view):]
+        finally:
+            os.close(out)
+
+    def write_pack():
+        chunks, paths, numbers, offset = [], [], [], 0
+        for name, entry, source in pycs:
+            data = _zip.read(fd, archive, name, entry)
+            paths.append(source)
+            numbers.extend((offset, len(data)))
+            chunks.append(data)
+            offset += len(data)
+        chunks.extend(_cache.pack_tail(paths, numbers))
+        write(os.path.join(dest, PYC_PACK), chunks, 0o644)
+        listing.append((PYC_PACK, offset + sum(len(c) for c in chunks[len(pycs):])))
+
+    def work(part):
+        for job in part:
+            if job is None:
+                write_pack()
+                continue
+            name, entry, target, mode, rel = job
+            write(target, (_zip.read(fd, archive, name, entry),), mode)
+            listing.append((rel, entry[3]))
+
+    jobs = [(j, j[1][3] + _FILE_COST) for j in files]
+    if pycs:
+        jobs.append((None, sum(p[1][3] for p in pycs) + _FILE_COST))
+    if total >= _PARALLEL_BYTES and len(jobs) > 1:
+        import threading
+
+        # largest first, dealt to the lighter of two lists
+        parts, loads = ([], []), [0, 0]
+        for job, weight in sorted(jobs, key=lambda j: -j[1]):
+            i = 0 if loads[0] <= loads[1] else 1
+            parts[i].append(job)
+            loads[i] += weight
+        errors = []
+
+        def run(part):
+            try:
+                work(part)
+            except BaseException as e:  # re-raised in the main thread
+                errors.append(e)
+
+        t = threading.Thread(target=run, args=(parts[1],))
+        t.start()
+        run(parts[0])
+        t.join()
+        if errors:
+            raise errors[0]
+    else:
+        work([j for j, _ in jobs])
+    listing.sort()
+    with open(os.path.join(dest, MARKER), "w", encoding="utf-8") as f:
+        f.write(_cache.marker_text(listing))
+    return count
+
+
+def _install(tmpdir, target, tmp, key, force):
+    """Atomically move the complete ``tmpdir`` to ``target``. Returns the dir to use."""
+    for _attempt in range(5):
+        if force and os.path.isdir(target):
+            aside = _private_name(tmp, key, ".old")
+            try:
+                os.rename(target, aside)
+            except OSError:
+                pass
+            else:
+                _rmtree_later(aside)
+        try:
+            os.rename(tmpdir, target)
+            return target
+        except OSError:
+            if os.path.exists(os.path.join(target, MARKER)) and not force:
+                log("another process extracted %s first; using it" % key)
+                _rmtree(tmpdir)
+                return target
+            if force:
+                continue
+            # incomplete target (no marker): move it aside and try again
+            aside = _private_name(tmp, key, ".stale")
+            try:
+                os.rename(target, aside)
+                _rmtree_later(aside)
+                log("replaced incomplete cache entry %s" % target)
+            except OSError:
+                pass
+    fail("error: pybundle could not install the cache entry %s; try again" % target)
+
+
+_LATER = []
+
+
+def _rmtree_later(path):
+    _LATER.append(path)
+
+
+def extract_missing(archive, rw, missing, force, uid, repair=()):
+    """Extract every item (``_pybundle.Item``) in ``missing``; return {key: dir}.
+
+    Keys in ``repair`` had a damaged entry in the writable root: it is replaced."""
+    import time
+
+    t0 = time.perf_counter()
+    root = _cache.choose_root(rw, uid)
+    v1 = os.path.join(root, LAYOUT)
+    dists = os.path.join(v1, DISTS_DIR)
+    tmp = os.path.join(v1, TMP_DIR)
+    _cleanup_tmp(tmp)
+    out = {}
+    todo = []
+    for item in missing:
+        key = item.key
+        target = os.path.join(dists, key)
+        if not force and key not in repair and os.path.exists(os.path.join(target, MARKER)):
+            # e.g. the fallback root already holds it
+            why = _cache.check_entry(target)
+            if why is None:
+                st = os.stat(target)
+                if not _cache.safe(st, uid):
+                    _cache.unsafe_dir(target, st, uid)
+                out[key] = target
+                log("cache hit %s" % target)
+                continue
+            sys.stderr.write("pybundle: warning: cache entry %s is damaged (%s); repairing it\n" % (target, why))
+            repair = set(repair) | {key}
+        todo.append(item)
+    if not todo:
+        return out
+    toc = _zip.toc(archive)
+    for item in todo:
+        if _zip.inner_name(item.key) not in toc:
+            damaged(archive, "missing member %s" % _zip.inner_name(item.key))
+    try:
+        fd = os.open(archive, os.O_RDONLY)
+    except OSError as e:
+        damaged(archive, str(e))
+    try:
+        for item in todo:
+            key = item.key
+            t = time.perf_counter()
+            name = _zip.inner_name(key)
+            members = _zip.inner_members(fd, archive, name, toc[name])
+            tmpdir = _private_name(tmp, key)
+            try:
+                n = _extract_one(fd, archive, key, members, tmpdir,
+                                 (item.files, item.size) if item.size is not None else None)
+            except OSError as e:
+                _rmtree(tmpdir)
+                fail("error: pybundle could not extract %s into %s: %s. fix: free some space or "
+                     "set PYBUNDLE_ROOT to another directory." % (key, tmp, e))
+            except BaseException:
+                _rmtree(tmpdir)
+                raise
+            target = _install(tmpdir, os.path.join(dists, key), tmp, key, force or key in repair)
+            out[key] = target
+            log("extracted %s (%d files) in %.1f ms" % (key, n, (time.perf_counter() - t) * 1000))
+    finally:
+        os.close(fd)
+    for path in _LATER:
+        _rmtree(path)
+    del _LATER[:]
+    log("cold path done in %.1f ms" % ((time.perf_counter() - t0) * 1000))
+    return out
+
