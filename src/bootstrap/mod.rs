@@ -5,11 +5,11 @@
 //!
 //! The package, by concern: `__init__` is the warm path and the only module every start imports
 //! (it also holds the Python side's only definitions of the bundle format's names, checked
-//! against the Rust side by a test below); `_cache` the extraction cache at run time (roots,
-//! lookup, the marker and `.pybundle-pyc` formats), imported when an extracted distribution is
-//! first needed; `_extract` writing an entry (cache miss); `_zip` the bundle's directory and
-//! the inner archives; `_metadata` importlib.metadata; `_errors` mismatch messages, PEP 440,
-//! exit on KeyboardInterrupt; `_interp` interpreter mode.
+//! against the Rust side by a test below); `_cache` the extraction cache as a start reads it
+//! (roots, lookup, the marker and `.pybundle-pyc` formats), imported when an extracted
+//! distribution is first needed; `_extract` creating roots, checking and writing entries;
+//! `_zip` the bundle's directory and the inner archives; `_metadata` importlib.metadata;
+//! `_errors` error messages and the exit on KeyboardInterrupt; `_interp` interpreter mode.
 
 use std::fmt::Write as _;
 

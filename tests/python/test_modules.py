@@ -16,7 +16,7 @@ from .helpers import BOOTSTRAP, BundleTest
 
 sys.path.insert(0, os.path.dirname(BOOTSTRAP))
 import _pybundle  # noqa: E402  (the package under test, from the source tree)
-from _pybundle import _cache, _errors, _zip  # noqa: E402
+from _pybundle import _cache, _errors, _extract, _zip  # noqa: E402
 
 MODULES = sorted(n[:-3] for n in os.listdir(BOOTSTRAP) if n.endswith(".py"))
 
@@ -124,20 +124,20 @@ class MarkerTest(TempDirTest):
         with open(os.path.join(self.tmp, _pybundle.MARKER), "w") as f:
             f.write(text)
         self.assertEqual(_cache.read_marker(self.tmp), (2, 3, listing))
-        self.assertIsNone(_cache.check_entry(self.tmp))
+        self.assertIsNone(_extract.check_entry(self.tmp))
         with open(os.path.join(self.tmp, "a.py"), "a") as f:
             f.write("d")
-        self.assertEqual(_cache.check_entry(self.tmp), "wrong size: a.py")
+        self.assertEqual(_extract.check_entry(self.tmp), "wrong size: a.py")
         os.unlink(os.path.join(self.tmp, "d", "b.txt"))
         os.unlink(os.path.join(self.tmp, "a.py"))
-        self.assertEqual(_cache.check_entry(self.tmp), "missing file: a.py")
+        self.assertEqual(_extract.check_entry(self.tmp), "missing file: a.py")
 
     def test_bad_markers(self):
         for text in ("something else 1 0 0\n", "pybundle-complete 1 2 3\n3 a.py\n"):
             with open(os.path.join(self.tmp, _pybundle.MARKER), "w") as f:
                 f.write(text)
             self.assertRaises(ValueError, _cache.read_marker, self.tmp)
-            self.assertTrue(_cache.check_entry(self.tmp).startswith("unreadable marker"))
+            self.assertTrue(_extract.check_entry(self.tmp).startswith("unreadable marker"))
 
 
 class RootsTest(unittest.TestCase):

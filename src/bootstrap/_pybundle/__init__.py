@@ -1,25 +1,25 @@
-"""pybundle run-time bootstrap: the warm path.
-
-The generated ``__main__.py`` holds only data literals (docs/DESIGN.md) and calls
-``_pybundle.main(globals())``. This module holds all a start with a filled extraction cache
-needs, and it is the only module of the package every start imports (each further one costs a
-zip member and an unmarshal); at top level it imports only ``sys`` and ``os``. The others are
-imported on the path that needs them: ``_cache`` (the extraction cache: roots, lookup, marker
-and bytecode pack formats; when an extracted distribution is first needed), ``_extract``
-(writing an entry; cache miss), ``_zip`` (the bundle's directory, inner archives),
-``_metadata`` (importlib.metadata), ``_errors`` (mismatch messages, PEP 440, exit on
-KeyboardInterrupt) and ``_interp`` (interpreter mode).
-
-:func:`main`: 1. ``ENV`` defaults; 2. interpreter check, then every bundle member zipimport
-reads is checked against its CRC-32 (:func:`_guard_zip`); 3. cache lookup / extraction of the
-``EXTRACT`` items not extracted on first import; 4. ``sys.path`` isolation: ``[stdlib...,
-bundle, extracted dirs..., .pth additions, PYTHONPATH entries, host entries (only with
-inherit)]``; 5. ``PTH``; 6. ``PYBUNDLE_EXTEND_PYTHONPATH``; 7. preamble; 8. entry.
-
-Environment variables read at run time: PYBUNDLE_ROOT, PYBUNDLE_ROOTS, PYBUNDLE_FORCE_EXTRACT,
-PYBUNDLE_VERIFY, PYBUNDLE_VERBOSE, PYBUNDLE_INHERIT_PATH, PYBUNDLE_EXTEND_PYTHONPATH,
-PYBUNDLE_ENTRY_POINT, PYBUNDLE_INTERPRETER.
-"""
+"""pybundle run-time bootstrap: the warm path (``__main__.py`` calls :func:`main`)."""
+# The rest is comments, not docstrings: this module is unmarshalled on every start.
+#
+# ``__main__.py`` holds only data literals (docs/DESIGN.md). This module holds all a start with
+# a filled extraction cache needs, and it is the only module of the package every start imports
+# (each further one costs a zip member and an unmarshal); at top level it imports only ``sys``
+# and ``os``. The others are imported on the path that needs them: ``_cache`` (the extraction
+# cache as a start reads it: roots, lookup, marker and pack formats; when an extracted
+# distribution is first needed), ``_extract`` (creating roots, checking and writing entries),
+# ``_zip`` (the bundle's directory, inner archives), ``_metadata`` (importlib.metadata),
+# ``_errors`` (mismatch messages, PEP 440, KeyboardInterrupt, unsafe cache directories) and
+# ``_interp`` (interpreter mode).
+#
+# main(): 1. ``ENV`` defaults; 2. interpreter check, then every bundle member zipimport reads is
+# checked against its CRC-32 (_guard_zip); 3. cache lookup / extraction of the ``EXTRACT`` items
+# not extracted on first import; 4. ``sys.path`` isolation: ``[stdlib..., bundle, extracted
+# dirs..., .pth additions, PYTHONPATH entries, host entries (only with inherit)]``; 5. ``PTH``;
+# 6. ``PYBUNDLE_EXTEND_PYTHONPATH``; 7. preamble; 8. entry.
+#
+# Environment variables read at run time: PYBUNDLE_ROOT, PYBUNDLE_ROOTS, PYBUNDLE_FORCE_EXTRACT,
+# PYBUNDLE_VERIFY, PYBUNDLE_VERBOSE, PYBUNDLE_INHERIT_PATH, PYBUNDLE_EXTEND_PYTHONPATH,
+# PYBUNDLE_ENTRY_POINT, PYBUNDLE_INTERPRETER.
 import os
 import sys
 

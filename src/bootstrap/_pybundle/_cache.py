@@ -1,52 +1,54 @@
-"""The extraction cache at run time: its roots, finding and checking a complete entry, and the two
-file formats of an entry (the marker and the ``.pybundle-pyc`` bytecode pack).
+"""The extraction cache as a start reads it: where the roots are, finding a complete entry, and
+the two file formats of an entry (the marker, and the ``.pybundle-pyc`` bytecode pack with the
+path hook that serves an entry's bytecode from it).
 
-Imported the first time a start needs an extracted distribution (at start for ``EXTRACT`` items
-without import names, on the first import of one of its names otherwise); a start that needs
-none never imports it. Writing an entry is ``_extract``'s job (cold path).
-
-Cache roots
------------
-* Read-only roots: ``PYBUNDLE_ROOTS=dir1:dir2`` (``os.pathsep``-separated) are consulted first,
-  in order. An entry there is used as it is, never written to (no extraction, no last-use
-  update), if it is complete. Such a root (and its ``v1`` dir and the entry) must be owned by
-  the current user or by root and must not be writable by group/others.
-* The writable root is the first of: ``PYBUNDLE_ROOT``, the ``ROOT`` baked into the bundle at
-  build time, ``${XDG_CACHE_HOME:-~/.cache}/pybundle``. It is created with mode 0700; it and
-  its ``v1`` dir must be owned by the current uid and not group/other-writable, else the run
-  stops with an error naming the directory, its owner and mode, and the fix.
-* If the writable root cannot be created or written (read-only or missing HOME, a path under
-  a regular file, ...), the run falls back to ``$TMPDIR/pybundle-<uid>`` (``/tmp`` when TMPDIR
-  is unset; created 0700, ownership checked) with one warning line on stderr, or fails
-  clearly if that is unusable too.
-
-Layout: ``<root>/v1/dists/<key>/`` (complete entries, each with the marker file
-``.pybundle-complete``) and ``<root>/v1/tmp/`` (extractions in progress).
-
-Integrity
----------
-The marker's first line is ``pybundle-complete 1 <file count> <total bytes>``; it is followed
-by one ``<size> <relative path>`` line per file. The warm path stats only the marker (plus the
-ownership checks of root, ``v1`` and the entry). A full check (one ``os.stat`` per listed file,
-comparing sizes) costs, measured on the build machine for 1500 files in 60 directories with a
-warm dentry cache, 6.8-7.3 ms (vs 0.007 ms for the single marker stat; CPython itself starts
-in roughly 20-100 ms). That is too much to pay on every start for tools that start often, so
-the full check runs:
-
-* when the marker's mtime is older than one hour -- the same moment the last use is recorded
-  for ``pybundle cache prune`` (``os.utime`` on the marker), so it costs at most one full check
-  per entry per hour of use;
-* on every start with ``PYBUNDLE_VERIFY=1``.
-
-A damaged entry found by the check (missing file, wrong size, unreadable marker) is repaired
-(re-extracted atomically, as with ``PYBUNDLE_FORCE_EXTRACT``) rather than imported; in a
-read-only root it is skipped. Damage that appears between two checks is not detected; the
-documented repair is ``PYBUNDLE_VERIFY=1`` (or ``PYBUNDLE_FORCE_EXTRACT=1``) for one run.
+Imported the first time a start needs an extracted distribution; a start that needs none never
+imports it. Creating roots, checking and writing entries are ``_extract``'s (cold path).
 """
+# The rules below are comments, not docstrings: this module is on the warm path, and a
+# docstring is unmarshalled on every start.
+#
+# Cache roots
+# -----------
+# * Read-only roots: ``PYBUNDLE_ROOTS=dir1:dir2`` (``os.pathsep``-separated) are consulted first,
+#   in order. An entry there is used as it is, never written to (no extraction, no last-use
+#   update), if it is complete. Such a root (and its ``v1`` dir and the entry) must be owned by
+#   the current user or by root and must not be writable by group/others.
+# * The writable root is the first of: ``PYBUNDLE_ROOT``, the ``ROOT`` baked into the bundle at
+#   build time, ``${XDG_CACHE_HOME:-~/.cache}/pybundle``. It is created with mode 0700; it and
+#   its ``v1`` dir must be owned by the current uid and not group/other-writable, else the run
+#   stops with an error naming the directory, its owner and mode, and the fix.
+# * If the writable root cannot be created or written (read-only or missing HOME, a path under
+#   a regular file, ...), the run falls back to ``$TMPDIR/pybundle-<uid>`` (``/tmp`` when TMPDIR
+#   is unset; created 0700, ownership checked) with one warning line on stderr, or fails
+#   clearly if that is unusable too. Creating a root is ``_extract.choose_root``.
+#
+# Layout: ``<root>/v1/dists/<key>/`` (complete entries, each with the marker file
+# ``.pybundle-complete``) and ``<root>/v1/tmp/`` (extractions in progress).
+#
+# Integrity
+# ---------
+# The marker's first line is ``pybundle-complete 1 <file count> <total bytes>``; it is followed
+# by one ``<size> <relative path>`` line per file. The warm path stats only the marker (plus the
+# ownership checks of root, ``v1`` and the entry). A full check (one ``os.stat`` per listed file,
+# comparing sizes) costs, measured on the build machine for 1500 files in 60 directories with a
+# warm dentry cache, 6.8-7.3 ms (vs 0.007 ms for the single marker stat; CPython itself starts
+# in roughly 20-100 ms). That is too much to pay on every start for tools that start often, so
+# the full check runs:
+#
+# * when the marker's mtime is older than one hour -- the same moment the last use is recorded
+#   for ``pybundle cache prune`` (``os.utime`` on the marker), so it costs at most one full check
+#   per entry per hour of use;
+# * on every start with ``PYBUNDLE_VERIFY=1``.
+#
+# A damaged entry found by the check (missing file, wrong size, unreadable marker) is repaired
+# (re-extracted atomically, as with ``PYBUNDLE_FORCE_EXTRACT``) rather than imported; in a
+# read-only root it is skipped. Damage that appears between two checks is not detected; the
+# documented repair is ``PYBUNDLE_VERIFY=1`` (or ``PYBUNDLE_FORCE_EXTRACT=1``) for one run.
 import os
 import sys
 
-from . import DISTS_DIR, LAYOUT, MARKER, MARKER_HEADER, PYC_PACK, TMP_DIR, _flag, fail, log
+from . import DISTS_DIR, LAYOUT, MARKER, MARKER_HEADER, PYC_PACK, _flag, log
 
 # A marker older than this is checked in full and touched (last use for `pybundle cache prune`).
 _STALE_SECONDS = 3600
@@ -72,25 +74,6 @@ def safe(st, uid, allow_root_owner=False):
     return (st.st_mode & 0o022) == 0
 
 
-def _owner(uid):
-    try:
-        import pwd
-
-        return "%s (uid %d)" % (pwd.getpwuid(uid).pw_name, uid)
-    except Exception:
-        return "uid %d" % uid
-
-
-def unsafe_dir(path, st, uid, readonly=False):
-    who = "you or root" if readonly else "you"
-    fail(
-        "error: refusing to use the pybundle cache directory %s: it is owned by %s and has mode "
-        "%04o, but it must be owned by %s (uid %d) and not writable by group or others. fix: "
-        "`chmod 700 %s` (and `chown` it to yourself), or set PYBUNDLE_ROOT to a private directory."
-        % (path, _owner(st.st_uid), st.st_mode & 0o7777, who, uid, path)
-    )
-
-
 def writable_root(g):
     """The writable cache root: PYBUNDLE_ROOT, else the baked ROOT, else the XDG cache dir.
 
@@ -112,74 +95,8 @@ def readonly_roots():
     return [os.path.abspath(os.path.expanduser(p)) for p in v.split(os.pathsep) if p]
 
 
-def _ensure_dir(path, uid, mode=0o700, nofollow=False):
-    """Create ``path`` (mode 0700) if needed and check ownership/mode. OSError if unusable.
-
-    ``nofollow``: refuse a symlink (for the fallback root in a shared temp dir)."""
-    try:
-        os.mkdir(path, mode)
-    except FileExistsError:
-        pass
-    st = os.lstat(path) if nofollow else os.stat(path)
-    import stat
-
-    if not stat.S_ISDIR(st.st_mode):
-        raise NotADirectoryError(20, "not a directory", path)
-    if not safe(st, uid):
-        unsafe_dir(path, st, uid)
-    return path
-
-
-def _prepare_root(root, uid, shared_parent=False):
-    """Create root, v1, v1/dists and v1/tmp; check them; probe writability. Raises OSError."""
-    parent = os.path.dirname(root)
-    if parent and not os.path.isdir(parent):
-        if shared_parent:
-            raise FileNotFoundError(2, "no such directory", parent)
-        os.makedirs(parent, 0o755)
-    _ensure_dir(root, uid, nofollow=shared_parent)
-    v1 = _ensure_dir(os.path.join(root, LAYOUT), uid)
-    _ensure_dir(os.path.join(v1, DISTS_DIR), uid)
-    tmp = _ensure_dir(os.path.join(v1, TMP_DIR), uid)
-    if not os.access(tmp, os.W_OK | os.X_OK):
-        raise PermissionError(13, "not writable", tmp)
-    return root
-
-
-def _fallback_root(uid):
-    base = os.environ.get("TMPDIR") or "/tmp"
-    return os.path.join(base, "pybundle-%s" % (uid if uid is not None else "user"))
-
-
-def choose_root(rw, uid):
-    """The root to extract into: ``rw`` (the writable root, created if needed), else the
-    fallback in the temp dir, with a warning; stops the run if neither is usable."""
-    reason = None
-    if rw is not None:
-        try:
-            return _prepare_root(rw, uid)
-        except OSError as e:
-            reason = e.strerror or str(e)
-    else:
-        reason = "no home directory"
-    fb = _fallback_root(uid)
-    try:
-        _prepare_root(fb, uid, shared_parent=True)
-    except OSError as e:
-        fail(
-            "error: pybundle cannot create its cache directory: %s: %s; fallback %s: %s. "
-            "fix: set PYBUNDLE_ROOT to a writable private directory."
-            % (rw or "~/.cache/pybundle", reason, fb, e.strerror or e)
-        )
-    sys.stderr.write(
-        "pybundle: warning: cannot use the cache directory %s (%s); using %s instead "
-        "(set PYBUNDLE_ROOT to choose another)\n" % (rw or "~/.cache/pybundle", reason, fb)
-    )
-    return fb
-
-
 # --------------------------------------------------------------------------------------------
-# the marker: the list of an entry's files, written last
+# the marker: the list of an entry's files, written last (checked by `_extract.check_entry`)
 # --------------------------------------------------------------------------------------------
 def marker_text(listing):
     """The marker of an entry whose files are ``listing`` ([(relative path, size)], sorted)."""
@@ -189,6 +106,8 @@ def marker_text(listing):
 
 
 def read_marker(entry):
+    """(file count, total bytes, [(relative path, size)]) of ``entry``'s marker; raises OSError
+    or ValueError."""
     with open(os.path.join(entry, MARKER), "r", encoding="utf-8") as f:
         lines = f.read().split("\n")
     head = lines[0].split()
@@ -204,37 +123,6 @@ def read_marker(entry):
         raise ValueError("marker file list does not match its totals")
     return count, size, files
 
-
-def check_entry(entry):
-    """Return None if every file listed in the marker exists with its size, else a reason."""
-    try:
-        _count, _size, files = read_marker(entry)
-    except (OSError, ValueError) as e:
-        return "unreadable marker: %s" % e
-    st = os.stat
-    join = os.path.join
-    for p, size in files:
-        try:
-            if st(join(entry, p)).st_size != size:
-                return "wrong size: %s" % p
-        except OSError:
-            return "missing file: %s" % p
-    return None
-
-
-def verify_entry(entry, key, repairable=False):
-    import time
-
-    t = time.perf_counter()
-    why = check_entry(entry)
-    log("verified %s in %.1f ms: %s" % (key, (time.perf_counter() - t) * 1000, why or "ok"))
-    if why is None:
-        return True
-    sys.stderr.write(
-        "pybundle: warning: cache entry %s is damaged (%s); %s\n"
-        % (entry, why, "repairing it" if repairable else "not using it")
-    )
-    return False
 
 
 # --------------------------------------------------------------------------------------------
@@ -254,7 +142,9 @@ def _lookup(root, key, uid, readonly, checked):
                 checked[root] = False
                 return None
             if not safe(st, uid, readonly):
-                unsafe_dir(d, st, uid, readonly)
+                from . import _errors
+
+                _errors.unsafe_dir(d, st, uid, readonly)
         checked[root] = True
     if not checked[root]:
         return None
@@ -265,7 +155,9 @@ def _lookup(root, key, uid, readonly, checked):
         return None
     est = os.stat(entry)
     if not safe(est, uid, readonly):
-        unsafe_dir(entry, est, uid, readonly)
+        from . import _errors
+
+        _errors.unsafe_dir(entry, est, uid, readonly)
     return entry, mst
 
 
@@ -294,7 +186,9 @@ def resolve(g, archive, items):
                 if hit is None:
                     continue
                 if verify_all or now - hit[1].st_mtime > _STALE_SECONDS:
-                    if not verify_entry(hit[0], key):
+                    from . import _extract
+
+                    if not _extract.verify_entry(hit[0], key):
                         continue
                 found = hit[0]
                 log("cache hit %s in read-only root %s" % (key, root))
@@ -303,9 +197,12 @@ def resolve(g, archive, items):
                 hit = _lookup(rw, key, me, False, checked)
                 if hit is not None:
                     stale = now - hit[1].st_mtime > _STALE_SECONDS
-                    if (verify_all or stale) and not verify_entry(hit[0], key, repairable=True):
-                        hit = None
-                        repair.add(key)
+                    if verify_all or stale:
+                        from . import _extract
+
+                        if not _extract.verify_entry(hit[0], key, repairable=True):
+                            hit = None
+                            repair.add(key)
                     if hit is not None and stale:
                         try:  # record last use for `pybundle cache prune`
                             os.utime(os.path.join(hit[0], MARKER))
@@ -437,3 +334,4 @@ def use_packs(dirs):
         _ENTRY_FINDERS.append((d, make(d)))
     if _entry_path_hook not in sys.path_hooks:
         sys.path_hooks.insert(0, _entry_path_hook)
+

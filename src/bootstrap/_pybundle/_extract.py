@@ -1,4 +1,6 @@
-"""Extraction of a distribution into the cache (cold path: imported only on a cache miss).
+"""Writing the extraction cache (cold path): creating the writable root or the fallback,
+checking an entry in full and extracting a distribution into the cache. Imported on a cache
+miss, and for the full check of an entry (at most once an hour per entry, see ``_cache``).
 
 Atomicity and concurrency
 -------------------------
@@ -17,12 +19,117 @@ import os
 import sys
 
 from . import DISTS_DIR, EXTRACT_DIR, LAYOUT, MARKER, PYC_PACK, TMP_DIR, damaged, fail, log
-from . import _cache, _zip
+from . import _cache
 
 # Below this many bytes one thread extracts; above it two share the work.
 _PARALLEL_BYTES = 4 << 20
 # The cost of one file (open, write, close) in bytes of inflated data, for balancing.
 _FILE_COST = 64 << 10
+
+
+# --------------------------------------------------------------------------------------------
+# roots: creating the writable one (its choice is `_cache.writable_root`) and the fallback
+# --------------------------------------------------------------------------------------------
+def _ensure_dir(path, uid, mode=0o700, nofollow=False):
+    """Create ``path`` (mode 0700) if needed and check ownership/mode. OSError if unusable.
+
+    ``nofollow``: refuse a symlink (for the fallback root in a shared temp dir)."""
+    try:
+        os.mkdir(path, mode)
+    except FileExistsError:
+        pass
+    st = os.lstat(path) if nofollow else os.stat(path)
+    import stat
+
+    if not stat.S_ISDIR(st.st_mode):
+        raise NotADirectoryError(20, "not a directory", path)
+    if not _cache.safe(st, uid):
+        from . import _errors
+
+        _errors.unsafe_dir(path, st, uid)
+    return path
+
+
+def _prepare_root(root, uid, shared_parent=False):
+    """Create root, v1, v1/dists and v1/tmp; check them; probe writability. Raises OSError."""
+    parent = os.path.dirname(root)
+    if parent and not os.path.isdir(parent):
+        if shared_parent:
+            raise FileNotFoundError(2, "no such directory", parent)
+        os.makedirs(parent, 0o755)
+    _ensure_dir(root, uid, nofollow=shared_parent)
+    v1 = _ensure_dir(os.path.join(root, LAYOUT), uid)
+    _ensure_dir(os.path.join(v1, DISTS_DIR), uid)
+    tmp = _ensure_dir(os.path.join(v1, TMP_DIR), uid)
+    if not os.access(tmp, os.W_OK | os.X_OK):
+        raise PermissionError(13, "not writable", tmp)
+    return root
+
+
+def _fallback_root(uid):
+    base = os.environ.get("TMPDIR") or "/tmp"
+    return os.path.join(base, "pybundle-%s" % (uid if uid is not None else "user"))
+
+
+def choose_root(rw, uid):
+    """The root to extract into: ``rw`` (the writable root, created if needed), else the
+    fallback in the temp dir, with a warning; stops the run if neither is usable."""
+    reason = None
+    if rw is not None:
+        try:
+            return _prepare_root(rw, uid)
+        except OSError as e:
+            reason = e.strerror or str(e)
+    else:
+        reason = "no home directory"
+    fb = _fallback_root(uid)
+    try:
+        _prepare_root(fb, uid, shared_parent=True)
+    except OSError as e:
+        fail(
+            "error: pybundle cannot create its cache directory: %s: %s; fallback %s: %s. "
+            "fix: set PYBUNDLE_ROOT to a writable private directory."
+            % (rw or "~/.cache/pybundle", reason, fb, e.strerror or e)
+        )
+    sys.stderr.write(
+        "pybundle: warning: cannot use the cache directory %s (%s); using %s instead "
+        "(set PYBUNDLE_ROOT to choose another)\n" % (rw or "~/.cache/pybundle", reason, fb)
+    )
+    return fb
+
+
+
+def check_entry(entry):
+    """Return None if every file listed in the marker exists with its size, else a reason."""
+    try:
+        _count, _size, files = _cache.read_marker(entry)
+    except (OSError, ValueError) as e:
+        return "unreadable marker: %s" % e
+    st = os.stat
+    join = os.path.join
+    for p, size in files:
+        try:
+            if st(join(entry, p)).st_size != size:
+                return "wrong size: %s" % p
+        except OSError:
+            return "missing file: %s" % p
+    return None
+
+
+def verify_entry(entry, key, repairable=False):
+    import time
+
+    t = time.perf_counter()
+    why = check_entry(entry)
+    log("verified %s in %.1f ms: %s" % (key, (time.perf_counter() - t) * 1000, why or "ok"))
+    if why is None:
+        return True
+    sys.stderr.write(
+        "pybundle: warning: cache entry %s is damaged (%s); %s\n"
+        % (entry, why, "repairing it" if repairable else "not using it")
+    )
+    return False
+
 
 
 # --------------------------------------------------------------------------------------------
@@ -94,6 +201,8 @@ def _extract_one(fd, archive, key, members, dest, expected):
     at its end (format in ``_cache``): creating a file is the main cost of an
     extraction, and this halves their number. Two threads share the work when there is enough of
     it: zlib and file writes release the GIL."""
+    from . import _zip
+
     prefix = "%s/%s/" % (EXTRACT_DIR, key)
     os.mkdir(dest, 0o755)
     made = {dest}
@@ -244,7 +353,7 @@ def extract_missing(archive, rw, missing, force, uid, repair=()):
     import time
 
     t0 = time.perf_counter()
-    root = _cache.choose_root(rw, uid)
+    root = choose_root(rw, uid)
     v1 = os.path.join(root, LAYOUT)
     dists = os.path.join(v1, DISTS_DIR)
     tmp = os.path.join(v1, TMP_DIR)
@@ -256,11 +365,13 @@ def extract_missing(archive, rw, missing, force, uid, repair=()):
         target = os.path.join(dists, key)
         if not force and key not in repair and os.path.exists(os.path.join(target, MARKER)):
             # e.g. the fallback root already holds it
-            why = _cache.check_entry(target)
+            why = check_entry(target)
             if why is None:
                 st = os.stat(target)
                 if not _cache.safe(st, uid):
-                    _cache.unsafe_dir(target, st, uid)
+                    from . import _errors
+
+                    _errors.unsafe_dir(target, st, uid)
                 out[key] = target
                 log("cache hit %s" % target)
                 continue
@@ -269,6 +380,8 @@ def extract_missing(archive, rw, missing, force, uid, repair=()):
         todo.append(item)
     if not todo:
         return out
+    from . import _zip
+
     toc = _zip.toc(archive)
     for item in todo:
         if _zip.inner_name(item.key) not in toc:
