@@ -6,8 +6,8 @@
 //! The package, by concern: `__init__` is the warm path and the only module every start imports
 //! (it also holds the Python side's only definitions of the bundle format's names, checked
 //! against the Rust side by a test below); `_cache` the extraction cache as a start reads it
-//! (roots, lookup, the marker and `.pybundle-pyc` formats), imported when an extracted
-//! distribution is first needed; `_extract` creating roots, checking and writing entries;
+//! (roots, lookup, the `.pybundle-pyc` format), imported when an extracted distribution is
+//! first needed; `_extract` creating roots, the marker format, checking and writing entries;
 //! `_zip` the bundle's directory and the inner archives; `_metadata` importlib.metadata;
 //! `_errors` error messages and the exit on KeyboardInterrupt; `_interp` interpreter mode.
 

@@ -119,11 +119,11 @@ class MarkerTest(TempDirTest):
             f.write("abc")
         os.mkdir(os.path.join(self.tmp, "d"))
         open(os.path.join(self.tmp, "d", "b.txt"), "w").close()
-        text = _cache.marker_text(listing)
+        text = _extract.marker_text(listing)
         self.assertEqual(text, "pybundle-complete 1 2 3\n3 a.py\n0 d/b.txt\n")
         with open(os.path.join(self.tmp, _pybundle.MARKER), "w") as f:
             f.write(text)
-        self.assertEqual(_cache.read_marker(self.tmp), (2, 3, listing))
+        self.assertEqual(_extract.read_marker(self.tmp), (2, 3, listing))
         self.assertIsNone(_extract.check_entry(self.tmp))
         with open(os.path.join(self.tmp, "a.py"), "a") as f:
             f.write("d")
@@ -136,7 +136,7 @@ class MarkerTest(TempDirTest):
         for text in ("something else 1 0 0\n", "pybundle-complete 1 2 3\n3 a.py\n"):
             with open(os.path.join(self.tmp, _pybundle.MARKER), "w") as f:
                 f.write(text)
-            self.assertRaises(ValueError, _cache.read_marker, self.tmp)
+            self.assertRaises(ValueError, _extract.read_marker, self.tmp)
             self.assertTrue(_extract.check_entry(self.tmp).startswith("unreadable marker"))
 
 

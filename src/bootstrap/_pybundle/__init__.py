@@ -5,8 +5,8 @@
 # a filled extraction cache needs, and it is the only module of the package every start imports
 # (each further one costs a zip member and an unmarshal); at top level it imports only ``sys``
 # and ``os``. The others are imported on the path that needs them: ``_cache`` (the extraction
-# cache as a start reads it: roots, lookup, marker and pack formats; when an extracted
-# distribution is first needed), ``_extract`` (creating roots, checking and writing entries),
+# cache as a start reads it: roots, lookup, the pack format; when an extracted distribution
+# is first needed), ``_extract`` (creating roots, the marker, checking and writing entries),
 # ``_zip`` (the bundle's directory, inner archives), ``_metadata`` (importlib.metadata),
 # ``_errors`` (mismatch messages, PEP 440, KeyboardInterrupt, unsafe cache directories) and
 # ``_interp`` (interpreter mode).

@@ -1,9 +1,10 @@
-"""The extraction cache as a start reads it: where the roots are, finding a complete entry, and
-the two file formats of an entry (the marker, and the ``.pybundle-pyc`` bytecode pack with the
-path hook that serves an entry's bytecode from it).
+"""The extraction cache as a start reads it: where the roots are, finding a complete entry (a
+stat of its marker), and the ``.pybundle-pyc`` bytecode pack (format, reader, writer) with the
+path hook that serves an entry's bytecode from it.
 
 Imported the first time a start needs an extracted distribution; a start that needs none never
-imports it. Creating roots, checking and writing entries are ``_extract``'s (cold path).
+imports it. Creating roots, the marker's format, checking and writing entries are ``_extract``'s
+(cold path).
 """
 # The rules below are comments, not docstrings: this module is on the warm path, and a
 # docstring is unmarshalled on every start.
@@ -48,7 +49,7 @@ imports it. Creating roots, checking and writing entries are ``_extract``'s (col
 import os
 import sys
 
-from . import DISTS_DIR, LAYOUT, MARKER, MARKER_HEADER, PYC_PACK, _flag, log
+from . import DISTS_DIR, LAYOUT, MARKER, PYC_PACK, _flag, log
 
 # A marker older than this is checked in full and touched (last use for `pybundle cache prune`).
 _STALE_SECONDS = 3600
@@ -93,36 +94,6 @@ def writable_root(g):
 def readonly_roots():
     v = os.environ.get("PYBUNDLE_ROOTS", "")
     return [os.path.abspath(os.path.expanduser(p)) for p in v.split(os.pathsep) if p]
-
-
-# --------------------------------------------------------------------------------------------
-# the marker: the list of an entry's files, written last (checked by `_extract.check_entry`)
-# --------------------------------------------------------------------------------------------
-def marker_text(listing):
-    """The marker of an entry whose files are ``listing`` ([(relative path, size)], sorted)."""
-    lines = ["%s %d %d" % (MARKER_HEADER, len(listing), sum(s for _, s in listing))]
-    lines.extend("%d %s" % (s, p) for p, s in listing)
-    return "\n".join(lines) + "\n"
-
-
-def read_marker(entry):
-    """(file count, total bytes, [(relative path, size)]) of ``entry``'s marker; raises OSError
-    or ValueError."""
-    with open(os.path.join(entry, MARKER), "r", encoding="utf-8") as f:
-        lines = f.read().split("\n")
-    head = lines[0].split()
-    if len(head) != 4 or head[0] != MARKER_HEADER.split()[0]:
-        raise ValueError("bad marker header")
-    count, size = int(head[2]), int(head[3])
-    files = []
-    for line in lines[1:]:
-        if line:
-            s, _, p = line.partition(" ")
-            files.append((p, int(s)))
-    if len(files) != count or sum(s for _, s in files) != size:
-        raise ValueError("marker file list does not match its totals")
-    return count, size, files
-
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""Writing the extraction cache (cold path): creating the writable root or the fallback,
-checking an entry in full and extracting a distribution into the cache. Imported on a cache
+"""Writing the extraction cache (cold path): creating the writable root or the fallback, the
+marker's format, checking an entry in full and extracting a distribution into the cache. Imported on a cache
 miss, and for the full check of an entry (at most once an hour per entry, see ``_cache``).
 
 Atomicity and concurrency
@@ -12,13 +12,14 @@ in (rename old aside, rename new in, remove old). Leftover tmp dirs older than o
 process is gone are removed opportunistically on this (cold) path.
 
 Members are read straight from the bundle (``_zip``: offsets from zipimport's directory and
-the inner archive's own; no zipfile). The roots, the marker and the bytecode pack formats are
+the inner archive's own; no zipfile). Where the roots are and the bytecode pack's format are
 ``_cache``'s.
 """
 import os
 import sys
 
-from . import DISTS_DIR, EXTRACT_DIR, LAYOUT, MARKER, PYC_PACK, TMP_DIR, damaged, fail, log
+from . import DISTS_DIR, EXTRACT_DIR, LAYOUT, MARKER, MARKER_HEADER, PYC_PACK, TMP_DIR
+from . import damaged, fail, log
 from . import _cache
 
 # Below this many bytes one thread extracts; above it two share the work.
@@ -98,11 +99,39 @@ def choose_root(rw, uid):
     return fb
 
 
+# --------------------------------------------------------------------------------------------
+# the marker: the list of an entry's files, written last (`_cache` only stats it)
+# --------------------------------------------------------------------------------------------
+def marker_text(listing):
+    """The marker of an entry whose files are ``listing`` ([(relative path, size)], sorted)."""
+    lines = ["%s %d %d" % (MARKER_HEADER, len(listing), sum(s for _, s in listing))]
+    lines.extend("%d %s" % (s, p) for p, s in listing)
+    return "\n".join(lines) + "\n"
+
+
+def read_marker(entry):
+    """(file count, total bytes, [(relative path, size)]) of ``entry``'s marker; raises OSError
+    or ValueError."""
+    with open(os.path.join(entry, MARKER), "r", encoding="utf-8") as f:
+        lines = f.read().split("\n")
+    head = lines[0].split()
+    if len(head) != 4 or head[0] != MARKER_HEADER.split()[0]:
+        raise ValueError("bad marker header")
+    count, size = int(head[2]), int(head[3])
+    files = []
+    for line in lines[1:]:
+        if line:
+            s, _, p = line.partition(" ")
+            files.append((p, int(s)))
+    if len(files) != count or sum(s for _, s in files) != size:
+        raise ValueError("marker file list does not match its totals")
+    return count, size, files
+
 
 def check_entry(entry):
     """Return None if every file listed in the marker exists with its size, else a reason."""
     try:
-        _count, _size, files = _cache.read_marker(entry)
+        _count, _size, files = read_marker(entry)
     except (OSError, ValueError) as e:
         return "unreadable marker: %s" % e
     st = os.stat
@@ -303,7 +332,7 @@ def _extract_one(fd, archive, key, members, dest, expected):
         work([j for j, _ in jobs])
     listing.sort()
     with open(os.path.join(dest, MARKER), "w", encoding="utf-8") as f:
-        f.write(_cache.marker_text(listing))
+        f.write(marker_text(listing))
     return count
 
 
