@@ -28,6 +28,9 @@ Knobs (environment variables, all optional):
   TOOLS         comma list of shiv,pex,pex-venv,pybundle (the venv baseline is always kept)
   SYNTH_FILES   comma list of file counts of the synthetic bundles (default 200,20000;
                 empty disables the synthetic rows)
+  ROWS          comma list of the row groups to measure: warm,cold,servers,build,synth
+                (default: all). `ROWS=warm` builds each bundle once and times warm starts
+                only; the size and extraction cache tables come along at no cost.
   PYBUNDLE      the pybundle binary (default target/release/pybundle, built with
                 `cargo build --release` when missing)
   BENCH_PYTHON  the interpreter everything is built for (default: the one running this)
@@ -72,6 +75,14 @@ BUILD_RUNS = int(os.environ.get("BUILD_RUNS", "5"))
 SERVER_RUNS = int(os.environ.get("SERVER_RUNS", str(RUNS)))
 PINS = os.environ.get("BENCH_PINS", "shiv==1.0.8 pex==2.105.2 uv==0.13.9").split()
 SYNTH_FILES = [int(x) for x in os.environ.get("SYNTH_FILES", "200,20000").split(",") if x.strip()]
+ROW_GROUPS = ("warm", "cold", "servers", "build", "synth")
+ROWS = [x for x in os.environ.get("ROWS", ",".join(ROW_GROUPS)).split(",") if x.strip()]
+if set(ROWS) - set(ROW_GROUPS):
+    sys.exit(f"error: unknown ROWS {sorted(set(ROWS) - set(ROW_GROUPS))}; known: {list(ROW_GROUPS)}")
+if "build" not in ROWS:
+    BUILD_RUNS = 0
+if "synth" not in ROWS:
+    SYNTH_FILES = []
 PYBUNDLE = os.path.abspath(os.environ.get("PYBUNDLE") or os.path.join(REPO, "target", "release", "pybundle"))
 
 TOOLS_VENV = os.path.join(WORK, "tools")
@@ -210,7 +221,8 @@ def tools(build=False):
     for t in ALL_TOOLS:
         if t.build_only and not build:
             continue
-        if t.name == "pybundle-uv" and ("uv" not in pybundle_resolvers() or (only and "pybundle" not in only)):
+        if t.name == "pybundle-uv" and ("build" not in ROWS or "uv" not in pybundle_resolvers()
+                                        or (only and "pybundle" not in only)):
             continue
         if only and t.name != "venv" and t.name not in only and t.name != "pybundle-uv":
             continue
@@ -409,7 +421,7 @@ def phase_build():
     os.makedirs(w_("tmpcwd"), exist_ok=True)
     ts = tools(build=True)
     res = {"tools": [t.name for t in ts], "resolvers": pybundle_resolvers(), "workloads": {}, "synth": {},
-           "config": {"BUILD_RUNS": BUILD_RUNS}}
+           "config": {"BUILD_RUNS": BUILD_RUNS, "ROWS": ROWS}}
     for wname, w in workloads().items():
         log(f"[build] {wname}")
         wr = res["workloads"][wname] = {}
@@ -631,10 +643,10 @@ def phase_run():
     log(f"[run] network: {net}")
     ts = [t for t in tools() if t.name in RUN_TOOLS]
     ws = workloads()
-    res = {"network": net, "config": {"RUNS": RUNS, "SERVER_RUNS": SERVER_RUNS}, "warm": {}, "cold": {},
-           "cache": {}, "synth": {}}
+    res = {"network": net, "config": {"RUNS": RUNS, "SERVER_RUNS": SERVER_RUNS, "ROWS": ROWS}, "warm": {},
+           "cold": {}, "cache": {}, "synth": {}, "servers": {}}
     for wname, w in ws.items():
-        for mode in ("warm", "cold"):
+        for mode in (m for m in ("warm", "cold") if m in ROWS):
             log(f"[run] {wname} {mode}")
             vs = [Variant(t, w, wname, mode) for t in ts if os.path.exists(t.out(wname))]
             res[mode][wname] = measure(vs, RUNS)
@@ -643,7 +655,8 @@ def phase_run():
             if t.cache_env:
                 res["cache"].setdefault(wname, {})[t.name] = tree_bytes(d) if os.path.isdir(d) else \
                     {"files": 0, "bytes": 0}
-    res["servers"] = servers(ts, ws)
+    if "servers" in ROWS:
+        res["servers"] = servers(ts, ws)
     # all sizes in one interleaved measurement, so that growth is a paired difference per round
     vs = [Variant(t, w, wname, "warm", label=f"{t.name}@{w['synth']}", base=f"venv@{w['synth']}")
           for wname, w in synth_workloads().items() for t in ts if os.path.exists(t.out(wname))]
@@ -700,7 +713,7 @@ def phase_report():
     ws = workloads()
     head_t = ["workload"] + COLS + ["pybundle target", "pybundle", "met?"]
     md = ["# pybundle benchmark: latest run", ""]
-    smoke = RUNS < 3 or BUILD_RUNS < 3
+    smoke = RUNS < 3 or ("build" in ROWS and BUILD_RUNS < 3)
     if smoke:
         md += [f"**SMOKE RUN (RUNS={RUNS}, BUILD_RUNS={BUILD_RUNS}): proves the harness works; not results.**", ""]
     md += [f"Date (UTC) {time.strftime('%Y-%m-%d %H:%M', time.gmtime())}; {platform.platform()}; "
@@ -721,19 +734,22 @@ def phase_report():
             rows.append([f"{wname} (`{cmd}`)"] + [cell(g.get(c)) for c in COLS] + [shown, val, ok])
         return rows
 
-    md += ["## Warm start (cache filled), s", "",
-           table(head_t, time_rows("warm", lambda w: (1.05, "≤ ×1.05"))), ""]
-    md += ["## First start, empty cache, s", "",
-           table(head_t, time_rows("cold", lambda w: (4.0, "≤ ×4") if w == "numpy" else (1.5, "≤ ×1.5"))), ""]
+    if "warm" in ROWS:
+        md += ["## Warm start (cache filled), s", "",
+               table(head_t, time_rows("warm", lambda w: (1.05, "≤ ×1.05"))), ""]
+    if "cold" in ROWS:
+        md += ["## First start, empty cache, s", "",
+               table(head_t, time_rows("cold", lambda w: (4.0, "≤ ×4") if w == "numpy" else (1.5, "≤ ×1.5"))), ""]
 
     rows = []
     targets = {"twisted": 0.35, "gunicorn": 0.25}
     for wname, g in r["servers"].items():
         val, ok = verdict(med(g.get("pybundle")), targets[wname], lambda x: f"{x:.3f} s")
         rows.append([wname] + [cell(g.get(c)) for c in COLS] + [f"≤ {targets[wname]} s", val, ok])
-    md += ["## Time to first HTTP response, empty cache, s", "",
-           "twisted: `twist web --path DOCROOT` (GET /hello.txt); gunicorn: `-w 1 hello_wsgi:app` (GET /).", "",
-           table(head_t, rows), ""]
+    if "servers" in ROWS:
+        md += ["## Time to first HTTP response, empty cache, s", "",
+               "twisted: `twist web --path DOCROOT` (GET /hello.txt); gunicorn: `-w 1 hello_wsgi:app` (GET /).", "",
+               table(head_t, rows), ""]
 
     bcols = COLS + ["pybundle-uv"]
     rows = []
@@ -758,9 +774,10 @@ def phase_report():
         v2 = verdict(ratio_to("pybundle-uv", "shiv"), 0.3, lambda x: f"×{x:.2f}") if "uv" in b["resolvers"] \
             else ("n/a", "no `--resolver` in `pybundle --help`")
         rows.append([wname] + cells + ["≤ ×0.8 shiv (pip)", v1[0], v1[1], "≤ ×0.3 shiv (uv)", v2[0], v2[1]])
-    md += ["## Build time, warm pip cache, s", "", "(×N shiv) = median of the ratios to shiv's build of the same round.", "",
-           table(["workload"] + bcols + ["target", "pybundle", "met?", "target", "pybundle-uv", "met?"], rows), ""]
-    if "uv" in b["resolvers"]:
+    if "build" in ROWS:
+        md += ["## Build time, warm pip cache, s", "", "(×N shiv) = median of the ratios to shiv's build of the same round.",
+               "", table(["workload"] + bcols + ["target", "pybundle", "met?", "target", "pybundle-uv", "met?"], rows), ""]
+    if "build" in ROWS and "uv" in b["resolvers"]:
         same = []
         for wname, g in b["workloads"].items():
             a, z = ((g.get(c) or {}).get("artifact") or {} for c in ("pybundle", "pybundle-uv"))

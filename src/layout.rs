@@ -41,6 +41,13 @@ pub const LAYOUT: &str = "v1";
 /// `pybundle-complete 1 <file count> <total bytes>`, then one `<size> <relative path>` line per
 /// file, in zip order, `\n`-terminated.
 pub const MARKER: &str = ".pybundle-complete";
+/// The marker's first words (`MARKER_HEADER` in `_pybundle`), before the file count and size.
+pub const MARKER_HEADER: &str = "pybundle-complete 1";
+/// The directory of complete cache entries under `<root>/<LAYOUT>/` (`DISTS_DIR` in `_pybundle`).
+pub const DISTS_DIR: &str = "dists";
+/// The directory of entries being written under `<root>/<LAYOUT>/`, renamed into
+/// [`DISTS_DIR`] when complete (`TMP_DIR` in `_pybundle`).
+pub const TMP_DIR: &str = "tmp";
 /// The file of an extracted entry that holds its bytecode (`PYC_PACK` in `_pybundle`); see
 /// [`PycPack`].
 pub const PYC_PACK: &str = ".pybundle-pyc";
@@ -374,20 +381,53 @@ mod tests {
         found
     }
 
+    /// The bundle format's names as `_pybundle/__init__.py` defines them: every
+    /// `NAME = "value"` line between its `# --- bundle format` and `# --- end of the bundle
+    /// format` comments.
+    fn python_layout() -> Vec<(String, String)> {
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("src/bootstrap/_pybundle/__init__.py");
+        let init = fs_err::read_to_string(path).expect("the run-time package");
+        let start = init
+            .find("\n# --- bundle format")
+            .expect("`__init__.py` has a bundle format block");
+        let len = init[start..]
+            .find("\n# --- end of the bundle format")
+            .expect("the bundle format block ends");
+        let line = regex::Regex::new(r#"(?m)^([A-Z][A-Z0-9_]*) = "([^"\\]*)"$"#).unwrap();
+        line.captures_iter(&init[start..start + len])
+            .map(|c| (c[1].to_string(), c[2].to_string()))
+            .collect()
+    }
+
+    /// The Python side defines exactly these names, with these values: a name added, removed or
+    /// changed on either side fails here.
     #[test]
-    fn the_run_time_shares_the_cache_constants() {
-        for (name, value) in [
-            ("MARKER", MARKER),
+    fn the_run_time_shares_the_format_constants() {
+        let rust: &[(&str, &str)] = &[
+            ("EXTRACT_DIR", EXTRACT_DIR),
             ("LAYOUT", LAYOUT),
+            ("MARKER", MARKER),
+            ("MARKER_HEADER", MARKER_HEADER),
             ("PYC_PACK", PYC_PACK),
-        ] {
-            let found = python_constant(name);
-            assert!(!found.is_empty(), "`{name}` is not defined in _pybundle");
-            for (file, literal) in found {
+            ("PREAMBLE", PREAMBLE_PATH),
+            ("DISTS_DIR", DISTS_DIR),
+            ("TMP_DIR", TMP_DIR),
+        ];
+        let mut python = python_layout();
+        python.sort();
+        let mut expected: Vec<(String, String)> = rust
+            .iter()
+            .map(|(name, value)| ((*name).to_string(), (*value).to_string()))
+            .collect();
+        expected.sort();
+        assert_eq!(python, expected);
+        // No other module of the package redefines one of them.
+        for (name, _) in rust {
+            for (file, _) in python_constant(name) {
                 assert_eq!(
-                    literal,
-                    format!("\"{value}\""),
-                    "`{name}` in _pybundle/{file} differs from layout.rs"
+                    file, "__init__.py",
+                    "`{name}` is defined again in _pybundle/{file}"
                 );
             }
         }

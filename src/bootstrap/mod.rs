@@ -2,6 +2,14 @@
 //! `src/bootstrap/_pybundle/`, embedded here) and the generated `__main__.py`, which holds only
 //! data literals and one call into `_pybundle`. The contract between the two is documented in
 //! `docs/DESIGN.md`.
+//!
+//! The package, by concern: `__init__` is the warm path and the only module every start imports
+//! (it also holds the Python side's only definitions of the bundle format's names, checked
+//! against the Rust side by a test below); `_cache` the extraction cache as a start reads it
+//! (roots, lookup, the `.pybundle-pyc` format), imported when an extracted distribution is
+//! first needed; `_extract` creating roots, the marker format, checking and writing entries;
+//! `_zip` the bundle's directory and the inner archives; `_metadata` importlib.metadata;
+//! `_errors` error messages and the exit on KeyboardInterrupt; `_interp` interpreter mode.
 
 use std::fmt::Write as _;
 
@@ -13,11 +21,16 @@ pub const RUNTIME_FILES: &[(&str, &str)] = &[
     ),
     ("_pybundle/_cache.py", include_str!("_pybundle/_cache.py")),
     ("_pybundle/_errors.py", include_str!("_pybundle/_errors.py")),
+    (
+        "_pybundle/_extract.py",
+        include_str!("_pybundle/_extract.py"),
+    ),
     ("_pybundle/_interp.py", include_str!("_pybundle/_interp.py")),
     (
         "_pybundle/_metadata.py",
         include_str!("_pybundle/_metadata.py"),
     ),
+    ("_pybundle/_zip.py", include_str!("_pybundle/_zip.py")),
 ];
 
 /// What the generated `__main__.py` tells the run time.

@@ -38,7 +38,7 @@ use super::extract::rand_u32;
 use crate::bundle::Bundle;
 use crate::dirs::default_root;
 use crate::layout::Mode;
-use crate::layout::{LAYOUT, MARKER};
+use crate::layout::{DISTS_DIR, LAYOUT, MARKER, TMP_DIR};
 
 /// Entries used within this window are never pruned (a start in flight is safe).
 pub const MIN_AGE: Duration = Duration::from_secs(3600);
@@ -104,7 +104,7 @@ fn dir_size(path: &Path) -> u64 {
 
 /// Lists the entries of `root` (sorted by key).
 pub fn entries(root: &Path) -> Result<Vec<Entry>> {
-    let dists = root.join(LAYOUT).join("dists");
+    let dists = root.join(LAYOUT).join(DISTS_DIR);
     if !dists.is_dir() {
         return Ok(Vec::new());
     }
@@ -213,7 +213,7 @@ pub fn prune(
         older_than.max(MIN_AGE)
     };
     let v1 = root.join(LAYOUT);
-    let tmp = v1.join("tmp");
+    let tmp = v1.join(TMP_DIR);
     let now = SystemTime::now();
     let mut report = PruneReport::default();
     for e in entries(root)? {

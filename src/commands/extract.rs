@@ -24,7 +24,10 @@ use sha2::{Digest, Sha256};
 
 use crate::bundle::{Bundle, InnerArchive};
 use crate::fsutil::{enclosed_relative, hex};
-use crate::layout::{EXTRACT_DIR, LAYOUT, MARKER, Mode, PYC_PACK, PycPack, pyc_source};
+use crate::layout::{
+    DISTS_DIR, EXTRACT_DIR, LAYOUT, MARKER, MARKER_HEADER, Mode, PYC_PACK, PycPack, TMP_DIR,
+    pyc_source,
+};
 
 /// What happened to one distribution.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,8 +69,8 @@ pub fn extract(bundle: &Path, root: &Path) -> Result<Vec<(String, Outcome)>> {
         fs_err::create_dir_all(parent)?;
     }
     let v1 = root.join(LAYOUT);
-    let dists = v1.join("dists");
-    let tmp = v1.join("tmp");
+    let dists = v1.join(DISTS_DIR);
+    let tmp = v1.join(TMP_DIR);
     for dir in [root, &v1, &dists] {
         ensure_dir(dir, 0o755)?;
     }
@@ -241,7 +244,7 @@ fn write_entry(
         listing.sort();
     }
     let total: u64 = listing.iter().map(|(_, s)| s).sum();
-    let mut marker = format!("pybundle-complete 1 {} {total}\n", listing.len());
+    let mut marker = format!("{MARKER_HEADER} {} {total}\n", listing.len());
     for (rel, size) in &listing {
         marker.push_str(&format!("{size} {rel}\n"));
     }

@@ -15,13 +15,6 @@ use crate::common::repo_root;
 /// The longest a source file may be.
 const MAX_LINES: usize = 600;
 
-/// Files allowed to be longer for now, each with the reason. An entry whose file is short enough
-/// again fails the test, so the list only shrinks.
-const TOO_LONG_FOR_NOW: &[(&str, &str)] = &[(
-    "src/bootstrap/_pybundle/__init__.py",
-    "split into modules by the bootstrap half of issue #13",
-)];
-
 /// Modules that import nothing but other leaves.
 const LEAVES: &[&str] = &["cli", "ui", "name", "fsutil", "dirs", "layout"];
 /// The read side, and the write side it must not import.
@@ -229,14 +222,8 @@ fn no_source_file_is_too_long() {
             .into_owned();
         let text = std::fs::read_to_string(&file).expect("read source");
         let n = counted_lines(&text, rel.ends_with(".rs"));
-        let excused = TOO_LONG_FOR_NOW.iter().any(|(f, _)| *f == rel);
-        if n > MAX_LINES && !excused {
+        if n > MAX_LINES {
             wrong.push(format!("`{rel}` has {n} lines (at most {MAX_LINES})"));
-        }
-        if n <= MAX_LINES && excused {
-            wrong.push(format!(
-                "`{rel}` has {n} lines now: remove it from TOO_LONG_FOR_NOW"
-            ));
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));

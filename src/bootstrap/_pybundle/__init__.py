@@ -1,38 +1,45 @@
-"""pybundle run-time bootstrap.
-
-The generated ``__main__.py`` holds only data literals (see docs/DESIGN.md) and calls
-``_pybundle.main(globals())``.  This module is the warm path: it imports nothing but ``sys``
-and ``os`` (both loaded at interpreter start) at top level.  Everything heavier lives in
-sibling modules that are imported only on the path that needs them:
-
-* ``_cache``  -- extraction into the cache root (cold path), verification, repair, errors.
-* ``_interp`` -- interpreter mode (``python``-like command line, REPL).
-* ``_errors`` -- interpreter mismatch messages and the PEP 440 ``requires_python`` check.
-
-Order of work in :func:`main`:
-
-1. ``ENV`` defaults (``os.environ.setdefault``).
-2. interpreter check (before any bundled code is imported), exit 1 with a message on mismatch;
-   from then on every bundle member zipimport reads is checked against its CRC-32
-   (``_guard_zip``: a damaged bundle stops with an error instead of running damaged code).
-3. extraction / cache lookup of the ``EXTRACT`` entries (see ``_cache`` for the root rules).
-4. ``sys.path`` isolation: ``[stdlib..., bundle, extracted dirs..., .pth additions,
-   PYTHONPATH entries, inherited host entries (only with inherit)]``.  The zip-safe
-   distributions sit at the root of the bundle (importlib.metadata finds ``.dist-info``
-   only at a zip's root), so the bundle itself moves behind the stdlib.
-5. ``.pth`` files listed in ``PTH``; 6. ``PYBUNDLE_EXTEND_PYTHONPATH``; 7. preamble; 8. entry.
-
-Environment variables read at run time: PYBUNDLE_ROOT, PYBUNDLE_ROOTS, PYBUNDLE_FORCE_EXTRACT,
-PYBUNDLE_VERIFY, PYBUNDLE_VERBOSE, PYBUNDLE_INHERIT_PATH, PYBUNDLE_EXTEND_PYTHONPATH,
-PYBUNDLE_ENTRY_POINT, PYBUNDLE_INTERPRETER.
-"""
+"""pybundle run-time bootstrap: the warm path (``__main__.py`` calls :func:`main`)."""
+# The rest is comments, not docstrings: this module is unmarshalled on every start.
+#
+# ``__main__.py`` holds only data literals (docs/DESIGN.md). This module holds all a start with
+# a filled extraction cache needs, and it is the only module of the package every start imports
+# (each further one costs a zip member and an unmarshal); at top level it imports only ``sys``
+# and ``os``. The others are imported on the path that needs them: ``_cache`` (the extraction
+# cache as a start reads it: roots, lookup, the pack format; when an extracted distribution
+# is first needed), ``_extract`` (creating roots, the marker, checking and writing entries),
+# ``_zip`` (the bundle's directory, inner archives), ``_metadata`` (importlib.metadata),
+# ``_errors`` (mismatch messages, PEP 440, KeyboardInterrupt, unsafe cache directories) and
+# ``_interp`` (interpreter mode).
+#
+# main(): 1. ``ENV`` defaults; 2. interpreter check, then every bundle member zipimport reads is
+# checked against its CRC-32 (_guard_zip); 3. cache lookup / extraction of the ``EXTRACT`` items
+# not extracted on first import; 4. ``sys.path`` isolation: ``[stdlib..., bundle, extracted
+# dirs..., .pth additions, PYTHONPATH entries, host entries (only with inherit)]``; 5. ``PTH``;
+# 6. ``PYBUNDLE_EXTEND_PYTHONPATH``; 7. preamble; 8. entry.
+#
+# Environment variables read at run time: PYBUNDLE_ROOT, PYBUNDLE_ROOTS, PYBUNDLE_FORCE_EXTRACT,
+# PYBUNDLE_VERIFY, PYBUNDLE_VERBOSE, PYBUNDLE_INHERIT_PATH, PYBUNDLE_EXTEND_PYTHONPATH,
+# PYBUNDLE_ENTRY_POINT, PYBUNDLE_INTERPRETER.
 import os
 import sys
 
-MARKER = ".pybundle-complete"
+# --- bundle format: the Python side's only definitions (checked against the Rust side by
+# --- `src/bootstrap/mod.rs`, test `layout_constants_match_rust`)
+# Archive directory of the extracted distributions: `extract/<key>.zip` in the bundle.
+EXTRACT_DIR = "extract"
+# The user's preamble in the bundle (only with --preamble).
+PREAMBLE = "_pybundle/preamble.py"
+# Layout version directory under a cache root: `<root>/v1/`.
 LAYOUT = "v1"
-# The bytecode of an extracted entry, in one file (see _cache._extract_one and _PackLoader).
+# Complete entries (`<root>/v1/dists/<key>/`) and extractions in progress (`<root>/v1/tmp/`).
+DISTS_DIR = "dists"
+TMP_DIR = "tmp"
+# The marker file of a complete entry, and the first words of its first line.
+MARKER = ".pybundle-complete"
+MARKER_HEADER = "pybundle-complete 1"
+# The bytecode of an extracted entry, in one file (format in `_cache`).
 PYC_PACK = ".pybundle-pyc"
+# --- end of the bundle format
 
 _T0 = [None]
 
@@ -65,9 +72,23 @@ def fail(msg, code=1):
     raise SystemExit(code)
 
 
-# --------------------------------------------------------------------------------------------
-# interpreter check
-# --------------------------------------------------------------------------------------------
+def damaged(archive, why):
+    fail("error: the bundle `%s` is damaged (%s); rebuild it or copy it again" % (archive, why))
+
+
+class Item(object):
+    """One ``EXTRACT`` item of ``__main__.py`` by name: cache key, file members and their bytes
+    (None in the oldest bundles), top-level names whose first import extracts the entry (empty:
+    extracted at start) and its ``.dist-info`` directory (docs/DESIGN.md)."""
+
+    __slots__ = ("key", "files", "size", "names", "dist_info")
+
+    def __init__(self, key, files=None, size=None, names=(), dist_info=None, *_later):
+        self.key, self.files, self.size = key, files, size
+        self.names, self.dist_info = tuple(names or ()), dist_info
+
+
+# --- interpreter check
 def _check_python(spec, archive):
     if not spec:
         return
@@ -92,11 +113,8 @@ def _check_python(spec, archive):
 
 
 def _platform_matches(spec):
-    """Compare the running platform with the build platform without importing sysconfig.
-
-    Uses the cheap fields ``sys_platform`` / ``machine`` / ``multiarch`` when the builder
-    recorded them; falls back to ``sysconfig.get_platform()`` otherwise.
-    """
+    """Compare the running platform with the build platform without importing sysconfig (the
+    cheap fields ``sys_platform``, ``machine``, ``multiarch``; ``platform`` in old bundles)."""
     sp = spec.get("sys_platform")
     if sp is not None:
         if sys.platform != sp:
@@ -124,143 +142,67 @@ def _platform_matches(spec):
     return sysconfig.get_platform() == plat
 
 
-# --------------------------------------------------------------------------------------------
-# cache lookup (warm path: a few stats per entry, no zipfile)
-# --------------------------------------------------------------------------------------------
-def _uid():
+# --- bundle members: zipimport does not check CRC-32, so a flipped byte would run as damaged code
+def read_member(fd, entry):
+    """(data, None) for the bundle member with zipimport toc ``entry`` (path, compress,
+    data_size, file_size, offset, time, date, crc), read from ``fd`` with ``os.pread``, inflated
+    and checked against its size and CRC-32; (None, reason) if it is damaged. zlib is loaded
+    (zipimport used it for this very package). Every start reads members through it
+    (``_guard_zip``), so it lives here rather than in ``_zip``, which wraps it."""
+    import zlib
+
+    _path, compress, data_size, file_size, offset, _t, _d, crc = entry
     try:
-        return os.getuid()
-    except AttributeError:  # pragma: no cover - Windows
-        return None
+        head = os.pread(fd, 30, offset)
+        if len(head) != 30 or head[:4] != b"PK\x03\x04":
+            return None, "bad local file header"
+        start = offset + 30 + int.from_bytes(head[26:28], "little") + int.from_bytes(head[28:30], "little")
+        data = os.pread(fd, data_size, start)
+        if len(data) != data_size:
+            return None, "truncated"
+        if compress == 8:
+            data = zlib.decompress(data, -15)
+        elif compress != 0:
+            return None, "unsupported compression %d" % compress
+    except (OSError, zlib.error) as e:
+        return None, e
+    if len(data) != file_size or zlib.crc32(data) != crc:
+        return None, "CRC-32 mismatch"
+    return data, None
 
 
-def _safe(st, uid, allow_root_owner=False):
-    if uid is None:
-        return True
-    if st.st_uid != uid and not (allow_root_owner and st.st_uid == 0):
-        return False
-    return (st.st_mode & 0o022) == 0
+def _guard_zip(archive):
+    """Serve zipimport's reads of bundle members from one open file, and check each CRC-32.
 
+    Replaces ``zipimport._get_data`` (private, same signature and toc format on 3.8-3.13; left
+    alone if it changes) for this bundle only: one descriptor opened now (O_CLOEXEC) instead of
+    one open per module (300 modules: 66-77 ms through zipimport's reader, 40-50 ms through
+    this one), which also keeps reading this file if it is replaced on disk; a damaged member
+    stops the run. Members read before (``__main__.py``, this module) are not covered."""
+    import zipimport
 
-def writable_root(g):
-    """The writable cache root: PYBUNDLE_ROOT, else the baked ROOT, else the XDG cache dir.
-
-    Returns None when no usable path can even be formed (e.g. no home directory)."""
-    root = os.environ.get("PYBUNDLE_ROOT") or g.get("ROOT")
-    if root:
-        return os.path.abspath(os.path.expanduser(root))
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    if xdg and os.path.isabs(xdg):
-        return os.path.join(xdg, "pybundle")
-    home = os.path.expanduser("~")
-    if not home or home == "~" or not os.path.isabs(home) or not os.path.isdir(home):
-        return None
-    return os.path.join(home, ".cache", "pybundle")
-
-
-def readonly_roots():
-    v = os.environ.get("PYBUNDLE_ROOTS", "")
-    return [os.path.abspath(os.path.expanduser(p)) for p in v.split(os.pathsep) if p]
-
-
-def _lookup(root, key, uid, readonly, checked):
-    """Return (entry_dir, marker_stat) if ``root`` holds a complete, safe entry for ``key``.
-
-    Unsafe directories (wrong owner, group/other-writable) are a hard error. ``checked``
-    memoizes the root and v1 checks across entries."""
-    v1 = os.path.join(root, LAYOUT)
-    if root not in checked:
-        for d in (root, v1):
-            try:
-                st = os.stat(d)
-            except OSError:
-                checked[root] = False
-                return None
-            if not _safe(st, uid, readonly):
-                from . import _cache
-
-                _cache.unsafe_dir(d, st, uid, readonly)
-        checked[root] = True
-    if not checked[root]:
-        return None
-    entry = os.path.join(v1, "dists", key)
+    orig = getattr(zipimport, "_get_data", None)
+    if orig is None or getattr(orig, "_pybundle", False):
+        return
+    ours = {archive, os.path.abspath(archive)}
     try:
-        mst = os.stat(os.path.join(entry, MARKER))
+        fd = os.open(archive, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     except OSError:
-        return None
-    est = os.stat(entry)
-    if not _safe(est, uid, readonly):
-        from . import _cache
+        fd = None
 
-        _cache.unsafe_dir(entry, est, uid, readonly)
-    return entry, mst
+    def _get_data(path, toc_entry):
+        if path not in ours or fd is None or len(toc_entry) != 8:
+            return orig(path, toc_entry)
+        data, why = read_member(fd, toc_entry)
+        if data is not None:
+            return data
+        damaged(path, "%s: %s" % (toc_entry[0][len(path) + 1:], why))
 
-
-def _resolve_extract(g, archive, extract):
-    """Map each EXTRACT key to a directory, extracting what is missing (cold path in _cache)."""
-    import time
-
-    uid = _uid()
-    force = _flag("PYBUNDLE_FORCE_EXTRACT")
-    verify_all = _flag("PYBUNDLE_VERIFY")
-    now = time.time()
-    ro = readonly_roots()
-    rw = writable_root(g)
-    checked = {}
-    dirs = {}
-    missing = []
-    repair = set()
-    for item in extract:
-        key = item[0]
-        found = None
-        if not force:
-            for root in ro:
-                hit = _lookup(root, key, uid, True, checked)
-                if hit is None:
-                    continue
-                if verify_all or now - hit[1].st_mtime > 3600:
-                    from . import _cache
-
-                    if not _cache.verify_entry(hit[0], key):
-                        continue
-                found = hit[0]
-                log("cache hit %s in read-only root %s" % (key, root))
-                break
-            if found is None and rw is not None:
-                hit = _lookup(rw, key, uid, False, checked)
-                if hit is not None:
-                    stale = now - hit[1].st_mtime > 3600
-                    if verify_all or stale:
-                        from . import _cache
-
-                        if not _cache.verify_entry(hit[0], key, repairable=True):
-                            hit = None
-                            repair.add(key)
-                    if hit is not None:
-                        if stale:
-                            try:  # record last use for `pybundle cache prune`
-                                os.utime(os.path.join(hit[0], MARKER))
-                            except FileNotFoundError:  # pruned meanwhile: extract anew
-                                hit = None
-                            except OSError:
-                                pass
-                    if hit is not None:
-                        found = hit[0]
-                        log("cache hit %s" % found)
-        if found is None:
-            missing.append(item)
-        else:
-            dirs[key] = found
-    if missing:
-        from . import _cache
-
-        dirs.update(_cache.extract_missing(archive, rw, missing, force, uid, repair))
-    return [dirs[item[0]] for item in extract]
+    _get_data._pybundle = True
+    zipimport._get_data = _get_data
 
 
-# --------------------------------------------------------------------------------------------
-# sys.path
-# --------------------------------------------------------------------------------------------
+# --- sys.path
 def _norm(p):
     return os.path.normcase(os.path.abspath(p)) if p else p
 
@@ -363,7 +305,8 @@ def _process_pth(g, archive, zip_sp, extract_dirs, pth):
                 continue
             in_zip = True
         else:
-            key = d[len("extract/"):] if d.startswith("extract/") else d
+            prefix = EXTRACT_DIR + "/"
+            key = d[len(prefix):] if d.startswith(prefix) else d
             sitedir = extract_dirs.get(key)
             if sitedir is None:
                 sys.stderr.write("pybundle: warning: .pth %s/%s: unknown directory\n" % (d, name))
@@ -427,116 +370,21 @@ class _MetadataFinder(object):
         return _metadata.find(self.archive, self.entry, self.dists, context, self.lazy)
 
 
-# --------------------------------------------------------------------------------------------
-# bytecode of extracted entries: one pack file per entry instead of __pycache__ files
-# --------------------------------------------------------------------------------------------
-_PACKS = {}
-_ENTRY_FINDERS = []
-
-
-def _pack(entry):
-    """(fd, {source path: (offset, size)}) of ``entry``'s PYC_PACK, or None (no pack: an entry
-    written by ``pybundle extract`` has __pycache__ files instead)."""
-    try:
-        return _PACKS[entry]
-    except KeyError:
-        pass
-    pack = None
-    try:
-        fd = os.open(os.path.join(entry, PYC_PACK), os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-    except OSError:
-        fd = None
-    if fd is not None:
-        try:  # the tail written by _cache.pack_index
-            size = os.fstat(fd).st_size
-            tail = os.pread(fd, 16, size - 16)
-            count, length = int.from_bytes(tail[:8], "little"), int.from_bytes(tail[8:], "little")
-            start = size - 16 - 16 * count - length
-            head = os.pread(fd, length + 16 * count, start)
-            paths = head[:length].decode("utf-8").split("\n") if count else []
-            nums = memoryview(head)[length:]
-            if sys.byteorder == "little":
-                nums = nums.cast("Q")
-            else:  # pragma: no cover
-                import struct
-
-                nums = struct.unpack("<%dQ" % (2 * count), nums)
-            if len(paths) != count or len(nums) != 2 * count:
-                raise ValueError("bad pack index")
-            pack = (fd, dict(zip(paths, zip(nums[0::2], nums[1::2]))))
-        except Exception:
-            os.close(fd)
-            pack = None
-    _PACKS[entry] = pack
-    return pack
-
-
-def _entry_path_hook(path):
-    """Path hook for the directories of extracted entries: a regular FileFinder whose source
-    loader takes the bytecode from the entry's PYC_PACK."""
-    for entry, loader in _ENTRY_FINDERS:
-        if path == entry or path.startswith(entry + os.sep):
-            ext = sys.modules["_frozen_importlib_external"]
-            import _imp
-
-            return ext.FileFinder(
-                path,
-                (ext.ExtensionFileLoader, _imp.extension_suffixes()),
-                (loader, ext.SOURCE_SUFFIXES),
-                (ext.SourcelessFileLoader, ext.BYTECODE_SUFFIXES),
-            )
-    raise ImportError("not a pybundle cache entry")
-
-
-def _use_packs(dirs):
-    """Serve the bytecode of the extracted entries ``dirs`` from their PYC_PACK files."""
-    if not dirs:
-        return
-    ext = sys.modules["_frozen_importlib_external"]
-    magic = ext.MAGIC_NUMBER
-
-    def make(entry):
-        class _PackLoader(ext.SourceFileLoader):
-            def get_code(self, fullname):
-                pack = _pack(entry)
-                if pack is not None:
-                    hit = pack[1].get(self.path[len(entry) + 1:].replace(os.sep, "/"))
-                    if hit is not None:
-                        data = os.pread(pack[0], hit[1], hit[0])
-                        if len(data) == hit[1] and data[:4] == magic:
-                            import marshal
-
-                            try:
-                                return marshal.loads(memoryview(data)[16:])
-                            except Exception:  # marshal raises many kinds on garbage
-                                pass  # a damaged pack: compile the source instead
-                return ext.SourceFileLoader.get_code(self, fullname)
-
-        return _PackLoader
-
-    for d in dirs:
-        _ENTRY_FINDERS.append((d, make(d)))
-    if _entry_path_hook not in sys.path_hooks:
-        sys.path_hooks.insert(0, _entry_path_hook)
-
-
-# Imports after which every pending entry must be on sys.path: pkg_resources scans sys.path for
-# distributions; multiprocessing's spawn and forkserver children get the parent's sys.path but
-# none of its finders, so they would not find an entry the parent has not imported yet.
+# --- extracted distributions
+# Imports that mount every pending entry first: pkg_resources scans sys.path for distributions;
+# multiprocessing's spawn and forkserver children get the parent's sys.path, not its finders.
 _MOUNT_ALL = ("pkg_resources", "multiprocessing")
 
 
 class _LazyExtract(object):
     """Extracts a distribution that needs a real directory when it is first imported.
 
-    ``EXTRACT`` items with top-level names (item[3]) are not extracted at start: this finder
-    sits just before ``PathFinder`` on ``sys.meta_path`` and, when one of those names is
-    imported, looks the entry up in the cache (extracting it on a miss), puts its directory on
-    ``sys.path`` behind the bundle's own entries and returns None, so that ``PathFinder`` finds
-    the module there as usual. A start that never imports such a distribution never pays for
-    it. ``import pkg_resources`` and ``import multiprocessing`` mount every pending entry first
-    (see ``_MOUNT_ALL``), as does ``PYBUNDLE_EXTEND_PYTHONPATH`` at start. Until an entry is mounted
-    its metadata is served from the bundle by the metadata finder."""
+    ``EXTRACT`` items with top-level names are not extracted at start: this finder sits just
+    before ``PathFinder`` on ``sys.meta_path`` and, when one of those names is imported, looks
+    the entry up in the cache (extracting it on a miss), puts its directory on ``sys.path``
+    behind the bundle's own entries and returns None, so that ``PathFinder`` finds the module
+    there. A start that imports no such distribution pays nothing (nor imports ``_cache``).
+    Until an entry is mounted the metadata finder serves its metadata from the bundle."""
 
     def __init__(self, g, archive, own, items):
         import _thread
@@ -548,9 +396,9 @@ class _LazyExtract(object):
         self.pending = {}
         self.names = {}
         for item in items:
-            self.pending[item[0]] = item
-            for name in item[3]:
-                self.names.setdefault(name, []).append(item[0])
+            self.pending[item.key] = item
+            for name in item.names:
+                self.names.setdefault(name, []).append(item.key)
 
     def find_spec(self, fullname, path=None, target=None):
         keys = self.names.get(fullname.partition(".")[0])
@@ -569,15 +417,16 @@ class _LazyExtract(object):
             items = [self.pending[k] for k in keys if k in self.pending]
             if not items:
                 return
-            dirs = _resolve_extract(self.g, self.archive, items)
+            from . import _cache
+
+            dirs = _cache.resolve(self.g, self.archive, items)
             for item in items:
-                del self.pending[item[0]]
+                del self.pending[item.key]
             self.names = {n: ks for n, ks in self.names.items() if any(k in self.pending for k in ks)}
             pos = 0
             for i, p in enumerate(sys.path):
                 if p in self.own:
                     pos = i + 1
-            _use_packs(dirs)
             for d in dirs:
                 if d not in sys.path:
                     sys.path.insert(pos, d)
@@ -585,16 +434,7 @@ class _LazyExtract(object):
                 self.own.append(d)
             # Stays on sys.meta_path even with nothing pending: removing itself here would make
             # the import system, iterating that list, skip the next finder (PathFinder).
-            log("mounted %s" % ", ".join(item[0] for item in items))
-
-    def dir_of(self, key):
-        """The directory of entry ``key``, mounting it if needed."""
-        self.mount([key])
-        prefix = os.sep + key
-        for d in self.own:
-            if d.endswith(prefix):
-                return d
-        return None
+            log("mounted %s" % ", ".join(item.key for item in items))
 
 
 def _setup_path(g, archive, extract_dirs_list, extract, inherit, lazy=()):
@@ -616,7 +456,6 @@ def _setup_path(g, archive, extract_dirs_list, extract, inherit, lazy=()):
     # directory it already read, and importlib.metadata asks our finder (see _metadata) instead
     # of parsing the whole zip again. Children (PYTHONPATH) get the plain path.
     entry = zip_archive + "/" if dists is not None else zip_archive
-    _use_packs(extract_dirs_list)
     sys.path[:] = stdlib + [entry] + list(extract_dirs_list)
     own = [zip_sp] + list(extract_dirs_list)
     finder = None
@@ -638,7 +477,7 @@ def _setup_path(g, archive, extract_dirs_list, extract, inherit, lazy=()):
     pth = g.get("PTH") or ()
     extract_dirs = {}
     for item, d in zip(extract, extract_dirs_list):
-        extract_dirs[item[0]] = d
+        extract_dirs[item.key] = d
     added = _process_pth(g, archive, zip_sp, extract_dirs, pth) if pth else []
     for p in pythonpath:
         if p not in sys.path:
@@ -650,80 +489,10 @@ def _setup_path(g, archive, extract_dirs_list, extract, inherit, lazy=()):
     return own + added
 
 
-# --------------------------------------------------------------------------------------------
-# zip integrity: zipimport does not check CRC-32, so a flipped byte would run as damaged code
-# --------------------------------------------------------------------------------------------
-def read_member(fd, entry):
-    """(data, None) for the bundle member with zipimport toc ``entry`` (path, compress,
-    data_size, file_size, offset, time, date, crc), read from ``fd`` with ``os.pread``, inflated
-    and checked against its size and CRC-32; (None, reason) if it is damaged. zlib is loaded
-    (zipimport used it for this very package). Shared by ``_guard_zip`` and extraction."""
-    import zlib
-
-    _path, compress, data_size, file_size, offset, _t, _d, crc = entry
-    try:
-        head = os.pread(fd, 30, offset)
-        if len(head) != 30 or head[:4] != b"PK\x03\x04":
-            return None, "bad local file header"
-        start = offset + 30 + int.from_bytes(head[26:28], "little") + int.from_bytes(head[28:30], "little")
-        data = os.pread(fd, data_size, start)
-        if len(data) != data_size:
-            return None, "truncated"
-        if compress == 8:
-            data = zlib.decompress(data, -15)
-        elif compress != 0:
-            return None, "unsupported compression %d" % compress
-    except (OSError, zlib.error) as e:
-        return None, e
-    if len(data) != file_size or zlib.crc32(data) != crc:
-        return None, "CRC-32 mismatch"
-    return data, None
-
-
-def _guard_zip(archive):
-    """Serve zipimport's reads of bundle members from one open file, and check each CRC-32.
-
-    Replaces ``zipimport._get_data`` (private, same signature and toc format on 3.8-3.13;
-    left alone if it changes) for this bundle only. zipimport opens the archive anew for every
-    module and resource it reads; this keeps one descriptor (opened now, while the working
-    directory is the one the path is relative to; O_CLOEXEC) and reads with ``os.pread``, which
-    also keeps reading the file this process started from if it is replaced on disk. Measured:
-    300 modules imported from a bundle took 66-77 ms through zipimport's reader and 40-50 ms
-    through this one (45-50 ms from a directory). zipimport does not check CRC-32, so a flipped
-    byte would run as damaged code: this stops with an error instead. Members read before this
-    runs (``__main__.py``, this package) are not covered."""
-    import zipimport
-
-    orig = getattr(zipimport, "_get_data", None)
-    if orig is None or getattr(orig, "_pybundle", False):
-        return
-    ours = {archive, os.path.abspath(archive)}
-    try:
-        fd = os.open(archive, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-    except OSError:
-        fd = None
-
-    def _get_data(path, toc_entry):
-        if path not in ours or fd is None or len(toc_entry) != 8:
-            return orig(path, toc_entry)
-        data, why = read_member(fd, toc_entry)
-        if data is not None:
-            return data
-        name = toc_entry[0][len(path) + 1:]
-        fail("error: the bundle `%s` is damaged (%s: %s); rebuild it or copy it again"
-             % (path, name, why))
-
-    _get_data._pybundle = True
-    zipimport._get_data = _get_data
-
-
-# --------------------------------------------------------------------------------------------
-# entry
-# --------------------------------------------------------------------------------------------
+# --- entry
 def _excepthook(etype, value, tb):
-    # Before 3.13 the C traceback printer reads source lines from the file system only, so
-    # code imported from the zip showed no source lines. The traceback module uses linecache,
-    # which asks the module's __loader__ (zipimporter.get_source).
+    # Before 3.13 the C traceback printer reads source lines from the file system only, so code
+    # imported from the zip showed none; traceback's linecache asks the module's __loader__.
     try:
         import traceback
 
@@ -738,29 +507,9 @@ def _install_excepthook():
 
 
 def _exit_sigint():
-    """End like ``python script.py`` on an unhandled KeyboardInterrupt: traceback, atexit
-    handlers, then death by SIGINT (exit status 130 in a shell). A zipapp run by CPython itself
-    goes through runpy and would exit with status 1 instead."""
-    sys.excepthook(*sys.exc_info())
-    try:
-        import atexit
+    from . import _errors
 
-        atexit._run_exitfuncs()
-    except BaseException:
-        pass
-    for f in (sys.stdout, sys.stderr):
-        try:
-            f.flush()
-        except Exception:
-            pass
-    try:
-        import signal
-
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGINT)
-    except (AttributeError, OSError, ValueError):
-        pass
-    os._exit(130)
+    _errors.exit_sigint()
 
 
 def _resolve_entry(g):
@@ -779,7 +528,7 @@ def _resolve_entry(g):
 
 
 def _run_preamble(g, archive):
-    name = archive + "/_pybundle/preamble.py"
+    name = archive + "/" + PREAMBLE
     src = g["__loader__"].get_data(name)
     code = compile(src, name, "exec")
     ns = {"__name__": "__pybundle_preamble__", "__file__": name, "__builtins__": __builtins__}
@@ -801,13 +550,16 @@ def main(g):
     _check_python(g.get("PYTHON"), archive)
     _guard_zip(archive)
 
-    extract = tuple(g.get("EXTRACT") or ())
+    extract = [Item(*item) for item in g.get("EXTRACT") or ()]
     lazy = ()
     if not _flag("PYBUNDLE_EXTEND_PYTHONPATH"):  # children need every directory now
-        lazy = tuple(item for item in extract if len(item) > 3 and item[3])
-        if lazy:
-            extract = tuple(item for item in extract if not (len(item) > 3 and item[3]))
-    extract_dirs = _resolve_extract(g, archive, extract) if extract else []
+        lazy = [item for item in extract if item.names]
+        extract = [item for item in extract if not item.names]
+    extract_dirs = []
+    if extract:
+        from . import _cache
+
+        extract_dirs = _cache.resolve(g, archive, extract)
 
     inherit = bool(g.get("INHERIT_PATH")) or _flag("PYBUNDLE_INHERIT_PATH")
     additions = _setup_path(g, archive, extract_dirs, extract, inherit, lazy)

@@ -1,4 +1,5 @@
-"""Interpreter mismatch messages and a small PEP 440 specifier check (stdlib only).
+"""Interpreter mismatch messages, a small PEP 440 specifier check, the exit on an unhandled
+KeyboardInterrupt and the refusal of an unsafe cache directory (imported only on those paths).
 
 ``specifier_contains(spec, version)`` supports the operators ``>=, <=, >, <, ==, !=, ~=, ===``
 and ``.*`` wildcards on release numbers (``==3.11.*``, ``!=3.9.*``). Like pip's
@@ -7,6 +8,8 @@ and ``.*`` wildcards on release numbers (``==3.11.*``, ``!=3.9.*``). Like pip's
 """
 import os
 import sys
+
+from . import fail
 
 _OPS = ("~=", "===", "==", "!=", "<=", ">=", "<", ">")
 _PRE = {"a": 0, "alpha": 0, "b": 1, "beta": 1, "c": 2, "rc": 2, "pre": 2, "preview": 2}
@@ -229,4 +232,51 @@ def requires_mismatch(spec, archive):
         "error: this bundle requires Python %s; it cannot run on %s at %s. hint: run it with a "
         "Python that matches %s (e.g. `python3.X %s`) or rebuild it with a different --python"
         % (req, _running(), exe, req, name)
+    )
+
+
+def exit_sigint():
+    """End like ``python script.py`` on an unhandled KeyboardInterrupt: traceback, atexit
+    handlers, then death by SIGINT (exit status 130 in a shell). A zipapp run by CPython itself
+    goes through runpy and would exit with status 1 instead. Called in the ``except`` block."""
+    sys.excepthook(*sys.exc_info())
+    try:
+        import atexit
+
+        atexit._run_exitfuncs()
+    except BaseException:
+        pass
+    for f in (sys.stdout, sys.stderr):
+        try:
+            f.flush()
+        except Exception:
+            pass
+    try:
+        import signal
+
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+    except (AttributeError, OSError, ValueError):
+        pass
+    os._exit(130)
+
+
+def _owner(uid):
+    try:
+        import pwd
+
+        return "%s (uid %d)" % (pwd.getpwuid(uid).pw_name, uid)
+    except Exception:
+        return "uid %d" % uid
+
+
+def unsafe_dir(path, st, uid, readonly=False):
+    """Stop the run: the cache directory ``path`` (stat ``st``) is not ours or is writable by
+    group or others."""
+    who = "you or root" if readonly else "you"
+    fail(
+        "error: refusing to use the pybundle cache directory %s: it is owned by %s and has mode "
+        "%04o, but it must be owned by %s (uid %d) and not writable by group or others. fix: "
+        "`chmod 700 %s` (and `chown` it to yourself), or set PYBUNDLE_ROOT to a private directory."
+        % (path, _owner(st.st_uid), st.st_mode & 0o7777, who, uid, path)
     )

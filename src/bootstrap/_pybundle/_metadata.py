@@ -11,6 +11,7 @@ The bundle's own ``sys.path`` entry is ``<bundle>/`` (trailing slash): zipimport
 bundle's root, while the stdlib metadata finder fails fast on it instead of parsing the zip.
 """
 import importlib.metadata as _md
+import os
 import re
 import zipimport
 
@@ -44,22 +45,25 @@ class BundleDistribution(_md.Distribution):
 
 class PendingDistribution(_md.Distribution):
     """A distribution extracted on first import that has not been imported yet: its metadata
-    comes from the bundle (``<name>.dist-info`` in ``extract/<key>.zip``); asking for one of its
-    files on disk extracts it first."""
+    comes from the bundle (``<name>.dist-info`` in ``extract/<key>.zip``, read by ``_zip``);
+    asking for one of its files on disk extracts it first."""
 
     def __init__(self, archive, key, dist_info, lazy):
         self._archive, self._key, self._dist_info, self._lazy = archive, key, dist_info, lazy
 
     def read_text(self, filename):
-        from . import _cache
+        from . import _zip
 
-        data = _cache.read_inner(self._archive, self._key, "%s/%s" % (self._dist_info, filename))
+        data = _zip.read_inner(self._archive, self._key, "%s/%s" % (self._dist_info, filename))
         return None if data is None else data.decode("utf-8")
 
     def locate_file(self, path):
         import pathlib
 
-        return pathlib.Path(self._lazy.dir_of(self._key)) / str(path)
+        self._lazy.mount([self._key])
+        suffix = os.sep + self._key
+        where = next((d for d in self._lazy.own if d.endswith(suffix)), None)
+        return pathlib.Path(where) / str(path)
 
     def __repr__(self):
         return "<PendingDistribution %s in %s>" % (self._dist_info, self._archive)
@@ -81,6 +85,6 @@ def find(archive, entry, dists, context, lazy=None):
     if lazy is None:
         return
     for item in list(lazy.pending.values()):  # mounted ones are found on sys.path
-        dist_info = item[4] if len(item) > 4 else None
+        dist_info = item.dist_info
         if dist_info and (wanted is None or wanted == _normalize(dist_info.split("-")[0])):
-            yield PendingDistribution(archive, item[0], dist_info, lazy)
+            yield PendingDistribution(archive, item.key, dist_info, lazy)

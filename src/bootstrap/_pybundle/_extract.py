@@ -1,0 +1,449 @@
+"""Writing the extraction cache (cold path): creating the writable root or the fallback, the
+marker's format, checking an entry in full and extracting a distribution into the cache. Imported on a cache
+miss, and for the full check of an entry (at most once an hour per entry, see ``_cache``).
+
+Atomicity and concurrency
+-------------------------
+No lock. Each process extracts into ``v1/tmp/<key>.<pid>.<random>/``, writes the marker last
+and ``os.rename``s the directory to ``v1/dists/<key>``. If the target exists and is complete,
+another process won: the private copy is removed and the winner's is used. A target without
+a marker is moved aside and replaced. ``PYBUNDLE_FORCE_EXTRACT=1`` extracts anew and swaps it
+in (rename old aside, rename new in, remove old). Leftover tmp dirs older than one hour whose
+process is gone are removed opportunistically on this (cold) path.
+
+Members are read straight from the bundle (``_zip``: offsets from zipimport's directory and
+the inner archive's own; no zipfile). Where the roots are and the bytecode pack's format are
+``_cache``'s.
+"""
+import os
+import sys
+
+from . import DISTS_DIR, EXTRACT_DIR, LAYOUT, MARKER, MARKER_HEADER, PYC_PACK, TMP_DIR
+from . import damaged, fail, log
+from . import _cache
+
+# Below this many bytes one thread extracts; above it two share the work.
+_PARALLEL_BYTES = 4 << 20
+# The cost of one file (open, write, close) in bytes of inflated data, for balancing.
+_FILE_COST = 64 << 10
+
+
+# --------------------------------------------------------------------------------------------
+# roots: creating the writable one (its choice is `_cache.writable_root`) and the fallback
+# --------------------------------------------------------------------------------------------
+def _ensure_dir(path, uid, mode=0o700, nofollow=False):
+    """Create ``path`` (mode 0700) if needed and check ownership/mode. OSError if unusable.
+
+    ``nofollow``: refuse a symlink (for the fallback root in a shared temp dir)."""
+    try:
+        os.mkdir(path, mode)
+    except FileExistsError:
+        pass
+    st = os.lstat(path) if nofollow else os.stat(path)
+    import stat
+
+    if not stat.S_ISDIR(st.st_mode):
+        raise NotADirectoryError(20, "not a directory", path)
+    if not _cache.safe(st, uid):
+        from . import _errors
+
+        _errors.unsafe_dir(path, st, uid)
+    return path
+
+
+def _prepare_root(root, uid, shared_parent=False):
+    """Create root, v1, v1/dists and v1/tmp; check them; probe writability. Raises OSError."""
+    parent = os.path.dirname(root)
+    if parent and not os.path.isdir(parent):
+        if shared_parent:
+            raise FileNotFoundError(2, "no such directory", parent)
+        os.makedirs(parent, 0o755)
+    _ensure_dir(root, uid, nofollow=shared_parent)
+    v1 = _ensure_dir(os.path.join(root, LAYOUT), uid)
+    _ensure_dir(os.path.join(v1, DISTS_DIR), uid)
+    tmp = _ensure_dir(os.path.join(v1, TMP_DIR), uid)
+    if not os.access(tmp, os.W_OK | os.X_OK):
+        raise PermissionError(13, "not writable", tmp)
+    return root
+
+
+def _fallback_root(uid):
+    base = os.environ.get("TMPDIR") or "/tmp"
+    return os.path.join(base, "pybundle-%s" % (uid if uid is not None else "user"))
+
+
+def choose_root(rw, uid):
+    """The root to extract into: ``rw`` (the writable root, created if needed), else the
+    fallback in the temp dir, with a warning; stops the run if neither is usable."""
+    reason = None
+    if rw is not None:
+        try:
+            return _prepare_root(rw, uid)
+        except OSError as e:
+            reason = e.strerror or str(e)
+    else:
+        reason = "no home directory"
+    fb = _fallback_root(uid)
+    try:
+        _prepare_root(fb, uid, shared_parent=True)
+    except OSError as e:
+        fail(
+            "error: pybundle cannot create its cache directory: %s: %s; fallback %s: %s. "
+            "fix: set PYBUNDLE_ROOT to a writable private directory."
+            % (rw or "~/.cache/pybundle", reason, fb, e.strerror or e)
+        )
+    sys.stderr.write(
+        "pybundle: warning: cannot use the cache directory %s (%s); using %s instead "
+        "(set PYBUNDLE_ROOT to choose another)\n" % (rw or "~/.cache/pybundle", reason, fb)
+    )
+    return fb
+
+
+# --------------------------------------------------------------------------------------------
+# the marker: the list of an entry's files, written last (`_cache` only stats it)
+# --------------------------------------------------------------------------------------------
+def marker_text(listing):
+    """The marker of an entry whose files are ``listing`` ([(relative path, size)], sorted)."""
+    lines = ["%s %d %d" % (MARKER_HEADER, len(listing), sum(s for _, s in listing))]
+    lines.extend("%d %s" % (s, p) for p, s in listing)
+    return "\n".join(lines) + "\n"
+
+
+def read_marker(entry):
+    """(file count, total bytes, [(relative path, size)]) of ``entry``'s marker; raises OSError
+    or ValueError."""
+    with open(os.path.join(entry, MARKER), "r", encoding="utf-8") as f:
+        lines = f.read().split("\n")
+    head = lines[0].split()
+    if len(head) != 4 or head[0] != MARKER_HEADER.split()[0]:
+        raise ValueError("bad marker header")
+    count, size = int(head[2]), int(head[3])
+    files = []
+    for line in lines[1:]:
+        if line:
+            s, _, p = line.partition(" ")
+            files.append((p, int(s)))
+    if len(files) != count or sum(s for _, s in files) != size:
+        raise ValueError("marker file list does not match its totals")
+    return count, size, files
+
+
+def check_entry(entry):
+    """Return None if every file listed in the marker exists with its size, else a reason."""
+    try:
+        _count, _size, files = read_marker(entry)
+    except (OSError, ValueError) as e:
+        return "unreadable marker: %s" % e
+    st = os.stat
+    join = os.path.join
+    for p, size in files:
+        try:
+            if st(join(entry, p)).st_size != size:
+                return "wrong size: %s" % p
+        except OSError:
+            return "missing file: %s" % p
+    return None
+
+
+def verify_entry(entry, key, repairable=False):
+    import time
+
+    t = time.perf_counter()
+    why = check_entry(entry)
+    log("verified %s in %.1f ms: %s" % (key, (time.perf_counter() - t) * 1000, why or "ok"))
+    if why is None:
+        return True
+    sys.stderr.write(
+        "pybundle: warning: cache entry %s is damaged (%s); %s\n"
+        % (entry, why, "repairing it" if repairable else "not using it")
+    )
+    return False
+
+
+
+# --------------------------------------------------------------------------------------------
+# the temp dir
+# --------------------------------------------------------------------------------------------
+def _cleanup_tmp(tmp):
+    import time
+
+    now = time.time()
+    try:
+        names = os.listdir(tmp)
+    except OSError:
+        return
+    for name in names:
+        path = os.path.join(tmp, name)
+        try:
+            if now - os.lstat(path).st_mtime < 3600:
+                continue
+        except OSError:
+            continue
+        parts = name.rsplit(".", 2)
+        alive = False
+        if len(parts) == 3 and parts[1].isdigit():
+            try:
+                os.kill(int(parts[1]), 0)
+                alive = True
+            except ProcessLookupError:
+                alive = False
+            except (OSError, ValueError):
+                alive = True
+            try:
+                if now - os.lstat(path).st_mtime > 86400:
+                    alive = False  # pid reused or a stuck process: a day is long enough
+            except OSError:
+                continue
+        if not alive:
+            _rmtree(path)
+            log("removed leftover %s" % path)
+
+
+def _rmtree(path):
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _private_name(tmp, key, tag=""):
+    return os.path.join(tmp, "%s%s.%d.%s" % (key, tag, os.getpid(), os.urandom(4).hex()))
+
+
+# --------------------------------------------------------------------------------------------
+# extraction
+# --------------------------------------------------------------------------------------------
+def _safe_parts(rel):
+    if not rel or "\x00" in rel or "\n" in rel or "\\" in rel or rel.startswith("/"):
+        return None
+    parts = [p for p in rel.split("/") if p not in ("", ".")]
+    if not parts or any(p == ".." for p in parts) or ":" in parts[0]:
+        return None
+    return parts
+
+
+def _extract_one(fd, archive, key, members, dest, expected):
+    """Extract ``members`` ((path, toc entry, mode), see ``_zip.inner_members``) into ``dest``.
+
+    Members are read with ``os.pread`` (offsets from zipimport's directory of the bundle and the
+    inner archive's own; no zipfile), inflated with zlib and checked against their CRC-32. The
+    bytecode (``__pycache__/*.<cache_tag>.pyc``) goes into one file, ``PYC_PACK``, with an index
+    at its end (format in ``_cache``): creating a file is the main cost of an
+    extraction, and this halves their number. Two threads share the work when there is enough of
+    it: zlib and file writes release the GIL."""
+    from . import _zip
+
+    prefix = "%s/%s/" % (EXTRACT_DIR, key)
+    os.mkdir(dest, 0o755)
+    made = {dest}
+    tag = ".%s.pyc" % sys.implementation.cache_tag
+    files, pycs = [], []
+    count = total = 0
+    for rel, entry, mode in members:
+        name = prefix + rel
+        parts = _safe_parts(rel)
+        if parts is None:
+            if rel in ("", "/"):
+                continue
+            damaged(archive, "unsafe member name %r" % name)
+        target = os.path.join(dest, *parts)
+        if rel.endswith("/"):
+            if target not in made:
+                os.makedirs(target, 0o755, exist_ok=True)
+                made.add(target)
+            continue
+        count += 1
+        total += entry[3]
+        if len(parts) >= 2 and parts[-2] == "__pycache__" and parts[-1].endswith(tag):
+            source = "/".join(parts[:-2] + [parts[-1][: -len(tag)] + ".py"])
+            pycs.append((name, entry, source))
+            continue
+        parent = os.path.dirname(target)
+        if parent not in made:
+            os.makedirs(parent, 0o755, exist_ok=True)
+            made.add(parent)
+        files.append((name, entry, target, mode, "/".join(parts)))
+    if expected is not None and (count, total) != (expected[0], expected[1]):
+        damaged(
+            archive,
+            "%s holds %d files / %d bytes, expected %d / %d"
+            % (prefix, count, total, expected[0], expected[1]),
+        )
+
+    listing = []
+
+    def write(path, chunks, mode):
+        out = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        try:
+            for data in chunks:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(out, view):]
+        finally:
+            os.close(out)
+
+    def write_pack():
+        chunks, paths, numbers, offset = [], [], [], 0
+        for name, entry, source in pycs:
+            data = _zip.read(fd, archive, name, entry)
+            paths.append(source)
+            numbers.extend((offset, len(data)))
+            chunks.append(data)
+            offset += len(data)
+        chunks.extend(_cache.pack_tail(paths, numbers))
+        write(os.path.join(dest, PYC_PACK), chunks, 0o644)
+        listing.append((PYC_PACK, offset + sum(len(c) for c in chunks[len(pycs):])))
+
+    def work(part):
+        for job in part:
+            if job is None:
+                write_pack()
+                continue
+            name, entry, target, mode, rel = job
+            write(target, (_zip.read(fd, archive, name, entry),), mode)
+            listing.append((rel, entry[3]))
+
+    jobs = [(j, j[1][3] + _FILE_COST) for j in files]
+    if pycs:
+        jobs.append((None, sum(p[1][3] for p in pycs) + _FILE_COST))
+    if total >= _PARALLEL_BYTES and len(jobs) > 1:
+        import threading
+
+        # largest first, dealt to the lighter of two lists
+        parts, loads = ([], []), [0, 0]
+        for job, weight in sorted(jobs, key=lambda j: -j[1]):
+            i = 0 if loads[0] <= loads[1] else 1
+            parts[i].append(job)
+            loads[i] += weight
+        errors = []
+
+        def run(part):
+            try:
+                work(part)
+            except BaseException as e:  # re-raised in the main thread
+                errors.append(e)
+
+        t = threading.Thread(target=run, args=(parts[1],))
+        t.start()
+        run(parts[0])
+        t.join()
+        if errors:
+            raise errors[0]
+    else:
+        work([j for j, _ in jobs])
+    listing.sort()
+    with open(os.path.join(dest, MARKER), "w", encoding="utf-8") as f:
+        f.write(marker_text(listing))
+    return count
+
+
+def _install(tmpdir, target, tmp, key, force):
+    """Atomically move the complete ``tmpdir`` to ``target``. Returns the dir to use."""
+    for _attempt in range(5):
+        if force and os.path.isdir(target):
+            aside = _private_name(tmp, key, ".old")
+            try:
+                os.rename(target, aside)
+            except OSError:
+                pass
+            else:
+                _rmtree_later(aside)
+        try:
+            os.rename(tmpdir, target)
+            return target
+        except OSError:
+            if os.path.exists(os.path.join(target, MARKER)) and not force:
+                log("another process extracted %s first; using it" % key)
+                _rmtree(tmpdir)
+                return target
+            if force:
+                continue
+            # incomplete target (no marker): move it aside and try again
+            aside = _private_name(tmp, key, ".stale")
+            try:
+                os.rename(target, aside)
+                _rmtree_later(aside)
+                log("replaced incomplete cache entry %s" % target)
+            except OSError:
+                pass
+    fail("error: pybundle could not install the cache entry %s; try again" % target)
+
+
+_LATER = []
+
+
+def _rmtree_later(path):
+    _LATER.append(path)
+
+
+def extract_missing(archive, rw, missing, force, uid, repair=()):
+    """Extract every item (``_pybundle.Item``) in ``missing``; return {key: dir}.
+
+    Keys in ``repair`` had a damaged entry in the writable root: it is replaced."""
+    import time
+
+    t0 = time.perf_counter()
+    root = choose_root(rw, uid)
+    v1 = os.path.join(root, LAYOUT)
+    dists = os.path.join(v1, DISTS_DIR)
+    tmp = os.path.join(v1, TMP_DIR)
+    _cleanup_tmp(tmp)
+    out = {}
+    todo = []
+    for item in missing:
+        key = item.key
+        target = os.path.join(dists, key)
+        if not force and key not in repair and os.path.exists(os.path.join(target, MARKER)):
+            # e.g. the fallback root already holds it
+            why = check_entry(target)
+            if why is None:
+                st = os.stat(target)
+                if not _cache.safe(st, uid):
+                    from . import _errors
+
+                    _errors.unsafe_dir(target, st, uid)
+                out[key] = target
+                log("cache hit %s" % target)
+                continue
+            sys.stderr.write("pybundle: warning: cache entry %s is damaged (%s); repairing it\n" % (target, why))
+            repair = set(repair) | {key}
+        todo.append(item)
+    if not todo:
+        return out
+    from . import _zip
+
+    toc = _zip.toc(archive)
+    for item in todo:
+        if _zip.inner_name(item.key) not in toc:
+            damaged(archive, "missing member %s" % _zip.inner_name(item.key))
+    try:
+        fd = os.open(archive, os.O_RDONLY)
+    except OSError as e:
+        damaged(archive, str(e))
+    try:
+        for item in todo:
+            key = item.key
+            t = time.perf_counter()
+            name = _zip.inner_name(key)
+            members = _zip.inner_members(fd, archive, name, toc[name])
+            tmpdir = _private_name(tmp, key)
+            try:
+                n = _extract_one(fd, archive, key, members, tmpdir,
+                                 (item.files, item.size) if item.size is not None else None)
+            except OSError as e:
+                _rmtree(tmpdir)
+                fail("error: pybundle could not extract %s into %s: %s. fix: free some space or "
+                     "set PYBUNDLE_ROOT to another directory." % (key, tmp, e))
+            except BaseException:
+                _rmtree(tmpdir)
+                raise
+            target = _install(tmpdir, os.path.join(dists, key), tmp, key, force or key in repair)
+            out[key] = target
+            log("extracted %s (%d files) in %.1f ms" % (key, n, (time.perf_counter() - t) * 1000))
+    finally:
+        os.close(fd)
+    for path in _LATER:
+        _rmtree(path)
+    del _LATER[:]
+    log("cold path done in %.1f ms" % ((time.perf_counter() - t0) * 1000))
+    return out
+

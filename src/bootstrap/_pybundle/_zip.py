@@ -1,0 +1,123 @@
+"""Zip parsing beyond the member reader: the bundle's directory as zipimport holds it, and the
+inner archives of extracted distributions (``extract/<key>.zip``, stored in the bundle).
+
+Imported by extraction (``_extract``) and by the metadata of a distribution not extracted yet
+(``_metadata``), never on a warm start that needs neither. Reading one member (local header,
+inflate, CRC-32) is :func:`_pybundle.read_member`: every start needs it, so it lives in the
+package's ``__init__`` and this module only wraps it. ``zipfile`` is not imported.
+
+A toc entry, here as in zipimport's ``_zip_directory_cache``, is the tuple ``(path, compress,
+data_size, file_size, offset, time, date, crc)``, ``offset`` being that of the local file header
+from the start of the bundle file.
+"""
+import os
+
+from . import EXTRACT_DIR, damaged, read_member
+
+
+def toc(archive):
+    """The bundle's directory as zipimport read it: {name: toc entry}. Falls back to reading the
+    central directory with zipimport when it is not cached (it always is: zipimport read it to
+    run ``__main__.py``)."""
+    import zipimport
+
+    cache = zipimport._zip_directory_cache
+    for k in (archive, os.path.abspath(archive)):
+        found = cache.get(k)
+        if found:
+            return found
+    try:
+        zipimport.zipimporter(archive)
+    except (zipimport.ZipImportError, OSError) as e:
+        damaged(archive, str(e))
+    return cache.get(archive) or cache.get(os.path.abspath(archive)) or {}
+
+
+def read(fd, archive, name, entry):
+    """The bytes of one member (see ``read_member``); a damaged one stops the run."""
+    data, why = read_member(fd, entry)
+    if data is None:
+        damaged(archive, "%s: %s" % (name, why))
+    return data
+
+
+def inner_members(fd, archive, name, entry):
+    """The members of the stored inner archive ``name`` (an extracted distribution's files):
+    [(path, toc entry, mode)], the toc entries with offsets in the bundle."""
+    import struct
+
+    _path, compress, data_size, file_size, offset, _t, _d, _crc = entry
+    head = os.pread(fd, 30, offset)
+    if compress != 0 or data_size != file_size or len(head) != 30 or head[:4] != b"PK\x03\x04":
+        damaged(archive, "%s: not a stored archive" % name)
+    base = offset + 30 + int.from_bytes(head[26:28], "little") + int.from_bytes(head[28:30], "little")
+    end = os.pread(fd, 22, base + data_size - 22)  # written without a comment
+    if len(end) != 22 or end[:4] != b"PK\x05\x06":
+        damaged(archive, "%s: no end of central directory" % name)
+    count, cd_size, cd_offset = struct.unpack("<10xHII", end[:20])[0:3]
+    if count == 0xFFFF or cd_offset == 0xFFFFFFFF:  # Zip64: locator, then the record
+        loc = os.pread(fd, 20, base + data_size - 42)
+        if loc[:4] != b"PK\x06\x07":
+            damaged(archive, "%s: no Zip64 locator" % name)
+        rec = os.pread(fd, 56, base + struct.unpack("<Q", loc[8:16])[0])
+        if rec[:4] != b"PK\x06\x06":
+            damaged(archive, "%s: no Zip64 end record" % name)
+        count, cd_size, cd_offset = struct.unpack("<QQQ", rec[32:56])
+    cd = os.pread(fd, cd_size, base + cd_offset)
+    if len(cd) != cd_size:
+        damaged(archive, "%s: truncated central directory" % name)
+    out = []
+    pos = 0
+    for _ in range(count):
+        if cd[pos:pos + 4] != b"PK\x01\x02":
+            damaged(archive, "%s: bad central directory" % name)
+        (method, time_, date, crc, csize, usize, n_len, x_len, c_len, attr,
+         local) = struct.unpack("<10xHHHIIIHHH4xII", cd[pos:pos + 46])
+        member = cd[pos + 46:pos + 46 + n_len].decode("utf-8")
+        extra = cd[pos + 46 + n_len:pos + 46 + n_len + x_len]
+        pos += 46 + n_len + x_len + c_len
+        if 0xFFFFFFFF in (usize, csize, local):  # Zip64 extra field
+            values = []
+            i = 0
+            while i + 4 <= len(extra):
+                tag, size = struct.unpack("<HH", extra[i:i + 4])
+                if tag == 1:
+                    values = list(struct.unpack("<%dQ" % (size // 8), extra[i + 4:i + 4 + size]))
+                i += 4 + size
+            if usize == 0xFFFFFFFF:
+                usize = values.pop(0)
+            if csize == 0xFFFFFFFF:
+                csize = values.pop(0)
+            if local == 0xFFFFFFFF:
+                local = values.pop(0)
+        mode = 0o755 if (attr >> 16) & 0o111 else 0o644
+        out.append((member, (name, method, csize, usize, base + local, time_, date, crc), mode))
+    return out
+
+
+def inner_name(key):
+    """The bundle member that holds extracted distribution ``key``."""
+    return "%s/%s.zip" % (EXTRACT_DIR, key)
+
+
+_INNER = {}
+
+
+def read_inner(archive, key, rel):
+    """The bytes of file ``rel`` of extracted distribution ``key`` from the bundle, without
+    extracting it (metadata of entries not extracted yet); None if there is no such file."""
+    members = _INNER.get(key)
+    fd = os.open(archive, os.O_RDONLY)
+    try:
+        if members is None:
+            name = inner_name(key)
+            entry = toc(archive).get(name)
+            if entry is None:
+                damaged(archive, "missing member %s" % name)
+            members = _INNER[key] = {m[0]: m[1] for m in inner_members(fd, archive, name, entry)}
+        entry = members.get(rel)
+        if entry is None:
+            return None
+        return read(fd, archive, "%s/%s/%s" % (EXTRACT_DIR, key, rel), entry)
+    finally:
+        os.close(fd)
