@@ -14,6 +14,7 @@ use crate::bootstrap::{self, MainData};
 use crate::config::{BuildPlan, Resolver};
 use crate::entry;
 use crate::install::{self, InstalledDist, normalize_name};
+use crate::output::{self, OutputName, OutputTemplate};
 use crate::pack::bytecode::{self, Job};
 use crate::pack::manifest::{Mode, PythonInfo};
 use crate::pack::pyc_cache::PycCache;
@@ -48,7 +49,8 @@ impl Timings {
 pub fn build(plan: &BuildPlan) -> Result<()> {
     let started = Instant::now();
     let mut timings = Timings::default();
-    check_output_dir(&plan.output)?;
+    let template = OutputTemplate::parse(&plan.output)?;
+    check_output_dir(&template)?;
     let pip_python = Interpreter::probe(&plan.python)?;
     // `interp` is the target: `--python` itself, or the cross target's facts. `compiler` is the
     // interpreter that compiles bytecode, of the target's version, if one is installed.
@@ -181,9 +183,32 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
         ));
     }
 
+    // Name the output now that its facts are known (all but the build id).
+    let source_date_epoch: Option<u64> = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|v| v.trim().parse().ok());
+    let native = decisions.iter().any(|d| d.native);
+    let output_name = OutputName::new(
+        template,
+        output::Facts {
+            project: output::project_dist(&resolved.info, &dists, plan.local_project.as_deref())
+                .map(|d| (d.name.clone(), d.version.clone())),
+            python: output::python_tag(&interp.implementation, interp.version.0, interp.version.1),
+            platform: output::platform_tag(
+                native,
+                plan.target
+                    .as_ref()
+                    .and_then(|t| t.platforms.first())
+                    .map(String::as_str),
+                &interp.platform,
+            ),
+            date: output::date_stamp(source_date_epoch),
+        },
+    )?;
+
     // Compile bytecode: the run time's own package and every distribution's sources.
-    let bundle_name = plan
-        .output
+    let bundle_name = output_name
+        .provisional()
         .file_name()
         .map_or_else(|| "bundle".into(), |n| n.to_string_lossy().into_owned());
     let pyc_dir = stage.path().join("pyc");
@@ -348,7 +373,6 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
     }
 
     // Pack.
-    let native = placed.iter().any(|p| p.native);
     let requires_python = join_requires_python(&dists);
     let (kind, module, attr) = (
         resolved.info.kind.clone(),
@@ -375,12 +399,10 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
         ..MainData::default()
     };
     let settings = PackSettings {
-        output: plan.output.clone(),
+        output: output_name,
         shebang: plan.shebang.clone(),
         level: plan.compress_level,
-        source_date_epoch: std::env::var("SOURCE_DATE_EPOCH")
-            .ok()
-            .and_then(|v| v.trim().parse().ok()),
+        source_date_epoch,
         build_id: plan.build_id.clone(),
         entry: resolved.info.clone(),
         python: PythonInfo {
@@ -405,6 +427,14 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
         ui::count(outcome.manifest.members.len() + 1, "member"),
         ui::size(outcome.size)
     ));
+    if plan.checksum
+        && let Err(err) = output::write_checksum(&outcome.output)
+    {
+        // A bundle without the checksum it was asked for is not a finished build.
+        let _ = fs_err::remove_file(&outcome.output);
+        output::remove_created(&outcome.created_dirs);
+        return Err(err.into());
+    }
     let extracted = outcome
         .manifest
         .distributions
@@ -413,7 +443,7 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
         .count();
     ui::stage(&format!(
         "built {} ({:.1} MB, {}, {} extracted at run time, build id {}) in {:.2}s [{}]",
-        plan.output.display(),
+        outcome.output.display(),
         outcome.size as f64 / 1e6,
         ui::count(outcome.manifest.distributions.len(), "distribution"),
         extracted,
@@ -424,13 +454,12 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
     Ok(())
 }
 
-/// Fails at once, before any slow stage, when the output's directory does not take new files
-/// (the bundle is written there through a temporary file at the end).
-fn check_output_dir(output: &std::path::Path) -> Result<()> {
-    let dir = output
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
+/// Fails at once, before any slow stage, when the output's directory (or the deepest existing
+/// directory above it, where the missing ones will be created) does not take new files (the
+/// bundle is written there through a temporary file at the end).
+fn check_output_dir(template: &OutputTemplate) -> Result<()> {
+    let dir = template.existing_ancestor();
+    let dir = dir.as_path();
     tempfile::Builder::new()
         .prefix(".pybundle-probe.")
         .tempfile_in(dir)

@@ -5,8 +5,9 @@
 //! [`entry`] (entry point checks), [`pack`] (bytecode, manifest, reproducible zip),
 //! [`bootstrap`] (the run time shipped in every bundle), [`bundle`] and [`info`] (reading built
 //! bundles), [`extract`] and [`cache`] (pre-seeding and trimming the run-time cache),
-//! [`sbom`] (CycloneDX) and [`diff`]; `config::pyproject` reads `[tool.pybundle]`. [`build`]
-//! wires the stages together.
+//! [`sbom`] (CycloneDX) and [`diff`]; `config::pyproject` reads `[tool.pybundle]`. [`output`]
+//! names the output file (`-o` placeholders) and writes its checksum. [`build`] wires the stages
+//! together.
 
 pub mod analyze;
 pub mod bootstrap;
@@ -21,6 +22,7 @@ pub mod extract;
 pub mod fsutil;
 pub mod info;
 pub mod install;
+pub mod output;
 pub mod pack;
 pub mod python;
 pub mod resolve;

@@ -8,6 +8,7 @@ mod bytecode_cache;
 mod compat;
 mod eco;
 mod errors;
+mod output;
 mod python;
 mod runtime;
 mod uv;
