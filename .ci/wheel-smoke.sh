@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The wheel that carries the binary, checked the way users install it: `maturin build --release`
-# (maturin pinned, from the package index, in target/ci-tools/), then
+# The wheel that carries the binary, checked the way users install it: the release build
+# `maturin build --release --zig --compatibility manylinux2014` (maturin and zig pinned, from the
+# package index, in target/ci-tools/; zig links against glibc 2.17 whatever the build host has, and
+# maturin's audit checks the tag), then
 #   1. `pip install --no-index` of the wheel into a fresh venv: `pybundle --version`,
 #      `python -m pybundle --version`, and an offline build of the fixture application
 #      (fixtures/projects/myapp with its dependencies built locally into a wheelhouse) that runs;
@@ -12,6 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 MATURIN_VERSION=1.16.0
+ZIG_VERSION=0.17.0
 # The build backend of the fixture projects, fetched once as a wheel so that pip's isolated
 # builds run offline from a local directory.
 SETUPTOOLS_VERSION=84.2.1
@@ -24,11 +27,12 @@ uv=${PYBUNDLE_UV:-$(command -v uv || true)}
 t0=$SECONDS
 step() { echo "== $* (+$((SECONDS - t0))s)"; }
 
-step "tools: maturin $MATURIN_VERSION, setuptools $SETUPTOOLS_VERSION"
-maturin_venv="$tools/maturin-$MATURIN_VERSION"
+step "tools: maturin $MATURIN_VERSION, zig $ZIG_VERSION, setuptools $SETUPTOOLS_VERSION"
+maturin_venv="$tools/maturin-$MATURIN_VERSION-zig-$ZIG_VERSION"
 if [ ! -x "$maturin_venv/bin/maturin" ]; then
   "$python" -m venv "$maturin_venv"
-  "$maturin_venv/bin/python" -m pip install -q --disable-pip-version-check "maturin==$MATURIN_VERSION"
+  "$maturin_venv/bin/python" -m pip install -q --disable-pip-version-check \
+    "maturin==$MATURIN_VERSION" "ziglang==$ZIG_VERSION"
 fi
 backend="$tools/setuptools-$SETUPTOOLS_VERSION"
 if ! ls "$backend"/setuptools-*.whl >/dev/null 2>&1; then
@@ -41,18 +45,22 @@ trap 'rm -rf "$work"' EXIT
 # Nothing below may reach the index: pip and uv are told so, and their caches are fresh.
 export PIP_NO_INDEX=1 PIP_CONFIG_FILE=/dev/null PIP_DISABLE_PIP_VERSION_CHECK=1
 export UV_OFFLINE=1 UV_NO_CONFIG=1 UV_PYTHON_DOWNLOADS=never UV_CACHE_DIR="$work/uv-cache"
-unset PIP_FIND_LINKS PYTHONPATH SOURCE_DATE_EPOCH
+unset PIP_FIND_LINKS PYTHONPATH SOURCE_DATE_EPOCH PYBUNDLE_ROOT PYBUNDLE_CACHE_DIR
 
-step "maturin build --release"
+step "maturin build --release --zig --compatibility manylinux2014"
 build_start=$SECONDS
-"$maturin_venv/bin/maturin" build --release --out "$work/dist"
+# maturin runs zig as `python -m ziglang`: the venv's python must come first on PATH. Its own
+# target dir keeps these artifacts apart from `cargo build --release`'s (another linker and C
+# compiler: each build would redo the other's).
+PATH="$maturin_venv/bin:$PATH" "$maturin_venv/bin/maturin" build --release --zig \
+  --compatibility manylinux2014 --target-dir target/wheel --out "$work/dist"
 build_time=$((SECONDS - build_start))
 version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)
 wheel=$(ls "$work"/dist/pybundle-*.whl)
 echo "wheel: $(basename "$wheel") (maturin build: ${build_time}s)"
 case "$(basename "$wheel")" in
-  "pybundle-$version-py3-none-manylinux_"*.whl) ;;
-  *) echo "unexpected wheel name: want pybundle-$version-py3-none-manylinux_*.whl" >&2; exit 1 ;;
+  "pybundle-$version-py3-none-manylinux2014_x86_64.manylinux_2_17_x86_64.whl") ;;
+  *) echo "unexpected wheel name: want pybundle-$version-py3-none-manylinux2014_x86_64.manylinux_2_17_x86_64.whl" >&2; exit 1 ;;
 esac
 # The wheel holds the binary, the package and the metadata: no target/, tests or fixtures.
 "$python" - "$wheel" "$version" <<'EOF'
@@ -69,6 +77,19 @@ if extra or missing:
     sys.exit("wheel content: unexpected %s, missing %s" % (extra, missing))
 print("wheel content: %d members: %s" % (len(names), ", ".join(names)))
 EOF
+# The binary asks for no glibc symbol newer than its tag allows.
+mkdir -p "$work/unpacked"
+(cd "$work/unpacked" && "$python" -m zipfile -e "$wheel" .)
+newest=$(objdump -T "$work/unpacked/pybundle-$version.data/scripts/pybundle" \
+  | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -n 1)
+echo "newest glibc symbol version: $newest"
+[ "$(printf '%s\nGLIBC_2.17\n' "$newest" | sort -V | tail -n 1)" = GLIBC_2.17 ] \
+  || { echo "the binary needs $newest, more than manylinux_2_17 allows" >&2; exit 1; }
+
+# From here on pybundle's build cache and the bundles' extraction cache are fresh too (not
+# before the wheel build: zig keeps its linker wrappers there, and a new path each run would
+# make cargo rebuild everything).
+export XDG_CACHE_HOME="$work/cache"
 
 step "fixture wheelhouse (offline: puredep, spam with its C extension)"
 mkdir -p "$work/src"
