@@ -67,9 +67,20 @@ pub struct BuildArgs {
     #[arg(value_name = "REQUIREMENT")]
     pub requirements: Vec<String>,
 
-    /// Where to write the bundle
+    /// Where to write the bundle; may hold {name}, {version}, {python}, {platform}, {build_id}, {date}
+    ///
+    /// Placeholders are filled from the built bundle: `{name}` and `{version}` of the
+    /// distribution that provides the entry point (else the local project directory), `{python}`
+    /// as a wheel tag (`cp311`), `{platform}` as a wheel tag (`linux_x86_64`, `any` without native
+    /// code), the first 12 characters of the build id, and `{date}` as YYYYMMDD (UTC) of
+    /// SOURCE_DATE_EPOCH, else of today. `{{` and `}}` are literal braces. Missing directories
+    /// are created.
     #[arg(short, long, value_name = "FILE", help_heading = "Output")]
     pub output: Option<PathBuf>,
+
+    /// Also write `<output>.sha256`, in the format `sha256sum -c` reads
+    #[arg(long, help_heading = "Output")]
+    pub checksum: bool,
 
     /// Shebang line of the bundle (shiv's `-p`) [default: /usr/bin/env python3]
     #[arg(short = 'p', long, value_name = "SHEBANG", help_heading = "Output")]

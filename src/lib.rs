@@ -3,7 +3,7 @@
 //! Dependencies flow one way (checked by `tests/it/architecture.rs`):
 //! - leaves: [`cli`] (clap types), [`ui`] (everything printed to stderr), [`name`] (Python
 //!   names), [`fsutil`] (paths and hashes), [`dirs`] (cache directories), [`layout`] (the bundle
-//!   format);
+//!   format), [`output`] (the `-o` placeholders and the `--checksum` file);
 //! - [`config`]: the validated [`config::BuildPlan`], from the command line and `[tool.pybundle]`;
 //! - the stages of a build, each a function from one typed value to the next: [`python`]
 //!   (interpreter probe), [`resolve`] (pip or uv), [`install`] (wheels → staging trees),
@@ -26,6 +26,7 @@ pub mod fsutil;
 pub mod install;
 pub mod layout;
 pub mod name;
+pub mod output;
 pub mod pack;
 pub mod python;
 pub mod resolve;

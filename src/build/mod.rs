@@ -8,8 +8,10 @@
 //! Each stage lives in its own module and takes a typed value to the next one; this module only
 //! wires them together, adds context to their errors, and wraps progress, timing and printing
 //! around the calls ([`build`] reads as the pipeline). The interpreter probe and the cross
-//! target are in `target.rs` ([`Target`]).
+//! target are in `target.rs` ([`Target`]); the facts that fill the placeholders of `-o`, and the
+//! `--checksum` file, in `naming.rs`.
 
+mod naming;
 mod target;
 
 pub use target::Target;
@@ -29,6 +31,7 @@ use crate::entry;
 use crate::install::{self, Installed, InstalledDist};
 use crate::layout::{Mode, PREAMBLE_PATH};
 use crate::name::normalize_name;
+use crate::output::{OutputName, OutputTemplate};
 use crate::pack::writer::{Member, Source};
 use crate::pack::{self, PackSettings, Packed, Placed};
 use crate::resolve::{self, Resolved};
@@ -59,7 +62,8 @@ impl Timings {
 pub fn build(plan: &BuildPlan) -> Result<()> {
     let started = Instant::now();
     let mut timings = Timings::default();
-    check_output_dir(&plan.output)?;
+    let template = OutputTemplate::parse(&plan.output)?;
+    check_output_dir(&template)?;
     let target = target::probe(plan)?;
     let staging = tempfile::Builder::new()
         .prefix("pybundle-stage-")
@@ -87,8 +91,9 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
         analyze::decide_all(&installed.dists, &plan.overrides)
     })?;
     report_analysis(&installed, &analyzed);
+    let output = naming::output_name(plan, template, &target, &installed, &analyzed, &entry.info)?;
 
-    let (staged, jobs) = stage_sources(plan, &target, &installed, &analyzed, dir)?;
+    let (staged, jobs) = stage_sources(plan, &target, &installed, &analyzed, output, dir)?;
     let message = format!(
         "compiling {} modules with {}",
         jobs.jobs.len(),
@@ -106,8 +111,9 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
         )
     })?;
     progress.finish(&packed_summary(&packed));
+    naming::write_checksum(plan, &packed)?;
     packed.notes.iter().for_each(|note| ui::detail(note));
-    ui::stage(&built_summary(plan, &packed, started, &timings));
+    ui::stage(&built_summary(&packed, started, &timings));
     Ok(())
 }
 
@@ -225,13 +231,15 @@ fn report_analysis(installed: &Installed, analyzed: &Analyzed) {
     }
 }
 
-/// The members the build adds besides the distributions' files, and the extracted
-/// distributions' cache keys.
+/// The members the build adds besides the distributions' files, the extracted
+/// distributions' cache keys, and the output's name.
 struct Staged {
     /// The run-time package's sources (written under `<dir>/runtime`) and the preamble.
     runtime: Vec<Member>,
     /// One per distribution: its cache key when it is extracted.
     keys: Vec<Option<String>>,
+    /// The output file, its placeholders filled but `{build_id}`.
+    output: OutputName,
 }
 
 /// Writes the run-time package into the staging directory, computes the cache keys of the
@@ -241,10 +249,12 @@ fn stage_sources(
     target: &Target,
     installed: &Installed,
     analyzed: &Analyzed,
+    output: OutputName,
     dir: &Path,
 ) -> Result<(Staged, bytecode::Plan)> {
-    let bundle_name = plan
-        .output
+    // `{build_id}` stays as written: the id hashes this bytecode, which records the name.
+    let bundle_name = output
+        .provisional()
         .file_name()
         .map_or_else(|| "bundle".into(), |n| n.to_string_lossy().into_owned());
     let runtime_dir = dir.join("runtime");
@@ -293,7 +303,14 @@ fn stage_sources(
         &interp.cache_tag,
         &bundle_name,
     );
-    Ok((Staged { runtime, keys }, jobs))
+    Ok((
+        Staged {
+            runtime,
+            keys,
+            output,
+        },
+        jobs,
+    ))
 }
 
 /// Compile: every planned source with the target's interpreter (nothing when there is none).
@@ -438,12 +455,10 @@ fn pack_bundle(
         ..MainData::default()
     };
     let settings = PackSettings {
-        output: plan.output.clone(),
+        output: staged.output,
         shebang: plan.shebang.clone(),
         level: plan.compress_level,
-        source_date_epoch: std::env::var("SOURCE_DATE_EPOCH")
-            .ok()
-            .and_then(|v| v.trim().parse().ok()),
+        source_date_epoch: naming::source_date_epoch(),
         build_id: plan.build_id.clone(),
         entry: entry.info.clone(),
         main: target.main_data(main, &python),
@@ -462,7 +477,7 @@ fn packed_summary(packed: &Packed) -> String {
 }
 
 /// Returns the last line of a build.
-fn built_summary(plan: &BuildPlan, packed: &Packed, started: Instant, timings: &Timings) -> String {
+fn built_summary(packed: &Packed, started: Instant, timings: &Timings) -> String {
     let manifest = &packed.manifest;
     let extracted = manifest
         .distributions
@@ -471,7 +486,7 @@ fn built_summary(plan: &BuildPlan, packed: &Packed, started: Instant, timings: &
         .count();
     format!(
         "built {} ({:.1} MB, {}, {} extracted at run time, build id {}) in {:.2}s [{}]",
-        plan.output.display(),
+        packed.output.display(),
         packed.size as f64 / 1e6,
         ui::count(manifest.distributions.len(), "distribution"),
         extracted,
@@ -481,13 +496,12 @@ fn built_summary(plan: &BuildPlan, packed: &Packed, started: Instant, timings: &
     )
 }
 
-/// Fails at once, before any slow stage, when the output's directory does not take new files
-/// (the bundle is written there through a temporary file at the end).
-fn check_output_dir(output: &std::path::Path) -> Result<()> {
-    let dir = output
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
+/// Fails at once, before any slow stage, when the output's directory (or the deepest existing
+/// directory above it, where the missing ones will be created) does not take new files (the
+/// bundle is written there through a temporary file at the end).
+fn check_output_dir(template: &OutputTemplate) -> Result<()> {
+    let dir = template.existing_ancestor();
+    let dir = dir.as_path();
     tempfile::Builder::new()
         .prefix(".pybundle-probe.")
         .tempfile_in(dir)

@@ -1,7 +1,7 @@
 //! Validated build configuration. Input: the parsed command line (`cli::BuildArgs`) and the
 //! project's `[tool.pybundle]` table; output: a [`BuildPlan`] (with the user's [`Overrides`]),
 //! the only thing later stages receive. Nothing past this module sees clap's argument structs.
-//! Imports only leaves (`cli`, `name`, `ui`).
+//! Imports only leaves (`cli`, `name`, `output`, `ui`).
 
 mod pyproject;
 
@@ -15,6 +15,7 @@ use std::collections::BTreeSet;
 use crate::cli::BuildArgs;
 pub use crate::cli::Resolver;
 use crate::name::{EntryTarget, normalize_name, parse_entry_target};
+use crate::output::{Facts, OutputError, OutputName, OutputTemplate};
 pub use crate::ui::Verbosity;
 
 /// The shebang line used when `-p` is not given.
@@ -96,8 +97,14 @@ pub struct Overrides {
 /// A validated build request.
 #[derive(Debug, Clone)]
 pub struct BuildPlan {
-    /// The bundle to write.
+    /// The bundle to write, absolute; may hold placeholders (checked: it parses as an
+    /// [`OutputTemplate`]).
     pub output: PathBuf,
+    /// `--checksum`: also write `<output>.sha256`.
+    pub checksum: bool,
+    /// The `[project] name` of the local project directory among the requirements, if any
+    /// (names the bundle when no entry point does).
+    pub local_project: Option<String>,
     /// The shebang line, without `#!`.
     pub shebang: String,
     /// The `--python` value.
@@ -157,10 +164,8 @@ pub enum ConfigError {
         "`{path}` ({what}) does not exist\nhint: check the path; relative paths start at the working directory (or at the pyproject.toml for its keys)"
     )]
     MissingPath { path: PathBuf, what: &'static str },
-    #[error(
-        "the output directory `{0}` does not exist\nhint: create it first (`mkdir -p`) or pick another -o"
-    )]
-    OutputDirMissing(PathBuf),
+    #[error(transparent)]
+    Output(#[from] OutputError),
     #[error(
         "invalid shebang `{0}`: it must be one line\nhint: pass the interpreter command only, e.g. `-p '/usr/bin/env python3'`"
     )]
@@ -204,12 +209,8 @@ impl BuildPlan {
         let args = pyproject::apply(args, cwd)?;
         let output = args.output.ok_or(ConfigError::NoOutput)?;
         let output = cwd.join(output);
-        let parent = output
-            .parent()
-            .map_or_else(|| cwd.to_path_buf(), Path::to_path_buf);
-        if !parent.is_dir() {
-            return Err(ConfigError::OutputDirMissing(parent));
-        }
+        let template = OutputTemplate::parse(&output)?;
+        let local_project = pyproject::local_project_name(&args.requirements, cwd);
         let entry = if let Some(value) = args.entry_point {
             let target = parse_entry_target(&value).map_err(|err| ConfigError::BadEntryPoint {
                 value: value.clone(),
@@ -232,6 +233,20 @@ impl BuildPlan {
         } else {
             EntryRequest::Interpreter
         };
+        // Without an entry point only a local project can name the bundle: say so before the
+        // slow stages rather than after them.
+        if entry == EntryRequest::Interpreter && local_project.is_none() {
+            let why = "the bundle has no entry point and no local project directory is bundled";
+            OutputName::new(
+                template,
+                Facts {
+                    project: Err(why.to_string()),
+                    python: String::new(),
+                    platform: String::new(),
+                    date: String::new(),
+                },
+            )?;
+        }
         let shebang = args
             .python_shebang
             .unwrap_or_else(|| DEFAULT_SHEBANG.to_string());
@@ -332,6 +347,8 @@ impl BuildPlan {
         }
         Ok(BuildPlan {
             output,
+            checksum: args.checksum,
+            local_project,
             resolver,
             shebang,
             python: args.python.unwrap_or_else(|| DEFAULT_PYTHON.to_string()),
@@ -402,10 +419,29 @@ mod tests {
     }
 
     #[test]
-    fn missing_output_dir() {
-        let err =
-            BuildPlan::from_args(args("/nonexistent-dir/app.pyz"), Path::new("/tmp")).unwrap_err();
-        assert!(matches!(err, ConfigError::OutputDirMissing(_)));
+    fn missing_output_dir_is_created_later() {
+        let plan = BuildPlan::from_args(args("/nonexistent-dir/app.pyz"), Path::new("/tmp"));
+        assert_eq!(
+            plan.unwrap().output,
+            PathBuf::from("/nonexistent-dir/app.pyz")
+        );
+    }
+
+    #[test]
+    fn output_placeholders_are_checked_before_the_build() {
+        let err = BuildPlan::from_args(args("dist/{nme}.pyz"), Path::new("/tmp")).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("unknown placeholder `{nme}` in the output `/tmp/dist/{nme}.pyz`"),
+            "{err}"
+        );
+        // No entry point and no local project: nothing can fill {name}.
+        let err = BuildPlan::from_args(args("{name}.pyz"), Path::new("/tmp")).unwrap_err();
+        assert!(err.to_string().contains("uses `{name}`"), "{err}");
+        let mut a = args("{name}-{version}-{python}.pyz");
+        a.console_script = Some("six".into());
+        assert!(BuildPlan::from_args(a, Path::new("/tmp")).is_ok());
+        assert!(BuildPlan::from_args(args("{python}-{date}.pyz"), Path::new("/tmp")).is_ok());
     }
 
     #[test]

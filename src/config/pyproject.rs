@@ -79,6 +79,8 @@ pub struct PybundleTable {
     pub inherit_path: Option<bool>,
     /// `--env KEY=VALUE`: environment variables the bundle sets.
     pub env: Option<Vec<String>>,
+    /// `--checksum`: write `<output>.sha256` next to the bundle.
+    pub checksum: Option<bool>,
 }
 
 /// The parts of `pyproject.toml` pybundle reads.
@@ -117,6 +119,8 @@ pub struct LoadedPyproject {
     pub path: PathBuf,
     /// Whether pip can build the project (it has `[build-system]` or `[project]`).
     pub buildable: bool,
+    /// `[project] name`, when the file has it.
+    pub project_name: Option<String>,
     /// The `[tool.pybundle]` table (empty when absent).
     pub table: PybundleTable,
 }
@@ -140,9 +144,16 @@ pub fn load(path: &Path) -> Result<LoadedPyproject, PyprojectError> {
             message: format!("`compress-level` is {level}; it must be 0 to 9"),
         });
     }
+    let project_name = doc
+        .project
+        .as_ref()
+        .and_then(|p| p.get("name"))
+        .and_then(|n| n.as_str())
+        .map(str::to_string);
     Ok(LoadedPyproject {
         path: path.to_path_buf(),
         buildable: doc.build_system.is_some() || doc.project.is_some(),
+        project_name,
         table,
     })
 }
@@ -178,6 +189,18 @@ pub fn apply(mut args: BuildArgs, cwd: &Path) -> Result<BuildArgs, PyprojectErro
     let base = loaded.path.parent().unwrap_or(cwd).to_path_buf();
     merge(&mut args, loaded.table, &base);
     Ok(args)
+}
+
+/// Returns the `[project] name` of the first REQUIREMENT that is a local project directory
+/// (what `{name}` in `-o` falls back to when no entry point names the bundle). Call it after
+/// [`apply`], which has dropped configuration-only directories.
+pub fn local_project_name(requirements: &[String], cwd: &Path) -> Option<String> {
+    requirements
+        .iter()
+        .filter(|req| looks_like_path(req))
+        .map(|req| cwd.join(req).join("pyproject.toml"))
+        .filter(|file| file.is_file())
+        .find_map(|file| load(&file).ok()?.project_name)
 }
 
 /// Returns true if and only if the requirement `req` names a local path rather than a specifier.
@@ -271,6 +294,7 @@ fn merge(args: &mut BuildArgs, table: PybundleTable, base: &Path) {
     fill_vec(&mut args.extract, table.extract);
     fill_vec(&mut args.zip_safe, table.zip_safe);
     args.extract_all |= table.extract_all.unwrap_or(false);
+    args.checksum |= table.checksum.unwrap_or(false);
     if args.python_version.is_none() {
         args.python_version = table.python_version;
     }
@@ -350,6 +374,10 @@ mod tests {
         };
         let args = apply(args, dir.path()).unwrap();
         assert_eq!(args.requirements, vec!["."]);
+        assert_eq!(
+            local_project_name(&args.requirements, dir.path()).as_deref(),
+            Some("x")
+        );
         assert_eq!(args.entry_point.as_deref(), Some("x.main:run"));
         assert_eq!(args.module, None);
         assert_eq!(args.compress_level, Some(1));
@@ -360,7 +388,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = write(
             dir.path(),
-            "[tool.pybundle]\nresolver = \"uv\"\nextract = [\"Foo_Bar\"]\nzip-safe = [\"six\"]\nextract-all = true\nroot = \"/opt/c\"\ninherit-path = true\nenv = [\"A=1\"]\n",
+            "[tool.pybundle]\nresolver = \"uv\"\nextract = [\"Foo_Bar\"]\nzip-safe = [\"six\"]\nextract-all = true\nroot = \"/opt/c\"\ninherit-path = true\nenv = [\"A=1\"]\nchecksum = true\n",
         );
         let mut args = BuildArgs::default();
         let loaded = load(&file).unwrap();
@@ -371,5 +399,6 @@ mod tests {
         assert!(args.extract_all && args.inherit_path);
         assert_eq!(args.root.as_deref(), Some("/opt/c"));
         assert_eq!(args.env, vec!["A=1"]);
+        assert!(args.checksum);
     }
 }

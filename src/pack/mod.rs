@@ -92,8 +92,8 @@ impl Placed<'_> {
 /// Everything the writer needs besides the distributions.
 #[derive(Debug)]
 pub struct PackSettings {
-    /// Output file.
-    pub output: PathBuf,
+    /// Output file, named once the build id is known.
+    pub output: crate::output::OutputName,
     /// Shebang line (without `#!`).
     pub shebang: String,
     /// Deflate level.
@@ -115,6 +115,10 @@ pub struct PackSettings {
 /// The pack stage's output: what was written.
 #[derive(Debug)]
 pub struct Packed {
+    /// The file written (the output with its placeholders filled).
+    pub output: PathBuf,
+    /// The directories created for it (see `output::create_parents`).
+    pub created_dirs: Vec<PathBuf>,
     /// The manifest stored in the bundle.
     pub manifest: Manifest,
     /// Size of the bundle in bytes.
@@ -321,13 +325,18 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
         style,
     )?);
     let dirs: Vec<String> = dirs.into_iter().collect();
-    let size = write_atomically(&settings.output, |file| {
+    let output = settings.output.path(&main.build_id);
+    let created_dirs = crate::output::create_parents(&output)?;
+    let written = write_atomically(&output, |file| {
         let file = writer::write(file, &settings.shebang, all, &dirs, style)?;
         let written = std::io::Seek::stream_position(file)?;
         check_zip_limits(pinned, written)?;
         Ok(())
-    })?;
+    });
+    let size = written.inspect_err(|_| crate::output::remove_created(&created_dirs))?;
     Ok(Packed {
+        output,
+        created_dirs,
         manifest,
         size,
         notes,

@@ -349,7 +349,7 @@ fn read_fixture(rel: &str) -> String {
 /// Writes the three fixture wheels for `python` into `dir`:
 /// - `puredep-1.2.0-py3-none-any.whl` (pure),
 /// - `spam-0.1.0-<native tag>.whl` (C extension, Root-Is-Purelib false),
-/// - `myapp-1.0.0-py3-none-any.whl` (console script `myapp`, package data, depends on both).
+/// - `myapp-1.2.0-py3-none-any.whl` (console script `myapp`, package data, depends on both).
 pub fn build_fixture_wheels(python: &Path, dir: &Path) {
     let (so, so_name) = compile_spam(python, dir)
         .unwrap_or_else(|| panic!("gcc is required to build the fixture C extension"));
@@ -366,7 +366,8 @@ pub fn build_fixture_wheels(python: &Path, dir: &Path) {
         .file("spam/__init__.py", &read_fixture("native/spam/__init__.py"))
         .binary(&format!("spam/{so_name}"), &so)
         .build(dir);
-    WheelBuilder::new("myapp", "1.0.0")
+    // The version of fixtures/projects/myapp/pyproject.toml.
+    WheelBuilder::new("myapp", "1.2.0")
         .requires(["puredep>=1", "spam"])
         .entry_point("console_scripts", "myapp", "myapp.main:main")
         .entry_point("console_scripts", "myapp-tool", "myapp.main:Tool.run")

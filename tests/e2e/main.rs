@@ -10,6 +10,7 @@ mod common;
 
 mod harness;
 
+mod ci_recipe;
 mod cli_tools;
 mod cross;
 mod libraries;

@@ -2,8 +2,8 @@
 //!
 //! - the modules of `src/` import each other one way: the graph of `crate::<module>` references,
 //!   at top-level-module granularity (`install::record` counts as `install`), has no cycle;
-//! - the leaves (`cli`, `ui`, `name`, `fsutil`, `dirs`, `layout`) import only leaves, and the
-//!   read side (`bundle`, `commands`) never imports the write side;
+//! - the leaves (`cli`, `ui`, `name`, `fsutil`, `dirs`, `layout`, `output`) import only leaves,
+//!   and the read side (`bundle`, `commands`) never imports the write side;
 //! - no file under `src/` is longer than 600 lines. A Rust file's unit tests at its bottom
 //!   (from `#[cfg(test)]` followed by `mod tests`) are not counted.
 
@@ -16,7 +16,7 @@ use crate::common::repo_root;
 const MAX_LINES: usize = 600;
 
 /// Modules that import nothing but other leaves.
-const LEAVES: &[&str] = &["cli", "ui", "name", "fsutil", "dirs", "layout"];
+const LEAVES: &[&str] = &["cli", "ui", "name", "fsutil", "dirs", "layout", "output"];
 /// The read side, and the write side it must not import.
 const READ_SIDE: &[&str] = &["bundle", "commands"];
 const WRITE_SIDE: &[&str] = &[

@@ -41,10 +41,19 @@ fn info_json_lists_distributions_and_entry() {
         "{dists:?}"
     );
     assert!(
-        dists.iter().any(|d| d.0 == "myapp" && d.1 == "1.0.0"),
+        dists.iter().any(|d| d.0 == "myapp" && d.1 == "1.2.0"),
         "{dists:?}"
     );
+    // The builder's version, so that an artifact can be traced to it.
+    assert_eq!(json["pybundle_version"], env!("CARGO_PKG_VERSION"));
     let text = stdout(&run_ok(ctx.pybundle().arg("info").arg(&bundle)));
+    assert!(
+        text.contains(&format!(
+            "built with:   pybundle {}\n",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{text}"
+    );
     assert!(
         text.contains("entry point:  myapp.main:main (console script `myapp`)"),
         "{text}"
