@@ -1,5 +1,5 @@
 //! `pybundle cache list | prune | clean`: inspect and trim the run-time extraction cache
-//! (`<root>/v1/dists/<key>/`, written by `_pybundle/_cache.py` or `pybundle extract`).
+//! (`<root>/v1/dists/<key>/`, written by `_pybundle/_extract.py` or `pybundle extract`).
 //!
 //! The root is `--root DIR`, else `PYBUNDLE_ROOT`, else `${XDG_CACHE_HOME:-~/.cache}/pybundle`
 //! (the bootstrap's default; a root baked with `--root` at build time must be given explicitly).

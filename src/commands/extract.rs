@@ -3,7 +3,7 @@
 //! image can be pre-seeded at build time and run with `PYBUNDLE_ROOTS=DIR` (or a baked
 //! `--root DIR`) without writing anything at run time.
 //!
-//! The layout and the marker format are the ones `src/bootstrap/_pybundle/_cache.py` writes and
+//! The layout and the marker format are the ones `src/bootstrap/_pybundle/_extract.py` writes and
 //! reads (keep the two identical): first line `pybundle-complete 1 <file count> <total bytes>`,
 //! then one `<size> <relative path>` line per file, in zip order, `\n`-terminated. Each entry is
 //! written into `<DIR>/v1/tmp/<key>.<pid>.<random>/` and renamed into place, so a concurrent
