@@ -14,8 +14,9 @@ use crate::bootstrap::{self, MainData};
 use crate::config::{BuildPlan, Resolver};
 use crate::entry;
 use crate::install::{self, InstalledDist, normalize_name};
+use crate::launch::{self, Launch};
 use crate::pack::bytecode::{self, Job};
-use crate::pack::manifest::{Mode, PythonInfo};
+use crate::pack::manifest::{EntryInfo, Mode, PythonInfo};
 use crate::pack::pyc_cache::PycCache;
 use crate::pack::writer::{Member, Source};
 use crate::pack::{self, PackSettings, Placed};
@@ -165,8 +166,20 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
             .join(", ")
     ));
 
-    let resolved = entry::resolve(&plan.entry, &dists)?;
-    let decisions = timings.record("analyze", || analyze::decide_all(&dists, &plan.overrides))?;
+    let mut scripts = launch::collect(&dists, &plan.site_packages)?;
+    let launch_entry = launch::resolve_entry(&plan.entry, &dists, &scripts)?;
+    let commands = if plan.multicall {
+        launch::commands(&dists, &scripts)?
+    } else {
+        Vec::new()
+    };
+    let overrides = use_scripts(plan, &mut dists, &mut scripts, &launch_entry, &commands);
+    let mut decisions = timings.record("analyze", || analyze::decide_all(&dists, &overrides.0))?;
+    explain_script_extraction(&dists, &mut decisions, &overrides.1, &plan.overrides);
+    let resolved = match &launch_entry {
+        Launch::EntryPoint(resolved) => Some(resolved),
+        Launch::Script(_) => None,
+    };
     for (dist, decision) in dists.iter().zip(&decisions) {
         ui::detail(&format!(
             "{} {}: {} ({})",
@@ -266,7 +279,10 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
         None,
     );
     let workers = std::thread::available_parallelism().map_or(2, usize::from);
-    let attr_checks: Vec<(PathBuf, String)> = resolved.attr_check.iter().cloned().collect();
+    let attr_checks: Vec<(PathBuf, String)> = resolved
+        .and_then(|r| r.attr_check.clone())
+        .into_iter()
+        .collect();
     let outcome = match &compiler {
         Some(compiler) => timings.record("compile", || {
             let cache = PycCache::from_env();
@@ -305,7 +321,9 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
         summary.push_str(&format!(", {} left as source only", outcome.failed.len()));
     }
     progress.finish(&summary);
-    if let (Some((file, name)), Some(Some(false))) = (&resolved.attr_check, outcome.attrs.first()) {
+    if let (Some(resolved), Some(Some(false))) = (resolved, outcome.attrs.first())
+        && let Some((file, name)) = &resolved.attr_check
+    {
         bail!(entry::EntryError::NoAttribute {
             module: resolved.info.module.clone().unwrap_or_default(),
             name: name.clone(),
@@ -350,13 +368,17 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
     // Pack.
     let native = placed.iter().any(|p| p.native);
     let requires_python = join_requires_python(&dists);
-    let (kind, module, attr) = (
-        resolved.info.kind.clone(),
-        resolved.info.module.clone(),
-        resolved.info.attr.clone(),
-    );
+    let (main_entry, entry_info) = launch_literals(&launch_entry, &scripts, &placed);
+    let mut main_commands = Vec::new();
+    let mut manifest_commands = BTreeMap::new();
+    for command in &commands {
+        let (literal, info) = launch_literals(&command.launch, &scripts, &placed);
+        main_commands.push((command.name.clone(), literal));
+        manifest_commands.insert(command.name.clone(), info);
+    }
     let main = MainData {
-        entry: (kind, module, attr),
+        entry: main_entry,
+        commands: main_commands,
         implementation: interp.implementation.clone(),
         version: (interp.version.0, interp.version.1),
         cache_tag: interp.cache_tag.clone(),
@@ -382,7 +404,8 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
             .ok()
             .and_then(|v| v.trim().parse().ok()),
         build_id: plan.build_id.clone(),
-        entry: resolved.info.clone(),
+        entry: entry_info,
+        commands: manifest_commands,
         python: PythonInfo {
             implementation: interp.implementation.clone(),
             version: interp.short_version(),
@@ -422,6 +445,74 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
         timings.summary()
     ));
     Ok(())
+}
+
+/// Makes the scripts that the entry and the multi-call commands run part of their
+/// distributions (see [`launch::attach`]) and returns the zip-or-extract overrides with the
+/// distributions whose scripts are executed from the cache added to `--extract`, and those
+/// distributions (normalised name → script name).
+fn use_scripts(
+    plan: &BuildPlan,
+    dists: &mut Vec<InstalledDist>,
+    scripts: &mut [launch::Script],
+    entry: &Launch,
+    commands: &[launch::Command],
+) -> (analyze::Overrides, BTreeMap<String, String>) {
+    let used: BTreeSet<usize> = std::iter::once(entry)
+        .chain(commands.iter().map(|c| &c.launch))
+        .filter_map(|l| match l {
+            Launch::Script(i) => Some(*i),
+            Launch::EntryPoint(_) => None,
+        })
+        .collect();
+    launch::attach(dists, scripts, &used);
+    let forced = launch::extraction_needed(dists, scripts, &used);
+    let mut overrides = plan.overrides.clone();
+    overrides.extract.extend(forced.keys().cloned());
+    (overrides, forced)
+}
+
+/// Gives the distributions extracted only because a script of theirs is executed from the cache
+/// a reason that says so (instead of `--extract`).
+fn explain_script_extraction(
+    dists: &[InstalledDist],
+    decisions: &mut [analyze::Decision],
+    forced: &BTreeMap<String, String>,
+    user: &analyze::Overrides,
+) {
+    for (dist, decision) in dists.iter().zip(decisions.iter_mut()) {
+        let name = normalize_name(&dist.name);
+        if let Some(script) = forced.get(&name)
+            && decision.reason == "--extract"
+            && !user.extract.contains(&name)
+        {
+            decision.reason = format!("its script `{script}` is executed from the cache");
+        }
+    }
+}
+
+/// Returns the `__main__.py` literal and the manifest entry of `launch`.
+fn launch_literals(
+    launch: &Launch,
+    scripts: &[launch::Script],
+    placed: &[Placed<'_>],
+) -> (bootstrap::EntryLiteral, EntryInfo) {
+    match launch {
+        Launch::EntryPoint(resolved) => {
+            let info = resolved.info.clone();
+            (
+                (info.kind.clone(), info.module.clone(), info.attr.clone()),
+                info,
+            )
+        }
+        Launch::Script(i) => {
+            let script = &scripts[*i];
+            let owner = script
+                .owner
+                .expect("attach gave every used script an owner");
+            launch::script_entry(script, &placed[owner].archive_dir())
+        }
+    }
 }
 
 /// Fails at once, before any slow stage, when the output's directory does not take new files

@@ -160,6 +160,7 @@ mod tests {
                 module: Some("app".into()),
                 attr: None,
                 console_script: None,
+                script: None,
             },
             python: PythonInfo {
                 implementation: "cpython".into(),
@@ -190,6 +191,7 @@ mod tests {
                     top_level: vec![],
                 })
                 .collect(),
+            commands: Default::default(),
             members: members
                 .iter()
                 .map(|(p, h)| {

@@ -2,7 +2,7 @@
 //!
 //! Stages, one module each: [`config`] (validated plan), [`python`] (target interpreter probe),
 //! [`resolve`] (pip), [`install`] (wheels → staging trees), [`analyze`] (zip or extract),
-//! [`entry`] (entry point checks), [`pack`] (bytecode, manifest, reproducible zip),
+//! [`entry`] (entry point checks), [`launch`] (scripts as entries, multi-call commands), [`pack`] (bytecode, manifest, reproducible zip),
 //! [`bootstrap`] (the run time shipped in every bundle), [`bundle`] and [`info`] (reading built
 //! bundles), [`extract`] and [`cache`] (pre-seeding and trimming the run-time cache),
 //! [`sbom`] (CycloneDX) and [`diff`]; `config::pyproject` reads `[tool.pybundle]`. [`build`]
@@ -21,6 +21,7 @@ pub mod extract;
 pub mod fsutil;
 pub mod info;
 pub mod install;
+pub mod launch;
 pub mod pack;
 pub mod python;
 pub mod resolve;

@@ -29,6 +29,10 @@ pub struct Manifest {
     pub python: PythonInfo,
     /// The bundled distributions, sorted by normalised name.
     pub distributions: Vec<DistInfo>,
+    /// The commands of a multi-call bundle (`--multicall`): the file name the bundle is started
+    /// as → what it runs. Empty (and absent from the JSON) otherwise.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub commands: BTreeMap<String, EntryInfo>,
     /// Every member of the bundle except this manifest: path → size and sha256.
     pub members: BTreeMap<String, MemberInfo>,
 }
@@ -36,7 +40,10 @@ pub struct Manifest {
 /// What the bundle runs when it starts.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct EntryInfo {
-    /// `function`, `module` or `interpreter`.
+    /// `function`, `module` or `interpreter`; for a script that a distribution installs
+    /// (`-c NAME` without such an entry point): `script` (Python, run in the bundle's process),
+    /// `executable` (a native program) or `wrapper` (a `#!` script of another interpreter), both
+    /// executed from the cache in place of the bundle's process.
     pub kind: String,
     /// The module imported (function) or run (module).
     pub module: Option<String>,
@@ -44,6 +51,10 @@ pub struct EntryInfo {
     pub attr: Option<String>,
     /// The console script this entry came from (`-c`).
     pub console_script: Option<String>,
+    /// For a script: its path in the bundle (`bin/NAME`, or `extract/<key>/bin/NAME` when its
+    /// distribution is extracted). Absent from the JSON otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub script: Option<String>,
 }
 
 impl EntryInfo {
@@ -58,6 +69,36 @@ impl EntryInfo {
                 }
             }
             ("module", Some(module), _) => format!("-m {module}"),
+            (kind @ ("script" | "executable" | "wrapper"), _, _) => {
+                let name = self.console_script.as_deref().unwrap_or("?");
+                let path = self.script.as_deref().unwrap_or("?");
+                match kind {
+                    "script" => {
+                        format!("script `{name}` (`{path}`: Python, runs in the bundle's process)")
+                    }
+                    "executable" => format!(
+                        "executable `{name}` (`{path}`: a native program, replaces the bundle's process)"
+                    ),
+                    _ => format!(
+                        "wrapper `{name}` (`{path}`: a `#!` script, replaces the bundle's process; the `python` it finds runs the bundle)"
+                    ),
+                }
+            }
+            _ => "(interpreter)".to_string(),
+        }
+    }
+}
+
+impl EntryInfo {
+    /// Returns what the entry runs, in a few words (`mod:func`, `-m mod`, ``script `bin/x` (Python)``).
+    pub fn target(&self) -> String {
+        let path = self.script.as_deref().unwrap_or("?");
+        match (self.kind.as_str(), &self.module, &self.attr) {
+            ("function", Some(module), Some(attr)) => format!("{module}:{attr}"),
+            ("module", Some(module), _) => format!("-m {module}"),
+            ("script", _, _) => format!("script `{path}` (Python)"),
+            ("executable", _, _) => format!("executable `{path}`"),
+            ("wrapper", _, _) => format!("wrapper `{path}`"),
             _ => "(interpreter)".to_string(),
         }
     }
@@ -178,10 +219,22 @@ mod tests {
             module: Some("black".into()),
             attr: Some("patched_main".into()),
             console_script: Some("black".into()),
+            script: None,
         };
         assert_eq!(
             entry.describe(),
             "black:patched_main (console script `black`)"
+        );
+        let entry = EntryInfo {
+            kind: "executable".into(),
+            module: None,
+            attr: None,
+            console_script: Some("ruff".into()),
+            script: Some("extract/ruff-0.9.0-0123456789abcdef/bin/ruff".into()),
+        };
+        assert_eq!(
+            entry.describe(),
+            "executable `ruff` (`extract/ruff-0.9.0-0123456789abcdef/bin/ruff`: a native program, replaces the bundle's process)"
         );
     }
 }

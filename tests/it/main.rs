@@ -8,6 +8,7 @@ mod bytecode_cache;
 mod compat;
 mod eco;
 mod errors;
+mod launch;
 mod python;
 mod runtime;
 mod uv;

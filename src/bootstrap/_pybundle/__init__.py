@@ -24,7 +24,8 @@ Order of work in :func:`main`:
 
 Environment variables read at run time: PYBUNDLE_ROOT, PYBUNDLE_ROOTS, PYBUNDLE_FORCE_EXTRACT,
 PYBUNDLE_VERIFY, PYBUNDLE_VERBOSE, PYBUNDLE_INHERIT_PATH, PYBUNDLE_EXTEND_PYTHONPATH,
-PYBUNDLE_ENTRY_POINT, PYBUNDLE_INTERPRETER.
+PYBUNDLE_ENTRY_POINT, PYBUNDLE_INTERPRETER (and PYBUNDLE_PYTHON_SHIM, set by ``_launch``'s
+``python`` shim). ``_launch`` runs scripts as entries and picks the command of a multi-call bundle.
 """
 import os
 import sys
@@ -763,15 +764,25 @@ def _exit_sigint():
     os._exit(130)
 
 
+# Set by the `python` that a wrapper entry finds on PATH (see _launch): run as the interpreter.
+# Removed at once, so that what the interpreter runs does not inherit it.
+PYTHON_SHIM_VAR = "PYBUNDLE_PYTHON_SHIM"
+
+
 def _resolve_entry(g):
     ep = os.environ.get("PYBUNDLE_ENTRY_POINT")
-    if _flag("PYBUNDLE_INTERPRETER"):
+    shim = os.environ.pop(PYTHON_SHIM_VAR, None)
+    if shim or _flag("PYBUNDLE_INTERPRETER"):
         return ("interpreter", None, None)
     if ep:
         if ":" in ep:
             mod, attr = ep.split(":", 1)
             return ("function", mod.strip(), attr.strip())
         return ("module", ep.strip(), None)
+    if g.get("COMMANDS"):
+        from . import _launch
+
+        return _launch.command_entry(g)
     entry = g.get("ENTRY")
     if not entry:
         return ("interpreter", None, None)
@@ -844,5 +855,9 @@ def main(g):
         from . import _interp
 
         _interp.run(archive)
+    elif kind in ("script", "executable", "wrapper"):
+        from . import _launch
+
+        _launch.run(g, archive, kind, name, attr, dict(zip([item[0] for item in extract], extract_dirs)))
     else:
         fail("error: the bundle `%s` has an unknown entry kind %r; rebuild it" % (archive, kind))
