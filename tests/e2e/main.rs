@@ -12,5 +12,6 @@ mod harness;
 
 mod cli_tools;
 mod cross;
+mod launch;
 mod libraries;
 mod servers;

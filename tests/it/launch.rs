@@ -44,6 +44,9 @@ exit 5
 /// A wrapper that starts Python itself, with an interpreter option, like azure-cli's `az`.
 const WRAPPED: &str = "#!/bin/sh\nexec python -u -m scripted.cli \"$@\"\n";
 
+/// A Python script that starts Python again, like azure-cli's `az`.
+const PYEXEC: &str = "#!python\nimport os, sys\nos.execl(sys.executable, sys.executable, '-m', 'scripted.cli', *sys.argv[1:])\n";
+
 const CLI: &str = r#"import os, sys
 
 import scripted
@@ -74,6 +77,7 @@ fn wheels(ctx: &TestContext) -> PathBuf {
         )
         .data("scripts", "shscript", SHSCRIPT)
         .data("scripts", "wrapped", WRAPPED)
+        .data("scripts", "pyexec", PYEXEC)
         .data("scripts", "tool.bat", "@echo off\n")
         .build(&dir);
     dir
@@ -366,6 +370,37 @@ fn wrapper_runs_python_with_the_bundles_interpreter_and_code() {
 }
 
 #[test]
+fn python_script_that_execs_sys_executable_runs_the_bundle() {
+    let ctx = TestContext::new();
+    let w = wheels(&ctx);
+    let bundle = build(&ctx, &w, "az.pyz", &["-c", "pyexec"], &["scripted"]);
+    let out = run(ctx
+        .bundle(&bundle)
+        .args(["--version", "x"])
+        .env("PATH", "/usr/bin:/bin"));
+    assert_eq!(out.status.code(), Some(4), "{}", describe(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains(&format!("executable {}\n", python311().display())),
+        "{}",
+        describe(&out)
+    );
+    assert!(
+        text.contains(&format!(
+            "scripted {}/scripted/__init__.py",
+            bundle.display()
+        )),
+        "{}",
+        describe(&out)
+    );
+    assert!(
+        text.contains("args ['--version', 'x']\n"),
+        "{}",
+        describe(&out)
+    );
+}
+
+#[test]
 fn unknown_name_lists_entry_points_and_scripts() {
     let ctx = TestContext::new();
     let w = wheels(&ctx);
@@ -387,7 +422,7 @@ fn unknown_name_lists_entry_points_and_scripts() {
         "{err}"
     );
     assert!(
-        err.contains("\n  scripts: plainsource, pyscript, shscript, tool.bat, wrapped\n"),
+        err.contains("\n  scripts: plainsource, pyexec, pyscript, shscript, tool.bat, wrapped\n"),
         "{err}"
     );
     assert!(err.contains("hint: give -c one of these names"), "{err}");
@@ -409,7 +444,7 @@ fn multicall_runs_the_command_its_link_is_named_after() {
     );
     let shown = info(&ctx, &bundle);
     for line in [
-        "commands:     6",
+        "commands:     7",
         "  myapp        myapp.main:main",
         "  myapp-tool   myapp.main:Tool.run",
         "  pyscript     script `extract/scripted-1.0.0-",
@@ -453,12 +488,12 @@ fn multicall_runs_the_command_its_link_is_named_after() {
     let out = run_ok(&mut ctx.bundle(&bundle));
     assert_eq!(
         stdout(&out),
-        "usage: tools.pyz COMMAND [ARG]...\n   or: COMMAND [ARG]...  (through a link or copy of tools.pyz named COMMAND)\ncommands:\n  myapp\n  myapp-tool\n  plainsource\n  pyscript\n  shscript\n  wrapped\n"
+        "usage: tools.pyz COMMAND [ARG]...\n   or: COMMAND [ARG]...  (through a link or copy of tools.pyz named COMMAND)\ncommands:\n  myapp\n  myapp-tool\n  plainsource\n  pyexec\n  pyscript\n  shscript\n  wrapped\n"
     );
     let out = run_ok(ctx.bundle(&bundle).arg("--list"));
     assert_eq!(
         stdout(&out),
-        "myapp\nmyapp-tool\nplainsource\npyscript\nshscript\nwrapped\n"
+        "myapp\nmyapp-tool\nplainsource\npyexec\npyscript\nshscript\nwrapped\n"
     );
     let out = run(ctx.bundle(&bundle).args(["pyscript", "6"]));
     assert_eq!(out.status.code(), Some(6), "{}", describe(&out));

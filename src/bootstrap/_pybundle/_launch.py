@@ -219,9 +219,10 @@ def _exec(g, archive, kind, path):
 # the `python` of wrappers
 # --------------------------------------------------------------------------------------------
 _SHIM = r"""#!/bin/sh
-# Written by pybundle: the `python` that a bundle's wrapper script finds on PATH. It runs the
-# bundle, in interpreter mode, with the interpreter that ran the bundle. Leading interpreter
-# options (-u, -E, -W arg, -X opt, -V, ...) go to the interpreter, the rest to the bundle.
+# Written by pybundle: the `python` on PATH (and the `sys.executable`) of a bundle's entry script.
+# It runs the bundle, in interpreter mode, with the interpreter that ran the bundle. Leading
+# interpreter options (-u, -E, -W arg, -X opt, -V, ...) go to the interpreter, the rest to the
+# bundle.
 py=%(py)s
 bundle=%(bundle)s
 k=0
