@@ -116,7 +116,12 @@ pub struct BuildArgs {
     )]
     pub entry_point: Option<String>,
 
-    /// Run the console script NAME of a bundled distribution
+    /// Run the console script NAME of a bundled distribution, else the script NAME it installs
+    ///
+    /// A `console_scripts` or `gui_scripts` entry point named NAME wins. Otherwise a script that a
+    /// wheel installs (`.data/scripts/NAME`, or `bin/NAME` of a --site-packages tree) is the entry:
+    /// Python runs in the bundle's process, a native program or a `#!` script of another
+    /// interpreter replaces it (run from the extraction cache).
     #[arg(
         short = 'c',
         long,
@@ -135,6 +140,15 @@ pub struct BuildArgs {
         help_heading = "Entry point"
     )]
     pub module: Option<String>,
+
+    /// Multi-call bundle: started through a link or copy named after one of its console scripts
+    /// or scripts, it runs that command
+    ///
+    /// `ln -s tools.pyz flake8; ./flake8 app.py` runs flake8. Under any other name the bundle runs
+    /// its entry point (-e/-c/-m); with none it runs the command named by its first argument
+    /// (`./tools.pyz flake8 app.py`), and without arguments it lists its commands (exit 0).
+    #[arg(long, help_heading = "Entry point")]
+    pub multicall: bool,
 
     /// Interpreter that runs pip and whose version and platform the bundle targets [default: python3]
     #[arg(long, value_name = "PATH", help_heading = "Resolver")]

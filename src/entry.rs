@@ -54,6 +54,7 @@ pub fn resolve(request: &EntryRequest, dists: &[InstalledDist]) -> Result<Resolv
                     module: None,
                     attr: None,
                     console_script: None,
+                    script: None,
                 },
                 attr_check: None,
             });
@@ -66,15 +67,18 @@ pub fn resolve(request: &EntryRequest, dists: &[InstalledDist]) -> Result<Resolv
                     module: Some(module.clone()),
                     attr: None,
                     console_script: None,
+                    script: None,
                 },
                 attr_check: None,
             });
         }
         EntryRequest::Function(target) => (target.module.clone(), target.attr.clone(), None),
         EntryRequest::ConsoleScript(name) => {
-            let found = dists
-                .iter()
-                .find_map(|d| d.entry_points.console_script(name));
+            let found = dists.iter().find_map(|d| {
+                d.entry_points
+                    .console_script(name)
+                    .or_else(|| d.entry_points.entry("gui_scripts", name))
+            });
             let Some(target) = found else {
                 let mut names: Vec<String> = dists
                     .iter()
@@ -119,6 +123,7 @@ pub fn resolve(request: &EntryRequest, dists: &[InstalledDist]) -> Result<Resolv
                 module: Some(module),
                 attr: None,
                 console_script,
+                script: None,
             },
             attr_check: None,
         });
@@ -130,6 +135,7 @@ pub fn resolve(request: &EntryRequest, dists: &[InstalledDist]) -> Result<Resolv
             module: Some(module),
             attr: Some(attr),
             console_script,
+            script: None,
         },
         attr_check: source.map(|s| (s, first)),
     })

@@ -70,6 +70,10 @@ pub struct Manifest {
     pub python: PythonInfo,
     /// The bundled distributions, sorted by normalised name.
     pub distributions: Vec<DistInfo>,
+    /// The commands of a multi-call bundle (`--multicall`): the file name the bundle is started
+    /// as → what it runs. Empty (and absent from the JSON) otherwise.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub commands: BTreeMap<String, EntryInfo>,
     /// Every member of the bundle except this manifest: path → size and sha256.
     pub members: BTreeMap<String, MemberInfo>,
 }
@@ -85,10 +89,14 @@ pub struct EntryInfo {
     pub attr: Option<String>,
     /// The console script this entry came from (`-c`).
     pub console_script: Option<String>,
+    /// For a script: its path in the bundle (`bin/NAME`, or `extract/<key>/bin/NAME` when its
+    /// distribution is extracted). Absent from the JSON otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub script: Option<String>,
 }
 
-/// The kind of an entry point (`"function"`, `"module"` or `"interpreter"` in the manifest and
-/// in `ENTRY` of the generated `__main__.py`).
+/// The kind of an entry point (`"function"`, `"module"`, `"interpreter"`, `"script"`,
+/// `"executable"` or `"wrapper"` in the manifest and in `ENTRY` of the generated `__main__.py`).
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum EntryKind {
@@ -98,6 +106,15 @@ pub enum EntryKind {
     Module,
     /// No entry point: behave like the `python` command.
     Interpreter,
+    /// A Python script a distribution installs (`-c NAME` without such an entry point), run in
+    /// the bundle's process.
+    Script,
+    /// A native program a distribution installs, executed from the cache in place of the
+    /// bundle's process.
+    Executable,
+    /// A `#!` script of another interpreter, executed from the cache in place of the bundle's
+    /// process, with `python` on `PATH` running the bundle.
+    Wrapper,
 }
 
 impl EntryKind {
@@ -107,6 +124,9 @@ impl EntryKind {
             EntryKind::Function => "function",
             EntryKind::Module => "module",
             EntryKind::Interpreter => "interpreter",
+            EntryKind::Script => "script",
+            EntryKind::Executable => "executable",
+            EntryKind::Wrapper => "wrapper",
         }
     }
 }
@@ -123,6 +143,34 @@ impl EntryInfo {
                 }
             }
             (EntryKind::Module, Some(module), _) => format!("-m {module}"),
+            (kind @ (EntryKind::Script | EntryKind::Executable | EntryKind::Wrapper), _, _) => {
+                let name = self.console_script.as_deref().unwrap_or("?");
+                let path = self.script.as_deref().unwrap_or("?");
+                match kind {
+                    EntryKind::Script => {
+                        format!("script `{name}` (`{path}`: Python, runs in the bundle's process)")
+                    }
+                    EntryKind::Executable => format!(
+                        "executable `{name}` (`{path}`: a native program, replaces the bundle's process)"
+                    ),
+                    _ => format!(
+                        "wrapper `{name}` (`{path}`: a `#!` script, replaces the bundle's process; the `python` it finds runs the bundle)"
+                    ),
+                }
+            }
+            _ => "(interpreter)".to_string(),
+        }
+    }
+
+    /// Returns what the entry runs, in a few words (`mod:func`, `-m mod`, ``script `bin/x` (Python)``).
+    pub fn target(&self) -> String {
+        let path = self.script.as_deref().unwrap_or("?");
+        match (self.kind, &self.module, &self.attr) {
+            (EntryKind::Function, Some(module), Some(attr)) => format!("{module}:{attr}"),
+            (EntryKind::Module, Some(module), _) => format!("-m {module}"),
+            (EntryKind::Script, _, _) => format!("script `{path}` (Python)"),
+            (EntryKind::Executable, _, _) => format!("executable `{path}`"),
+            (EntryKind::Wrapper, _, _) => format!("wrapper `{path}`"),
             _ => "(interpreter)".to_string(),
         }
     }
@@ -353,10 +401,22 @@ mod tests {
             module: Some("black".into()),
             attr: Some("patched_main".into()),
             console_script: Some("black".into()),
+            script: None,
         };
         assert_eq!(
             entry.describe(),
             "black:patched_main (console script `black`)"
+        );
+        let entry = EntryInfo {
+            kind: EntryKind::Executable,
+            module: None,
+            attr: None,
+            console_script: Some("ruff".into()),
+            script: Some("extract/ruff-0.9.0-0123456789abcdef/bin/ruff".into()),
+        };
+        assert_eq!(
+            entry.describe(),
+            "executable `ruff` (`extract/ruff-0.9.0-0123456789abcdef/bin/ruff`: a native program, replaces the bundle's process)"
         );
     }
 

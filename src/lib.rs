@@ -7,7 +7,8 @@
 //! - [`config`]: the validated [`config::BuildPlan`], from the command line and `[tool.pybundle]`;
 //! - the stages of a build, each a function from one typed value to the next: [`python`]
 //!   (interpreter probe), [`resolve`] (pip or uv), [`install`] (wheels → staging trees),
-//!   [`entry`] (entry point checks), [`analyze`] (zip or extract), [`bytecode`] (compile, with a
+//!   [`entry`] (entry point checks), [`launch`]
+//!   (scripts as entries, multi-call commands), [`analyze`] (zip or extract), [`bytecode`] (compile, with a
 //!   cache), [`pack`] (the reproducible zip), with [`bootstrap`], the run time every bundle ships;
 //! - [`build`] runs the stages in order; [`bundle`] and [`commands`] are the read side (`info`,
 //!   `verify`, `extract`, `cache`, `diff`), which never imports the write side.
@@ -24,6 +25,7 @@ pub mod dirs;
 pub mod entry;
 pub mod fsutil;
 pub mod install;
+pub mod launch;
 pub mod layout;
 pub mod name;
 pub mod output;

@@ -9,7 +9,9 @@
 //! (roots, lookup, the `.pybundle-pyc` format), imported when an extracted distribution is
 //! first needed; `_extract` creating roots, the marker format, checking and writing entries;
 //! `_zip` the bundle's directory and the inner archives; `_metadata` importlib.metadata;
-//! `_errors` error messages and the exit on KeyboardInterrupt; `_interp` interpreter mode.
+//! `_errors` error messages and the exit on KeyboardInterrupt; `_interp` interpreter mode;
+//! `_launch` scripts as entries and the commands of a multi-call bundle; `_pth` the `.pth` files
+//! (imported only by bundles that ship some).
 
 use std::fmt::Write as _;
 
@@ -26,6 +28,8 @@ pub const RUNTIME_FILES: &[(&str, &str)] = &[
         include_str!("_pybundle/_extract.py"),
     ),
     ("_pybundle/_interp.py", include_str!("_pybundle/_interp.py")),
+    ("_pybundle/_launch.py", include_str!("_pybundle/_launch.py")),
+    ("_pybundle/_pth.py", include_str!("_pybundle/_pth.py")),
     (
         "_pybundle/_metadata.py",
         include_str!("_pybundle/_metadata.py"),
@@ -33,13 +37,21 @@ pub const RUNTIME_FILES: &[(&str, &str)] = &[
     ("_pybundle/_zip.py", include_str!("_pybundle/_zip.py")),
 ];
 
+/// An `ENTRY` literal of `__main__.py`: `(kind, module or archive dir, attr or script path)`.
+pub type EntryLiteral = (String, Option<String>, Option<String>);
+
 /// What the generated `__main__.py` tells the run time.
 #[derive(Debug, Clone, Default)]
 pub struct MainData {
     /// Build id.
     pub build_id: String,
-    /// `("function", module, attr)`, `("module", module, None)` or `("interpreter", None, None)`.
-    pub entry: (String, Option<String>, Option<String>),
+    /// `("function", module, attr)`, `("module", module, None)`, `("interpreter", None, None)`,
+    /// or for a script `(kind, archive_dir, "bin/NAME")` with kind `script`, `executable` or
+    /// `wrapper` and archive_dir `""` (the bundle's root) or `extract/<key>`.
+    pub entry: EntryLiteral,
+    /// The commands of a multi-call bundle: (name, entry as in `entry`). When not empty,
+    /// `__main__.py` gets a `COMMANDS` literal.
+    pub commands: Vec<(String, EntryLiteral)>,
     /// Implementation name, e.g. `cpython`.
     pub implementation: String,
     /// (major, minor).
@@ -155,6 +167,24 @@ pub fn render_main(data: &MainData) -> String {
         .iter()
         .map(|(dir, name)| format!("({}, {})", py_str(dir), py_str(name)))
         .collect();
+    let commands: String = if data.commands.is_empty() {
+        String::new()
+    } else {
+        let items: Vec<String> = data
+            .commands
+            .iter()
+            .map(|(name, (kind, module, attr))| {
+                format!(
+                    "({}, {}, {}, {})",
+                    py_str(name),
+                    py_str(kind),
+                    py_opt(module.as_deref()),
+                    py_opt(attr.as_deref())
+                )
+            })
+            .collect();
+        format!("COMMANDS = {}\n", py_tuple(&items))
+    };
     let env: Vec<String> = data
         .env
         .iter()
@@ -174,6 +204,7 @@ pub fn render_main(data: &MainData) -> String {
          ENV = {env}\n\
          ROOT = {root}\n\
          INHERIT_PATH = {inherit}\n\
+         {commands}\
          import _pybundle\n\
          _pybundle.main(globals())\n",
         version = env!("CARGO_PKG_VERSION"),
@@ -198,6 +229,7 @@ pub fn render_main(data: &MainData) -> String {
         env = py_tuple(&env),
         root = py_opt(data.root.as_deref()),
         inherit = py_bool(data.inherit_path),
+        commands = commands,
     )
 }
 
@@ -266,6 +298,7 @@ mod tests {
             env: vec![("K".into(), "V\"q".into())],
             root: Some("/opt/app cache".into()),
             inherit_path: true,
+            commands: vec![],
         };
         let text = render_main(&data);
         let expected = "BUILD_ID = \"abc\"\n\
@@ -281,5 +314,36 @@ mod tests {
             import _pybundle\n\
             _pybundle.main(globals())\n";
         assert_eq!(text.split_once('\n').unwrap().1, expected);
+    }
+
+    #[test]
+    fn commands_literal_only_for_multicall() {
+        let data = MainData {
+            entry: ("interpreter".into(), None, None),
+            commands: vec![
+                (
+                    "aws".into(),
+                    ("script".into(), Some(String::new()), Some("bin/aws".into())),
+                ),
+                (
+                    "black".into(),
+                    (
+                        "function".into(),
+                        Some("black".into()),
+                        Some("patched_main".into()),
+                    ),
+                ),
+            ],
+            ..MainData::default()
+        };
+        let text = render_main(&data);
+        assert!(
+            text.contains(
+                "INHERIT_PATH = False\nCOMMANDS = ((\"aws\", \"script\", \"\", \"bin/aws\"), (\"black\", \"function\", \"black\", \"patched_main\"))\nimport _pybundle\n"
+            ),
+            "{text}"
+        );
+        let plain = render_main(&MainData::default());
+        assert!(!plain.contains("COMMANDS"), "{plain}");
     }
 }

@@ -1,7 +1,7 @@
 //! The build command: runs the stages in order for one [`BuildPlan`] and prints what happened.
 //!
 //! ```text
-//! BuildPlan ─probe→ Target ─resolve→ Resolved ─install→ Installed ─entry, analyze→ Analyzed
+//! BuildPlan ─probe→ Target ─resolve→ Resolved ─install→ Installed ─launch, analyze→ Analyzed
 //!           ─stage, compile→ Compiled ─pack→ Packed
 //! ```
 //!
@@ -9,12 +9,16 @@
 //! wires them together, adds context to their errors, and wraps progress, timing and printing
 //! around the calls ([`build`] reads as the pipeline). The interpreter probe and the cross
 //! target are in `target.rs` ([`Target`]); the facts that fill the placeholders of `-o`, and the
-//! `--checksum` file, in `naming.rs`.
+//! `--checksum` file, in `naming.rs`; the entry and the multi-call commands, which may be
+//! scripts that distributions install, in `scripts.rs`.
 
 mod naming;
+mod scripts;
 mod target;
 
 pub use target::Target;
+
+use scripts::Launched;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -23,7 +27,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use rayon::prelude::*;
 
-use crate::analyze::{self, Analyzed};
+use crate::analyze::Analyzed;
 use crate::bootstrap::{self, MainData};
 use crate::bytecode::{self, Compiled};
 use crate::config::{BuildPlan, Resolver};
@@ -84,14 +88,21 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
     let progress = ui::progress("install", "unpacking wheels", Some(total));
     let installed = timings.record("install", || install_all(plan, &resolved, dir, &progress))?;
     progress.finish(&installed_summary(&installed));
-    let installed = check_installed(installed)?;
+    let mut installed = check_installed(installed)?;
 
-    let entry = entry::resolve(&plan.entry, &installed.dists)?;
+    let entry = scripts::prepare(plan, &mut installed.dists)?;
     let analyzed = timings.record("analyze", || {
-        analyze::decide_all(&installed.dists, &plan.overrides)
+        entry.analyze(&installed.dists, &plan.overrides)
     })?;
     report_analysis(&installed, &analyzed);
-    let output = naming::output_name(plan, template, &target, &installed, &analyzed, &entry.info)?;
+    let output = naming::output_name(
+        plan,
+        template,
+        &target,
+        &installed,
+        &analyzed,
+        &entry.info(),
+    )?;
 
     let (staged, jobs) = stage_sources(plan, &target, &installed, &analyzed, output, dir)?;
     let message = format!(
@@ -317,13 +328,17 @@ fn stage_sources(
 fn compile(
     target: &Target,
     jobs: bytecode::Plan,
-    entry: &entry::Resolved,
+    entry: &Launched,
     timings: &mut Timings,
 ) -> Result<Compiled> {
     let Some(compiler) = &target.compiler else {
         return Ok(Compiled::nothing());
     };
-    let attr_checks: Vec<(PathBuf, String)> = entry.attr_check.iter().cloned().collect();
+    let attr_checks: Vec<(PathBuf, String)> = entry
+        .resolved()
+        .and_then(|r| r.attr_check.clone())
+        .into_iter()
+        .collect();
     let compiled = timings.record("compile", || {
         bytecode::compile_all(compiler, jobs, &attr_checks)
     })?;
@@ -363,9 +378,11 @@ fn compiled_summary(compiled: &Compiled) -> String {
 
 /// Fails when the entry function is not defined at its module's top level; lists under `-v`
 /// the files that did not compile.
-fn check_compiled(compiled: &Compiled, entry: &entry::Resolved) -> Result<()> {
+fn check_compiled(compiled: &Compiled, entry: &Launched) -> Result<()> {
     let outcome = &compiled.outcome;
-    if let (Some((file, name)), Some(Some(false))) = (&entry.attr_check, outcome.attrs.first()) {
+    if let (Some(entry), Some(Some(false))) = (entry.resolved(), outcome.attrs.first())
+        && let Some((file, name)) = &entry.attr_check
+    {
         bail!(entry::EntryError::NoAttribute {
             module: entry.info.module.clone().unwrap_or_default(),
             name: name.clone(),
@@ -390,7 +407,7 @@ fn pack_bundle(
     target: &Target,
     installed: &Installed,
     analyzed: &Analyzed,
-    entry: &entry::Resolved,
+    entry: &Launched,
     staged: Staged,
     compiled: Compiled,
 ) -> Result<Packed> {
@@ -440,12 +457,10 @@ fn pack_bundle(
     }
     let native = placed.iter().any(|p| p.native);
     let python = target.python_info(installed.requires_python(), native, &plan.shebang);
+    let literals = entry.literals(&placed);
     let main = MainData {
-        entry: (
-            entry.info.kind.as_str().to_string(),
-            entry.info.module.clone(),
-            entry.info.attr.clone(),
-        ),
+        entry: literals.main_entry,
+        commands: literals.main_commands,
         pth: pack::pth_files(&placed),
         preamble: plan.preamble.is_some(),
         // Run-time defaults (`--root`, `--inherit-path`, `-E`).
@@ -460,7 +475,8 @@ fn pack_bundle(
         level: plan.compress_level,
         source_date_epoch: naming::source_date_epoch(),
         build_id: plan.build_id.clone(),
-        entry: entry.info.clone(),
+        entry: literals.entry,
+        commands: literals.commands,
         main: target.main_data(main, &python),
         python,
         runtime,

@@ -153,6 +153,7 @@ mod tests {
             module: module.map(str::to_string),
             attr: None,
             console_script: script.map(str::to_string),
+            script: None,
         }
     }
 

@@ -55,7 +55,17 @@ impl std::fmt::Display for Change {
 /// distributions, then members, each in name order.
 pub fn compare(a: &Manifest, b: &Manifest) -> Vec<Change> {
     let mut out = Vec::new();
-    let fields: [(&'static str, String, String); 6] = [
+    let commands = |m: &Manifest| -> String {
+        if m.commands.is_empty() {
+            return "none".to_string();
+        }
+        m.commands
+            .iter()
+            .map(|(name, entry)| format!("{name}={}", entry.target()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let fields: [(&'static str, String, String); 7] = [
         ("build id", a.build_id.clone(), b.build_id.clone()),
         ("entry point", a.entry.describe(), b.entry.describe()),
         (
@@ -78,6 +88,7 @@ pub fn compare(a: &Manifest, b: &Manifest) -> Vec<Change> {
             a.pybundle_version.clone(),
             b.pybundle_version.clone(),
         ),
+        ("commands", commands(a), commands(b)),
     ];
     for (name, x, y) in fields {
         if x != y {
@@ -160,6 +171,7 @@ mod tests {
                 module: Some("app".into()),
                 attr: None,
                 console_script: None,
+                script: None,
             },
             python: PythonInfo {
                 implementation: "cpython".into(),
@@ -190,6 +202,7 @@ mod tests {
                     top_level: vec![],
                 })
                 .collect(),
+            commands: Default::default(),
             members: members
                 .iter()
                 .map(|(p, h)| {
@@ -216,11 +229,22 @@ mod tests {
         let a = manifest(&[("a", "1"), ("b", "1")], &[("a.py", "x"), ("b.py", "y")]);
         let mut b = manifest(&[("A", "2"), ("c", "1")], &[("a.py", "z"), ("c.py", "y")]);
         b.build_id = "other".into();
+        b.commands.insert(
+            "tool".into(),
+            EntryInfo {
+                kind: crate::layout::EntryKind::Script,
+                module: None,
+                attr: None,
+                console_script: Some("tool".into()),
+                script: Some("bin/tool".into()),
+            },
+        );
         let text: Vec<String> = compare(&a, &b).iter().map(ToString::to_string).collect();
         assert_eq!(
             text,
             [
                 "~ build id: id -> other",
+                "~ commands: none -> tool=script `bin/tool` (Python)",
                 "~ distribution a 1 -> 2",
                 "- distribution b 1",
                 "+ distribution c 1",

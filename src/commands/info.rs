@@ -32,6 +32,17 @@ pub fn info(path: &Path, json: bool) -> Result<()> {
             .unwrap_or("not recorded (set SOURCE_DATE_EPOCH to record it)")
     )?;
     writeln!(out, "entry point:  {}", m.entry.describe())?;
+    if !m.commands.is_empty() {
+        writeln!(
+            out,
+            "commands:     {} (multi-call: started as a link or copy named after one, it runs that one)",
+            m.commands.len()
+        )?;
+        let width = m.commands.keys().map(String::len).max().unwrap_or(0);
+        for (name, entry) in &m.commands {
+            writeln!(out, "  {name:<width$}  {}", entry.target())?;
+        }
+    }
     writeln!(
         out,
         "python:       {} {} on {}{}{}",

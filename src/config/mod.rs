@@ -30,7 +30,8 @@ pub const DEFAULT_COMPRESS_LEVEL: u8 = 6;
 pub enum EntryRequest {
     /// `-e MODULE:FUNC`.
     Function(EntryTarget),
-    /// `-c NAME`, looked up in the bundled distributions' `entry_points.txt`.
+    /// `-c NAME`: a `console_scripts` (or `gui_scripts`) entry point of a bundled distribution,
+    /// else a script one installs (`bin/NAME`, see `launch`).
     ConsoleScript(String),
     /// `-m MODULE`.
     Module(String),
@@ -111,6 +112,8 @@ pub struct BuildPlan {
     pub python: String,
     /// The entry point.
     pub entry: EntryRequest,
+    /// `--multicall`: the name the bundle is started as picks one of its commands.
+    pub multicall: bool,
     /// What pip resolves.
     pub pip: PipOptions,
     /// The resolver backend.
@@ -353,6 +356,7 @@ impl BuildPlan {
             shebang,
             python: args.python.unwrap_or_else(|| DEFAULT_PYTHON.to_string()),
             entry,
+            multicall: args.multicall,
             pip,
             site_packages,
             compress_level: args.compress_level.unwrap_or(DEFAULT_COMPRESS_LEVEL),

@@ -26,6 +26,8 @@ pub struct PybundleTable {
     pub console_script: Option<String>,
     /// `-m`: a module run like `python -m`.
     pub module: Option<String>,
+    /// `--multicall`: the name the bundle is started as picks the command.
+    pub multicall: Option<bool>,
     /// `-p`: the shebang line.
     pub python_shebang: Option<String>,
     /// `--python`: the interpreter running pip (a path relative to the pyproject.toml when it
@@ -228,6 +230,7 @@ fn merge(args: &mut BuildArgs, table: PybundleTable, base: &Path) {
         args.console_script = table.console_script;
         args.module = table.module;
     }
+    args.multicall |= table.multicall.unwrap_or(false);
     if args.python_shebang.is_none() {
         args.python_shebang = table.python_shebang;
     }
@@ -388,11 +391,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = write(
             dir.path(),
-            "[tool.pybundle]\nresolver = \"uv\"\nextract = [\"Foo_Bar\"]\nzip-safe = [\"six\"]\nextract-all = true\nroot = \"/opt/c\"\ninherit-path = true\nenv = [\"A=1\"]\nchecksum = true\n",
+            "[tool.pybundle]\nmulticall = true\nresolver = \"uv\"\nextract = [\"Foo_Bar\"]\nzip-safe = [\"six\"]\nextract-all = true\nroot = \"/opt/c\"\ninherit-path = true\nenv = [\"A=1\"]\nchecksum = true\n",
         );
         let mut args = BuildArgs::default();
         let loaded = load(&file).unwrap();
         merge(&mut args, loaded.table, dir.path());
+        assert!(args.multicall);
         assert_eq!(args.resolver, Some(crate::cli::Resolver::Uv));
         assert_eq!(args.extract, vec!["Foo_Bar"]);
         assert_eq!(args.zip_safe, vec!["six"]);

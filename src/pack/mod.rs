@@ -104,6 +104,8 @@ pub struct PackSettings {
     pub build_id: Option<String>,
     /// Entry point for the manifest.
     pub entry: EntryInfo,
+    /// Commands of a multi-call bundle for the manifest (empty otherwise).
+    pub commands: BTreeMap<String, EntryInfo>,
     /// Target interpreter for the manifest.
     pub python: PythonInfo,
     /// `__main__.py` data, without build id and extraction list (filled here).
@@ -312,6 +314,7 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
         entry: settings.entry,
         python: settings.python,
         distributions: dists,
+        commands: settings.commands,
         members: listed,
     };
     let manifest_json =

@@ -13,5 +13,6 @@ mod harness;
 mod ci_recipe;
 mod cli_tools;
 mod cross;
+mod launch;
 mod libraries;
 mod servers;

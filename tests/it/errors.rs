@@ -86,13 +86,14 @@ fn console_script_missing() {
         1,
     );
     assert!(
-        err.contains("the console script `nosuch` is not in the bundle"),
+        err.contains("`nosuch` is neither an entry point nor a script of the bundle"),
         "{err}"
     );
     assert!(
-        err.contains("hint: the bundle's console scripts are: myapp, myapp-tool"),
+        err.contains("\n  entry points: myapp, myapp-tool\n"),
         "{err}"
     );
+    assert!(err.contains("\n  scripts: none\n"), "{err}");
 }
 
 #[test]

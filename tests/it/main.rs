@@ -24,6 +24,7 @@ mod config;
 mod errors;
 mod inspect;
 mod install;
+mod launch;
 mod output;
 mod python;
 mod reproduce;

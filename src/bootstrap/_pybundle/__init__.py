@@ -8,8 +8,9 @@
 # cache as a start reads it: roots, lookup, the pack format; when an extracted distribution
 # is first needed), ``_extract`` (creating roots, the marker, checking and writing entries),
 # ``_zip`` (the bundle's directory, inner archives), ``_metadata`` (importlib.metadata),
-# ``_errors`` (mismatch messages, PEP 440, KeyboardInterrupt, unsafe cache directories) and
-# ``_interp`` (interpreter mode).
+# ``_errors`` (mismatch messages, PEP 440, KeyboardInterrupt, unsafe cache directories),
+# ``_interp`` (interpreter mode), ``_pth`` (.pth files) and ``_launch`` (scripts as entries, run
+# in process or executed from the cache with a ``python`` shim on PATH; multi-call commands).
 #
 # main(): 1. ``ENV`` defaults; 2. interpreter check, then every bundle member zipimport reads is
 # checked against its CRC-32 (_guard_zip); 3. cache lookup / extraction of the ``EXTRACT`` items
@@ -19,7 +20,8 @@
 #
 # Environment variables read at run time: PYBUNDLE_ROOT, PYBUNDLE_ROOTS, PYBUNDLE_FORCE_EXTRACT,
 # PYBUNDLE_VERIFY, PYBUNDLE_VERBOSE, PYBUNDLE_INHERIT_PATH, PYBUNDLE_EXTEND_PYTHONPATH,
-# PYBUNDLE_ENTRY_POINT, PYBUNDLE_INTERPRETER.
+# PYBUNDLE_ENTRY_POINT, PYBUNDLE_INTERPRETER (and PYBUNDLE_PYTHON_SHIM, set by ``_launch``'s
+# ``python`` shim, removed at once).
 import os
 import sys
 
@@ -291,67 +293,6 @@ def _scrub_modules(host):
             sys.meta_path[:] = kept
 
 
-def _process_pth(g, archive, zip_sp, extract_dirs, pth):
-    added = []
-    loader = g.get("__loader__")
-    for d, name in pth:
-        if d == "":
-            sitedir = zip_sp
-            fullname = archive + "/" + name
-            try:
-                data = loader.get_data(fullname)
-            except Exception as e:
-                sys.stderr.write("pybundle: warning: cannot read %s: %s\n" % (fullname, e))
-                continue
-            in_zip = True
-        else:
-            prefix = EXTRACT_DIR + "/"
-            key = d[len(prefix):] if d.startswith(prefix) else d
-            sitedir = extract_dirs.get(key)
-            if sitedir is None:
-                sys.stderr.write("pybundle: warning: .pth %s/%s: unknown directory\n" % (d, name))
-                continue
-            fullname = os.path.join(sitedir, name)
-            try:
-                with open(fullname, "rb") as f:
-                    data = f.read()
-            except OSError as e:
-                sys.stderr.write("pybundle: warning: cannot read %s: %s\n" % (fullname, e))
-                continue
-            in_zip = False
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            text = data.decode("latin-1")
-        for n, line in enumerate(text.splitlines(), 1):
-            try:
-                if not line.strip() or line.startswith("#"):
-                    continue
-                if line.startswith(("import ", "import\t")):
-                    _exec_pth_line(line, sitedir, fullname)
-                    continue
-                line = line.rstrip()
-                p = os.path.join(sitedir, line)
-                if not in_zip:
-                    p = os.path.abspath(p)
-                if p not in sys.path and (in_zip or os.path.exists(p)):
-                    sys.path.append(p)
-                    added.append(p)
-            except Exception as e:
-                sys.stderr.write(
-                    "pybundle: error processing line %d of %s: %s: %s (remainder of file ignored)\n"
-                    % (n, fullname, type(e).__name__, e)
-                )
-                break
-    return added
-
-
-def _exec_pth_line(line, sitedir, fullname):
-    # Like site.addpackage: `sitedir` is a local of the calling frame, so legacy
-    # *-nspkg.pth lines using sys._getframe(1).f_locals['sitedir'] work.
-    exec(compile(line, fullname, "exec"), {"__builtins__": __builtins__, "sitedir": sitedir})
-
-
 class _MetadataFinder(object):
     """Finds the bundle's zipped distributions for importlib.metadata (imports nothing)."""
 
@@ -478,7 +419,11 @@ def _setup_path(g, archive, extract_dirs_list, extract, inherit, lazy=()):
     extract_dirs = {}
     for item, d in zip(extract, extract_dirs_list):
         extract_dirs[item.key] = d
-    added = _process_pth(g, archive, zip_sp, extract_dirs, pth) if pth else []
+    added = []
+    if pth:
+        from . import _pth
+
+        added = _pth.process(g, archive, zip_sp, extract_dirs, pth)
     for p in pythonpath:
         if p not in sys.path:
             sys.path.append(p)
@@ -512,15 +457,25 @@ def _exit_sigint():
     _errors.exit_sigint()
 
 
+# Set by the `python` that a wrapper entry finds on PATH (see _launch): run as the interpreter.
+# Removed at once, so that what the interpreter runs does not inherit it.
+PYTHON_SHIM_VAR = "PYBUNDLE_PYTHON_SHIM"
+
+
 def _resolve_entry(g):
     ep = os.environ.get("PYBUNDLE_ENTRY_POINT")
-    if _flag("PYBUNDLE_INTERPRETER"):
+    shim = os.environ.pop(PYTHON_SHIM_VAR, None)
+    if shim or _flag("PYBUNDLE_INTERPRETER"):
         return ("interpreter", None, None)
     if ep:
         if ":" in ep:
             mod, attr = ep.split(":", 1)
             return ("function", mod.strip(), attr.strip())
         return ("module", ep.strip(), None)
+    if g.get("COMMANDS"):
+        from . import _launch
+
+        return _launch.command_entry(g)
     entry = g.get("ENTRY")
     if not entry:
         return ("interpreter", None, None)
@@ -596,5 +551,9 @@ def main(g):
         from . import _interp
 
         _interp.run(archive)
+    elif kind in ("script", "executable", "wrapper"):
+        from . import _launch
+
+        _launch.run(g, archive, kind, name, attr, dict(zip([item.key for item in extract], extract_dirs)))
     else:
         fail("error: the bundle `%s` has an unknown entry kind %r; rebuild it" % (archive, kind))

@@ -1,0 +1,149 @@
+//! The launch step of a build: the entry (an entry point or a script a distribution installs,
+//! see [`crate::launch`]) and, with `--multicall`, the commands; the distributions extracted
+//! because a script of theirs is executed from the cache; and the `__main__.py` literals and
+//! manifest entries of what the bundle runs once the distributions are placed.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::Result;
+
+use crate::analyze::{self, Analyzed};
+use crate::bootstrap::EntryLiteral;
+use crate::config::{BuildPlan, Overrides};
+use crate::entry;
+use crate::install::InstalledDist;
+use crate::launch::{self, Command, Launch, Script};
+use crate::layout::EntryInfo;
+use crate::name::normalize_name;
+use crate::pack::Placed;
+
+/// What the bundle runs, before the distributions are placed.
+pub struct Launched {
+    /// The entry of the bundle.
+    pub entry: Launch,
+    /// Every script the distributions install.
+    pub scripts: Vec<Script>,
+    /// The commands of a multi-call bundle (empty without `--multicall`).
+    pub commands: Vec<Command>,
+    /// The distributions extracted only because a script of theirs is executed from the cache:
+    /// normalised name → the script's name.
+    forced: BTreeMap<String, String>,
+}
+
+/// The `__main__.py` literals and the manifest entries of the entry and the commands.
+pub struct Literals {
+    /// The entry's `ENTRY` literal.
+    pub main_entry: EntryLiteral,
+    /// The entry's manifest record.
+    pub entry: EntryInfo,
+    /// The commands' `COMMANDS` literals, by name.
+    pub main_commands: Vec<(String, EntryLiteral)>,
+    /// The commands' manifest records, by name.
+    pub commands: BTreeMap<String, EntryInfo>,
+}
+
+/// Finds the entry and the commands, and makes the scripts they run part of their
+/// distributions (see [`launch::attach`]).
+pub fn prepare(plan: &BuildPlan, dists: &mut Vec<InstalledDist>) -> Result<Launched> {
+    let mut scripts = launch::collect(dists, &plan.site_packages)?;
+    let entry = launch::resolve_entry(&plan.entry, dists, &scripts)?;
+    let commands = if plan.multicall {
+        launch::commands(dists, &scripts)?
+    } else {
+        Vec::new()
+    };
+    let used: BTreeSet<usize> = std::iter::once(&entry)
+        .chain(commands.iter().map(|c| &c.launch))
+        .filter_map(|l| match l {
+            Launch::Script(i) => Some(*i),
+            Launch::EntryPoint(_) => None,
+        })
+        .collect();
+    launch::attach(dists, &mut scripts, &used);
+    let forced = launch::extraction_needed(dists, &scripts, &used);
+    Ok(Launched {
+        entry,
+        scripts,
+        commands,
+        forced,
+    })
+}
+
+impl Launched {
+    /// Returns the entry point when the entry is one (not a script).
+    pub fn resolved(&self) -> Option<&entry::Resolved> {
+        match &self.entry {
+            Launch::EntryPoint(resolved) => Some(resolved),
+            Launch::Script(_) => None,
+        }
+    }
+
+    /// Returns the entry's manifest record, with the script's path as installed (`bin/NAME`)
+    /// for a script, before the distributions are placed.
+    pub fn info(&self) -> EntryInfo {
+        match &self.entry {
+            Launch::EntryPoint(resolved) => resolved.info.clone(),
+            Launch::Script(i) => launch::script_entry(&self.scripts[*i], "").1,
+        }
+    }
+
+    /// Decides zip or extract with the distributions whose scripts are executed from the cache
+    /// added to `--extract`, and gives those a reason that says so.
+    pub fn analyze(&self, dists: &[InstalledDist], user: &Overrides) -> Result<Analyzed> {
+        let mut overrides = user.clone();
+        overrides.extract.extend(self.forced.keys().cloned());
+        let mut analyzed = analyze::decide_all(dists, &overrides)?;
+        for (dist, decision) in dists.iter().zip(analyzed.decisions.iter_mut()) {
+            let name = normalize_name(&dist.name);
+            if let Some(script) = self.forced.get(&name)
+                && decision.reason == "--extract"
+                && !user.extract.contains(&name)
+            {
+                decision.reason = format!("its script `{script}` is executed from the cache");
+            }
+        }
+        Ok(analyzed)
+    }
+
+    /// Returns the literals and manifest entries of the entry and the commands.
+    pub fn literals(&self, placed: &[Placed<'_>]) -> Literals {
+        let (main_entry, entry) = self.literal(&self.entry, placed);
+        let mut main_commands = Vec::new();
+        let mut commands = BTreeMap::new();
+        for command in &self.commands {
+            let (literal, info) = self.literal(&command.launch, placed);
+            main_commands.push((command.name.clone(), literal));
+            commands.insert(command.name.clone(), info);
+        }
+        Literals {
+            main_entry,
+            entry,
+            main_commands,
+            commands,
+        }
+    }
+
+    /// Returns the `__main__.py` literal and the manifest entry of `launch`.
+    fn literal(&self, launch: &Launch, placed: &[Placed<'_>]) -> (EntryLiteral, EntryInfo) {
+        match launch {
+            Launch::EntryPoint(resolved) => {
+                let info = resolved.info.clone();
+                (
+                    (
+                        info.kind.as_str().to_string(),
+                        info.module.clone(),
+                        info.attr.clone(),
+                    ),
+                    info,
+                )
+            }
+            Launch::Script(i) => {
+                let script = &self.scripts[*i];
+                let owner = script
+                    .owner
+                    .expect("attach gave every used script an owner");
+                launch::script_entry(script, &placed[owner].archive_dir())
+            }
+        }
+    }
+}
