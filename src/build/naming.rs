@@ -63,7 +63,7 @@ pub(super) fn write_checksum(plan: &BuildPlan, packed: &Packed) -> Result<()> {
 }
 
 /// Returns the distribution that names the bundle: the one that declares the console script
-/// (`-c`), else the one whose files hold the entry module (`-e`, `-m`), else the local project
+/// (`-c`) or installs the script the bundle runs, else the one whose files hold the entry module (`-e`, `-m`), else the local project
 /// (`local`, the `[project]` name of a REQUIREMENT directory). The error says why none does.
 pub(super) fn project_dist<'a>(
     entry: &EntryInfo,
@@ -73,9 +73,14 @@ pub(super) fn project_dist<'a>(
     // The unit of unclaimed `--site-packages` files has no name or version of its own.
     let named = |d: &&InstalledDist| !d.dist_info.is_empty();
     let by_script = entry.console_script.as_ref().and_then(|script| {
-        dists
-            .iter()
-            .find(|d| d.entry_points.console_script(script).is_some())
+        dists.iter().find(|d| {
+            d.entry_points.console_script(script).is_some()
+                || d.entry_points.entry("gui_scripts", script).is_some()
+                || entry
+                    .script
+                    .as_ref()
+                    .is_some_and(|rel| d.files.contains(rel))
+        })
     });
     let by_module = || {
         let module = entry.module.as_deref()?;
@@ -181,6 +186,16 @@ mod tests {
         assert_eq!(
             pick(&entry(EntryKind::Module, Some("myapp"), None), None).unwrap(),
             "MyApp"
+        );
+        let script = EntryInfo {
+            script: Some("bin/dep-tool".into()),
+            ..entry(EntryKind::Executable, None, Some("dep-tool"))
+        };
+        let mut dists = dists.clone();
+        dists[0].files.push("bin/dep-tool".into());
+        assert_eq!(
+            project_dist(&script, &dists, Some("myapp")).unwrap().name,
+            "dep"
         );
         assert_eq!(
             pick(&entry(EntryKind::Module, Some("_dep"), None), None).unwrap(),
