@@ -95,14 +95,8 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
         entry.analyze(&installed.dists, &plan.overrides)
     })?;
     report_analysis(&installed, &analyzed);
-    let output = naming::output_name(
-        plan,
-        template,
-        &target,
-        &installed,
-        &analyzed,
-        &entry.info(),
-    )?;
+    let info = entry.info();
+    let output = naming::output_name(plan, template, &target, &installed, &analyzed, &info)?;
 
     let (staged, jobs) = stage_sources(plan, &target, &installed, &analyzed, output, dir)?;
     let message = format!(
