@@ -732,9 +732,57 @@ def _excepthook(etype, value, tb):
         sys.__excepthook__(etype, value, tb)
 
 
+def _thread_excepthook(args):
+    # ``threading.excepthook``'s default is ``_thread._excepthook``, written in C: before 3.13 it
+    # prints through the same C printer as ``sys.__excepthook__`` (source lines from the file
+    # system only), so a thread's traceback lacked the lines the main thread's has. This is
+    # threading's own pure-Python fallback hook, printing through the traceback module.
+    if args.exc_type is SystemExit:
+        return
+    try:
+        stderr = sys.stderr
+        if stderr is None:
+            stderr = getattr(args.thread, "_stderr", None)
+            if stderr is None:
+                return
+        import traceback
+
+        if args.thread is not None:
+            name = args.thread.name
+        else:
+            import _thread
+
+            name = _thread.get_ident()
+        stderr.write("Exception in thread %s:\n" % name)
+        stderr.flush()
+        traceback.print_exception(args.exc_type, args.exc_value, args.exc_traceback, file=stderr)
+        stderr.flush()
+    except BaseException:
+        _THREAD_HOOK[0](args)
+
+
+# ``_thread._excepthook`` as it was before ``_install_excepthook`` replaced it.
+_THREAD_HOOK = [None]
+
+
 def _install_excepthook():
-    if sys.version_info < (3, 13) and sys.excepthook is sys.__excepthook__:
+    if sys.version_info >= (3, 13):
+        return
+    if sys.excepthook is sys.__excepthook__:
         sys.excepthook = _excepthook
+    # ``threading`` copies ``_thread._excepthook`` when it is first imported (it usually is not
+    # yet): replace it at the source, and in ``threading`` too if it was imported already.
+    # ``_thread`` is built in and already loaded (importlib uses it): this imports nothing.
+    import _thread
+
+    default = getattr(_thread, "_excepthook", None)
+    if default is None or _THREAD_HOOK[0] is not None:
+        return
+    _THREAD_HOOK[0] = default
+    _thread._excepthook = _thread_excepthook
+    threading = sys.modules.get("threading")
+    if threading is not None and getattr(threading, "excepthook", None) is default:
+        threading.excepthook = _thread_excepthook
 
 
 def _exit_sigint():
