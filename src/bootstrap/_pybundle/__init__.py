@@ -196,6 +196,24 @@ def _lookup(root, key, uid, readonly, checked):
     return entry, mst
 
 
+def native_damage(entry, natives):
+    """None if every native file of ``entry`` exists with its size, else the reason, worded as
+    ``_cache.check_entry`` words it. ``natives`` is the sixth field of an ``EXTRACT`` item: the
+    entry's extension modules, shared libraries and executables as (path, size), listed by the
+    builder, so this costs one ``os.stat`` per file and no directory walk. A tmp cleaner deletes
+    old files one by one and leaves the marker: without this check the start would import a
+    library's pure-Python fallback instead of its missing extension, or fail far from the cause."""
+    st = os.stat
+    prefix = entry + os.sep
+    for rel, size in natives:
+        try:
+            if st(prefix + rel).st_size != size:
+                return "wrong size: %s" % rel
+        except OSError:
+            return "missing file: %s" % rel
+    return None
+
+
 def _resolve_extract(g, archive, extract):
     """Map each EXTRACT key to a directory, extracting what is missing (cold path in _cache)."""
     import time
@@ -209,9 +227,10 @@ def _resolve_extract(g, archive, extract):
     checked = {}
     dirs = {}
     missing = []
-    repair = set()
+    repair = {}  # key: (entry, why) of damaged entries in the writable root
     for item in extract:
         key = item[0]
+        natives = item[5] if len(item) > 5 else ()
         found = None
         if not force:
             for root in ro:
@@ -221,7 +240,14 @@ def _resolve_extract(g, archive, extract):
                 if verify_all or now - hit[1].st_mtime > 3600:
                     from . import _cache
 
-                    if not _cache.verify_entry(hit[0], key):
+                    if _cache.verify_entry(hit[0], key) is not None:
+                        continue
+                elif natives:
+                    why = native_damage(hit[0], natives)
+                    if why is not None:
+                        from . import _cache
+
+                        _cache.report_damage(hit[0], why, False)
                         continue
                 found = hit[0]
                 log("cache hit %s in read-only root %s" % (key, root))
@@ -230,12 +256,20 @@ def _resolve_extract(g, archive, extract):
                 hit = _lookup(rw, key, uid, False, checked)
                 if hit is not None:
                     stale = now - hit[1].st_mtime > 3600
+                    why = None
                     if verify_all or stale:
                         from . import _cache
 
-                        if not _cache.verify_entry(hit[0], key, repairable=True):
-                            hit = None
-                            repair.add(key)
+                        why = _cache.verify_entry(hit[0], key, repairable=True)
+                    elif natives:
+                        why = native_damage(hit[0], natives)
+                        if why is not None:
+                            from . import _cache
+
+                            _cache.report_damage(hit[0], why, True)
+                    if why is not None:
+                        repair[key] = (hit[0], why)
+                        hit = None
                     if hit is not None:
                         if stale:
                             try:  # record last use for `pybundle cache prune`

@@ -42,10 +42,18 @@ the full check runs:
   per entry per hour of use;
 * on every start with ``PYBUNDLE_VERIFY=1``.
 
-A damaged entry found by the check (missing file, wrong size, unreadable marker) is repaired
-(re-extracted atomically, as with ``PYBUNDLE_FORCE_EXTRACT``) rather than imported; in a
-read-only root it is skipped. Damage that appears between two checks is not detected; the
-documented repair is ``PYBUNDLE_VERIFY=1`` (or ``PYBUNDLE_FORCE_EXTRACT=1``) for one run.
+Every other start that uses an entry checks its native files only (extension modules, shared
+libraries, executables: the sixth field of its ``EXTRACT`` item lists them with their sizes,
+so there is no directory walk): one ``os.stat`` each, about 0.1 ms for numpy's entry. A tmp
+cleaner deletes old files one by one, leaving directories and the marker; a missing extension
+module would otherwise make a library run its pure-Python fallback, silently.
+
+A damaged entry found by either check (missing file, wrong size, unreadable marker) is repaired
+(re-extracted atomically, as with ``PYBUNDLE_FORCE_EXTRACT``) rather than imported; if the
+writable root cannot be written the run stops with an error naming the file (``_repair_root``);
+in a read-only root (``PYBUNDLE_ROOTS``) the entry is skipped and the writable root serves it.
+Damage to other files that appears between two full checks is not detected; the documented
+repair is ``PYBUNDLE_VERIFY=1`` (or ``PYBUNDLE_FORCE_EXTRACT=1``) for one run.
 """
 import os
 import sys
@@ -122,18 +130,44 @@ def check_entry(entry):
 
 
 def verify_entry(entry, key, repairable=False):
+    """Check every file of ``entry`` (see ``check_entry``); None if it is intact, else the
+    reason, after a warning."""
     import time
 
     t = time.perf_counter()
     why = check_entry(entry)
     log("verified %s in %.1f ms: %s" % (key, (time.perf_counter() - t) * 1000, why or "ok"))
-    if why is None:
-        return True
+    if why is not None:
+        report_damage(entry, why, repairable)
+    return why
+
+
+def report_damage(entry, why, repairable):
     sys.stderr.write(
         "pybundle: warning: cache entry %s is damaged (%s); %s\n"
         % (entry, why, "repairing it" if repairable else "not using it")
     )
-    return False
+
+
+def _repair_root(rw, uid, repair):
+    """The writable root ``rw``, ready for the repair of the damaged entries ``repair`` ({key:
+    (entry, why)}); a root that cannot be written stops the run with an error naming the file.
+    A missing entry falls back to the temporary root (``_choose_root``), a damaged one does not:
+    the entry is there, so the root was filled once (pre-seeded, then made read-only, say) and
+    a copy in a temporary root would hide that it is broken, and be extracted anew on every
+    start of a fresh container."""
+    try:
+        return _prepare_root(rw, uid)
+    except OSError as e:
+        key = sorted(repair)[0]
+        entry, why = repair[key]
+        fail(
+            "error: the pybundle cache entry %s is damaged (%s) and cannot be repaired: its root "
+            "%s cannot be written (%s). fix: make %s writable, or set PYBUNDLE_ROOT to a "
+            "writable directory; for a read-only copy, pre-seed it with `pybundle extract` and "
+            "list it in PYBUNDLE_ROOTS."
+            % (entry, why, rw, e.strerror or e, rw)
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -530,11 +564,12 @@ def _rmtree_later(path):
 def extract_missing(archive, rw, missing, force, uid, repair=()):
     """Extract every (key, count, size) in ``missing``; return {key: dir}.
 
-    Keys in ``repair`` had a damaged entry in the writable root: it is replaced."""
+    Keys in ``repair`` ({key: (entry, why)}) had a damaged entry in the writable root: it is
+    replaced, or the run stops when that root cannot be written."""
     import time
 
     t0 = time.perf_counter()
-    root = _choose_root(rw, uid)
+    root = _repair_root(rw, uid, repair) if repair else _choose_root(rw, uid)
     v1 = os.path.join(root, LAYOUT)
     dists = os.path.join(v1, "dists")
     tmp = os.path.join(v1, "tmp")
@@ -554,8 +589,9 @@ def extract_missing(archive, rw, missing, force, uid, repair=()):
                 out[key] = target
                 log("cache hit %s" % target)
                 continue
-            sys.stderr.write("pybundle: warning: cache entry %s is damaged (%s); repairing it\n" % (target, why))
-            repair = set(repair) | {key}
+            report_damage(target, why, True)
+            repair = dict(repair)
+            repair[key] = (target, why)
         todo.append(item)
     if not todo:
         return out
