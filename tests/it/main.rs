@@ -6,6 +6,7 @@ mod common;
 mod build;
 mod bytecode_cache;
 mod compat;
+mod cross;
 mod eco;
 mod errors;
 mod python;
