@@ -203,6 +203,8 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
     let mut logical: Vec<String> = Vec::with_capacity(members.len());
     let mut inner_keys: Vec<Option<String>> = Vec::with_capacity(members.len());
     let mut to_prepare: Vec<Member> = Vec::with_capacity(members.len());
+    // Per extracted distribution, the indexes (into `to_prepare`) of its native files.
+    let mut native_members: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for (path, (mut member, _)) in members {
         let inner = path
             .strip_prefix(&format!("{EXTRACT_DIR}/"))
@@ -210,6 +212,12 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
             .map(|(key, rel)| (key.to_string(), rel.to_string()));
         match inner {
             Some((key, rel)) => {
+                if is_native_member(&rel, member.executable) {
+                    native_members
+                        .entry(key.clone())
+                        .or_default()
+                        .push(to_prepare.len());
+                }
                 member.path = rel;
                 inner_keys.push(Some(key));
             }
@@ -269,6 +277,17 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
                 bytes: d.size,
                 lazy_names: lazy_names(p.dist),
                 dist_info: (!p.dist.dist_info.is_empty()).then(|| p.dist.dist_info.clone()),
+                native: d
+                    .key
+                    .as_ref()
+                    .and_then(|key| native_members.get(key))
+                    .map(|indexes| {
+                        indexes
+                            .iter()
+                            .map(|&i| (prepared[i].path.clone(), prepared[i].info.size))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
             })
         })
         .collect();
@@ -436,6 +455,14 @@ fn lazy_names(dist: &InstalledDist) -> Vec<String> {
             .collect();
     names.extend(dist.top_level.iter().cloned());
     names.into_iter().collect()
+}
+
+/// Returns true if and only if the member `rel` of an extracted distribution is one of the
+/// files every start checks (existence and size) before using the entry: extension modules,
+/// shared libraries and executables. They are what a damaged entry must not lose silently: a
+/// library whose extension module is missing runs its pure-Python fallback, if it has one.
+fn is_native_member(rel: &str, executable: bool) -> bool {
+    executable || crate::analyze::is_native_file(rel)
 }
 
 fn is_executable(path: &Path) -> bool {

@@ -9,7 +9,7 @@
 # is first needed), ``_extract`` (creating roots, the marker, checking and writing entries),
 # ``_zip`` (the bundle's directory, inner archives), ``_metadata`` (importlib.metadata),
 # ``_errors`` (mismatch messages, PEP 440, KeyboardInterrupt, unsafe cache directories) and
-# ``_interp`` (interpreter mode).
+# ``_interp`` (interpreter mode), ``_pth`` (the bundle's ``.pth`` files).
 #
 # main(): 1. ``ENV`` defaults; 2. interpreter check, then every bundle member zipimport reads is
 # checked against its CRC-32 (_guard_zip); 3. cache lookup / extraction of the ``EXTRACT`` items
@@ -79,13 +79,16 @@ def damaged(archive, why):
 class Item(object):
     """One ``EXTRACT`` item of ``__main__.py`` by name: cache key, file members and their bytes
     (None in the oldest bundles), top-level names whose first import extracts the entry (empty:
-    extracted at start) and its ``.dist-info`` directory (docs/DESIGN.md)."""
+    extracted at start), its ``.dist-info`` directory and its native files as (path, size), which
+    every start that uses the entry checks (``_cache.native_damage``; empty in older bundles)
+    (docs/DESIGN.md)."""
 
-    __slots__ = ("key", "files", "size", "names", "dist_info")
+    __slots__ = ("key", "files", "size", "names", "dist_info", "native")
 
-    def __init__(self, key, files=None, size=None, names=(), dist_info=None, *_later):
+    def __init__(self, key, files=None, size=None, names=(), dist_info=None, native=(), *_later):
         self.key, self.files, self.size = key, files, size
         self.names, self.dist_info = tuple(names or ()), dist_info
+        self.native = native or ()
 
 
 # --- interpreter check
@@ -291,67 +294,6 @@ def _scrub_modules(host):
             sys.meta_path[:] = kept
 
 
-def _process_pth(g, archive, zip_sp, extract_dirs, pth):
-    added = []
-    loader = g.get("__loader__")
-    for d, name in pth:
-        if d == "":
-            sitedir = zip_sp
-            fullname = archive + "/" + name
-            try:
-                data = loader.get_data(fullname)
-            except Exception as e:
-                sys.stderr.write("pybundle: warning: cannot read %s: %s\n" % (fullname, e))
-                continue
-            in_zip = True
-        else:
-            prefix = EXTRACT_DIR + "/"
-            key = d[len(prefix):] if d.startswith(prefix) else d
-            sitedir = extract_dirs.get(key)
-            if sitedir is None:
-                sys.stderr.write("pybundle: warning: .pth %s/%s: unknown directory\n" % (d, name))
-                continue
-            fullname = os.path.join(sitedir, name)
-            try:
-                with open(fullname, "rb") as f:
-                    data = f.read()
-            except OSError as e:
-                sys.stderr.write("pybundle: warning: cannot read %s: %s\n" % (fullname, e))
-                continue
-            in_zip = False
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            text = data.decode("latin-1")
-        for n, line in enumerate(text.splitlines(), 1):
-            try:
-                if not line.strip() or line.startswith("#"):
-                    continue
-                if line.startswith(("import ", "import\t")):
-                    _exec_pth_line(line, sitedir, fullname)
-                    continue
-                line = line.rstrip()
-                p = os.path.join(sitedir, line)
-                if not in_zip:
-                    p = os.path.abspath(p)
-                if p not in sys.path and (in_zip or os.path.exists(p)):
-                    sys.path.append(p)
-                    added.append(p)
-            except Exception as e:
-                sys.stderr.write(
-                    "pybundle: error processing line %d of %s: %s: %s (remainder of file ignored)\n"
-                    % (n, fullname, type(e).__name__, e)
-                )
-                break
-    return added
-
-
-def _exec_pth_line(line, sitedir, fullname):
-    # Like site.addpackage: `sitedir` is a local of the calling frame, so legacy
-    # *-nspkg.pth lines using sys._getframe(1).f_locals['sitedir'] work.
-    exec(compile(line, fullname, "exec"), {"__builtins__": __builtins__, "sitedir": sitedir})
-
-
 class _MetadataFinder(object):
     """Finds the bundle's zipped distributions for importlib.metadata (imports nothing)."""
 
@@ -478,7 +420,11 @@ def _setup_path(g, archive, extract_dirs_list, extract, inherit, lazy=()):
     extract_dirs = {}
     for item, d in zip(extract, extract_dirs_list):
         extract_dirs[item.key] = d
-    added = _process_pth(g, archive, zip_sp, extract_dirs, pth) if pth else []
+    added = []
+    if pth:
+        from . import _pth
+
+        added = _pth.process(g, archive, zip_sp, extract_dirs, pth)
     for p in pythonpath:
         if p not in sys.path:
             sys.path.append(p)
@@ -501,9 +447,31 @@ def _excepthook(etype, value, tb):
         sys.__excepthook__(etype, value, tb)
 
 
+def _thread_excepthook(args):
+    from . import _errors
+
+    _errors.thread_excepthook(args, _THREAD_HOOK[0])
+
+
+_THREAD_HOOK = [None]  # ``_thread._excepthook`` before ``_install_excepthook`` replaced it
+
+
 def _install_excepthook():
-    if sys.version_info < (3, 13) and sys.excepthook is sys.__excepthook__:
+    if sys.version_info >= (3, 13):
+        return
+    if sys.excepthook is sys.__excepthook__:
         sys.excepthook = _excepthook
+    # Threads' default hook prints through the same C printer: ``threading`` copies
+    # ``_thread._excepthook`` when first imported, so replace it at the source (built in and
+    # loaded: this imports nothing), and in ``threading`` if it was imported already.
+    import _thread
+
+    default = getattr(_thread, "_excepthook", None)
+    if default is not None and _THREAD_HOOK[0] is None:
+        _THREAD_HOOK[0], _thread._excepthook = default, _thread_excepthook
+        t = sys.modules.get("threading")
+        if t is not None and getattr(t, "excepthook", None) is default:
+            t.excepthook = _thread_excepthook
 
 
 def _exit_sigint():
