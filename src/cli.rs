@@ -218,6 +218,11 @@ pub struct BuildArgs {
     pub config: Option<PathBuf>,
 
     /// Cross-target build: fetch binary wheels for platform TAG (pip's --platform, repeatable)
+    ///
+    /// Dependencies must have wheels for the target. A local project, sdist or VCS requirement
+    /// given on the command line is built with `pip wheel --no-deps` by --python first; its
+    /// wheel must run on the target (pure Python, `py3-none-any`), otherwise the build stops
+    /// naming it.
     #[arg(long, value_name = "TAG", help_heading = "Target")]
     pub platform: Vec<String>,
 

@@ -174,6 +174,16 @@ impl EntryInfo {
             _ => "(interpreter)".to_string(),
         }
     }
+
+    /// Returns the path in the bundle of the script this entry executes from the cache (kinds
+    /// `executable` and `wrapper`), or `None` (Python scripts and entry points run in the
+    /// bundle's process).
+    pub fn executed_script(&self) -> Option<&str> {
+        match self.kind {
+            EntryKind::Executable | EntryKind::Wrapper => self.script.as_deref(),
+            _ => None,
+        }
+    }
 }
 
 /// The interpreter a bundle targets.

@@ -9,9 +9,9 @@
 //! (roots, lookup, the `.pybundle-pyc` format), imported when an extracted distribution is
 //! first needed; `_extract` creating roots, the marker format, checking and writing entries;
 //! `_zip` the bundle's directory and the inner archives; `_metadata` importlib.metadata;
-//! `_errors` error messages and the exit on KeyboardInterrupt; `_interp` interpreter mode;
-//! `_launch` scripts as entries and the commands of a multi-call bundle; `_pth` the `.pth` files
-//! (imported only by bundles that ship some).
+//! `_errors` error messages, the exit on KeyboardInterrupt and the thread traceback hook;
+//! `_interp` interpreter mode; `_launch` scripts as entries and the commands of a multi-call
+//! bundle; `_pth` the `.pth` files (imported only by bundles that ship some).
 
 use std::fmt::Write as _;
 
@@ -29,11 +29,11 @@ pub const RUNTIME_FILES: &[(&str, &str)] = &[
     ),
     ("_pybundle/_interp.py", include_str!("_pybundle/_interp.py")),
     ("_pybundle/_launch.py", include_str!("_pybundle/_launch.py")),
-    ("_pybundle/_pth.py", include_str!("_pybundle/_pth.py")),
     (
         "_pybundle/_metadata.py",
         include_str!("_pybundle/_metadata.py"),
     ),
+    ("_pybundle/_pth.py", include_str!("_pybundle/_pth.py")),
     ("_pybundle/_zip.py", include_str!("_pybundle/_zip.py")),
 ];
 
@@ -100,6 +100,10 @@ pub struct ExtractItem {
     pub lazy_names: Vec<String>,
     /// The `.dist-info` directory, for metadata before the entry is extracted.
     pub dist_info: Option<String>,
+    /// Native files (extension modules, shared libraries, executables) as (path inside the
+    /// entry, size), sorted: every start that uses the entry checks that they exist with these
+    /// sizes, and repairs the entry if not.
+    pub native: Vec<(String, u64)>,
 }
 
 /// Returns `s` as a Python string literal (valid on every supported version).
@@ -152,13 +156,19 @@ pub fn render_main(data: &MainData) -> String {
         .iter()
         .map(|item| {
             let names: Vec<String> = item.lazy_names.iter().map(|n| py_str(n)).collect();
+            let native: Vec<String> = item
+                .native
+                .iter()
+                .map(|(path, size)| format!("({}, {size})", py_str(path)))
+                .collect();
             format!(
-                "({}, {}, {}, {}, {})",
+                "({}, {}, {}, {}, {}, {})",
                 py_str(&item.key),
                 item.files,
                 item.bytes,
                 py_tuple(&names),
                 py_opt(item.dist_info.as_deref()),
+                py_tuple(&native),
             )
         })
         .collect();
@@ -291,6 +301,10 @@ mod tests {
                 bytes: 100,
                 lazy_names: vec!["spam".into()],
                 dist_info: Some("spam-1.0.dist-info".into()),
+                native: vec![(
+                    "spam/_speedups.cpython-311-x86_64-linux-gnu.so".into(),
+                    16_000,
+                )],
             }],
             dists: vec![("six".into(), "six-1.17.0.dist-info".into())],
             pth: vec![],
@@ -304,7 +318,7 @@ mod tests {
         let expected = "BUILD_ID = \"abc\"\n\
             ENTRY = (\"function\", \"app.main\", \"main\")\n\
             PYTHON = {\"implementation\": \"cpython\", \"version\": (3, 11), \"cache_tag\": \"cpython-311\", \"requires_python\": \">=3.8\", \"native\": True, \"platform\": \"linux-x86_64\", \"sys_platform\": \"linux\", \"machine\": \"x86_64\", \"multiarch\": \"x86_64-linux-gnu\"}\n\
-            EXTRACT = ((\"spam-1.0-0123456789abcdef\", 3, 100, (\"spam\",), \"spam-1.0.dist-info\"),)\n\
+            EXTRACT = ((\"spam-1.0-0123456789abcdef\", 3, 100, (\"spam\",), \"spam-1.0.dist-info\", ((\"spam/_speedups.cpython-311-x86_64-linux-gnu.so\", 16000),)),)\n\
             DISTS = ((\"six\", \"six-1.17.0.dist-info\"),)\n\
             PTH = ()\n\
             PREAMBLE = False\n\

@@ -156,6 +156,13 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
     let mut members: BTreeMap<String, (Member, usize)> = BTreeMap::new();
     let mut dirs: BTreeSet<String> = BTreeSet::new();
     let mut notes = Vec::new();
+    // Scripts that the entry or a multi-call command executes from the cache: always 0755 in
+    // the bundle (whatever the mode of a `--site-packages` tree's copy), and so also among
+    // their entry's native files, checked before every start that uses the entry.
+    let executed: BTreeSet<String> = std::iter::once(&settings.entry)
+        .chain(settings.commands.values())
+        .filter_map(|e| e.executed_script().map(str::to_string))
+        .collect();
     for member in settings.runtime {
         members.insert(member.path.clone(), (member, usize::MAX));
     }
@@ -173,10 +180,11 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
                 ));
                 continue;
             }
-            let executable = match &source {
-                Source::File(disk) => is_executable(disk),
-                Source::Bytes(_) => false,
-            };
+            let executable = executed.contains(&path)
+                || match &source {
+                    Source::File(disk) => is_executable(disk),
+                    Source::Bytes(_) => false,
+                };
             if p.mode == Mode::Zip {
                 let mut dir = path.as_str();
                 while let Some((parent, _)) = dir.rsplit_once('/') {
@@ -205,6 +213,8 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
     let mut logical: Vec<String> = Vec::with_capacity(members.len());
     let mut inner_keys: Vec<Option<String>> = Vec::with_capacity(members.len());
     let mut to_prepare: Vec<Member> = Vec::with_capacity(members.len());
+    // Per extracted distribution, the indexes (into `to_prepare`) of its native files.
+    let mut native_members: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for (path, (mut member, _)) in members {
         let inner = path
             .strip_prefix(&format!("{EXTRACT_DIR}/"))
@@ -212,6 +222,12 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
             .map(|(key, rel)| (key.to_string(), rel.to_string()));
         match inner {
             Some((key, rel)) => {
+                if is_native_member(&rel, member.executable) {
+                    native_members
+                        .entry(key.clone())
+                        .or_default()
+                        .push(to_prepare.len());
+                }
                 member.path = rel;
                 inner_keys.push(Some(key));
             }
@@ -271,6 +287,17 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
                 bytes: d.size,
                 lazy_names: lazy_names(p.dist),
                 dist_info: (!p.dist.dist_info.is_empty()).then(|| p.dist.dist_info.clone()),
+                native: d
+                    .key
+                    .as_ref()
+                    .and_then(|key| native_members.get(key))
+                    .map(|indexes| {
+                        indexes
+                            .iter()
+                            .map(|&i| (prepared[i].path.clone(), prepared[i].info.size))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
             })
         })
         .collect();
@@ -439,6 +466,16 @@ fn lazy_names(dist: &InstalledDist) -> Vec<String> {
             .collect();
     names.extend(dist.top_level.iter().cloned());
     names.into_iter().collect()
+}
+
+/// Returns true if and only if the member `rel` of an extracted distribution is one of the
+/// files every start checks (existence and size) before using the entry: extension modules,
+/// shared libraries and executables (any file with an execute bit, which includes the scripts
+/// that the entry or a multi-call command executes, see `executed` in [`pack`]). They are what
+/// a damaged entry must not lose silently: a library whose extension module is missing runs its
+/// pure-Python fallback, if it has one.
+fn is_native_member(rel: &str, executable: bool) -> bool {
+    executable || crate::analyze::is_native_file(rel)
 }
 
 fn is_executable(path: &Path) -> bool {

@@ -3,6 +3,7 @@
 //! command line, streams or captures its output, and reports its failures. `--resolver uv`
 //! resolves with uv instead and fetches the same wheel files (see [`uv`]).
 
+pub mod cross;
 pub mod uv;
 
 use std::collections::VecDeque;
@@ -65,6 +66,31 @@ pub enum ResolveError {
         file: String,
         expected: String,
         actual: String,
+    },
+    #[error(
+        "the project `{project}` (from `{requirement}`) was built into `{wheel}`, tagged `{tag}`, which does not run on the target ({target})\nhint: a cross-target build can bundle a project built here only if its wheel is pure Python; build this wheel on (or for) the target and pass the wheel file instead, or build the bundle with a `--python` of the target's version and platform"
+    )]
+    CrossIncompatible {
+        project: String,
+        requirement: String,
+        wheel: String,
+        tag: String,
+        target: String,
+    },
+    #[error(
+        "`{file}` line {line} names `{requirement}`, which pip builds from source: a cross-target build cannot take a source requirement from a requirements file\nhint: give it on the command line instead (pybundle then builds it into a wheel with --python and checks that the wheel runs on the target), or name its wheel file"
+    )]
+    CrossSourceInFile {
+        file: PathBuf,
+        line: usize,
+        requirement: String,
+    },
+    #[error(
+        "the requirement `{requirement}` is not in the resolved set: no wheel of `{project}` is in the wheelhouse\nhint: this is a bug in pybundle or the resolver; rerun with -v to see the resolver's output"
+    )]
+    LeftOut {
+        requirement: String,
+        project: String,
     },
     #[error("cannot read the wheelhouse `{path}`: {source}")]
     Wheelhouse {
@@ -160,28 +186,85 @@ pub fn resolve(
     work_dir: &Path,
     stream: bool,
 ) -> Result<Vec<PathBuf>, ResolveError> {
-    match resolver {
-        Resolver::Pip => resolve_pip(interp, options, target, wheel_dir, stream),
+    let (wheels, built) = match resolver {
+        Resolver::Pip => resolve_pip(interp, options, target, wheel_dir, work_dir, stream)?,
         // `config` refuses a cross target with uv.
-        Resolver::Uv => uv::resolve(interp, options, wheel_dir, work_dir, stream),
-    }
+        Resolver::Uv => (
+            uv::resolve(interp, options, wheel_dir, work_dir, stream)?,
+            Vec::new(),
+        ),
+    };
+    // Nothing named on the command line is left out silently.
+    let cwd = std::env::current_dir().map_err(|source| ResolveError::Wheelhouse {
+        path: PathBuf::from("."),
+        source,
+    })?;
+    cross::check_named(&options.requirements, &built, &wheels, &cwd)?;
+    Ok(wheels)
 }
 
-/// Runs pip and returns the wheels it left in `wheel_dir`, sorted by file name.
+/// Runs pip and returns the wheels it left in `wheel_dir`, sorted by file name, and the source
+/// requirements a cross build built first (see [`cross`]; their wheels are among the others).
 fn resolve_pip(
     interp: &Interpreter,
     options: &PipOptions,
     target: Option<&CrossTarget>,
     wheel_dir: &Path,
+    work_dir: &Path,
     stream: bool,
-) -> Result<Vec<PathBuf>, ResolveError> {
+) -> Result<(Vec<PathBuf>, Vec<cross::Built>), ResolveError> {
     if !interp.pip {
         return Err(ResolveError::NoPip {
             python: interp.executable.display().to_string(),
         });
     }
-    run_pip(&mut pip_command(interp, options, target, wheel_dir), stream)?;
-    list_wheels(wheel_dir)
+    let Some(target) = target else {
+        run_pip(&mut pip_command(interp, options, None, wheel_dir), stream)?;
+        return Ok((list_wheels(wheel_dir)?, Vec::new()));
+    };
+    // `pip download --only-binary=:all:` cannot take a source tree: build those first.
+    let cwd = std::env::current_dir().map_err(|source| ResolveError::Wheelhouse {
+        path: PathBuf::from("."),
+        source,
+    })?;
+    if let Some((file, line, requirement)) =
+        cross::source_in_files(&options.requirement_files, &cwd)
+    {
+        return Err(ResolveError::CrossSourceInFile {
+            file,
+            line,
+            requirement,
+        });
+    }
+    let sources: Vec<String> = options
+        .requirements
+        .iter()
+        .filter(|r| cross::is_source(r, &cwd))
+        .cloned()
+        .collect();
+    let built = cross::build_sources(
+        interp,
+        options,
+        target,
+        &sources,
+        &work_dir.join("built"),
+        stream,
+    )?;
+    let download = PipOptions {
+        requirements: options
+            .requirements
+            .iter()
+            .filter(|r| !sources.contains(r))
+            .cloned()
+            .chain(built.iter().map(|b| b.wheel.display().to_string()))
+            .collect(),
+        ..options.clone()
+    };
+    run_pip(
+        &mut pip_command(interp, &download, Some(target), wheel_dir),
+        stream,
+    )?;
+    Ok((list_wheels(wheel_dir)?, built))
 }
 
 /// Adds the package-source options pip and uv share: `--no-index`, `--find-links`,

@@ -534,6 +534,45 @@ fn multicall_with_a_default_entry_runs_it_under_its_own_name() {
     );
 }
 
+/// The scripts that commands execute are native files of their cache entry: a start through a
+/// link checks them (the entry is mounted lazily here) and repairs an entry that lost one.
+#[test]
+fn multicall_command_lost_from_the_cache_is_repaired() {
+    let ctx = TestContext::new();
+    let w = wheels(&ctx);
+    let bundle = build(&ctx, &w, "tools.pyz", &["--multicall"], &["scripted"]);
+    let link = ctx.work().join("shscript");
+    std::os::unix::fs::symlink(&bundle, &link).unwrap();
+    let (_, out) = run_with_stdin(&mut ctx.bundle(&link), "a\n");
+    assert_eq!(out.status.code(), Some(5), "{}", describe(&out));
+    let dists = ctx.bundle_root().join("v1/dists");
+    let entry = std::fs::read_dir(&dists)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("scripted-")
+        })
+        .expect("the distribution is extracted");
+    let script = entry.join("bin/shscript");
+    std::fs::remove_file(&script).unwrap();
+    let (_, out) = run_with_stdin(&mut ctx.bundle(&link), "b\n");
+    assert_eq!(out.status.code(), Some(5), "{}", describe(&out));
+    assert!(stdout(&out).contains("stdin b\n"), "{}", describe(&out));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "pybundle: warning: cache entry {} is damaged (missing file: bin/shscript); repairing it\n",
+            entry.display()
+        )
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&script).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o755, "not repaired with its execute bit");
+}
+
 #[test]
 fn scripts_of_a_site_packages_tree() {
     let ctx = TestContext::new();
@@ -563,6 +602,13 @@ fn scripts_of_a_site_packages_tree() {
         return;
     }
     assert!(tree.join("bin/pyscript").is_file());
+    // A tree copied without modes: the executed script still gets its execute bit.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        tree.join("bin/shscript"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
     let tree_arg = tree.to_str().unwrap();
     let mut cmd = ctx.pybundle();
     cmd.args([

@@ -21,6 +21,7 @@ mod bytecode_cache;
 mod cli;
 mod compat;
 mod config;
+mod cross;
 mod errors;
 mod inspect;
 mod install;

@@ -285,6 +285,128 @@ fn damaged_entry_is_repaired() {
     }
 }
 
+/// An application that, like pyrsistent, falls back to pure Python when its extension module
+/// cannot be imported, and says which one ran.
+const FALLBACK_APP: &str = r#"def main():
+    try:
+        from spam import _speedups
+        add, how = _speedups.add, "C extension " + _speedups.__file__
+    except ImportError:
+        add, how = (lambda a, b: a + b), "pure-Python fallback"
+    print("add=%d via %s" % (add(2, 3), how))
+"#;
+
+/// Runs `cmd` with `dir` mounted read-only (a mount namespace of its own: even root cannot
+/// write there), or returns `None` when this machine cannot make one.
+fn with_read_only(dir: &Path, cmd: &Command) -> Option<Command> {
+    let probe = Command::new("unshare")
+        .args([
+            "-rm",
+            "sh",
+            "-c",
+            "mount --bind \"$0\" \"$0\" && mount -o remount,bind,ro \"$0\"",
+        ])
+        .arg(dir)
+        .output()
+        .ok()?;
+    if !probe.status.success() {
+        return None;
+    }
+    let mut wrapped = Command::new("unshare");
+    wrapped
+        .args([
+            "-rm",
+            "sh",
+            "-c",
+            "mount --bind \"$0\" \"$0\" && mount -o remount,bind,ro \"$0\" && exec \"$@\"",
+        ])
+        .arg(dir)
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    for (key, value) in cmd.get_envs() {
+        match value {
+            Some(value) => wrapped.env(key, value),
+            None => wrapped.env_remove(key),
+        };
+    }
+    if let Some(cwd) = cmd.get_current_dir() {
+        wrapped.current_dir(cwd);
+    }
+    Some(wrapped)
+}
+
+/// A tmp cleaner deleted the extension module of an extracted entry (directories and marker
+/// stay): the next start notices (the bundle lists the entry's native files with their sizes),
+/// repairs the entry and runs the C code, not the application's fallback. In a root that cannot
+/// be written it stops with one paragraph naming the file.
+/// See: #11
+#[test]
+fn deleted_extension_module_is_repaired() {
+    let ctx = TestContext::new();
+    let w = wheels(&ctx);
+    WheelBuilder::new("fallbackapp", "1.0.0")
+        .requires(["spam"])
+        .file("fallbackapp/__init__.py", FALLBACK_APP)
+        .build(&w);
+    let bundle = build_with(
+        &ctx,
+        &w,
+        &python311(),
+        "fb.pyz",
+        &["-e", "fallbackapp:main"],
+        &["fallbackapp"],
+    );
+    let out = run_ok(&mut ctx.bundle(&bundle));
+    let dists = ctx.bundle_root().join("v1/dists");
+    let entry = dists.join(&names(&dists)[0]);
+    let so_name = names(&entry.join("spam"))
+        .into_iter()
+        .find(|n| n.starts_with("_speedups") && n.ends_with(".so"))
+        .expect("the extension module is extracted");
+    let so = entry.join("spam").join(&so_name);
+    let native = format!("add=5 via C extension {}", so.display());
+    assert_eq!(stdout(&out).trim(), native, "{}", describe(&out));
+
+    std::fs::remove_file(&so).unwrap();
+    let out = run(&mut ctx.bundle(&bundle));
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(stdout(&out).trim(), native, "{}", describe(&out));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "pybundle: warning: cache entry {} is damaged (missing file: spam/{so_name}); repairing it\n",
+            entry.display()
+        )
+    );
+    assert!(so.is_file(), "not repaired");
+    let out = run_ok(&mut ctx.bundle(&bundle));
+    assert!(stderr(&out).is_empty(), "{}", describe(&out));
+
+    // The same damage in a root mounted read-only: no fallback, no repair, one paragraph.
+    std::fs::remove_file(&so).unwrap();
+    let cmd = ctx.bundle(&bundle);
+    let mut cmd = crate::require!(
+        with_read_only(&ctx.bundle_root(), &cmd),
+        "a mount namespace (`unshare -rm`)"
+    );
+    let out = run(&mut cmd);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(stdout(&out).is_empty(), "{}", describe(&out));
+    let err = stderr(&out);
+    let last = err.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with(&format!(
+            "error: the pybundle cache entry {} is damaged (missing file: spam/{so_name}) and cannot be repaired: its root {} cannot be written (",
+            entry.display(),
+            ctx.bundle_root().display()
+        )) && !err.contains("Traceback")
+            && !err.contains("fallback"),
+        "{}",
+        describe(&out)
+    );
+    assert!(!so.exists());
+}
+
 /// (4) Unsafe roots are refused; an unwritable HOME falls back; PYBUNDLE_ROOT is honoured.
 #[test]
 fn unsafe_and_unwritable_roots() {

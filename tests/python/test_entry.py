@@ -84,6 +84,30 @@ class FunctionEntryTest(BundleTest):
         self.assertIn('raise RuntimeError("boom-line-marker")', p.stderr)
         self.assertIn("RuntimeError: boom-line-marker", p.stderr)
 
+    def test_thread_traceback_has_source(self):
+        # Before 3.13 threading's default hook printed through the C printer, which cannot
+        # read source lines from the zip; the main thread's showed them (see _errors.thread_excepthook).
+        app = textwrap.dedent('''\
+            import threading
+
+            def boom():
+                raise RuntimeError("thread-boom-marker")
+
+            def main():
+                t = threading.Thread(target=boom, name="worker-1")
+                t.start()
+                t.join()
+                print("joined")
+        ''')
+        for preamble in (None, "import threading\n"):  # threading imported before the entry
+            self.build(site={"app.py": app}, preamble=preamble)
+            p = self.assertOk(self.run_bundle())
+            self.assertIn("joined", p.stdout)
+            self.assertIn("Exception in thread worker-1:", p.stderr)
+            self.assertIn(".pyz/app.py\", line 4, in boom", p.stderr)
+            self.assertIn('raise RuntimeError("thread-boom-marker")', p.stderr)
+            self.assertIn("RuntimeError: thread-boom-marker", p.stderr)
+
     def test_dotted_attr(self):
         self.build(site=self.site, entry=("function", "app", "K.go"))
         self.assertIn("dotted attr", self.assertOk(self.run_bundle()).stdout)

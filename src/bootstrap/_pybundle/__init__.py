@@ -8,9 +8,10 @@
 # cache as a start reads it: roots, lookup, the pack format; when an extracted distribution
 # is first needed), ``_extract`` (creating roots, the marker, checking and writing entries),
 # ``_zip`` (the bundle's directory, inner archives), ``_metadata`` (importlib.metadata),
-# ``_errors`` (mismatch messages, PEP 440, KeyboardInterrupt, unsafe cache directories),
-# ``_interp`` (interpreter mode), ``_pth`` (.pth files) and ``_launch`` (scripts as entries, run
-# in process or executed from the cache with a ``python`` shim on PATH; multi-call commands).
+# ``_errors`` (mismatch messages, PEP 440, KeyboardInterrupt, unsafe cache directories, the
+# thread traceback hook), ``_interp`` (interpreter mode), ``_pth`` (.pth files) and ``_launch``
+# (scripts as entries, run in process or executed from the cache with a ``python`` shim on PATH;
+# multi-call commands).
 #
 # main(): 1. ``ENV`` defaults; 2. interpreter check, then every bundle member zipimport reads is
 # checked against its CRC-32 (_guard_zip); 3. cache lookup / extraction of the ``EXTRACT`` items
@@ -81,13 +82,16 @@ def damaged(archive, why):
 class Item(object):
     """One ``EXTRACT`` item of ``__main__.py`` by name: cache key, file members and their bytes
     (None in the oldest bundles), top-level names whose first import extracts the entry (empty:
-    extracted at start) and its ``.dist-info`` directory (docs/DESIGN.md)."""
+    extracted at start), its ``.dist-info`` directory and its native files as (path, size), which
+    every start that uses the entry checks (``_cache.native_damage``; empty in older bundles)
+    (docs/DESIGN.md)."""
 
-    __slots__ = ("key", "files", "size", "names", "dist_info")
+    __slots__ = ("key", "files", "size", "names", "dist_info", "native")
 
-    def __init__(self, key, files=None, size=None, names=(), dist_info=None, *_later):
+    def __init__(self, key, files=None, size=None, names=(), dist_info=None, native=(), *_later):
         self.key, self.files, self.size = key, files, size
         self.names, self.dist_info = tuple(names or ()), dist_info
+        self.native = native or ()
 
 
 # --- interpreter check
@@ -446,9 +450,31 @@ def _excepthook(etype, value, tb):
         sys.__excepthook__(etype, value, tb)
 
 
+def _thread_excepthook(args):
+    from . import _errors
+
+    _errors.thread_excepthook(args, _THREAD_HOOK[0])
+
+
+_THREAD_HOOK = [None]  # ``_thread._excepthook`` before ``_install_excepthook`` replaced it
+
+
 def _install_excepthook():
-    if sys.version_info < (3, 13) and sys.excepthook is sys.__excepthook__:
+    if sys.version_info >= (3, 13):
+        return
+    if sys.excepthook is sys.__excepthook__:
         sys.excepthook = _excepthook
+    # Threads' default hook prints through the same C printer: ``threading`` copies
+    # ``_thread._excepthook`` when first imported, so replace it at the source (built in and
+    # loaded: this imports nothing), and in ``threading`` if it was imported already.
+    import _thread
+
+    default = getattr(_thread, "_excepthook", None)
+    if default is not None and _THREAD_HOOK[0] is None:
+        _THREAD_HOOK[0], _thread._excepthook = default, _thread_excepthook
+        t = sys.modules.get("threading")
+        if t is not None and getattr(t, "excepthook", None) is default:
+            t.excepthook = _thread_excepthook
 
 
 def _exit_sigint():

@@ -235,6 +235,36 @@ def requires_mismatch(spec, archive):
     )
 
 
+def thread_excepthook(args, default):
+    """``_pybundle._thread_excepthook``: threading's own pure-Python fallback hook, printing
+    through the traceback module. ``threading.excepthook``'s default is ``_thread._excepthook``,
+    written in C: before 3.13 it prints through the same C printer as ``sys.__excepthook__``
+    (source lines from the file system only), so a thread's traceback lacked the lines the main
+    thread's has. ``default`` is that C hook, the fallback if printing fails."""
+    if args.exc_type is SystemExit:
+        return
+    try:
+        stderr = sys.stderr
+        if stderr is None:
+            stderr = getattr(args.thread, "_stderr", None)
+            if stderr is None:
+                return
+        import traceback
+
+        if args.thread is not None:
+            name = args.thread.name
+        else:
+            import _thread
+
+            name = _thread.get_ident()
+        stderr.write("Exception in thread %s:\n" % name)
+        stderr.flush()
+        traceback.print_exception(args.exc_type, args.exc_value, args.exc_traceback, file=stderr)
+        stderr.flush()
+    except BaseException:
+        default(args)
+
+
 def exit_sigint():
     """End like ``python script.py`` on an unhandled KeyboardInterrupt: traceback, atexit
     handlers, then death by SIGINT (exit status 130 in a shell). A zipapp run by CPython itself

@@ -146,19 +146,44 @@ def check_entry(entry):
 
 
 def verify_entry(entry, key, repairable=False):
+    """Check every file of ``entry`` (see ``check_entry``); None if it is intact, else the
+    reason, after a warning."""
     import time
 
     t = time.perf_counter()
     why = check_entry(entry)
     log("verified %s in %.1f ms: %s" % (key, (time.perf_counter() - t) * 1000, why or "ok"))
-    if why is None:
-        return True
+    if why is not None:
+        report_damage(entry, why, repairable)
+    return why
+
+
+def report_damage(entry, why, repairable):
     sys.stderr.write(
         "pybundle: warning: cache entry %s is damaged (%s); %s\n"
         % (entry, why, "repairing it" if repairable else "not using it")
     )
-    return False
 
+
+def repair_root(rw, uid, repair):
+    """The writable root ``rw``, ready for the repair of the damaged entries ``repair`` ({key:
+    (entry, why)}); a root that cannot be written stops the run with an error naming the file.
+    A missing entry falls back to the temporary root (``choose_root``), a damaged one does not:
+    the entry is there, so the root was filled once (pre-seeded, then made read-only, say) and
+    a copy in a temporary root would hide that it is broken, and be extracted anew on every
+    start of a fresh container."""
+    try:
+        return _prepare_root(rw, uid)
+    except OSError as e:
+        key = sorted(repair)[0]
+        entry, why = repair[key]
+        fail(
+            "error: the pybundle cache entry %s is damaged (%s) and cannot be repaired: its root "
+            "%s cannot be written (%s). fix: make %s writable, or set PYBUNDLE_ROOT to a "
+            "writable directory; for a read-only copy, pre-seed it with `pybundle extract` and "
+            "list it in PYBUNDLE_ROOTS."
+            % (entry, why, rw, e.strerror or e, rw)
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -378,11 +403,12 @@ def _rmtree_later(path):
 def extract_missing(archive, rw, missing, force, uid, repair=()):
     """Extract every item (``_pybundle.Item``) in ``missing``; return {key: dir}.
 
-    Keys in ``repair`` had a damaged entry in the writable root: it is replaced."""
+    Keys in ``repair`` ({key: (entry, why)}) had a damaged entry in the writable root: it is
+    replaced, or the run stops when that root cannot be written."""
     import time
 
     t0 = time.perf_counter()
-    root = choose_root(rw, uid)
+    root = repair_root(rw, uid, repair) if repair else choose_root(rw, uid)
     v1 = os.path.join(root, LAYOUT)
     dists = os.path.join(v1, DISTS_DIR)
     tmp = os.path.join(v1, TMP_DIR)
@@ -404,8 +430,9 @@ def extract_missing(archive, rw, missing, force, uid, repair=()):
                 out[key] = target
                 log("cache hit %s" % target)
                 continue
-            sys.stderr.write("pybundle: warning: cache entry %s is damaged (%s); repairing it\n" % (target, why))
-            repair = set(repair) | {key}
+            report_damage(target, why, True)
+            repair = dict(repair)
+            repair[key] = (target, why)
         todo.append(item)
     if not todo:
         return out
