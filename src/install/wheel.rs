@@ -544,25 +544,10 @@ mod tests {
         tempfile::tempdir().expect("tempdir")
     }
 
-    fn good() -> WheelBuilder {
-        WheelBuilder::new("Foo.Bar", "1.0")
-            .file("foo_bar/__init__.py", "VALUE = 1\n")
-            .file("foo_bar/cli.py", "def main():\n    print('hi')\n")
-            .executable("foo_bar/run.sh", "#!/bin/sh\necho hi\n")
-            .file("helper.py", "X = 2\n")
-            .binary("_speed.cpython-311-x86_64-linux-gnu.so", &[0, 1, 2, 255])
-            .entry_point("console_scripts", "foo", "foo_bar.cli:main")
-            .entry_point("console_scripts", "foo-extra", "foo_bar.cli:main [fast]")
-            .requires(["six>=1", "attrs"])
-            .metadata("Summary", "A test package")
-            .metadata("License-Expression", "MIT")
-            .metadata("Requires-Python", ">=3.8")
-    }
-
     #[test]
     fn installs_a_good_wheel() {
         let t = tmp();
-        let whl = good().build(t.path());
+        let whl = WheelBuilder::sample().build(t.path());
         assert_eq!(
             whl.file_name().and_then(|n| n.to_str()),
             Some("Foo_Bar-1.0-py3-none-any.whl")
@@ -647,7 +632,7 @@ mod tests {
     #[test]
     fn installs_into_existing_empty_dir_but_not_a_full_one() {
         let t = tmp();
-        let whl = good().build(t.path());
+        let whl = WheelBuilder::sample().build(t.path());
         let dest = t.path().join("empty");
         fs_err::create_dir(&dest).expect("mkdir");
         install_wheel(&whl, &dest).expect("install into empty dir");
@@ -680,7 +665,7 @@ mod tests {
 
     #[test]
     fn rejects_hash_mismatch() {
-        let err = install_fails(good().corrupt_record_hash("foo_bar/cli.py"));
+        let err = install_fails(WheelBuilder::sample().corrupt_record_hash("foo_bar/cli.py"));
         match &err {
             InstallError::HashMismatch {
                 path,
@@ -702,7 +687,7 @@ mod tests {
 
     #[test]
     fn rejects_size_mismatch() {
-        let err = install_fails(good().wrong_record_size("helper.py"));
+        let err = install_fails(WheelBuilder::sample().wrong_record_size("helper.py"));
         assert!(
             matches!(err, InstallError::SizeMismatch { ref path, expected: 7, actual: 6, .. } if path == "helper.py"),
             "{err}"
@@ -711,20 +696,21 @@ mod tests {
 
     #[test]
     fn rejects_parent_dir_member() {
-        let err = install_fails(good().extra_member_raw("../evil.py", "boom"));
+        let err = install_fails(WheelBuilder::sample().extra_member_raw("../evil.py", "boom"));
         assert!(
             matches!(err, InstallError::EscapingPath { ref path, .. } if path == "../evil.py"),
             "{err}"
         );
-        let err = install_fails(good().extra_member_raw("foo_bar/../../evil.py", "boom"));
+        let err =
+            install_fails(WheelBuilder::sample().extra_member_raw("foo_bar/../../evil.py", "boom"));
         assert!(matches!(err, InstallError::EscapingPath { .. }), "{err}");
-        let err = install_fails(good().extra_member_raw("C:\\evil.py", "boom"));
+        let err = install_fails(WheelBuilder::sample().extra_member_raw("C:\\evil.py", "boom"));
         assert!(matches!(err, InstallError::EscapingPath { .. }), "{err}");
     }
 
     #[test]
     fn rejects_absolute_member() {
-        let err = install_fails(good().absolute_member("/tmp/evil"));
+        let err = install_fails(WheelBuilder::sample().absolute_member("/tmp/evil"));
         assert!(
             matches!(err, InstallError::EscapingPath { ref path, .. } if path == "/tmp/evil"),
             "{err}"
@@ -733,7 +719,8 @@ mod tests {
 
     #[test]
     fn rejects_symlink_member() {
-        let err = install_fails(good().symlink_member("foo_bar/link", "/etc/passwd"));
+        let err =
+            install_fails(WheelBuilder::sample().symlink_member("foo_bar/link", "/etc/passwd"));
         assert!(
             matches!(err, InstallError::Symlink { ref path, .. } if path == "foo_bar/link"),
             "{err}"
@@ -742,20 +729,20 @@ mod tests {
 
     #[test]
     fn rejects_record_inconsistencies() {
-        let err = install_fails(good().omit_from_record("foo_bar/cli.py"));
+        let err = install_fails(WheelBuilder::sample().omit_from_record("foo_bar/cli.py"));
         assert!(
             matches!(err, InstallError::NotInRecord { ref path, .. } if path == "foo_bar/cli.py"),
             "{err}"
         );
-        let err = install_fails(good().extra_member_raw("foo_bar/sneaky.py", "x"));
+        let err = install_fails(WheelBuilder::sample().extra_member_raw("foo_bar/sneaky.py", "x"));
         assert!(matches!(err, InstallError::NotInRecord { .. }), "{err}");
-        let err = install_fails(good().without_record());
+        let err = install_fails(WheelBuilder::sample().without_record());
         assert!(matches!(err, InstallError::MissingRecord { .. }), "{err}");
-        let err = install_fails(good().record_hash_raw("helper.py", "md5=abc"));
+        let err = install_fails(WheelBuilder::sample().record_hash_raw("helper.py", "md5=abc"));
         assert!(matches!(err, InstallError::UnsupportedHash { .. }), "{err}");
-        let err = install_fails(good().record_hash_raw("helper.py", "sha1=abc"));
+        let err = install_fails(WheelBuilder::sample().record_hash_raw("helper.py", "sha1=abc"));
         assert!(matches!(err, InstallError::UnsupportedHash { .. }), "{err}");
-        let err = install_fails(good().record_hash_raw("helper.py", ""));
+        let err = install_fails(WheelBuilder::sample().record_hash_raw("helper.py", ""));
         assert!(matches!(err, InstallError::MissingHash { .. }), "{err}");
     }
 
@@ -764,11 +751,11 @@ mod tests {
         use sha2::Sha512;
         let digest = b64_urlsafe_nopad(&Sha512::digest(b"X = 2\n"));
         let t = tmp();
-        let whl = good()
+        let whl = WheelBuilder::sample()
             .record_hash_raw("helper.py", &format!("sha512={digest}"))
             .build(t.path());
         install_wheel(&whl, &t.path().join("d")).expect("sha512 accepted");
-        let bad = good()
+        let bad = WheelBuilder::sample()
             .record_hash_raw("helper.py", "sha512=AAAA")
             .build(t.path());
         let err = install_wheel(&bad, &t.path().join("e")).expect_err("mismatch");
@@ -782,7 +769,7 @@ mod tests {
     fn rejects_missing_archive_member() {
         // A RECORD row whose file is absent: list a raw-hash row for a file that is never written.
         let t = tmp();
-        let builder = good();
+        let builder = WheelBuilder::sample();
         let whl = builder.build(t.path());
         // Rewrite the archive without `helper.py` but with the same RECORD.
         let src = fs_err::File::open(&whl).expect("open");
@@ -808,16 +795,18 @@ mod tests {
 
     #[test]
     fn rejects_bad_wheel_metadata() {
-        let err = install_fails(good().wheel_version("2.0"));
+        let err = install_fails(WheelBuilder::sample().wheel_version("2.0"));
         assert!(
             matches!(err, InstallError::BadWheelFile { ref path, .. } if path.ends_with("/WHEEL")),
             "{err}"
         );
-        let err = install_fails(good().data("weird", "x", "y"));
+        let err = install_fails(WheelBuilder::sample().data("weird", "x", "y"));
         assert!(err.to_string().contains("unknown `.data` scheme"), "{err}");
-        let err = install_fails(good().file("other-1.0.dist-info/METADATA", "Name: other\n"));
+        let err = install_fails(
+            WheelBuilder::sample().file("other-1.0.dist-info/METADATA", "Name: other\n"),
+        );
         assert!(matches!(err, InstallError::NoDistInfo { .. }), "{err}");
-        let err = install_fails(good().data("purelib", "helper.py", "dup"));
+        let err = install_fails(WheelBuilder::sample().data("purelib", "helper.py", "dup"));
         assert!(
             matches!(err, InstallError::Collision { ref path, .. } if path == "helper.py"),
             "{err}"
@@ -890,7 +879,9 @@ mod tests {
     #[test]
     fn top_level_txt_wins() {
         let t = tmp();
-        let whl = good().top_level(["foo_bar", "helper"]).build(t.path());
+        let whl = WheelBuilder::sample()
+            .top_level(["foo_bar", "helper"])
+            .build(t.path());
         let dist = install_wheel(&whl, &t.path().join("d")).expect("install");
         assert_eq!(dist.top_level, ["foo_bar", "helper"]);
     }

@@ -94,6 +94,24 @@ fn csv_field(s: &str) -> String {
 }
 
 impl WheelBuilder {
+    /// The install tests' sample wheel `Foo.Bar` 1.0: a package, a module at the root, an
+    /// executable file, a binary file, two console scripts (one with extras), requirements and
+    /// metadata fields.
+    pub fn sample() -> Self {
+        WheelBuilder::new("Foo.Bar", "1.0")
+            .file("foo_bar/__init__.py", "VALUE = 1\n")
+            .file("foo_bar/cli.py", "def main():\n    print('hi')\n")
+            .executable("foo_bar/run.sh", "#!/bin/sh\necho hi\n")
+            .file("helper.py", "X = 2\n")
+            .binary("_speed.cpython-311-x86_64-linux-gnu.so", &[0, 1, 2, 255])
+            .entry_point("console_scripts", "foo", "foo_bar.cli:main")
+            .entry_point("console_scripts", "foo-extra", "foo_bar.cli:main [fast]")
+            .requires(["six>=1", "attrs"])
+            .metadata("Summary", "A test package")
+            .metadata("License-Expression", "MIT")
+            .metadata("Requires-Python", ">=3.8")
+    }
+
     /// A pure-Python wheel `name`-`version` tagged `py3-none-any`, with no files yet.
     pub fn new(name: &str, version: &str) -> Self {
         WheelBuilder {

@@ -14,21 +14,6 @@ fn tmp() -> tempfile::TempDir {
     tempfile::tempdir().expect("tempdir")
 }
 
-fn good() -> WheelBuilder {
-    WheelBuilder::new("Foo.Bar", "1.0")
-        .file("foo_bar/__init__.py", "VALUE = 1\n")
-        .file("foo_bar/cli.py", "def main():\n    print('hi')\n")
-        .executable("foo_bar/run.sh", "#!/bin/sh\necho hi\n")
-        .file("helper.py", "X = 2\n")
-        .binary("_speed.cpython-311-x86_64-linux-gnu.so", &[0, 1, 2, 255])
-        .entry_point("console_scripts", "foo", "foo_bar.cli:main")
-        .entry_point("console_scripts", "foo-extra", "foo_bar.cli:main [fast]")
-        .requires(["six>=1", "attrs"])
-        .metadata("Summary", "A test package")
-        .metadata("License-Expression", "MIT")
-        .metadata("Requires-Python", ">=3.8")
-}
-
 fn pip_target(wheel: &Path, target: &Path) {
     let out = Command::new(python311())
         .args([
@@ -56,7 +41,7 @@ fn pip_target(wheel: &Path, target: &Path) {
 #[test]
 fn pip_accepts_builder_wheels_and_scan_matches() {
     let t = tmp();
-    let whl = good().build(t.path());
+    let whl = WheelBuilder::sample().build(t.path());
     let tool = WheelBuilder::new("tool", "2.0")
         .file("tool/__init__.py", "")
         .data("scripts", "tool-run", "#!python\nimport tool\n")

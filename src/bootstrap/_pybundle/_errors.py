@@ -276,11 +276,7 @@ def exit_sigint():
         atexit._run_exitfuncs()
     except BaseException:
         pass
-    for f in (sys.stdout, sys.stderr):
-        try:
-            f.flush()
-        except Exception:
-            pass
+    flush_std()
     try:
         import signal
 
@@ -310,3 +306,13 @@ def unsafe_dir(path, st, uid, readonly=False):
         "`chmod 700 %s` (and `chown` it to yourself), or set PYBUNDLE_ROOT to a private directory."
         % (path, _owner(st.st_uid), st.st_mode & 0o7777, who, uid, path)
     )
+
+
+def flush_std():
+    """Flushes stdout and stderr, ignoring a closed or broken stream: before the process ends
+    or is replaced by another program (``os.execv``), so no buffered output is lost."""
+    for f in (sys.stdout, sys.stderr):
+        try:
+            f.flush()
+        except Exception:
+            pass

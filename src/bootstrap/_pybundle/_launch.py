@@ -198,11 +198,9 @@ def _exec(g, archive, kind, path):
                 pass
     argv = [sys.argv[0] if sys.argv and sys.argv[0] else path] + sys.argv[1:]
     log("executing %s" % path)
-    for f in (sys.stdout, sys.stderr):
-        try:
-            f.flush()
-        except Exception:
-            pass
+    from . import _errors
+
+    _errors.flush_std()
     try:
         os.execv(path, argv)
     except OSError as e:
