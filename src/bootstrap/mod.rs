@@ -11,7 +11,11 @@
 //! `_zip` the bundle's directory and the inner archives; `_metadata` importlib.metadata;
 //! `_errors` error messages, the exit on KeyboardInterrupt and the thread traceback hook;
 //! `_interp` interpreter mode; `_launch` scripts as entries and the commands of a multi-call
-//! bundle; `_pth` the `.pth` files (imported only by bundles that ship some).
+//! bundle; `_pth` the `.pth` files (imported only by bundles that ship some); `_importer` the
+//! finder and loader of the zip-safe distributions (the store `_pybundle/site.data` indexed by
+//! `_pybundle/site.index`), imported by every start; `_resources` their resources
+//! (`importlib.resources`, `pkg_resources`); `_child` and `child/sitecustomize.py` the children
+//! (`PYBUNDLE_EXTEND_PYTHONPATH`, multiprocessing spawn and forkserver) that import them.
 
 use std::fmt::Write as _;
 
@@ -22,10 +26,15 @@ pub const RUNTIME_FILES: &[(&str, &str)] = &[
         include_str!("_pybundle/__init__.py"),
     ),
     ("_pybundle/_cache.py", include_str!("_pybundle/_cache.py")),
+    ("_pybundle/_child.py", include_str!("_pybundle/_child.py")),
     ("_pybundle/_errors.py", include_str!("_pybundle/_errors.py")),
     (
         "_pybundle/_extract.py",
         include_str!("_pybundle/_extract.py"),
+    ),
+    (
+        "_pybundle/_importer.py",
+        include_str!("_pybundle/_importer.py"),
     ),
     ("_pybundle/_interp.py", include_str!("_pybundle/_interp.py")),
     ("_pybundle/_launch.py", include_str!("_pybundle/_launch.py")),
@@ -34,6 +43,14 @@ pub const RUNTIME_FILES: &[(&str, &str)] = &[
         include_str!("_pybundle/_metadata.py"),
     ),
     ("_pybundle/_pth.py", include_str!("_pybundle/_pth.py")),
+    (
+        "_pybundle/_resources.py",
+        include_str!("_pybundle/_resources.py"),
+    ),
+    (
+        "_pybundle/child/sitecustomize.py",
+        include_str!("_pybundle/child/sitecustomize.py"),
+    ),
     ("_pybundle/_zip.py", include_str!("_pybundle/_zip.py")),
 ];
 

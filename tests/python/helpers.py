@@ -7,8 +7,10 @@ import sys
 import tempfile
 import textwrap
 import time
+import struct
 import unittest
 import zipfile
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -35,15 +37,92 @@ def _bytes(v):
     return v.encode("utf-8") if isinstance(v, str) else v
 
 
+def _squeeze(data):
+    c = zlib.compressobj(6, zlib.DEFLATED, -15)
+    z = c.compress(data) + c.flush()
+    return (z, True) if len(z) < len(data) else (data, False)
+
+
+def write_store(files, bytecode=True):
+    """(site.data, site.index) of the store format (docs/DESIGN.md, `_importer`'s format block)
+    for ``files`` {path: bytes}: a test-only writer. With ``bytecode``, each ``X.py`` that
+    compiles gets its ``.pyc`` attached."""
+    from importlib.util import MAGIC_NUMBER
+
+    dirs = {""}
+    for path in files:
+        parts = path.split("/")
+        dirs.update("/".join(parts[:i]) for i in range(1, len(parts)))
+    paths = sorted(set(files) | dirs, key=lambda p: p.encode())
+    offsets = {}  # path -> record offset in the index
+    nslots = 8
+    while nslots < 2 * len(paths):
+        nslots *= 2
+    pos = 32 + 8 * nslots
+    for p in paths:
+        offsets[p] = pos
+        pos += 44 + len(p.encode())
+    children = {d: [] for d in dirs}
+    for p in paths:
+        if p:
+            children[p.rpartition("/")[0]].append(p)
+    lists, data, records = {}, [], []
+    for d in paths:
+        if d in dirs:
+            lists[d] = pos
+            pos += 4 * len(children[d])
+    size = 0
+    for p in paths:
+        b = p.encode()
+        if p in dirs:
+            records.append(struct.pack("<BBHIQIIQIII", 1, 0, len(b), len(children[p]), lists[p], 0, 0, 0, 0, 0, 0) + b)
+            continue
+        content = files[p]
+        body, deflated = _squeeze(content)
+        flags, off = (1 if deflated else 0), size
+        data.append(body)
+        size += len(body)
+        pyc = b""
+        if bytecode and p.endswith(".py"):
+            try:
+                code = compile(content, p, "exec", dont_inherit=True)
+                pyc = MAGIC_NUMBER + b"\0" * 12 + __import__("marshal").dumps(code)
+            except SyntaxError:
+                pass
+        pyc_off = pyc_c = 0
+        if pyc:
+            pbody, pdef = _squeeze(pyc)
+            flags |= 2 | (4 if pdef else 0)
+            pyc_off, pyc_c = size, len(pbody)
+            data.append(pbody)
+            size += len(pbody)
+        records.append(struct.pack("<BBHIQIIQIII", 0, flags, len(b), zlib.crc32(content), off, len(body),
+                                   len(content), pyc_off, pyc_c, len(pyc), zlib.crc32(pyc)) + b)
+    slots = [(0, 0)] * nslots
+    for p in paths:
+        h = zlib.crc32(p.encode())
+        i = h & (nslots - 1)
+        while slots[i][1]:
+            i = (i + 1) & (nslots - 1)
+        slots[i] = (h, offsets[p])
+    index = [struct.pack("<4sIIIQQ", b"PBI1", nslots, len(paths), 32, size, 0)]
+    index += [struct.pack("<II", *s) for s in slots] + records
+    for d in paths:
+        if d in dirs:
+            index.append(struct.pack("<%dI" % len(children[d]), *[offsets[c] for c in children[d]]))
+    return b"".join(data), b"".join(index)
+
+
 def build_bundle(path, entry=("function", "app", "main"), site=None, extract=None, pth=(),
                  python=None, preamble=None, env=(), root=None, inherit=False, main_extra="",
-                 lazy=None, dists=None, natives=None):
+                 lazy=None, dists=None, natives=None, bytecode=True):
     """Write a bundle at ``path``.
 
     lazy: {key: (top-level names, dist-info dir or None)}: those entries are extracted on first
     import of one of the names. dists: the DISTS literal (omitted when None).
 
-    site: {relpath: text|bytes} at the root (zip-safe distributions).
+    site: {relpath: text|bytes} at the root (zip-safe distributions), in the store
+    (``_pybundle/site.data``, ``site.index``); with ``bytecode`` each ``.py`` gets a ``.pyc``.
     extract: {key: {relpath: text|bytes|(text|bytes, mode)}} under extract/<key>/, in order.
     natives: {key: [relpath]}: the entry's native files (the sixth EXTRACT field, with sizes).
     """
@@ -89,13 +168,16 @@ def build_bundle(path, entry=("function", "app", "main"), site=None, extract=Non
         f.write(("#!%s\n" % sys.executable).encode())
         with zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as zf:
             zf.writestr("__main__.py", main)
-            for name in sorted(os.listdir(BOOTSTRAP)):
+            for name in sorted(os.listdir(BOOTSTRAP)) + ["child/sitecustomize.py"]:
                 if name.endswith(".py"):
                     zf.write(os.path.join(BOOTSTRAP, name), "_pybundle/" + name)
             if preamble is not None:
                 zf.writestr("_pybundle/preamble.py", preamble)
-            for rel, data in site.items():
-                zf.writestr(rel, _bytes(data))
+            data, index = write_store({rel: _bytes(v) for rel, v in site.items()}, bytecode)
+            for name, blob in (("_pybundle/site.data", data), ("_pybundle/site.index", index)):
+                info = zipfile.ZipInfo(name, (2020, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_STORED
+                zf.writestr(info, blob)
             for key, files in extract.items():
                 # like pybundle: the entry's files in a stored inner zip, extract/<key>.zip
                 buf = io.BytesIO()

@@ -168,24 +168,28 @@ class FunctionEntryTest(BundleTest):
 class ZipIntegrityTest(BundleTest):
     def test_flipped_byte_in_zipped_module_is_an_error(self):
         src = "def main():\n    print('damaged module ran')\n" + "X = 'padding'\n" * 200
-        self.build(site={"app.py": APP, "dmg.py": src}, entry=("function", "dmg", "main"))
+        self.build(site={"app.py": APP, "dmg.py": src}, entry=("function", "dmg", "main"), bytecode=False)
         p = self.run_bundle()
         self.assertOk(p)
+        # flip a byte in the middle of dmg.py's stored content in the store (site.data)
+        import struct
+
         with zipfile.ZipFile(self.bundle) as zf:
-            info = zf.getinfo("dmg.py")
+            data_info, index = zf.getinfo("_pybundle/site.data"), zf.read("_pybundle/site.index")
         with open(self.bundle, "rb") as f:
             data = bytearray(f.read())
-        # local header: 30 bytes + name + extra; flip a byte in the middle of the data
-        n = int.from_bytes(data[info.header_offset + 26:info.header_offset + 28], "little")
-        m = int.from_bytes(data[info.header_offset + 28:info.header_offset + 30], "little")
-        start = info.header_offset + 30 + n + m
-        data[start + info.compress_size // 2] ^= 0x10
+        rec = index.index(b"dmg.py") - 44  # the record is 44 bytes, then the path
+        offset, csize = struct.unpack("<QI", index[rec + 8:rec + 20])
+        h = data_info.header_offset
+        start = h + 30 + int.from_bytes(data[h + 26:h + 28], "little") + int.from_bytes(data[h + 28:h + 30], "little")
+        data[start + offset + csize // 2] ^= 0x10
         with open(self.bundle, "wb") as f:
             f.write(bytes(data))
         p = self.run_bundle()
         self.assertEqual(p.returncode, 1, p.stderr)
         self.assertNotIn("damaged module ran", p.stdout)
         self.assertIn("is damaged (dmg.py: ", p.stderr)
+        self.assertIn("rebuild it or copy it again", p.stderr)
         self.assertNotIn("Traceback", p.stderr)
 
 

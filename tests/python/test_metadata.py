@@ -51,9 +51,9 @@ class MetadataTest(BundleTest):
         self.assertIn("missing=ok", out)
         self.assertIn("module=7", out)
 
-    def test_without_dists_the_stdlib_finder_reads_the_zip(self):
+    def test_without_dists_the_store_lists_them(self):
         self.build(site=SITE)
         out = self.assertOk(self.run_bundle()).stdout
-        self.assertIn("entry=[]", out)
+        self.assertIn("entry=['%s/']" % self.bundle, out)
         self.assertIn("version=1.5", out)
         self.assertIn("scripts=['foo']", out)

@@ -16,7 +16,7 @@ from .helpers import BOOTSTRAP, BundleTest
 
 sys.path.insert(0, os.path.dirname(BOOTSTRAP))
 import _pybundle  # noqa: E402  (the package under test, from the source tree)
-from _pybundle import _cache, _errors, _extract, _zip  # noqa: E402
+from _pybundle import _cache, _errors, _extract, _importer, _zip  # noqa: E402
 
 MODULES = sorted(n[:-3] for n in os.listdir(BOOTSTRAP) if n.endswith(".py"))
 
@@ -194,11 +194,11 @@ class ZipTest(TempDirTest):
 
     def test_member_reader_checks_crc(self):
         entry = _zip.toc(self.bundle)["__main__.py"]
-        self.assertEqual(_pybundle.read_member(self.fd, entry), (b"pass\n", None))
+        self.assertEqual(_importer.read_member(self.fd, entry), (b"pass\n", None))
         wrong = entry[:7] + ((entry[7] + 1) & 0xFFFFFFFF,)
-        self.assertEqual(_pybundle.read_member(self.fd, wrong), (None, "CRC-32 mismatch"))
+        self.assertEqual(_importer.read_member(self.fd, wrong), (None, "CRC-32 mismatch"))
         moved = entry[:4] + (entry[4] + 1,) + entry[5:]
-        self.assertEqual(_pybundle.read_member(self.fd, moved), (None, "bad local file header"))
+        self.assertEqual(_importer.read_member(self.fd, moved), (None, "bad local file header"))
         self.assertEqual(zlib.crc32(b"pass\n"), entry[7])
 
     def test_not_a_stored_archive_stops(self):
@@ -235,7 +235,8 @@ MODULES_APP = textwrap.dedent('''\
 
 
 class WarmPathModulesTest(BundleTest):
-    """Which modules of the package a start imports: each costs a zip member and an unmarshal."""
+    """Which modules of the package a start imports: each costs a zip member and an unmarshal.
+    ``_importer`` (the store's finder and loader, the member reader) is on every start."""
 
     KEY = "lazy1-1.0-0123456789abcdef"
     EAGER = "eager-1.0-fedcba9876543210"
@@ -252,12 +253,13 @@ class WarmPathModulesTest(BundleTest):
 
     def test_pure_bundle_imports_only_the_package(self):
         self.build(site={"app.py": MODULES_APP}, dists=())
-        self.assertEqual(self.modules(), "_pybundle")
+        self.assertEqual(self.modules(), "_pybundle,_pybundle._importer")
 
     def test_warm_starts(self):
         self.modules("import")  # fills the cache (cold path)
-        self.assertEqual(self.modules(), "_pybundle,_pybundle._cache")  # the eager entry
-        self.assertEqual(self.modules("import"), "_pybundle,_pybundle._cache")  # + a mount
+        warm = "_pybundle,_pybundle._cache,_pybundle._importer"
+        self.assertEqual(self.modules(), warm)  # the eager entry
+        self.assertEqual(self.modules("import"), warm)  # + a mount
 
 
 if __name__ == "__main__":

@@ -57,7 +57,7 @@ class PathTest(BundleTest):
         self.assertEqual(d["PTH_SITEDIR"], self.bundle)
         path = eval(d["PATH"])
         # The stdlib comes first, then the bundle, then the extracted distributions.
-        i_sp = path.index(self.bundle)
+        i_sp = path.index(self.bundle + "/")
         i_ex = path.index(self.entry)
         self.assertLess(i_sp, i_ex)
         self.assertGreater(i_sp, 0)
@@ -118,7 +118,7 @@ class PathTest(BundleTest):
         self.assertEqual(d["ppmod"], os.path.join(pypath, "ppmod.py"))
         path = eval(d["PATH"])
         self.assertNotIn(usersite, path)
-        self.assertGreater(path.index(pypath), path.index(self.bundle))
+        self.assertGreater(path.index(pypath), path.index(self.bundle + "/"))
 
         p = self.assertOk(self.run_bundle("hostmod", "hostextramod", "zmod",
                                           env=dict(env, PYBUNDLE_INHERIT_PATH="1")))

@@ -3,8 +3,9 @@
 #
 # ``__main__.py`` holds only data literals (docs/DESIGN.md). This module holds all a start with
 # a filled extraction cache needs, and it is the only module of the package every start imports
-# (each further one costs a zip member and an unmarshal); at top level it imports only ``sys``
-# and ``os``. The others are imported on the path that needs them: ``_cache`` (the extraction
+# with ``_importer`` (the finder and loader of the zip-safe distributions, the member reader,
+# the metadata finder; each further module costs a zip member and an unmarshal); at top level
+# it imports only ``sys`` and ``os``. The others are imported on the path that needs them: ``_cache`` (the extraction
 # cache as a start reads it: roots, lookup, the pack format; when an extracted distribution
 # is first needed), ``_extract`` (creating roots, the marker, checking and writing entries),
 # ``_zip`` (the bundle's directory, inner archives), ``_metadata`` (importlib.metadata),
@@ -14,8 +15,8 @@
 # multi-call commands).
 #
 # main(): 1. ``ENV`` defaults; 2. interpreter check, then every bundle member zipimport reads is
-# checked against its CRC-32 (_guard_zip); 3. cache lookup / extraction of the ``EXTRACT`` items
-# not extracted on first import; 4. ``sys.path`` isolation: ``[stdlib..., bundle, extracted
+# checked against its CRC-32 (``_importer.guard_zip``); 3. cache lookup / extraction of the
+# ``EXTRACT`` items not extracted on first import; 4. ``sys.path`` isolation: ``[stdlib..., bundle, extracted
 # dirs..., .pth additions, PYTHONPATH entries, host entries (only with inherit)]``; 5. ``PTH``;
 # 6. ``PYBUNDLE_EXTEND_PYTHONPATH``; 7. preamble; 8. entry.
 #
@@ -148,66 +149,6 @@ def _platform_matches(spec):
     return sysconfig.get_platform() == plat
 
 
-# --- bundle members: zipimport does not check CRC-32, so a flipped byte would run as damaged code
-def read_member(fd, entry):
-    """(data, None) for the bundle member with zipimport toc ``entry`` (path, compress,
-    data_size, file_size, offset, time, date, crc), read from ``fd`` with ``os.pread``, inflated
-    and checked against its size and CRC-32; (None, reason) if it is damaged. zlib is loaded
-    (zipimport used it for this very package). Every start reads members through it
-    (``_guard_zip``), so it lives here rather than in ``_zip``, which wraps it."""
-    import zlib
-
-    _path, compress, data_size, file_size, offset, _t, _d, crc = entry
-    try:
-        head = os.pread(fd, 30, offset)
-        if len(head) != 30 or head[:4] != b"PK\x03\x04":
-            return None, "bad local file header"
-        start = offset + 30 + int.from_bytes(head[26:28], "little") + int.from_bytes(head[28:30], "little")
-        data = os.pread(fd, data_size, start)
-        if len(data) != data_size:
-            return None, "truncated"
-        if compress == 8:
-            data = zlib.decompress(data, -15)
-        elif compress != 0:
-            return None, "unsupported compression %d" % compress
-    except (OSError, zlib.error) as e:
-        return None, e
-    if len(data) != file_size or zlib.crc32(data) != crc:
-        return None, "CRC-32 mismatch"
-    return data, None
-
-
-def _guard_zip(archive):
-    """Serve zipimport's reads of bundle members from one open file, and check each CRC-32.
-
-    Replaces ``zipimport._get_data`` (private, same signature and toc format on 3.8-3.13; left
-    alone if it changes) for this bundle only: one descriptor opened now (O_CLOEXEC) instead of
-    one open per module (300 modules: 66-77 ms through zipimport's reader, 40-50 ms through
-    this one), which also keeps reading this file if it is replaced on disk; a damaged member
-    stops the run. Members read before (``__main__.py``, this module) are not covered."""
-    import zipimport
-
-    orig = getattr(zipimport, "_get_data", None)
-    if orig is None or getattr(orig, "_pybundle", False):
-        return
-    ours = {archive, os.path.abspath(archive)}
-    try:
-        fd = os.open(archive, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-    except OSError:
-        fd = None
-
-    def _get_data(path, toc_entry):
-        if path not in ours or fd is None or len(toc_entry) != 8:
-            return orig(path, toc_entry)
-        data, why = read_member(fd, toc_entry)
-        if data is not None:
-            return data
-        damaged(path, "%s: %s" % (toc_entry[0][len(path) + 1:], why))
-
-    _get_data._pybundle = True
-    zipimport._get_data = _get_data
-
-
 # --- sys.path
 def _norm(p):
     return os.path.normcase(os.path.abspath(p)) if p else p
@@ -297,24 +238,6 @@ def _scrub_modules(host):
             sys.meta_path[:] = kept
 
 
-class _MetadataFinder(object):
-    """Finds the bundle's zipped distributions for importlib.metadata (imports nothing)."""
-
-    def __init__(self, archive, entry, dists, lazy=None):
-        self.archive, self.entry, self.dists, self.lazy = archive, entry, dists, lazy
-
-    def find_spec(self, *args, **kwargs):
-        return None
-
-    def invalidate_caches(self):
-        pass
-
-    def find_distributions(self, context=None):
-        from . import _metadata
-
-        return _metadata.find(self.archive, self.entry, self.dists, context, self.lazy)
-
-
 # --- extracted distributions
 # Imports that mount every pending entry first: pkg_resources scans sys.path for distributions;
 # multiprocessing's spawn and forkserver children get the parent's sys.path, not its finders.
@@ -382,7 +305,9 @@ class _LazyExtract(object):
             log("mounted %s" % ", ".join(item.key for item in items))
 
 
-def _setup_path(g, archive, extract_dirs_list, extract, inherit, lazy=()):
+def _setup_path(g, archive, extract_dirs_list, extract, inherit, lazy=(), fd=None):
+    from . import _importer
+
     zip_archive = archive
     if not os.path.isabs(archive):  # Python 3.8 keeps a relative sys.path[0]
         zip_archive = os.path.abspath(archive)
@@ -395,14 +320,19 @@ def _setup_path(g, archive, extract_dirs_list, extract, inherit, lazy=()):
         except Exception:
             pass
     zip_sp = zip_archive
+    store = _importer.open_store(zip_archive, fd) if fd is not None else None
+    if store is not None:  # the zip-safe distributions: `<bundle>/` is the store's root
+        _importer.install(store)
     pythonpath, stdlib, host = _split_path(archive)
     dists = g.get("DISTS")
-    # With a DISTS list the bundle's own entry is `<bundle>/`: zipimport serves it from the
-    # directory it already read, and importlib.metadata asks our finder (see _metadata) instead
-    # of parsing the whole zip again. Children (PYTHONPATH) get the plain path.
-    entry = zip_archive + "/" if dists is not None else zip_archive
+    # The bundle's own entry is `<bundle>/`: the store's root (or, in a bundle without a store
+    # but with DISTS, zipimport's), and importlib.metadata asks our finder (see _metadata)
+    # instead of parsing the whole zip. Children (PYTHONPATH) get the hook's directory first.
+    entry = zip_archive + "/" if dists is not None or store is not None else zip_archive
     sys.path[:] = stdlib + [entry] + list(extract_dirs_list)
     own = [zip_sp] + list(extract_dirs_list)
+    if store is not None:
+        own[:1] = [zip_sp + "/_pybundle/child", zip_sp, entry]
     finder = None
     if lazy:
         finder = _LazyExtract(g, archive, [entry] + list(extract_dirs_list), lazy)
@@ -412,8 +342,12 @@ def _setup_path(g, archive, extract_dirs_list, extract, inherit, lazy=()):
                 pos = i
                 break
         sys.meta_path.insert(pos, finder)
+    if dists is None and store is not None:  # a bundle without DISTS: the store's listing
+        from . import _child
+
+        dists = _child.dists(store)
     if dists is not None:
-        sys.meta_path.append(_MetadataFinder(zip_archive, entry, dists, finder))
+        sys.meta_path.append(_importer.MetadataFinder(zip_archive, entry, dists, finder))
     if not inherit:
         _scrub_modules(host)
     log("zip-safe distributions from the bundle; %d extracted dir(s), %d on first import; %s host "
@@ -529,7 +463,9 @@ def main(g):
         os.environ.setdefault(k, v)
 
     _check_python(g.get("PYTHON"), archive)
-    _guard_zip(archive)
+    from . import _importer
+
+    fd = _importer.guard_zip(archive)
 
     extract = [Item(*item) for item in g.get("EXTRACT") or ()]
     lazy = ()
@@ -543,7 +479,7 @@ def main(g):
         extract_dirs = _cache.resolve(g, archive, extract)
 
     inherit = bool(g.get("INHERIT_PATH")) or _flag("PYBUNDLE_INHERIT_PATH")
-    additions = _setup_path(g, archive, extract_dirs, extract, inherit, lazy)
+    additions = _setup_path(g, archive, extract_dirs, extract, inherit, lazy, fd)
 
     if _flag("PYBUNDLE_EXTEND_PYTHONPATH"):
         old = os.environ.get("PYTHONPATH")

@@ -7,7 +7,8 @@ distribution), ``rel`` is ``"bin/NAME"``. The builder chose the kind from the fi
 * ``script``: Python source, run as ``__main__`` in this process with ``runpy.run_path``
   semantics: ``sys.argv[0]`` and ``__file__`` are the script's path (``<bundle>/bin/NAME`` in the
   zip, or the file in the cache), a ``sys.exit`` code is the exit status, and tracebacks show
-  source lines (from the zip through ``__loader__.get_source``, which ``linecache`` asks).
+  source lines (from the bundle's store through ``__loader__.get_source``, which ``linecache``
+  asks).
   ``sys.executable`` is the ``python3.Y`` shim described below, and the shims come first on
   ``PATH``: azure-cli's ``az`` is such a script, and it runs ``os.execl(sys.executable,
   sys.executable, "-m", "azure.cli", ...)``, which must import the bundle's code. (When no cache
@@ -145,7 +146,9 @@ def _run_python(g, archive, rel, path):
 
     if path is None:
         filename = archive + "/" + rel
-        source = g["__loader__"].get_data(filename)
+        from ._importer import store_of
+
+        source = store_of(archive).read(rel)  # a script of a zip-safe distribution
         loader = _Source(source)
     else:
         filename = path

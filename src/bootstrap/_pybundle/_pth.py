@@ -9,14 +9,16 @@ from . import EXTRACT_DIR
 
 def process(g, archive, zip_sp, extract_dirs, pth):
     """Processes the `.pth` files `pth` ((archive dir, name) pairs); returns the paths added."""
+    from ._importer import store_of
+
     added = []
-    loader = g.get("__loader__")
+    store = store_of(archive)
     for d, name in pth:
         if d == "":
             sitedir = zip_sp
             fullname = archive + "/" + name
             try:
-                data = loader.get_data(fullname)
+                data = store.read(name)
             except Exception as e:
                 sys.stderr.write("pybundle: warning: cannot read %s: %s\n" % (fullname, e))
                 continue

@@ -3,8 +3,8 @@ inner archives of extracted distributions (``extract/<key>.zip``, stored in the 
 
 Imported by extraction (``_extract``) and by the metadata of a distribution not extracted yet
 (``_metadata``), never on a warm start that needs neither. Reading one member (local header,
-inflate, CRC-32) is :func:`_pybundle.read_member`: every start needs it, so it lives in the
-package's ``__init__`` and this module only wraps it. ``zipfile`` is not imported.
+inflate, CRC-32) is :func:`_pybundle._importer.read_member`: every start needs it, so it lives
+there and this module only wraps it. ``zipfile`` is not imported.
 
 A toc entry, here as in zipimport's ``_zip_directory_cache``, is the tuple ``(path, compress,
 data_size, file_size, offset, time, date, crc)``, ``offset`` being that of the local file header
@@ -12,25 +12,8 @@ from the start of the bundle file.
 """
 import os
 
-from . import EXTRACT_DIR, damaged, read_member
-
-
-def toc(archive):
-    """The bundle's directory as zipimport read it: {name: toc entry}. Falls back to reading the
-    central directory with zipimport when it is not cached (it always is: zipimport read it to
-    run ``__main__.py``)."""
-    import zipimport
-
-    cache = zipimport._zip_directory_cache
-    for k in (archive, os.path.abspath(archive)):
-        found = cache.get(k)
-        if found:
-            return found
-    try:
-        zipimport.zipimporter(archive)
-    except (zipimport.ZipImportError, OSError) as e:
-        damaged(archive, str(e))
-    return cache.get(archive) or cache.get(os.path.abspath(archive)) or {}
+from . import EXTRACT_DIR, damaged
+from ._importer import read_member, toc  # noqa: F401  (toc: used by _extract)
 
 
 def read(fd, archive, name, entry):

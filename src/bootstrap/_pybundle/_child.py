@@ -1,0 +1,83 @@
+"""Child processes that import the bundle's code without running the bundle.
+
+``PYBUNDLE_EXTEND_PYTHONPATH`` children get ``<bundle>/_pybundle/child`` first on
+``PYTHONPATH``: ``site`` imports its ``sitecustomize`` through zipimport, which calls
+:func:`install` (the store's path hook and the metadata finder), then runs the next
+``sitecustomize`` on ``sys.path`` (:func:`next_sitecustomize`), so a host's own still runs.
+``multiprocessing`` spawn and forkserver children (and the resource tracker) run ``python -c
+'from multiprocessing. ...'``: :func:`wrap_spawn`, called just after ``multiprocessing.util`` is
+imported, prefixes those programs with the same install. Other subprocesses inherit nothing.
+"""
+import os
+import re
+import sys
+
+
+def install(archive):
+    """Make the store of the bundle at ``archive`` importable in this process."""
+    from . import _importer
+
+    archive = os.path.abspath(archive)
+    fd = os.open(archive, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    store = _importer.open_store(archive, fd)
+    if store is None or store.fd != fd:
+        os.close(fd)
+    if store is None:
+        return
+    _importer.install(store)
+    # site made `<bundle>/` of PYTHONPATH absolute, which dropped it as a duplicate of `<bundle>`
+    if archive in sys.path and archive + "/" not in sys.path:
+        sys.path.insert(sys.path.index(archive) + 1, archive + "/")
+    if not any(isinstance(f, _importer.MetadataFinder) for f in sys.meta_path):
+        sys.meta_path.append(_importer.MetadataFinder(archive, archive + "/", dists(store)))
+
+
+def dists(store):
+    """(normalized name, ``.dist-info`` directory) of the distributions in the store."""
+    return [(re.sub(r"[-_.]+", "-", name.split("-")[0]).lower(), name)
+            for name, r in store.children("") if r[0] == 1 and name.endswith(".dist-info")]
+
+
+def next_sitecustomize(here):
+    """Run the ``sitecustomize`` that ``site`` would have found without ``here``."""
+    from importlib.machinery import PathFinder
+
+    ours = sys.modules.pop("sitecustomize", None)
+    here = here.rstrip("/")
+    spec = PathFinder.find_spec("sitecustomize", [p for p in sys.path if p.rstrip("/") != here])
+    if spec is None or spec.loader is None:
+        if ours is not None:
+            sys.modules["sitecustomize"] = ours
+        return
+    import importlib.util
+
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["sitecustomize"] = module
+    spec.loader.exec_module(module)
+
+
+def prefix(archive):
+    """The statement that installs the store of ``archive`` in a ``python -c`` child."""
+    return ("import sys; sys.path.insert(0, %r); import _pybundle._child; "
+            "_pybundle._child.install(%r); sys.path.remove(%r); " % (archive, archive, archive))
+
+
+def wrap_spawn(util):
+    """Wrap ``multiprocessing.util.spawnv_passfds`` (called just after its module is imported)."""
+    from . import _importer
+
+    orig = getattr(util, "spawnv_passfds", None)
+    if orig is None or getattr(orig, "_pybundle", False) or not _importer._STORES:
+        return
+    archive = next(iter(_importer._STORES))
+
+    def spawnv_passfds(path, args, passfds):
+        args = list(args)
+        if "-c" in args:
+            i = args.index("-c") + 1
+            if i < len(args) and args[i].startswith("from multiprocessing."):
+                args[i] = prefix(archive) + args[i]
+        return orig(path, args, passfds)
+
+    spawnv_passfds._pybundle = True
+    util.spawnv_passfds = spawnv_passfds

@@ -1,0 +1,483 @@
+# The bundle's own importer for the zip-safe distributions (docs/DESIGN.md "Bundle layout").
+# Imported on every start; comments, not docstrings: this module is unmarshalled each time.
+#
+# Their files are one stored member, `_pybundle/site.data`, indexed by `_pybundle/site.index`
+# (a hash table of CRC-32 of the path -> record, format below): a lookup is one pread of a few
+# slots and one of the record, so a start reads nothing proportional to the bundle's size.
+# zipimport keeps the outer zip's handful of members (this package). Also here: the bundle
+# member reader every start uses (read_member, guard_zip) and the metadata finder.
+import os
+import sys
+
+# --- site index format (checked against src/layout/store.rs by a Rust test)
+DATA = "_pybundle/site.data"
+INDEX = "_pybundle/site.index"
+MAGIC = b"PBI1"
+HEADER = "<4sIIIQQ"
+SLOT = "<II"
+RECORD = "<BBHIQIIQIII"
+KIND_FILE = 0
+KIND_DIR = 1
+F_DEFLATED = 1
+F_BYTECODE = 2
+F_PYC_DEFLATED = 4
+F_EXEC = 8
+# --- end of the site index format
+_HEADER_SIZE = 32
+_RECORD_SIZE = 44
+_PROBE = 8  # slots read at once (load factor <= 0.5: nearly every lookup ends in them)
+
+
+def _damaged(archive, why):
+    from . import damaged
+
+    damaged(archive, why)
+
+
+# --- bundle members: zipimport does not check CRC-32, so a flipped byte would run as damaged code
+def read_member(fd, entry):
+    # (data, None) for the bundle member with zipimport toc `entry` (path, compress, data_size,
+    # file_size, offset, time, date, crc), read with os.pread, inflated, checked against its size
+    # and CRC-32; (None, reason) if it is damaged. zlib is loaded (zipimport used it).
+    import zlib
+
+    start, why = member_start(fd, entry)
+    if why:
+        return None, why
+    _path, compress, data_size, file_size, _o, _t, _d, crc = entry
+    try:
+        data = os.pread(fd, data_size, start)
+        if len(data) != data_size:
+            return None, "truncated"
+        if compress == 8:
+            data = zlib.decompress(data, -15)
+        elif compress != 0:
+            return None, "unsupported compression %d" % compress
+    except (OSError, zlib.error) as e:
+        return None, e
+    if len(data) != file_size or zlib.crc32(data) != crc:
+        return None, "CRC-32 mismatch"
+    return data, None
+
+
+def member_start(fd, entry):
+    # (offset of the data of the member with toc `entry`, None), or (None, reason)
+    try:
+        head = os.pread(fd, 30, entry[4])
+    except OSError as e:
+        return None, e
+    if len(head) != 30 or head[:4] != b"PK\x03\x04":
+        return None, "bad local file header"
+    return entry[4] + 30 + int.from_bytes(head[26:28], "little") + int.from_bytes(head[28:30], "little"), None
+
+
+def guard_zip(archive):
+    # Serves zipimport's reads of bundle members from one descriptor (O_CLOEXEC) and checks each
+    # CRC-32, by replacing `zipimport._get_data` (private, same signature and toc on 3.8-3.13;
+    # left alone if it changes) for this bundle only: 300 modules took 66-77 ms through
+    # zipimport's reader, 40-50 ms through this one; a damaged member stops the run. Returns the
+    # descriptor (the store reads through it too), None if the file cannot be opened.
+    import zipimport
+
+    try:
+        fd = os.open(archive, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return None
+    orig = getattr(zipimport, "_get_data", None)
+    if orig is None or getattr(orig, "_pybundle", False):
+        return fd
+    ours = {archive, os.path.abspath(archive)}
+
+    def _get_data(path, toc_entry):
+        if path not in ours or len(toc_entry) != 8:
+            return orig(path, toc_entry)
+        data, why = read_member(fd, toc_entry)
+        if data is not None:
+            return data
+        _damaged(path, "%s: %s" % (toc_entry[0][len(path) + 1:], why))
+
+    _get_data._pybundle = True
+    zipimport._get_data = _get_data
+    return fd
+
+
+def toc(archive):
+    # The bundle's directory as zipimport read it ({name: toc entry}; it read it to run
+    # __main__.py), parsed now if it is not cached (children).
+    import zipimport
+
+    cache = zipimport._zip_directory_cache
+    for k in (archive, os.path.abspath(archive)):
+        found = cache.get(k)
+        if found:
+            return found
+    try:
+        zipimport.zipimporter(archive)
+    except (zipimport.ZipImportError, OSError) as e:
+        _damaged(archive, str(e))
+    return cache.get(archive) or cache.get(os.path.abspath(archive)) or {}
+
+
+# --- the store
+class Store(object):
+    # site.data and site.index of one bundle, read with pread from one descriptor.
+    def __init__(self, archive, fd, entries):
+        import struct
+
+        self.archive, self.fd, self.recs = archive, fd, {}
+        offs = []
+        for name in (DATA, INDEX):
+            entry = entries.get(name)
+            start, why = member_start(fd, entry) if entry else (None, "missing member %s" % name)
+            if why or entry[1] != 0:
+                _damaged(archive, "%s: %s" % (name, why or "not stored"))
+            offs.append((start, entry[3]))
+        (self.data, size), (self.index, self.index_size) = offs
+        head = os.pread(fd, _HEADER_SIZE, self.index)
+        if len(head) != _HEADER_SIZE:
+            _damaged(archive, "%s: truncated" % INDEX)
+        magic, nslots, self.nrecords, self.slots, data_size, _r = struct.unpack(HEADER, head)
+        if magic != MAGIC or nslots & (nslots - 1) or data_size != size:
+            _damaged(archive, "%s: %s" % (INDEX, "unknown format" if magic != MAGIC else "size mismatch"))
+        self.mask, self.data_size = nslots - 1, data_size
+        self.unpack = struct.Struct(RECORD).unpack_from
+        self.slot = struct.Struct(SLOT).unpack_from
+
+    def rec(self, path):
+        # The record (kind, flags, path_len, crc, offset, csize, size, pyc_offset, pyc_csize,
+        # pyc_size, pyc_crc, record offset) of `path` ("" is the root), or None.
+        try:
+            return self.recs[path]
+        except KeyError:
+            pass
+        import zlib
+
+        b = path.encode("utf-8")
+        h = zlib.crc32(b)
+        i = h & self.mask
+        found = None
+        while found is None:
+            n = min(_PROBE, self.mask + 1 - i)
+            chunk = os.pread(self.fd, 8 * n, self.index + self.slots + 8 * i)
+            if len(chunk) != 8 * n:
+                _damaged(self.archive, "%s: truncated" % INDEX)
+            for j in range(n):
+                sh, off = self.slot(chunk, 8 * j)
+                if off == 0:
+                    found = ()
+                    break
+                if sh == h:
+                    r = self._read_rec(off, len(b))
+                    if r is not None and r[1] == b:
+                        found = r[0]
+                        break
+            i = (i + n) & self.mask
+        self.recs[path] = found = found or None
+        return found
+
+    def _read_rec(self, off, plen):
+        raw = os.pread(self.fd, _RECORD_SIZE + plen, self.index + off)
+        if len(raw) != _RECORD_SIZE + plen:
+            _damaged(self.archive, "%s: truncated" % INDEX)
+        r = self.unpack(raw)
+        if r[2] != plen:
+            return None
+        if r[0] == KIND_FILE and (r[4] + r[5] > self.data_size or r[7] + r[8] > self.data_size):
+            _damaged(self.archive, "%s: a record points past the data" % INDEX)
+        return r + (off,), raw[_RECORD_SIZE:]
+
+    def read(self, path, r=None):
+        # The content of file `path`; FileNotFoundError if there is none.
+        r = r or self.rec(path)
+        if r is None or r[0] != KIND_FILE:
+            raise FileNotFoundError(2, "No such file in the bundle", self.archive + "/" + path)
+        return self._bytes(path, r[4], r[5], r[6], r[3], r[1] & F_DEFLATED)
+
+    def pyc(self, path, r):
+        # The bytecode attached to source `path` (record `r`), or None.
+        if not r[1] & F_BYTECODE:
+            return None
+        return self._bytes(path[:-3] + ".pyc", r[7], r[8], r[9], r[10], r[1] & F_PYC_DEFLATED)
+
+    def _bytes(self, path, off, csize, size, crc, deflated):
+        import zlib
+
+        data = os.pread(self.fd, csize, self.data + off)
+        why = None
+        if len(data) != csize:
+            why = "truncated"
+        elif deflated:
+            try:
+                data = zlib.decompress(data, -15)
+            except zlib.error as e:
+                why = e
+        if why is None and (len(data) != size or zlib.crc32(data) != crc):
+            why = "CRC-32 mismatch"
+        if why is not None:
+            _damaged(self.archive, "%s: %s" % (path, why))
+        return data
+
+    def is_dir(self, path):
+        r = self.rec(path)
+        return r is not None and r[0] == KIND_DIR
+
+    def children(self, path):
+        # [(name, record)] of directory `path`, sorted by name; [] if it is not a directory.
+        import struct
+
+        r = self.rec(path)
+        if r is None or r[0] != KIND_DIR:
+            return []
+        raw = os.pread(self.fd, 4 * r[3], self.index + r[4])
+        if len(raw) != 4 * r[3]:
+            _damaged(self.archive, "%s: truncated" % INDEX)
+        out = []
+        for off in struct.unpack("<%dI" % r[3], raw):
+            head = os.pread(self.fd, _RECORD_SIZE, self.index + off)
+            child = self._read_rec(off, self.unpack(head)[2]) if len(head) == _RECORD_SIZE else None
+            if child is None:
+                _damaged(self.archive, "%s: truncated" % INDEX)
+            full = child[1].decode("utf-8")
+            self.recs.setdefault(full, child[0])
+            out.append((full.rpartition("/")[2], child[0]))
+        return out
+
+    def rel(self, path):
+        # `path` inside the store for `<bundle>/path` (or a relative store path), else None.
+        p = os.fspath(path)
+        a = self.archive + "/"
+        if p.startswith(a):
+            return p[len(a):].rstrip("/")
+        if os.sep != "/":
+            p = p.replace(os.sep, "/")
+            if p.startswith(a):
+                return p[len(a):].rstrip("/")
+        return None
+
+
+_STORES = {}  # absolute bundle path -> Store
+
+
+def open_store(archive, fd):
+    # The store of the bundle at `archive` (absolute), None for a bundle without one.
+    store = _STORES.get(archive)
+    if store is None:
+        entries = toc(archive)
+        if INDEX not in entries:
+            return None
+        store = _STORES[archive] = Store(archive, fd, entries)
+    return store
+
+
+def store_of(archive):
+    # The store of the running bundle `archive` (opened by the start), or None.
+    return _STORES.get(os.path.abspath(archive))
+
+
+def install(store):
+    # Puts the path hook first on sys.path_hooks and the watch first on sys.meta_path (once) and
+    # forgets cached finders of the store.
+    if _hook not in sys.path_hooks:
+        sys.path_hooks.insert(0, _hook)
+        sys.meta_path.insert(0, _Watch())
+    for p in list(sys.path_importer_cache):
+        if isinstance(p, str) and p.startswith(store.archive + "/"):
+            del sys.path_importer_cache[p]
+
+
+def _hook(path):
+    for archive, store in _STORES.items():
+        if path.startswith(archive) and path[len(archive):len(archive) + 1] == "/":
+            rel = path[len(archive) + 1:].rstrip("/")
+            if rel == "" or store.is_dir(rel):
+                return Finder(store, rel, path.rstrip("/") if rel else archive + "/")
+    raise ImportError("not a directory of a pybundle store", path=path)
+
+
+# --- modules that learn about the store just after their import: pkg_resources (provider,
+# finder, the bundle's distributions in its working set), multiprocessing.util (spawn and
+# forkserver children install this importer first, see _child)
+_AFTER = {"pkg_resources": ("_resources", "register_pkg_resources"),
+          "multiprocessing.util": ("_child", "wrap_spawn")}
+
+
+class _Watch(object):
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname not in _AFTER:
+            return None
+        finders = sys.meta_path
+        for f in finders[finders.index(self) + 1:] if self in finders else ():
+            spec = getattr(f, "find_spec", lambda *a: None)(fullname, path, target)
+            if spec is not None:
+                if hasattr(spec.loader, "exec_module"):
+                    spec.loader = _After(spec.loader)
+                return spec
+        return None
+
+    def invalidate_caches(self):
+        pass
+
+
+class _After(object):
+    # Runs the module, puts its own loader back, then calls the `_AFTER` function with it.
+    def __init__(self, loader):
+        self.loader = loader
+
+    def __getattr__(self, name):
+        return getattr(self.loader, name)
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module):
+        module.__spec__.loader = module.__loader__ = self.loader
+        self.loader.exec_module(module)
+        mod, func = _AFTER[module.__name__]
+        getattr(__import__(__package__ + "." + mod, fromlist=[func]), func)(module)
+
+
+# --- finder and loader
+def _spec(name, loader, origin, locations=None):
+    import _frozen_importlib_external as ext
+
+    return ext.spec_from_file_location(name, origin, loader=loader, submodule_search_locations=locations)
+
+
+class Finder(object):
+    # The finder of one directory of the store (sys.path_importer_cache holds it per path).
+    def __init__(self, store, rel, path):
+        self.store, self.rel, self.path = store, rel, path
+
+    def __repr__(self):
+        return "<pybundle finder %r>" % self.path
+
+    def find_spec(self, fullname, target=None):
+        st = self.store
+        base = self.rel + "/" if self.rel else ""
+        base += fullname.rpartition(".")[2]
+        where = st.archive + "/" + base
+        is_dir = st.is_dir(base)
+        if is_dir:
+            for init in ("/__init__.py", "/__init__.pyc"):
+                r = st.rec(base + init)
+                if r is not None and r[0] == KIND_FILE:
+                    loader = Loader(st, fullname, base + init, True)
+                    return _spec(fullname, loader, where + init, [where])
+        for ext in (".py", ".pyc"):
+            r = st.rec(base + ext)
+            if r is not None and r[0] == KIND_FILE:
+                return _spec(fullname, Loader(st, fullname, base + ext, False), where + ext)
+        if is_dir:  # a namespace portion: PathFinder collects the locations
+            import _frozen_importlib as bootstrap
+
+            spec = bootstrap.ModuleSpec(fullname, None)
+            spec.submodule_search_locations = [where]
+            return spec
+        return None
+
+    def invalidate_caches(self):
+        pass
+
+    def iter_modules(self, prefix=""):
+        # For pkgutil.iter_modules: (name, ispkg) of this directory, like its FileFinder version.
+        seen = set()
+        for name, r in self.store.children(self.rel):
+            if r[0] == KIND_DIR:
+                if not name.isidentifier() or "." in name:
+                    continue
+                sub = (self.rel + "/" if self.rel else "") + name
+                if not any(self.store.rec(sub + i) for i in ("/__init__.py", "/__init__.pyc")):
+                    continue
+                mod, ispkg = name, True
+            elif name.endswith(".py") or name.endswith(".pyc"):
+                mod, ispkg = name.rpartition(".")[0], False
+                if mod == "__init__" or not mod.isidentifier():
+                    continue
+            else:
+                continue
+            if mod not in seen:
+                seen.add(mod)
+                yield prefix + mod, ispkg
+
+
+class Loader(object):
+    # The loader of one module of the store (importlib.abc.InspectLoader and ResourceLoader by
+    # duck typing), `rel` the path of its file.
+    def __init__(self, store, fullname, rel, package):
+        self.store, self.name, self.rel, self.package = store, fullname, rel, package
+        self.path = store.archive + "/" + rel
+
+    def __repr__(self):
+        return "<pybundle loader %r>" % self.path
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        code = self.get_code(module.__name__)
+        import _frozen_importlib as bootstrap
+
+        bootstrap._call_with_frames_removed(exec, code, module.__dict__)
+
+    def load_module(self, fullname):
+        import _frozen_importlib as bootstrap
+
+        return bootstrap._load_module_shim(self, fullname)
+
+    def get_code(self, fullname=None):
+        import _imp
+        import marshal
+        from importlib.util import MAGIC_NUMBER
+
+        st = self.store
+        r = st.rec(self.rel)
+        pyc = st.read(self.rel, r) if self.rel.endswith(".pyc") else st.pyc(self.rel, r)
+        if pyc is not None and pyc[:4] == MAGIC_NUMBER and len(pyc) >= 16:
+            code = marshal.loads(memoryview(pyc)[16:])
+            _imp._fix_co_filename(code, self.path)
+            return code
+        if self.rel.endswith(".pyc"):
+            raise ImportError("bad magic number in %r" % self.path, name=self.name, path=self.path)
+        return compile(st.read(self.rel, r), self.path, "exec", dont_inherit=True)
+
+    def get_source(self, fullname=None):
+        if self.rel.endswith(".pyc"):
+            return None
+        from importlib.util import decode_source
+
+        return decode_source(self.store.read(self.rel))
+
+    def is_package(self, fullname=None):
+        return self.package
+
+    def get_filename(self, fullname=None):
+        return self.path
+
+    def get_data(self, path):
+        rel = self.store.rel(path)
+        if rel is None:  # like zipimport: only files of the bundle
+            raise FileNotFoundError(2, "Not a file of the bundle", path)
+        return self.store.read(rel)
+
+    def get_resource_reader(self, fullname=None):
+        from . import _resources  # a module's resources are those of its directory (3.12+)
+
+        return _resources.Reader(self.store, self.rel.rpartition("/")[0])
+
+
+# --- importlib.metadata
+class MetadataFinder(object):
+    # Finds the bundle's zipped distributions for importlib.metadata (imports nothing until asked).
+    def __init__(self, archive, entry, dists, lazy=None):
+        self.archive, self.entry, self.dists, self.lazy = archive, entry, dists, lazy
+
+    def find_spec(self, *args, **kwargs):
+        return None
+
+    def invalidate_caches(self):
+        pass
+
+    def find_distributions(self, context=None):
+        from . import _metadata
+
+        return _metadata.find(self.archive, self.entry, self.dists, context, self.lazy)
