@@ -299,6 +299,8 @@ def _hook(path):
 # forkserver children install this importer first, see _child)
 _AFTER = {"pkg_resources": ("_resources", "register_pkg_resources"),
           "multiprocessing.util": ("_child", "wrap_spawn")}
+if sys.version_info[:2] == (3, 9):  # its resources.files() asks no reader (see _resources)
+    _AFTER["importlib._common"] = ("_resources", "fix_files_39")
 
 
 class _Watch(object):

@@ -110,6 +110,22 @@ class Reader(object):
         return iter([name for name, _r in self.store.children(self.rel)])
 
 
+def fix_files_39(common):
+    """3.9's ``importlib.resources.files()`` makes a ``zipfile.Path`` of ``loader.archive`` or a
+    ``pathlib.Path`` of the package's directory, never asking the loader's reader: ask ours."""
+    from ._importer import Loader
+
+    orig = common.from_package
+
+    def from_package(package):
+        loader = getattr(package.__spec__, "loader", None)
+        if isinstance(loader, Loader):
+            return loader.get_resource_reader(package.__spec__.name).files()
+        return orig(package)
+
+    common.from_package = from_package
+
+
 # --- pkg_resources
 def register_pkg_resources(pkg_resources):
     """Teach ``pkg_resources`` the store (called just after it is imported)."""
