@@ -81,6 +81,18 @@ class PathTest(BundleTest):
         self.assertIn("child-rc=0", p.stdout)
         p = self.assertOk(self.run_bundle())
         self.assertIn("child-rc=1", p.stdout)
+        # the child's PYTHONPATH: the hook's directory, the bundle (zipimport), its store, the
+        # extracted entries, the old PYTHONPATH, whose own sitecustomize still runs
+        host = os.path.join(self.tmp, "host")
+        os.makedirs(host)
+        with open(os.path.join(host, "sitecustomize.py"), "w") as f:
+            f.write("import os\nos.environ['HOST_SITECUSTOMIZE'] = 'ran'\n")
+        self.build(site={"app.py": APP.replace("print('child'", "import os; print(os.environ.get('HOST_SITECUSTOMIZE'), 'child'"),
+                         "zmod.py": "V = 'zip'\n"},
+                   extract={KEY: {"nsp/__init__.py": "", "nsp/sub.py": "V = 'ns'\n"}},
+                   entry=("function", "app", "child"))
+        p = self.assertOk(self.run_bundle(env={"PYBUNDLE_EXTEND_PYTHONPATH": "1", "PYTHONPATH": host}))
+        self.assertIn("ran child zip ns", p.stdout)
 
     def _user_site(self, env):
         out = subprocess.check_output([sys.executable, "-c", "import site; print(site.getusersitepackages())"],

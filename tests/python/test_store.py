@@ -286,6 +286,15 @@ class StoreReaderTest(unittest.TestCase):
         self.assertEqual(st.rel(st.archive + "/pkg/a.py"), "pkg/a.py")
         self.assertIsNone(st.rel("/elsewhere/pkg/a.py"))
 
+    def test_field_ranges_are_the_record_struct(self):
+        import struct
+
+        self.assertEqual(struct.calcsize(_importer.RECORD), _importer._RECORD_SIZE)
+        self.assertEqual(struct.calcsize(_importer.HEADER), _importer._HEADER_SIZE)
+        raw = bytes(range(1, 45))
+        self.assertEqual(struct.unpack(_importer.RECORD, raw),
+                         tuple(_importer._u(raw, a, e) for a, e in _importer._FIELDS))
+
     def damaged(self, fn, *args):
         with mock.patch("sys.stderr", new_callable=io.StringIO) as err:
             self.assertRaises(SystemExit, fn, *args)
