@@ -410,11 +410,11 @@ fn pack_bundle(
         mut outcome,
         ..
     } = compiled;
-    // Bytecode from the cache is in memory, the rest on disk; sources that did not compile have
-    // neither.
+    // Bytecode from the cache is read from its cache entry, the rest from the compile output;
+    // sources that did not compile have neither.
     let mut bytecode_of = |target: &PathBuf| -> Option<Source> {
         match outcome.pycs.remove(target) {
-            Some(bytes) => Some(Source::Bytes(bytes)),
+            Some((entry, offset)) => Some(Source::FileFrom(entry, offset)),
             None => target.is_file().then(|| Source::File(target.clone())),
         }
     };

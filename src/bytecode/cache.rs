@@ -42,6 +42,8 @@ const ENTRY_TAG: &[u8; 4] = b"pbc1";
 const KIND_PYC: u8 = b'P';
 const KIND_FAILED: u8 = b'F';
 const HEADER_LEN: usize = ENTRY_TAG.len() + 1 + 32;
+/// Where an entry's payload (the `.pyc` of a [`Cached::Pyc`]) starts in its file.
+pub const PAYLOAD_OFFSET: u64 = HEADER_LEN as u64;
 /// A `.pyc` header: magic, flags, and 8 bytes of source hash (unchecked-hash).
 const PYC_HEADER_LEN: usize = 16;
 
@@ -285,7 +287,8 @@ impl PycCache {
         &self.dir
     }
 
-    fn entry_path(&self, key: &str) -> PathBuf {
+    /// Returns the file of the entry `key`.
+    pub fn entry_path(&self, key: &str) -> PathBuf {
         self.dir.join(&key[..2]).join(key)
     }
 

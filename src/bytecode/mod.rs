@@ -62,8 +62,10 @@ pub struct Outcome {
     pub cached: usize,
     /// Sources the interpreter compiled.
     pub compiled: usize,
-    /// Bytecode taken from the build cache, by job target: these are not written to disk.
-    pub pycs: HashMap<PathBuf, Vec<u8>>,
+    /// Bytecode taken from the build cache, by job target: these are not written to disk. Each
+    /// is the cache entry's file and where the `.pyc` starts in it ([`cache::PAYLOAD_OFFSET`]),
+    /// so the pack stage reads it from there instead of holding it.
+    pub pycs: HashMap<PathBuf, (PathBuf, u64)>,
 }
 
 /// Compiling could not run.
@@ -89,8 +91,8 @@ pub enum BytecodeError {
 
 /// What the build cache answered for one job.
 enum Lookup {
-    /// The `.pyc`, from the cache.
-    Hit(Vec<u8>),
+    /// The `.pyc`, in the cache entry at this path (checked when looked up).
+    Hit(PathBuf),
     /// The source is known not to compile, for this reason.
     Failed(String),
     /// To compile; the key to store the result under (`None` when the source was unreadable).
@@ -153,8 +155,10 @@ pub fn compile_cached(
                     outcome.failed.push((source, why.clone()));
                 }
             }
-            Lookup::Hit(bytes) => {
-                outcome.pycs.insert(job.target.clone(), bytes);
+            Lookup::Hit(entry) => {
+                outcome
+                    .pycs
+                    .insert(job.target.clone(), (entry, cache::PAYLOAD_OFFSET));
             }
         }
     }
@@ -167,7 +171,7 @@ fn lookup(cache: &PycCache, identity: &Identity, job: &Job) -> Lookup {
     };
     let key = identity.key(&job.dfile, &source);
     match cache.get(&key, identity.magic()) {
-        Some(Cached::Pyc(bytes)) => Lookup::Hit(bytes),
+        Some(Cached::Pyc(_)) => Lookup::Hit(cache.entry_path(&key)),
         Some(Cached::Failed(why)) => Lookup::Failed(why),
         None => Lookup::Miss(Some(key)),
     }
@@ -441,10 +445,17 @@ fn shadowed_sources(files: &[String]) -> BTreeSet<&str> {
         .collect()
 }
 
-/// Returns true if and only if `file` is a Python source that gets bytecode.
+/// Returns true if and only if `file` is a Python source that gets bytecode. The test suites
+/// that distributions ship (sources under a directory named `tests` or `test`, at any depth)
+/// get none: they are rarely imported, and importing them still works (compiled at run time).
 fn compiles(file: &str) -> bool {
     let top = file.split('/').next().unwrap_or(file);
+    let in_tests = file
+        .rsplit('/')
+        .skip(1)
+        .any(|dir| dir == "tests" || dir == "test");
     file.ends_with(".py")
+        && !in_tests
         && !top.ends_with(".dist-info")
         && !top.ends_with(".data")
         && top != "bin"
@@ -488,6 +499,19 @@ mod tests {
         assert!(!compiles("pkg-1.0.dist-info/x.py"));
         assert!(!compiles("bin/tool.py"));
         assert!(!compiles("pkg/data.txt"));
+    }
+
+    #[test]
+    fn test_suites_get_no_bytecode() {
+        assert!(!compiles("numpy/core/tests/test_multiarray.py"));
+        assert!(!compiles("tests/__init__.py"));
+        assert!(!compiles("twisted/test/test_internet.py"));
+        assert!(!compiles("a/b/tests/c/d.py"));
+        // Only directories count: a module named `test.py` or a `testing` package compiles.
+        assert!(compiles("pkg/test.py"));
+        assert!(compiles("pkg/tests.py"));
+        assert!(compiles("numpy/testing/utils.py"));
+        assert!(compiles("pytest/__init__.py"));
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! The pack stage: staged distributions (with their zip/extract decisions and compiled bytecode)
-//! → the bundle file. Members are laid out as `docs/DESIGN.md` describes, hashed and compressed
-//! in parallel, the build id is computed over the content, and the file is written to a temporary
+//! → the bundle file. Members are laid out as `docs/DESIGN.md` describes (zip-imported
+//! distributions in the site store, extracted ones in inner archives), hashed in parallel, the
+//! build id is computed over the content, and the file is streamed ([`stream`]) to a temporary
 //! file next to the output and renamed into place only when complete.
 
+pub mod stream;
 pub mod writer;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -19,7 +21,7 @@ use crate::layout::{
     PythonInfo, SCHEMA_VERSION, SITE_PACKAGES,
 };
 use crate::name::normalize_name;
-use writer::{EntryStyle, Member, Prepared, Source};
+use writer::{EntryStyle, Member, Source};
 
 /// The largest bundle a zip can describe without Zip64 offsets.
 pub const ZIP32_MAX_BYTES: u64 = 0xFFFF_FFFF;
@@ -42,8 +44,8 @@ pub enum LimitError {
 /// Fails when a bundle of `bytes` bytes needs Zip64 offsets and may start on an interpreter
 /// older than 3.13. `pinned` is the target `(major, minor)` when the bundle runs only on that
 /// version (native code), `None` for a pure bundle (it runs on any version its
-/// `Requires-Python` allows). More than 65,535 entries need no check: [`writer::write`] makes
-/// such archives importable by every version.
+/// `Requires-Python` allows). The number of files needs no check: the outer zip lists a handful
+/// of members whatever it holds (see [`stream`]).
 pub fn check_zip_limits(pinned: Option<(u32, u32)>, bytes: u64) -> Result<(), LimitError> {
     if bytes <= ZIP32_MAX_BYTES || pinned.is_some_and(|v| v >= ZIP64_IMPORT_SINCE) {
         return Ok(());
@@ -145,6 +147,10 @@ pub fn cache_key(dist: &InstalledDist, cache_tag: &str, magic: &str) -> std::io:
 
 /// Writes the bundle. The distributions' bytecode is moved into the bundle (`bytecode` is left
 /// empty).
+///
+/// Two passes over the files: the first hashes every file (in parallel, nothing kept but size
+/// and sha256) for the manifest and the build id; the second writes the members in path order
+/// ([`stream::write_bundle`]), compressing bounded batches.
 pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result<Packed> {
     use anyhow::Context;
     let style = EntryStyle {
@@ -154,7 +160,8 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
     // Lay out the members. The first distribution to claim a path keeps it (pip would let the
     // last one win; identical namespace `__init__.py` files are the usual case).
     let mut members: BTreeMap<String, (Member, usize)> = BTreeMap::new();
-    let mut dirs: BTreeSet<String> = BTreeSet::new();
+    // The compiled bytecode of zip-imported distributions (logical `X.pyc`): stored with `X.py`.
+    let mut attached: BTreeSet<String> = BTreeSet::new();
     let mut notes = Vec::new();
     // Scripts that the entry or a multi-call command executes from the cache: always 0755 in
     // the bundle (whatever the mode of a `--site-packages` tree's copy), and so also among
@@ -170,9 +177,12 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
         let bytecode = std::mem::take(&mut p.bytecode);
         let files = p.dist.files.iter().map(|f| {
             let disk = p.dist.root.join(f);
-            (f.clone(), Source::File(disk))
+            (f.clone(), Source::File(disk), false)
         });
-        for (rel, source) in files.chain(bytecode) {
+        let compiled = bytecode
+            .into_iter()
+            .map(|(rel, source)| (rel, source, true));
+        for (rel, source, is_pyc) in files.chain(compiled) {
             let path = p.archive_path(&rel);
             if members.contains_key(&path) {
                 notes.push(format!(
@@ -183,14 +193,10 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
             let executable = executed.contains(&path)
                 || match &source {
                     Source::File(disk) => is_executable(disk),
-                    Source::Bytes(_) => false,
+                    Source::FileFrom(..) | Source::Bytes(_) => false,
                 };
-            if p.mode == Mode::Zip {
-                let mut dir = path.as_str();
-                while let Some((parent, _)) = dir.rsplit_once('/') {
-                    dirs.insert(format!("{parent}/"));
-                    dir = parent;
-                }
+            if is_pyc && p.mode == Mode::Zip {
+                attached.insert(path.clone());
             }
             members.insert(
                 path.clone(),
@@ -205,50 +211,36 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
             );
         }
     }
-    let owners: BTreeMap<String, usize> =
-        members.iter().map(|(k, (_, i))| (k.clone(), *i)).collect();
-    // Members of extracted distributions are prepared under their path inside the entry: they go
-    // into one inner archive per distribution (see `inner_archives`). `logical` keeps every
-    // member's path in the bundle's terms (`extract/<key>/<rel>`) for the manifest and hashes.
-    let mut logical: Vec<String> = Vec::with_capacity(members.len());
-    let mut inner_keys: Vec<Option<String>> = Vec::with_capacity(members.len());
-    let mut to_prepare: Vec<Member> = Vec::with_capacity(members.len());
-    // Per extracted distribution, the indexes (into `to_prepare`) of its native files.
-    let mut native_members: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    for (path, (mut member, _)) in members {
-        let inner = path
-            .strip_prefix(&format!("{EXTRACT_DIR}/"))
-            .and_then(|rest| rest.split_once('/'))
-            .map(|(key, rel)| (key.to_string(), rel.to_string()));
-        match inner {
-            Some((key, rel)) => {
-                if is_native_member(&rel, member.executable) {
-                    native_members
-                        .entry(key.clone())
-                        .or_default()
-                        .push(to_prepare.len());
-                }
-                member.path = rel;
-                inner_keys.push(Some(key));
-            }
-            None => inner_keys.push(None),
-        }
-        logical.push(path);
-        to_prepare.push(member);
-    }
-    let prepared = writer::prepare(to_prepare, style).context("cannot read the staged files")?;
+    // Pass 1: size and sha256 of every member, in parallel.
+    let members: Vec<(String, Member, usize)> = members
+        .into_iter()
+        .map(|(path, (member, owner))| (path, member, owner))
+        .collect();
+    let infos: Vec<MemberInfo> = members
+        .par_iter()
+        .map(|(_, member, _)| {
+            member
+                .source
+                .hash()
+                .with_context(|| format!("cannot read the staged file for `{}`", member.path))
+        })
+        .collect::<anyhow::Result<_>>()?;
 
-    // Per-distribution totals and hashes, from the members just hashed.
+    // The manifest's list, and the build id's hash over every member.
+    let mut listed: BTreeMap<String, MemberInfo> = BTreeMap::new();
+    let mut id_hasher = Sha256::new();
+    for ((path, _, _), info) in members.iter().zip(&infos) {
+        id_hasher.update(format!("{}\0{}\n", path, info.sha256));
+        listed.insert(path.clone(), info.clone());
+    }
+    // Per-distribution totals and hashes.
     let mut per_dist: Vec<(usize, u64, Sha256)> =
         placed.iter().map(|_| (0, 0, Sha256::new())).collect();
-    for (path, item) in logical.iter().zip(&prepared) {
-        if let Some(&i) = owners.get(path)
-            && i != usize::MAX
-        {
-            let entry = &mut per_dist[i];
+    for ((path, _, owner), info) in members.iter().zip(&infos) {
+        if let Some(entry) = per_dist.get_mut(*owner) {
             entry.0 += 1;
-            entry.1 += item.info.size;
-            entry.2.update(format!("{}\0{}\n", path, item.info.sha256));
+            entry.1 += info.size;
+            entry.2.update(format!("{}\0{}\n", path, info.sha256));
         }
     }
     let dists: Vec<DistInfo> = placed
@@ -274,6 +266,45 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
         })
         .collect();
 
+    // Lay out the payload: the run-time package in the outer zip, extracted distributions in
+    // inner archives (under their path inside the entry), zip-imported ones in the site store.
+    let mut payload = stream::Payload::default();
+    let mut pycs = Vec::new();
+    let mut native_members: BTreeMap<String, Vec<(String, u64)>> = BTreeMap::new();
+    for ((path, mut member, owner), info) in members.into_iter().zip(&infos) {
+        let inner = path
+            .strip_prefix(&format!("{EXTRACT_DIR}/"))
+            .and_then(|rest| rest.split_once('/'))
+            .map(|(key, rel)| (key.to_string(), rel.to_string()));
+        if let Some((key, rel)) = inner {
+            if is_native_member(&rel, member.executable) {
+                native_members
+                    .entry(key.clone())
+                    .or_default()
+                    .push((rel.clone(), info.size));
+            }
+            member.path = rel;
+            payload
+                .inner
+                .entry(key)
+                .or_default()
+                .push((member, info.size));
+        } else if owner == usize::MAX {
+            payload.outer.insert(path, member);
+        } else if attached.contains(&path) {
+            pycs.push((path, member.source, info.size));
+        } else {
+            payload.store.push(stream::StoreFile {
+                path,
+                source: member.source,
+                executable: member.executable,
+                pyc: None,
+                size: info.size,
+            });
+        }
+    }
+    payload.attach_bytecode(pycs);
+
     let pinned = settings.main.native.then_some(settings.main.version);
     let mut main = settings.main;
     main.extract = dists
@@ -291,12 +322,7 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
                     .key
                     .as_ref()
                     .and_then(|key| native_members.get(key))
-                    .map(|indexes| {
-                        indexes
-                            .iter()
-                            .map(|&i| (prepared[i].path.clone(), prepared[i].info.size))
-                            .collect()
-                    })
+                    .cloned()
                     .unwrap_or_default(),
             })
         })
@@ -307,32 +333,23 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
         .map(|p| (normalize_name(&p.dist.name), p.dist.dist_info.clone()))
         .collect();
     // The build id covers every member and the generated `__main__.py` (rendered without it).
-    let mut id_hasher = Sha256::new();
-    for (path, item) in logical.iter().zip(&prepared) {
-        id_hasher.update(format!("{}\0{}\n", path, item.info.sha256));
-    }
     id_hasher.update(bootstrap::render_main(&main).as_bytes());
     main.build_id = settings
         .build_id
         .clone()
         .unwrap_or_else(|| hex(&id_hasher.finalize()));
 
-    let main_member = writer::prepare_one(
+    let main_bytes = bootstrap::render_main(&main).into_bytes();
+    let main_info = Source::Bytes(main_bytes.clone()).hash()?;
+    listed.insert(MAIN_PATH.to_string(), main_info);
+    payload.outer.insert(
+        MAIN_PATH.to_string(),
         Member {
             path: MAIN_PATH.to_string(),
-            source: Source::Bytes(bootstrap::render_main(&main).into_bytes()),
+            source: Source::Bytes(main_bytes),
             executable: false,
         },
-        style,
-    )?;
-    let mut listed: BTreeMap<String, MemberInfo> = logical
-        .iter()
-        .zip(&prepared)
-        .map(|(path, p)| (path.clone(), p.info.clone()))
-        .collect();
-    listed.insert(main_member.path.clone(), main_member.info.clone());
-    let mut all = inner_archives(prepared, inner_keys, style)?;
-    all.push(main_member);
+    );
     let manifest = Manifest {
         schema: SCHEMA_VERSION,
         build_id: main.build_id.clone(),
@@ -346,19 +363,23 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
     };
     let manifest_json =
         serde_json::to_vec_pretty(&manifest).context("cannot serialise the manifest")?;
-    all.push(writer::prepare_one(
+    payload.outer.insert(
+        MANIFEST_PATH.to_string(),
         Member {
             path: MANIFEST_PATH.to_string(),
             source: Source::Bytes(manifest_json),
             executable: false,
         },
-        style,
-    )?);
-    let dirs: Vec<String> = dirs.into_iter().collect();
+    );
     let output = settings.output.path(&main.build_id);
     let created_dirs = crate::output::create_parents(&output)?;
+    let temp_dir = output
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
     let written = write_atomically(&output, |file| {
-        let file = writer::write(file, &settings.shebang, all, &dirs, style)?;
+        stream::write_bundle(file, &settings.shebang, payload, style, &temp_dir)?;
         let written = std::io::Seek::stream_position(file)?;
         check_zip_limits(pinned, written)?;
         Ok(())
@@ -371,47 +392,6 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
         size,
         notes,
     })
-}
-
-/// Returns the bundle's own members: `prepared` minus the members of extracted distributions,
-/// which go into one stored inner zip per distribution, `extract/<key>.zip` (the same
-/// reproducible writer, the same compression per member). zipimport parses the bundle's central
-/// directory on every start (about 4 µs an entry); the run time reads an inner archive's only
-/// when it extracts that distribution.
-fn inner_archives(
-    prepared: Vec<Prepared>,
-    inner_keys: Vec<Option<String>>,
-    style: EntryStyle,
-) -> anyhow::Result<Vec<Prepared>> {
-    let mut outer = Vec::new();
-    let mut inner: BTreeMap<String, Vec<Prepared>> = BTreeMap::new();
-    for (item, key) in prepared.into_iter().zip(inner_keys) {
-        match key {
-            Some(key) => inner.entry(key).or_default().push(item),
-            None => outer.push(item),
-        }
-    }
-    let stored = EntryStyle { level: 0, ..style };
-    let archives: Vec<std::io::Result<Prepared>> = inner
-        .into_par_iter()
-        .map(|(key, items)| {
-            let bytes = writer::write_zip(std::io::Cursor::new(Vec::new()), items, &[], style)
-                .map_err(std::io::Error::other)?
-                .into_inner();
-            writer::prepare_one(
-                Member {
-                    path: format!("{EXTRACT_DIR}/{key}.zip"),
-                    source: Source::Bytes(bytes),
-                    executable: false,
-                },
-                stored,
-            )
-        })
-        .collect();
-    for archive in archives {
-        outer.push(archive?);
-    }
-    Ok(outer)
 }
 
 /// Writes `output` through a temporary file in the same directory, renamed into place and made

@@ -6,7 +6,10 @@
 //! does not read the manifest on the warm path; it gets what it needs from the literals in the
 //! generated `__main__.py`. The constants the Python run time shares (`MARKER`, `LAYOUT`,
 //! `PYC_PACK`) are checked against `src/bootstrap/_pybundle/` by a test, so the two sides cannot
-//! drift. A leaf: it imports only `fsutil` and `name`.
+//! drift. The site store (`_pybundle/site.data` and `site.index`, the files of zip-imported
+//! distributions) is defined in [`store`]. A leaf: it imports only `fsutil` and `name`.
+
+pub mod store;
 
 use std::collections::BTreeMap;
 use std::path::Path;

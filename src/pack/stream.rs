@@ -1,0 +1,201 @@
+//! The bundle's bytes, written in one pass in path order: the shebang line, then a zip of a
+//! handful of members (`__main__.py`, the run-time package, the manifest, the site store's
+//! `_pybundle/site.data` and `_pybundle/site.index`, one `extract/<key>.zip` per extracted
+//! distribution).
+//!
+//! Memory stays bounded: files are read and compressed in batches ([`writer::batches`], at most
+//! 32 MiB of input or one larger file) and appended before the next batch is read; an inner
+//! archive is written to an unnamed temporary file next to the output and copied in. What grows
+//! with the bundle is the list of files, the site index and the manifest (a few hundred bytes a
+//! file).
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{Seek, Write};
+use std::path::Path;
+
+use anyhow::Context;
+use rayon::prelude::*;
+use zip::ZipWriter;
+
+use super::writer::{self, EntryStyle, Member, Source};
+use crate::layout::EXTRACT_DIR;
+use crate::layout::store::{DATA_MEMBER, INDEX_MEMBER, StoreWriter, Stored};
+
+/// One file of the site store: a file of a zip-imported distribution, with the bytecode of this
+/// `.py` if any.
+#[derive(Debug)]
+pub struct StoreFile {
+    /// Path relative to the site root.
+    pub path: String,
+    /// Content.
+    pub source: Source,
+    /// Mode 0755.
+    pub executable: bool,
+    /// The `.pyc` of this `.py`.
+    pub pyc: Option<Source>,
+    /// Bytes of content and bytecode (from the hashing pass), to size the batches.
+    pub size: u64,
+}
+
+/// What the bundle holds, laid out.
+#[derive(Debug, Default)]
+pub struct Payload {
+    /// Members of the outer zip besides the store and the inner archives, by path.
+    pub outer: BTreeMap<String, Member>,
+    /// The store's files, sorted by path.
+    pub store: Vec<StoreFile>,
+    /// Per extracted distribution (cache key), its files (path inside the entry, sorted) with
+    /// their sizes.
+    pub inner: BTreeMap<String, Vec<(Member, u64)>>,
+}
+
+impl Payload {
+    /// Adds the compiled bytecode `pyc` (the logical `X.pyc`) to the store file `X.py`, or as a
+    /// file of its own when there is no such source. `store` must be sorted and complete.
+    pub fn attach_bytecode(&mut self, pycs: Vec<(String, Source, u64)>) {
+        let by_path: HashMap<String, usize> = self
+            .store
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.path.clone(), i))
+            .collect();
+        let mut orphans = Vec::new();
+        for (path, source, size) in pycs {
+            let py = path
+                .strip_suffix(".pyc")
+                .map(|stem| format!("{stem}.py"))
+                .and_then(|py| by_path.get(&py).copied());
+            match py {
+                Some(i) if self.store[i].pyc.is_none() => {
+                    self.store[i].pyc = Some(source);
+                    self.store[i].size += size;
+                }
+                _ => orphans.push(StoreFile {
+                    path,
+                    source,
+                    executable: false,
+                    pyc: None,
+                    size,
+                }),
+            }
+        }
+        if !orphans.is_empty() {
+            self.store.extend(orphans);
+            self.store.sort_by(|a, b| a.path.cmp(&b.path));
+        }
+    }
+}
+
+enum Outer {
+    Member(Member),
+    Data,
+    Index,
+    Inner(String),
+}
+
+/// Writes `#!shebang` and the zip of `payload` to `file`; inner archives go through temporary
+/// files in `temp_dir`.
+pub fn write_bundle(
+    file: &mut std::fs::File,
+    shebang: &str,
+    payload: Payload,
+    style: EntryStyle,
+    temp_dir: &Path,
+) -> anyhow::Result<()> {
+    file.write_all(format!("#!{shebang}\n").as_bytes())?;
+    let Payload {
+        outer,
+        store,
+        mut inner,
+    } = payload;
+    let mut names: BTreeMap<String, Outer> = outer
+        .into_iter()
+        .map(|(path, member)| (path, Outer::Member(member)))
+        .collect();
+    names.insert(DATA_MEMBER.to_string(), Outer::Data);
+    names.insert(INDEX_MEMBER.to_string(), Outer::Index);
+    for key in inner.keys() {
+        names.insert(
+            format!("{EXTRACT_DIR}/{key}.zip"),
+            Outer::Inner(key.clone()),
+        );
+    }
+    let stored = EntryStyle { level: 0, ..style }.options(false);
+    let mut zip = ZipWriter::new(file);
+    let mut store = Some(store);
+    let mut index = None;
+    for (name, item) in names {
+        match item {
+            Outer::Member(member) => {
+                let prepared = writer::prepare_one(member, style)?;
+                zip.add_prepared_file(prepared.into_file())?;
+            }
+            Outer::Data => {
+                zip.start_file(name.as_str(), stored)?;
+                let files = store.take().unwrap_or_default();
+                index = Some(write_store(&mut zip, files, style.level)?);
+            }
+            Outer::Index => {
+                let bytes = index
+                    .take()
+                    .context("the site index comes after its data")?;
+                zip.start_file(name.as_str(), stored)?;
+                zip.write_all(&bytes)?;
+            }
+            Outer::Inner(key) => {
+                let members = inner.remove(&key).unwrap_or_default();
+                let mut temp = inner_archive(members, style, temp_dir)
+                    .with_context(|| format!("cannot write the inner archive `{name}`"))?;
+                zip.start_file(name.as_str(), stored)?;
+                std::io::copy(&mut temp, &mut zip)?;
+            }
+        }
+    }
+    zip.finish()?;
+    Ok(())
+}
+
+/// Writes the store's data for `files` (sorted) to `out`, compressing a batch at a time in
+/// parallel, and returns the bytes of its index.
+fn write_store<W: Write>(out: W, files: Vec<StoreFile>, level: u8) -> anyhow::Result<Vec<u8>> {
+    let mut store = StoreWriter::new(out);
+    for batch in writer::batches(files, |f| f.size) {
+        let compressed: Vec<std::io::Result<(Stored, Option<Stored>)>> = batch
+            .par_iter()
+            .map(|f| {
+                let content = Stored::new(f.source.read_all()?, level)?;
+                let pyc = match &f.pyc {
+                    Some(pyc) => Some(Stored::new(pyc.read_all()?, level)?),
+                    None => None,
+                };
+                Ok((content, pyc))
+            })
+            .collect();
+        for (file, result) in batch.iter().zip(compressed) {
+            let (content, pyc) = result?;
+            store.add(&file.path, &content, pyc.as_ref(), file.executable)?;
+        }
+    }
+    let (_, index, _) = store.finish()?;
+    Ok(index)
+}
+
+/// Returns an unnamed temporary file in `dir` holding the zip of `members` (sorted), rewound.
+fn inner_archive(
+    members: Vec<(Member, u64)>,
+    style: EntryStyle,
+    dir: &Path,
+) -> anyhow::Result<std::fs::File> {
+    let mut temp = tempfile::tempfile_in(dir)
+        .with_context(|| format!("cannot create a temporary file in `{}`", dir.display()))?;
+    let mut zip = ZipWriter::new(&mut temp);
+    for batch in writer::batches(members, |(_, size)| *size) {
+        let batch: Vec<Member> = batch.into_iter().map(|(m, _)| m).collect();
+        for prepared in writer::prepare(batch, style)? {
+            zip.add_prepared_file(prepared.into_file())?;
+        }
+    }
+    zip.finish()?;
+    temp.rewind()?;
+    Ok(temp)
+}
