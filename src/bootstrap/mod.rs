@@ -263,6 +263,55 @@ pub fn render_main(data: &MainData) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::layout::store;
+
+    /// `NAME = value` lines of the `# --- site index format` block of `_pybundle/_importer.py`.
+    fn importer_format() -> Vec<(String, String)> {
+        let text = include_str!("_pybundle/_importer.py");
+        let start = text
+            .find("\n# --- site index format")
+            .expect("`_importer.py` has a site index format block");
+        let len = text[start..]
+            .find("\n# --- end of the site index format")
+            .expect("the site index format block ends");
+        let line = regex::Regex::new(r"(?m)^(_?[A-Z][A-Z0-9_]*) = (.+)$").unwrap();
+        let mut found: Vec<(String, String)> = line
+            .captures_iter(&text[start..start + len])
+            .map(|c| (c[1].to_string(), c[2].trim().to_string()))
+            .collect();
+        found.sort();
+        found
+    }
+
+    /// The Python reader of the site store uses the Rust writer's format: every constant of
+    /// its format block, by value; a name added, removed or changed on either side fails here.
+    #[test]
+    fn the_importer_shares_the_site_index_format() {
+        let quoted = |s: &str| format!("\"{s}\"");
+        let magic = format!("b\"{}\"", std::str::from_utf8(store::MAGIC).unwrap());
+        let mut rust: Vec<(String, String)> = [
+            ("DATA", quoted(store::DATA_MEMBER)),
+            ("INDEX", quoted(store::INDEX_MEMBER)),
+            ("MAGIC", magic),
+            ("HEADER", quoted(store::HEADER_STRUCT)),
+            ("SLOT", quoted(store::SLOT_STRUCT)),
+            ("RECORD", quoted(store::RECORD_STRUCT)),
+            ("KIND_FILE", store::KIND_FILE.to_string()),
+            ("KIND_DIR", store::KIND_DIR.to_string()),
+            ("F_DEFLATED", store::FLAG_DEFLATED.to_string()),
+            ("F_BYTECODE", store::FLAG_PYC.to_string()),
+            ("F_PYC_DEFLATED", store::FLAG_PYC_DEFLATED.to_string()),
+            ("F_EXEC", store::FLAG_EXECUTABLE.to_string()),
+            ("_HEADER_SIZE", store::HEADER_LEN.to_string()),
+            ("_SLOT_SIZE", store::SLOT_LEN.to_string()),
+            ("_RECORD_SIZE", store::RECORD_LEN.to_string()),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name.to_string(), value))
+        .collect();
+        rust.sort();
+        assert_eq!(importer_format(), rust);
+    }
 
     #[test]
     fn string_literals() {

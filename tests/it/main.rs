@@ -4,7 +4,8 @@
 //! - `reproduce`, `bytecode_cache`: the same inputs give the same bytes, rebuilds reuse bytecode;
 //! - `inspect`: `info`, `verify`, the SBOM, `diff`;
 //! - `runtime`: what a bundle does when it runs (extraction cache, signals, damaged bundles);
-//! - `compat`: zip or extract, namespace packages, very large bundles;
+//! - `compat`: zip or extract, namespace packages, very large bundles; `store`: the bundle's own
+//!   importer of zip-safe code on every CPython;
 //! - `config`: `[tool.pybundle]` and `--config`;
 //! - `cli`: help, completions, what a build prints;
 //! - `errors`: every failure names its cause, exits 1 and leaves nothing behind;
@@ -30,4 +31,5 @@ mod output;
 mod python;
 mod reproduce;
 mod runtime;
+mod store;
 mod uv;

@@ -22,9 +22,10 @@ F_DEFLATED = 1
 F_BYTECODE = 2
 F_PYC_DEFLATED = 4
 F_EXEC = 8
-# --- end of the site index format
 _HEADER_SIZE = 32
+_SLOT_SIZE = 8
 _RECORD_SIZE = 44
+# --- end of the site index format
 # RECORD's fields as (start, end) byte ranges: decoded with int.from_bytes, since importing
 # struct costs a start 0.3-1 ms
 _FIELDS = ((0, 1), (1, 2), (2, 4), (4, 8), (8, 16), (16, 20), (20, 24), (24, 32), (32, 36), (36, 40), (40, 44))
@@ -162,8 +163,8 @@ class Store(object):
         found = None
         while found is None:
             n = min(_PROBE, self.mask + 1 - i)
-            chunk = os.pread(self.fd, 8 * n, self.index + self.slots + 8 * i)
-            if len(chunk) != 8 * n:
+            chunk = os.pread(self.fd, _SLOT_SIZE * n, self.index + self.slots + _SLOT_SIZE * i)
+            if len(chunk) != _SLOT_SIZE * n:
                 _damaged(self.archive, "%s: truncated" % INDEX)
             for j in range(0, 8 * n, 8):
                 off = _u(chunk, j + 4, j + 8)
