@@ -291,9 +291,10 @@ class StoreReaderTest(unittest.TestCase):
 
         self.assertEqual(struct.calcsize(_importer.RECORD), _importer._RECORD_SIZE)
         self.assertEqual(struct.calcsize(_importer.HEADER), _importer._HEADER_SIZE)
-        raw = bytes(range(1, 45))
-        self.assertEqual(struct.unpack(_importer.RECORD, raw),
-                         tuple(_importer._u(raw, a, e) for a, e in _importer._FIELDS))
+        for raw in (bytes(range(1, 45)), bytes(range(200, 244)) + b"path"):
+            want = struct.unpack_from(_importer.RECORD, raw)
+            self.assertEqual(want, tuple(_importer._u(raw, a, e) for a, e in _importer._FIELDS))
+            self.assertEqual(want, _importer._fields(raw))
 
     def damaged(self, fn, *args):
         with mock.patch("sys.stderr", new_callable=io.StringIO) as err:
