@@ -4,7 +4,8 @@
 //! - `reproduce`, `bytecode_cache`: the same inputs give the same bytes, rebuilds reuse bytecode;
 //! - `inspect`: `info`, `verify`, the SBOM, `diff`;
 //! - `runtime`: what a bundle does when it runs (extraction cache, signals, damaged bundles);
-//! - `compat`: zip or extract, namespace packages, very large bundles;
+//! - `compat`: zip or extract, namespace packages;
+//! - `flat`: bundles of more than 65,535 files (the site store, Zip64 inner archives);
 //! - `config`: `[tool.pybundle]` and `--config`;
 //! - `cli`: help, completions, what a build prints;
 //! - `errors`: every failure names its cause, exits 1 and leaves nothing behind;
@@ -23,6 +24,7 @@ mod compat;
 mod config;
 mod cross;
 mod errors;
+mod flat;
 mod inspect;
 mod install;
 mod launch;
