@@ -1,11 +1,18 @@
-//! Read a built bundle: open the zip behind the shebang, load its manifest, and check members
-//! against the manifest's hashes. Used by `info`, `verify` and `extract`; damage is reported as
-//! a [`BundleReadError`] that names what is wrong instead of a deep zip error.
+//! Read a built bundle: open the zip behind the shebang, load its manifest, open the site store
+//! (`_pybundle/site.data` and `site.index`, see `layout::store`), and check files against the
+//! manifest's hashes by their logical paths (`pkg/mod.py`, `pkg/mod.pyc` for the bytecode
+//! attached to `pkg/mod.py`, `extract/<key>/<path>`). Used by `info`, `verify` and `extract`;
+//! damage is reported as a [`BundleReadError`] that names what is wrong instead of a deep zip
+//! error.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use crate::layout::store::{DATA_MEMBER, INDEX_MEMBER, Store, StoreError};
 use crate::layout::{MANIFEST_PATH, Manifest};
+
+/// The site store of an opened bundle, read from the bundle file.
+pub type SiteStore = Store<fs_err::File>;
 
 /// A bundle could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -111,12 +118,57 @@ impl Bundle {
             .map_err(|e| std::io::Error::other(format!("`{name}`: {e}")))
     }
 
+    /// Opens the site store: `Ok(None)` when the bundle has none (an older layout), an error
+    /// naming what is wrong when it cannot be read.
+    pub fn store(&mut self) -> Result<Option<SiteStore>, String> {
+        let index = match self.archive.by_name(INDEX_MEMBER) {
+            Ok(mut member) => {
+                let mut bytes = Vec::with_capacity(usize::try_from(member.size()).unwrap_or(0));
+                member
+                    .read_to_end(&mut bytes)
+                    .map_err(|e| format!("`{INDEX_MEMBER}`: {e}"))?;
+                bytes
+            }
+            Err(zip::result::ZipError::FileNotFound) => return Ok(None),
+            Err(e) => return Err(format!("`{INDEX_MEMBER}`: {e}")),
+        };
+        let (base, len) = {
+            let member = self
+                .archive
+                .by_name(DATA_MEMBER)
+                .map_err(|e| format!("`{DATA_MEMBER}`: {e}"))?;
+            if member.compression() != zip::CompressionMethod::Stored {
+                return Err(format!("`{DATA_MEMBER}` is not a stored member"));
+            }
+            let base = member
+                .data_start()
+                .ok_or_else(|| format!("`{DATA_MEMBER}`: no data offset"))?;
+            (base, member.size())
+        };
+        let file = fs_err::File::open(&self.path).map_err(|e| e.to_string())?;
+        Store::open(index, file, base, len)
+            .map(Some)
+            .map_err(|e| e.to_string())
+    }
+
     /// Returns every damaged member: content that does not match the manifest, members the
-    /// manifest lists that are missing, and members it does not list. The members of the inner
-    /// archives `extract/<key>.zip` are checked as `extract/<key>/<path>`.
+    /// manifest lists that are missing, and members it does not list. The files of the site
+    /// store are checked by their logical paths (`pkg/mod.py`, and `pkg/mod.pyc` for its
+    /// bytecode), the members of the inner archives `extract/<key>.zip` as
+    /// `extract/<key>/<path>`.
     pub fn verify(&mut self) -> Vec<Damage> {
         let mut damage = Vec::new();
         let mut seen = std::collections::BTreeSet::new();
+        seen.insert(DATA_MEMBER.to_string());
+        seen.insert(INDEX_MEMBER.to_string());
+        match self.store() {
+            Ok(Some(mut store)) => check_store(&mut store, &self.manifest, &mut seen, &mut damage),
+            Ok(None) => {}
+            Err(what) => damage.push(Damage {
+                path: INDEX_MEMBER.to_string(),
+                what: format!("unreadable site store: {what}"),
+            }),
+        }
         let inner_keys: Vec<String> = self
             .archive
             .file_names()
@@ -237,5 +289,44 @@ fn check_members(
         let name = format!("{prefix}{}", member.name().unwrap_or_default());
         seen.insert(name.clone());
         check_member(&mut member, name, manifest, damage);
+    }
+}
+
+/// Checks every file of the site store (content, then attached bytecode as `X.pyc`) against
+/// `manifest` (see [`Bundle::verify`]).
+fn check_store(
+    store: &mut SiteStore,
+    manifest: &Manifest,
+    seen: &mut std::collections::BTreeSet<String>,
+    damage: &mut Vec<Damage>,
+) {
+    let entries = match store.entries() {
+        Ok(entries) => entries,
+        Err(err) => {
+            damage.push(Damage {
+                path: INDEX_MEMBER.to_string(),
+                what: format!("unreadable: {err}"),
+            });
+            return;
+        }
+    };
+    for entry in entries.into_iter().filter(|e| !e.is_dir) {
+        let mut check = |name: String, read: Result<Option<Vec<u8>>, StoreError>| {
+            seen.insert(name.clone());
+            match read {
+                Ok(Some(bytes)) => check_member(&mut bytes.as_slice(), name, manifest, damage),
+                Ok(None) => {}
+                Err(StoreError::Corrupt { what, .. }) => damage.push(Damage { path: name, what }),
+                Err(err) => damage.push(Damage {
+                    path: name,
+                    what: format!("unreadable: {err}"),
+                }),
+            }
+        };
+        check(entry.path.clone(), store.read(&entry).map(Some));
+        if entry.has_pyc() {
+            let stem = entry.path.strip_suffix(".py").unwrap_or(&entry.path);
+            check(format!("{stem}.pyc"), store.read_pyc(&entry));
+        }
     }
 }

@@ -94,6 +94,39 @@ fn verify_names_a_modified_member() {
     );
 }
 
+/// A flipped byte inside the site store's data (a deflated module) is caught by `verify`, which
+/// names the file by its path in the distribution.
+#[test]
+fn verify_names_a_damaged_file_in_the_site_store() {
+    let ctx = TestContext::new();
+    let wheels = ctx.fixture_wheels(&python311());
+    let good = ctx.build_app(&wheels, &["-e", "myapp.main:main"], "good.pyz");
+    let (at, len) = {
+        let mut bundle = pybundle::bundle::Bundle::open(&good).unwrap();
+        let store = bundle
+            .store()
+            .unwrap()
+            .expect("the bundle has a site store");
+        let entry = store
+            .lookup("myapp/main.py")
+            .unwrap()
+            .expect("myapp/main.py");
+        assert!(entry.flags & pybundle::layout::store::FLAG_DEFLATED != 0);
+        store.stored_range(&entry)
+    };
+    let mut bytes = std::fs::read(&good).unwrap();
+    bytes[usize::try_from(at + len / 2).unwrap()] ^= 0x20;
+    let bad = ctx.work().join("bad.pyz");
+    std::fs::write(&bad, &bytes).unwrap();
+    let out = run(ctx.pybundle().arg("verify").arg(&bad));
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(
+        stdout(&out).starts_with("damaged: `myapp/main.py`: "),
+        "{}",
+        describe(&out)
+    );
+}
+
 /// Returns the CycloneDX 1.5 schema, compiled with its two referenced schemas from
 /// `fixtures/cyclonedx/` (no network).
 fn cyclonedx_schema() -> (boon::Schemas, boon::SchemaIndex) {

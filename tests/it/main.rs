@@ -4,8 +4,9 @@
 //! - `reproduce`, `bytecode_cache`: the same inputs give the same bytes, rebuilds reuse bytecode;
 //! - `inspect`: `info`, `verify`, the SBOM, `diff`;
 //! - `runtime`: what a bundle does when it runs (extraction cache, signals, damaged bundles);
-//! - `compat`: zip or extract, namespace packages, very large bundles; `store`: the bundle's own
-//!   importer of zip-safe code on every CPython;
+//! - `compat`: zip or extract, namespace packages;
+//! - `flat`: bundles of more than 65,535 files (the site store, Zip64 inner archives); `store`:
+//!   the bundle's own importer of zip-safe code on every CPython;
 //! - `config`: `[tool.pybundle]` and `--config`;
 //! - `cli`: help, completions, what a build prints;
 //! - `errors`: every failure names its cause, exits 1 and leaves nothing behind;
@@ -24,6 +25,7 @@ mod compat;
 mod config;
 mod cross;
 mod errors;
+mod flat;
 mod inspect;
 mod install;
 mod launch;

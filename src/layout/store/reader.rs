@@ -153,6 +153,15 @@ impl<R: Read + Seek> Store<R> {
         })
     }
 
+    /// Returns where the stored bytes of the file `entry` are in the reader given to
+    /// [`Store::open`]: (offset, stored size).
+    pub fn stored_range(&self, entry: &Entry) -> (u64, u64) {
+        (
+            self.base + entry.record.offset,
+            u64::from(entry.record.csize),
+        )
+    }
+
     /// Returns the record of `path`, if any (a hash lookup, as the run time does it).
     pub fn lookup(&self, path: &str) -> Result<Option<Entry>, StoreError> {
         let hash = crc32fast::hash(path.as_bytes());
