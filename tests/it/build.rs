@@ -67,7 +67,7 @@ fn entry_point_function() {
     let wheels = ctx.fixture_wheels(&python311());
     let bundle = ctx.build_app(&wheels, &["-e", "myapp.main:main"], "app.pyz");
     assert_app_runs(&ctx, &bundle);
-    // zipimport loads the shipped legacy .pyc (its `__file__` then names it), not the source.
+    // The store's loader runs the bytecode attached to the source; `__file__` names the source.
     let out = run_ok(
         ctx.bundle(&bundle)
             .env("PYBUNDLE_INTERPRETER", "1")
@@ -76,7 +76,7 @@ fn entry_point_function() {
     assert!(
         stdout(&out)
             .trim_end()
-            .ends_with("app.pyz/puredep/__init__.pyc"),
+            .ends_with("app.pyz/puredep/__init__.py"),
         "{}",
         describe(&out)
     );
