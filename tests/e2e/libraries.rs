@@ -1,8 +1,8 @@
 //! Libraries with native code or data files, each used through the bundle's interpreter mode
 //! (`./bundle.pyz -c CODE`): numpy, cryptography, pyrsistent + zope.interface,
-//! requests + certifi, pydantic.
+//! requests + certifi, pydantic, pandas (a CSV file), jsonschema + PyYAML (YAML files).
 
-use crate::harness::Case;
+use crate::harness::{Case, write_tree};
 
 /// Bundles `requirements` in interpreter mode, runs `code` in the slim setting and returns
 /// stdout.
@@ -122,4 +122,84 @@ fn pydantic_validation() {
          except ValidationError as e:\n    print(e.error_count(), e.errors()[0]['loc'], e.errors()[0]['type'])\n",
     );
     assert_eq!(out, "{'id': 42, 'name': 'ada'}\n1 ('id',) int_parsing\n");
+}
+
+#[test]
+fn pandas_csv_groupby() {
+    let Some(mut case) = Case::new(
+        26,
+        "pandas",
+        "reads a CSV, `groupby().agg()`, a pivot table and a time-zone-aware timestamp",
+    ) else {
+        return;
+    };
+    let bundle = case.bundle("lib.pyz", &["pandas"]);
+    let slim = case.slim(&bundle);
+    write_tree(
+        &slim.run,
+        &[(
+            "sales.csv",
+            "city,year,sales\nOslo,2024,10\nOslo,2025,12\nLima,2024,7\nLima,2025,9\nLima,2025,1\n",
+        )],
+    );
+    let out = slim.run_ok(&[
+        "-c",
+        "import pandas as pd\n\
+         df = pd.read_csv('sales.csv')\n\
+         g = df.groupby('city')['sales'].agg(['sum', 'mean']).round(2)\n\
+         print(g.to_csv(), end='')\n\
+         p = df.pivot_table(index='city', columns='year', values='sales', aggfunc='sum')\n\
+         print(p.loc['Lima', 2025], p.loc['Oslo', 2024])\n\
+         print(pd.Timestamp('2025-07-01 12:00', tz='Europe/Oslo').tz_convert('UTC'))\n",
+    ]);
+    assert_eq!(
+        out,
+        "city,sum,mean\nLima,17,5.67\nOslo,22,11.0\n10 10\n2025-07-01 10:00:00+00:00\n"
+    );
+}
+
+#[test]
+fn jsonschema_validates_yaml() {
+    let Some(mut case) = Case::new(
+        27,
+        "jsonschema + PyYAML",
+        "YAML documents validated against a 2020-12 schema (metaschemas read through `importlib.resources` from the zip; rpds-py and libyaml native)",
+    ) else {
+        return;
+    };
+    let bundle = case.bundle("lib.pyz", &["jsonschema", "pyyaml"]);
+    let slim = case.slim(&bundle);
+    write_tree(
+        &slim.run,
+        &[
+            (
+                "schema.yaml",
+                "$schema: https://json-schema.org/draft/2020-12/schema\n\
+                 type: object\nrequired: [name, port]\nproperties:\n  \
+                 name: {type: string}\n  port: {type: integer, minimum: 1, maximum: 65535}\n  \
+                 tags: {type: array, items: {type: string}, uniqueItems: true}\n",
+            ),
+            ("good.yaml", "name: web\nport: 8080\ntags: [a, b]\n"),
+            ("bad.yaml", "name: web\nport: 70000\ntags: [a, a]\n"),
+        ],
+    );
+    let out = slim.run_ok(&[
+        "-c",
+        "import yaml, jsonschema\n\
+         from jsonschema import Draft202012Validator\n\
+         from jsonschema.validators import validator_for\n\
+         import jsonschema_specifications\n\
+         schema = yaml.safe_load(open('schema.yaml'))\n\
+         Draft202012Validator.check_schema(schema)\n\
+         v = Draft202012Validator(schema)\n\
+         for name in ('good.yaml', 'bad.yaml'):\n    \
+         errors = sorted(v.iter_errors(yaml.safe_load(open(name))), key=lambda e: list(e.path))\n    \
+         print(name, [(list(e.path), e.validator) for e in errors])\n\
+         print(validator_for({'$schema': 'http://json-schema.org/draft-07/schema#'}).__name__)\n\
+         print(len(list(jsonschema_specifications.REGISTRY)) > 5, yaml.__with_libyaml__)\n",
+    ]);
+    assert_eq!(
+        out,
+        "good.yaml []\nbad.yaml [(['port'], 'maximum'), (['tags'], 'uniqueItems')]\nDraft7Validator\nTrue True\n"
+    );
 }

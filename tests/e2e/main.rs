@@ -13,6 +13,8 @@ mod harness;
 mod ci_recipe;
 mod cli_tools;
 mod cross;
+mod dev_tools;
+mod doc_tools;
 mod launch;
 mod libraries;
 mod servers;

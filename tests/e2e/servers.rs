@@ -1,6 +1,7 @@
 //! Web servers bundled with their applications, started in the slim setting, fetched over HTTP
 //! on 127.0.0.1 and stopped with SIGTERM: the Django seed workflow (`pip install --target` +
-//! `--site-packages`), Twisted from a wheelhouse, and gunicorn serving a Flask app.
+//! `--site-packages`), Twisted from a wheelhouse, gunicorn serving a Flask app, and uvicorn
+//! serving a Starlette app from spawned worker processes.
 
 use std::time::Duration;
 
@@ -152,4 +153,66 @@ fn gunicorn_flask_templates() {
     let response = server.get(port, "/hello/pybundle", FIRST_ANSWER);
     server.assert_served(&response, "<p>Flask says hello to pybundle (8 letters)</p>");
     server.stop_clean();
+}
+
+const STARLETTE_FILES: &[(&str, &str)] = &[
+    (
+        "pyproject.toml",
+        "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n\n\
+         [project]\nname = \"starapp\"\nversion = \"0.1.0\"\ndependencies = [\"starlette\", \"uvicorn\"]\n\n\
+         [tool.setuptools]\npackages = [\"starapp\"]\n",
+    ),
+    (
+        "starapp/__init__.py",
+        "from starlette.applications import Starlette\n\
+         from starlette.responses import JSONResponse\n\
+         from starlette.routing import Route\n\n\n\
+         async def square(request):\n    \
+         n = request.path_params[\"n\"]\n    \
+         return JSONResponse({\"n\": n, \"square\": n * n})\n\n\n\
+         app = Starlette(routes=[Route(\"/square/{n:int}\", square)])\n",
+    ),
+];
+
+/// uvicorn (`-c uvicorn`) serving a Starlette application with two worker processes, which
+/// uvicorn starts with `multiprocessing`'s spawn method: each worker imports the bundle anew.
+#[test]
+fn uvicorn_starlette_workers() {
+    let Some(mut case) = Case::new(
+        25,
+        "starlette + uvicorn",
+        "a local ASGI project, `-c uvicorn`; `starapp:app --workers 2` (spawned worker processes) answers JSON",
+    ) else {
+        return;
+    };
+    let project = case.work().join("starproj");
+    write_tree(&project, STARLETTE_FILES);
+    let bundle = case.bundle(
+        "uvicorn.pyz",
+        &["-c", "uvicorn", project.to_str().expect("utf-8 path")],
+    );
+
+    let slim = case.slim(&bundle);
+    let port = free_port();
+    let port_arg = port.to_string();
+    let mut server = slim.serve(&[
+        "starapp:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port_arg,
+        "--workers",
+        "2",
+    ]);
+    let response = server.get(port, "/square/12", FIRST_ANSWER);
+    server.assert_served(&response, "{\"n\":12,\"square\":144}");
+    let response = server.get(port, "/square/7", FIRST_ANSWER);
+    server.assert_served(&response, "{\"n\":7,\"square\":49}");
+    server.stop_clean();
+    let log = server.log();
+    assert_eq!(
+        log.matches("Started server process").count(),
+        2,
+        "two workers should have started:\n{log}"
+    );
 }
