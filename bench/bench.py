@@ -53,6 +53,9 @@ Knobs (environment variables, all optional):
   SYNTH_SHAPES  comma list of `one` (a single distribution) and `many` (one distribution per
                 SYNTH_DIST_SIZE modules); default one,many
   SYNTH_DIST_SIZE  modules per filler package, and so per distribution of `many` (default 100)
+  SYNTH_REUSE   1 (default): keep a synthetic venv / shiv / pex artifact that an earlier build
+                phase in the same BENCH_WORK made with the same command and pins (its build
+                time and memory are the recorded ones); pybundle's are always rebuilt. 0 rebuilds
   ROWS          comma list of the row groups to measure: warm,cold,servers,build,synth
                 (default: all). `ROWS=warm` builds each bundle once and times warm starts
                 only; the size, peak memory (of that one build) and extraction cache tables
@@ -61,7 +64,8 @@ Knobs (environment variables, all optional):
   PYBUNDLE      the pybundle binary (default target/release/pybundle, built with
                 `cargo build --release` when missing)
   BENCH_PYTHON  the interpreter everything is built for (default: the one running this)
-  BENCH_WORK    scratch directory (default /tmp/pybundle-ownbench)
+  BENCH_WORK    scratch directory (default /tmp/pybundle-ownbench); two runs at once need two
+  RESULTS_NAME  the report's file name in bench/results/, without .md / .json (default latest)
   BENCH_PINS    what the tools venv installs (default "shiv==1.0.8 pex==2.105.2 uv==0.13.9")
 
 Method (learned from ../shared/bench/anchors.py; this is an independent implementation):
@@ -99,6 +103,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 WORK = os.path.abspath(os.environ.get("BENCH_WORK", "/tmp/pybundle-ownbench"))
 RESULTS = os.path.join(HERE, "results")
+RESULTS_NAME = os.environ.get("RESULTS_NAME", "latest")
 BASE_PY = os.environ.get("BENCH_PYTHON") or os.path.realpath(sys.executable)
 RUNS = int(os.environ.get("RUNS", "7"))
 BUILD_RUNS = int(os.environ.get("BUILD_RUNS", "5"))
@@ -109,6 +114,8 @@ PINS = os.environ.get("BENCH_PINS", "shiv==1.0.8 pex==2.105.2 uv==0.13.9").split
 SYNTH_FILES = [int(x) for x in os.environ.get("SYNTH_FILES", "200,20000").split(",") if x.strip()]
 SYNTH_SHAPES = [x for x in os.environ.get("SYNTH_SHAPES", "one,many").split(",") if x.strip()]
 SYNTH_DIST_SIZE = int(os.environ.get("SYNTH_DIST_SIZE", "100"))
+SYNTH_REUSE = os.environ.get("SYNTH_REUSE", "1") != "0"
+SYNTH_VERSION = "synth-2"  # bump when make_synth() changes what it writes
 if set(SYNTH_SHAPES) - {"one", "many"}:
     sys.exit(f"error: unknown SYNTH_SHAPES {sorted(set(SYNTH_SHAPES) - {'one', 'many'})}; known: one, many")
 if SYNTH_DIST_SIZE < 1 or any(n < 2 for n in SYNTH_FILES):
@@ -483,7 +490,9 @@ def make_synth(n, shape, site):
     filler module, so every tool has to find one module among all the others."""
     marker = os.path.join(site, "..", "complete")
     if os.path.exists(marker):
-        return
+        with open(marker) as f:
+            if f.read() == SYNTH_VERSION:
+                return
     rmtree(site)
     os.makedirs(site)
     left, i, packages = n - 1, 0, []
@@ -509,7 +518,8 @@ def make_synth(n, shape, site):
         write_dist_info(site, "synth_app", ["synth_app/__init__.py"])
         for fs in packages:
             write_dist_info(site, fs[0].split("/")[0], fs)
-    open(marker, "w").close()
+    with open(marker, "w") as f:
+        f.write(SYNTH_VERSION)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -605,9 +615,24 @@ def phase_build():
     for wname, w in synth_workloads().items():
         log(f"[build] {wname}")
         for t in tools():
-            dt, rc, text, script, rss = do_build(t, w, t.out(wname))
+            out = t.out(wname)
+            stamp_path, key = out + ".stamp.json", [t.build_script(w, out), PINS, SYNTH_VERSION]
+            try:
+                with open(stamp_path) as f:
+                    stamp = json.load(f)
+            except (OSError, ValueError):
+                stamp = {}
+            if SYNTH_REUSE and not t.name.startswith("pybundle") and stamp.get("key") == key and os.path.exists(out):
+                dt, rc, text, script, rss = stamp["s"], 0, "", key[0], stamp["rss"]
+                log(f"  {t.name}: reused ({dt:.2f}s, peak {rss / 1e6:.0f} MB when built)")
+            else:
+                rmtree(stamp_path)
+                dt, rc, text, script, rss = do_build(t, w, out)
+                if rc == 0:
+                    with open(stamp_path, "w") as f:
+                        json.dump({"key": key, "s": dt, "rss": rss}, f)
             res["synth"].setdefault(wname, {})[t.name] = {"command": script, "s": dt, "rc": rc, "rss": rss,
-                                                          "artifact": artifact(t, t.out(wname))}
+                                                          "artifact": artifact(t, out)}
             if rc:
                 res["synth"][wname][t.name]["error"] = text
                 log(f"  {t.name}: BUILD FAILED rc={rc}\n{tail(text, 600)}")
@@ -1156,9 +1181,9 @@ def phase_report():
         md += ["## Failures and notes", ""] + fails + [""]
     text = "\n".join(md)
     os.makedirs(RESULTS, exist_ok=True)
-    with open(os.path.join(RESULTS, "latest.md"), "w") as f:
+    with open(os.path.join(RESULTS, RESULTS_NAME + ".md"), "w") as f:
         f.write(text)
-    with open(os.path.join(RESULTS, "latest.json"), "w") as f:
+    with open(os.path.join(RESULTS, RESULTS_NAME + ".json"), "w") as f:
         json.dump({"build": b, "run": r, "versions": versions()}, f, indent=1)
     print(text)
 
