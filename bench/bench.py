@@ -17,8 +17,9 @@ WORKLOADS (sphinx `sphinx-build --version`; azure-cli `python -m azure.cli --ver
   servers        time to the first HTTP 200 of `twist web` and gunicorn+Flask, empty cache
   build          build time with warm pip / pex caches (pybundle with pip, and with
                  `--resolver uv` when `pybundle --help` lists it), and the peak memory of
-                 every build: ru_maxrss from wait4() on the build's shell, i.e. the largest
-                 resident set of any single process of the build (not a sum)
+                 every build: ru_maxrss from wait4() on the build's shell (forked by a small
+                 wrapper), i.e. the largest resident set of any single process of the build
+                 (not a sum)
   size           bytes of each artifact
   cache          bytes on disk of the extraction cache after the warm runs
   synthetic      warm start of generated bundles of N modules (default 200 and 20,000; 70,000
@@ -95,7 +96,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import zipfile
 
@@ -116,6 +116,7 @@ SYNTH_SHAPES = [x for x in os.environ.get("SYNTH_SHAPES", "one,many").split(",")
 SYNTH_DIST_SIZE = int(os.environ.get("SYNTH_DIST_SIZE", "100"))
 SYNTH_REUSE = os.environ.get("SYNTH_REUSE", "1") != "0"
 SYNTH_VERSION = "synth-2"  # bump when make_synth() changes what it writes
+STAMP_VERSION = "stamp-2"  # bump when what a stamp records changes
 if set(SYNTH_SHAPES) - {"one", "many"}:
     sys.exit(f"error: unknown SYNTH_SHAPES {sorted(set(SYNTH_SHAPES) - {'one', 'many'})}; known: one, many")
 if SYNTH_DIST_SIZE < 1 or any(n < 2 for n in SYNTH_FILES):
@@ -525,33 +526,55 @@ def make_synth(n, shape, site):
 # ---------------------------------------------------------------------------------------------
 # build
 # ---------------------------------------------------------------------------------------------
+# Runs argv[2:] as a forked child and writes "<ru_maxrss KiB> <seconds>" of it to argv[1]. The
+# wrapper exists because Linux carries a process's peak RSS over execve, and subprocess spawns
+# with vfork: a build started straight from this (large) process would report at least this
+# process's own peak. Forked from the small wrapper, the build's peak starts near zero.
+RSS_WRAPPER = r"""
+import os, sys, time
+t0 = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execvp(sys.argv[2], sys.argv[2:])
+    finally:
+        os._exit(127)
+_, status, ru = os.wait4(pid, 0)
+dt = time.perf_counter() - t0
+with open(sys.argv[1], "w") as f:
+    f.write("%d %.6f" % (ru.ru_maxrss, dt))
+code = os.waitstatus_to_exitcode(status)
+sys.exit(code if code >= 0 else 128 - code)
+"""
+
+
 def timed_rss(argv, env, timeout, cwd):
     """Wall time, exit status, output and peak memory of one process tree.
 
     The peak is `ru_maxrss` of wait4(): the largest resident set of the process and of every
-    descendant it waited for (the largest single process of the tree, not a sum), in bytes."""
-    with tempfile.TemporaryFile() as outf:
+    descendant it waited for (the largest single process of the tree, not a sum), in bytes.
+    The time is taken around fork and wait4 inside the wrapper (its own start is not counted)."""
+    with tempfile.TemporaryFile() as outf, tempfile.NamedTemporaryFile("r") as rssf:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=outf, stderr=subprocess.STDOUT,
-                                cwd=cwd, start_new_session=True)
-        def kill():
+        proc = subprocess.Popen([sys.executable, "-S", "-c", RSS_WRAPPER, rssf.name] + argv, env=env,
+                                stdin=subprocess.DEVNULL, stdout=outf, stderr=subprocess.STDOUT, cwd=cwd,
+                                start_new_session=True)
+        try:
+            rc = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
             try:
                 os.killpg(proc.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        timer = threading.Timer(timeout, kill)
-        timer.start()
-        try:
-            _, status, ru = os.wait4(proc.pid, 0)
-        finally:
-            timer.cancel()
+            proc.wait()
+            rc = 124
         dt = time.perf_counter() - t0
-        proc.returncode = rc = os.waitstatus_to_exitcode(status)
         outf.seek(0)
-        text = outf.read().decode("utf-8", "replace")
-    if rc == -signal.SIGKILL and dt >= timeout:
-        rc, text = 124, text + "\nTIMEOUT"
-    return dt, rc, text, ru.ru_maxrss * 1024
+        text = outf.read().decode("utf-8", "replace") + ("\nTIMEOUT" if rc == 124 else "")
+        fields = rssf.read().split()
+    if len(fields) == 2:
+        return float(fields[1]), rc, text, int(fields[0]) * 1024
+    return dt, rc, text, None
 
 
 def do_build(t, w, out):
@@ -569,8 +592,11 @@ def artifact(t, out):
         return None
     if os.path.isdir(out):
         return {"bytes": tree_bytes(out)["bytes"], "kind": "venv dir"}
+    h = hashlib.sha256()
     with open(out, "rb") as f:
-        d = {"bytes": os.path.getsize(out), "sha256": hashlib.sha256(f.read()).hexdigest()}
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    d = {"bytes": os.path.getsize(out), "sha256": h.hexdigest()}
     try:
         with zipfile.ZipFile(out) as z:
             d["entries"] = len(z.infolist())
@@ -610,13 +636,15 @@ def phase_build():
         wr["_rounds"] = rounds
         for t in ok:
             wr[t.name]["artifact"] = artifact(t, t.out(wname))
-            log(f"  {t.name}: {statistics.median(wr[t.name]['times']) if wr[t.name]['times'] else float('nan'):.2f}s"
-                f"  peak {max(wr[t.name]['rss'] + [wr[t.name]['warmup_rss']]) / 1e6:.0f} MB  {wr[t.name]['artifact']}")
+            log(f"  {t.name}: " + (f"{statistics.median(wr[t.name]['times']):.2f}s" if wr[t.name]["times"]
+                                   else f"{wr[t.name]['warmup_s']:.2f}s (warm-up)")
+                + f"  peak {max([x for x in wr[t.name]['rss'] + [wr[t.name]['warmup_rss']] if x] or [0]) / 1e6:.0f} MB"
+                + f"  {wr[t.name]['artifact']}")
     for wname, w in synth_workloads().items():
         log(f"[build] {wname}")
         for t in tools():
             out = t.out(wname)
-            stamp_path, key = out + ".stamp.json", [t.build_script(w, out), PINS, SYNTH_VERSION]
+            stamp_path, key = out + ".stamp.json", [t.build_script(w, out), PINS, SYNTH_VERSION, STAMP_VERSION]
             try:
                 with open(stamp_path) as f:
                     stamp = json.load(f)
@@ -624,11 +652,11 @@ def phase_build():
                 stamp = {}
             if SYNTH_REUSE and not t.name.startswith("pybundle") and stamp.get("key") == key and os.path.exists(out):
                 dt, rc, text, script, rss = stamp["s"], 0, "", key[0], stamp["rss"]
-                log(f"  {t.name}: reused ({dt:.2f}s, peak {rss / 1e6:.0f} MB when built)")
+                log(f"  {t.name}: reused ({dt:.2f}s, peak {(rss or 0) / 1e6:.0f} MB when built)")
             else:
                 rmtree(stamp_path)
                 dt, rc, text, script, rss = do_build(t, w, out)
-                if rc == 0:
+                if rc == 0 and rss:
                     with open(stamp_path, "w") as f:
                         json.dump({"key": key, "s": dt, "rss": rss}, f)
             res["synth"].setdefault(wname, {})[t.name] = {"command": script, "s": dt, "rc": rc, "rss": rss,
@@ -637,7 +665,7 @@ def phase_build():
                 res["synth"][wname][t.name]["error"] = text
                 log(f"  {t.name}: BUILD FAILED rc={rc}\n{tail(text, 600)}")
             else:
-                log(f"  {t.name}: {dt:.2f}s, peak {rss / 1e6:.0f} MB")
+                log(f"  {t.name}: {dt:.2f}s, peak {(rss or 0) / 1e6:.0f} MB")
     with open(STATE, "w") as f:
         json.dump(res, f, indent=1)
 
@@ -916,7 +944,7 @@ def build_rss(g, c):
     d = g.get(c) or {}
     if d.get("error"):
         return None
-    xs = d.get("rss") or ([d["warmup_rss"]] if d.get("warmup_rss") else [])
+    xs = [x for x in d.get("rss") or [] if x] or ([d["warmup_rss"]] if d.get("warmup_rss") else [])
     return statistics.median(xs) if xs else None
 
 
