@@ -194,7 +194,11 @@ def workload_table():
                        large=True),
         # `az` is a shell script, not a console entry point: every tool runs the module; shiv has no
         # `-m`, its `-e` imports `azure.cli.__main__`, whose top level runs the CLI and exits
+        # pex's default (vendored pip 20.3.4, legacy resolver) resolves an azure-core that
+        # azure-cli-core rejects and fails after minutes: give it a pip with the new resolver
+        # (pex's `latest`, 26.2.2, is not on the index)
         "azure-cli": dict(reqs=["azure-cli"], module="azure.cli", shiv_entry="azure.cli.__main__",
+                          pex_args=["--pip-version", "24.2"],
                           args=["--version"], check=r"^azure-cli\s+\d+\.\d+",
                           env={"AZURE_CORE_COLLECT_TELEMETRY": "false", "AZURE_CORE_NO_COLOR": "true"},
                           large=True),
@@ -274,6 +278,7 @@ class Tool:
                 entry = f"-m {q(w['module'])}" if w.get("module") else f"-c {q(w['console'])}"
                 src = f"{reqs} {entry}"
             flags = " --venv --sh-boot" if n == "pex-venv" else ""
+            flags += "".join(" " + q(a) for a in w.get("pex_args", []))
             # --python: the --sh-boot fast path is keyed by the build interpreter
             return f"{q(PEX)} {src} --python {q(CLEAN_PY)}{flags} -o {q(out)}"
         if n.startswith("pybundle"):
