@@ -57,6 +57,9 @@ Knobs (environment variables, all optional):
   SYNTH_REUSE   1 (default): keep a synthetic venv / shiv / pex artifact that an earlier build
                 phase in the same BENCH_WORK made with the same command and pins (its build
                 time and memory are the recorded ones); pybundle's are always rebuilt. 0 rebuilds
+  REUSE_BUILDS  1: the same for the workloads' venv / shiv / pex artifacts, when no timed build
+                round follows (BUILD_RUNS or LARGE_BUILD_RUNS 0): e.g. a second large-app run
+                rebuilds only pybundle's azure-cli bundle. Default 0 (the index may have moved)
   ROWS          comma list of the row groups to measure: warm,cold,servers,build,synth
                 (default: all). `ROWS=warm` builds each bundle once and times warm starts
                 only; the size, peak memory (of that one build) and extraction cache tables
@@ -115,6 +118,7 @@ SYNTH_FILES = [int(x) for x in os.environ.get("SYNTH_FILES", "200,20000").split(
 SYNTH_SHAPES = [x for x in os.environ.get("SYNTH_SHAPES", "one,many").split(",") if x.strip()]
 SYNTH_DIST_SIZE = int(os.environ.get("SYNTH_DIST_SIZE", "100"))
 SYNTH_REUSE = os.environ.get("SYNTH_REUSE", "1") != "0"
+REUSE_BUILDS = os.environ.get("REUSE_BUILDS", "0") == "1"
 SYNTH_VERSION = "synth-2"  # bump when make_synth() changes what it writes
 STAMP_VERSION = "stamp-2"  # bump when what a stamp records changes
 if set(SYNTH_SHAPES) - {"one", "many"}:
@@ -611,6 +615,27 @@ def artifact(t, out):
     return d
 
 
+def build_or_reuse(t, w, out, reuse):
+    """do_build(), or with `reuse` the artifact an earlier build phase in this BENCH_WORK made with
+    the same command and pins (its recorded time and peak memory). pybundle is always built."""
+    stamp_path = out + ".stamp.json"
+    key = [t.build_script(w, out), PINS, SYNTH_VERSION if w.get("synth") else "", STAMP_VERSION]
+    try:
+        with open(stamp_path) as f:
+            stamp = json.load(f)
+    except (OSError, ValueError):
+        stamp = {}
+    if reuse and not t.name.startswith("pybundle") and stamp.get("key") == key and os.path.exists(out):
+        log(f"  {t.name}: reused ({stamp['s']:.2f}s, peak {(stamp['rss'] or 0) / 1e6:.0f} MB when built)")
+        return stamp["s"], 0, "", key[0], stamp["rss"]
+    rmtree(stamp_path)
+    dt, rc, text, script, rss = do_build(t, w, out)
+    if rc == 0 and rss:
+        with open(stamp_path, "w") as f:
+            json.dump({"key": key, "s": dt, "rss": rss}, f)
+    return dt, rc, text, script, rss
+
+
 def phase_build():
     os.makedirs(w_("tmpcwd"), exist_ok=True)
     ts = tools(build=True)
@@ -619,8 +644,9 @@ def phase_build():
     for wname, w in workloads().items():
         log(f"[build] {wname}")
         wr = res["workloads"][wname] = {}
+        n_rounds = LARGE_BUILD_RUNS if w.get("large") else BUILD_RUNS
         for t in ts:  # warm-up: fills pip / pex / uv caches
-            dt, rc, text, script, rss = do_build(t, w, t.out(wname))
+            dt, rc, text, script, rss = build_or_reuse(t, w, t.out(wname), REUSE_BUILDS and n_rounds == 0)
             wr[t.name] = {"command": script, "warmup_s": dt, "warmup_rss": rss, "rc": rc, "times": [], "rss": [],
                           "failures": []}
             if rc:
@@ -628,7 +654,7 @@ def phase_build():
                 log(f"  {t.name}: BUILD FAILED rc={rc}\n{tail(text, 600)}")
         ok = [t for t in ts if wr[t.name]["rc"] == 0]
         rounds = []
-        for r in range(LARGE_BUILD_RUNS if w.get("large") else BUILD_RUNS):
+        for r in range(n_rounds):
             row = {}
             for t in rotated(ok, r):
                 dt, rc, text, _, rss = do_build(t, w, t.out(wname))
@@ -650,21 +676,7 @@ def phase_build():
         log(f"[build] {wname}")
         for t in tools():
             out = t.out(wname)
-            stamp_path, key = out + ".stamp.json", [t.build_script(w, out), PINS, SYNTH_VERSION, STAMP_VERSION]
-            try:
-                with open(stamp_path) as f:
-                    stamp = json.load(f)
-            except (OSError, ValueError):
-                stamp = {}
-            if SYNTH_REUSE and not t.name.startswith("pybundle") and stamp.get("key") == key and os.path.exists(out):
-                dt, rc, text, script, rss = stamp["s"], 0, "", key[0], stamp["rss"]
-                log(f"  {t.name}: reused ({dt:.2f}s, peak {(rss or 0) / 1e6:.0f} MB when built)")
-            else:
-                rmtree(stamp_path)
-                dt, rc, text, script, rss = do_build(t, w, out)
-                if rc == 0 and rss:
-                    with open(stamp_path, "w") as f:
-                        json.dump({"key": key, "s": dt, "rss": rss}, f)
+            dt, rc, text, script, rss = build_or_reuse(t, w, out, SYNTH_REUSE)
             res["synth"].setdefault(wname, {})[t.name] = {"command": script, "s": dt, "rc": rc, "rss": rss,
                                                           "artifact": artifact(t, out)}
             if rc:
