@@ -1140,8 +1140,10 @@ def phase_report():
         same = []
         for wname, g in b["workloads"].items():
             a, z = ((g.get(c) or {}).get("artifact") or {} for c in ("pybundle", "pybundle-uv"))
+            if not (a and z):
+                continue
             same.append(f"{wname} {'identical' if a.get('sha256') and a.get('sha256') == z.get('sha256') else 'DIFFERENT'}")
-        md += ["pybundle output bytes, pip vs `--resolver uv`: " + ", ".join(same) + ".", ""]
+        md += ["pybundle output bytes, pip vs `--resolver uv`: " + ", ".join(same) + ".", ""] if same else []
 
     rows = []
     for wname, g in b["workloads"].items():
@@ -1187,8 +1189,12 @@ def phase_report():
     for shape, sizes in synth_sizes(r["synth"]).items():
         rows = []
         for c in COLS:
-            cells = [cell(r["synth"].get(f"{c}@{shape}-{n}")) for n in sizes]
             arts = [((bsyn.get(f"synth-{shape}-{n}") or {}).get(c) or {}) for n in sizes]
+            cells = []
+            for n, a in zip(sizes, arts):
+                x = cell(r["synth"].get(f"{c}@{shape}-{n}"))
+                zip64 = (a.get("artifact") or {}).get("entries", 0) > 65535 and c != "pybundle"
+                cells.append(x + " (Zip64 zipapp)" if x == "FAIL" and zip64 else x)
             ents = " / ".join(str((a.get("artifact") or {}).get("entries", "–")) for a in arts)
             sz = " / ".join(mb((a.get("artifact") or {})["bytes"]) if (a.get("artifact") or {}).get("bytes")
                             else "–" for a in arts)
@@ -1207,7 +1213,9 @@ def phase_report():
         what = "all in one distribution" if shape == "one" else f"one distribution per package of {SYNTH_DIST_SIZE}"
         md += [f"## Synthetic warm start, {what} (same entry point), s", "",
                "Generated pure modules bundled with `--site-packages` (pex: `-D`); the entry imports the last "
-               "filler module. Growth: median of the per-round paired differences to the smallest bundle.", "",
+               "filler module. Growth: median of the per-round paired differences to the smallest bundle. "
+               "FAIL (Zip64 zipapp): more than 65,535 entries make shiv and pex write a Zip64 archive, which "
+               "zipimport reads only from CPython 3.13 on (`can't find '__main__' module`).", "",
                table(head, rows), ""]
 
     fails = []
