@@ -49,8 +49,11 @@ Knobs (environment variables, all optional):
   TOOLS         comma list of shiv,pex,pex-venv,pybundle (the venv baseline is always kept)
   SYNTH_FILES   comma list of module counts of the synthetic bundles (default 200,20000;
                 e.g. 200,20000,70000; empty disables the synthetic rows). The smallest is
-                the base of the growth columns. A 70,000-module bundle takes about 35 s to
-                build with shiv and several minutes with pex (see README)
+                the base of the growth columns. A 70,000-module bundle took 0.5-3 min to
+                build with shiv and 2-4 min with pex on a shared 2-core machine; shiv's and
+                pex's are Zip64 zipapps (over 65,535 entries) that zipimport before CPython
+                3.13 cannot start, shown as "FAIL (Zip64 zipapp)". Each distribution adds
+                a 3-file .dist-info (METADATA, top_level.txt, RECORD with hashes)
   SYNTH_SHAPES  comma list of `one` (a single distribution) and `many` (one distribution per
                 SYNTH_DIST_SIZE modules); default one,many
   SYNTH_DIST_SIZE  modules per filler package, and so per distribution of `many` (default 100)
