@@ -4,17 +4,33 @@
     python3 bench/bench.py            # setup, build, run, report (one run)
     python3 bench/bench.py setup|build|run|report
 
-It builds the same five workloads with every tool and measures, in interleaved and rotated
-rounds, every figure of the performance targets (README, "Benchmark"):
+It builds the same workloads with every tool and measures, in interleaved and rotated rounds,
+every figure of the performance targets (README, "Benchmark"). Workloads: five core ones
+(black, httpie, twisted, gunicorn+Flask, numpy) and two large applications, opt-in with
+WORKLOADS (sphinx `sphinx-build --version`; azure-cli `python -m azure.cli --version`, about
+150 distributions: `-m azure.cli` for pybundle and pex, `-e azure.cli.__main__` for shiv).
 
   warm start     the workload's --version / matmul command, extraction cache filled
-  first start    the same command, a fresh empty extraction cache for every run
+  first start    the same command, a fresh empty extraction cache for every run, and the
+                 files and directories each first start leaves under its cache root
+                 (PYBUNDLE_ROOT, SHIV_ROOT, PEX_ROOT; a venv writes none)
   servers        time to the first HTTP 200 of `twist web` and gunicorn+Flask, empty cache
   build          build time with warm pip / pex caches (pybundle with pip, and with
-                 `--resolver uv` when `pybundle --help` lists it)
+                 `--resolver uv` when `pybundle --help` lists it), and the peak memory of
+                 every build: ru_maxrss from wait4() on the build's shell (forked by a small
+                 wrapper), i.e. the largest resident set of any single process of the build
+                 (not a sum)
   size           bytes of each artifact
   cache          bytes on disk of the extraction cache after the warm runs
-  synthetic      warm start of a generated N-file bundle (200 vs 20,000 files, same entry point)
+  synthetic      warm start of generated bundles of N modules (default 200 and 20,000; 70,000
+                 with SYNTH_FILES), same entry point, in two shapes: `one` distribution that
+                 claims every module, or `many` distributions of SYNTH_DIST_SIZE modules each
+                 (plus one for the entry). All sizes and shapes run in one interleaved
+                 measurement; growth = median of per-round paired differences to the smallest.
+                 Build time and peak memory of each synthetic artifact (one cold build) too.
+
+The report starts with the open issues' target table (warm ratios per workload, synthetic
+growth, azure-cli warm ratio, build peak memory, first-start ratios, files written, sizes).
 
 Every time is the wall time of a whole process, spawn to reap, after an untimed `sync`. Each
 bundle's time is also divided by the venv's time of the same round (paired ratio); medians
@@ -24,17 +40,39 @@ Knobs (environment variables, all optional):
   RUNS          rounds of every run-time measurement (default 7, plus one warm-up)
   BUILD_RUNS    rounds of timed warm builds (default 5, plus one warm-up build)
   SERVER_RUNS   rounds of the server measurement (default: RUNS)
-  WORKLOADS     comma list of black,httpie,twisted,gunicorn,numpy (default: all)
+  WORKLOADS     comma list of black,httpie,twisted,gunicorn,numpy,sphinx,azure-cli, or the
+                groups `core` (the first five, the default), `large` (sphinx,azure-cli), `all`
+  LARGE_RUNS    rounds of the warm and first-start runs of the large applications
+                (default: RUNS, at most 5)
+  LARGE_BUILD_RUNS  timed warm builds of the large applications (default: BUILD_RUNS, at
+                most 1); 0 keeps only the warm-up build (time shown as "warm-up only")
   TOOLS         comma list of shiv,pex,pex-venv,pybundle (the venv baseline is always kept)
-  SYNTH_FILES   comma list of file counts of the synthetic bundles (default 200,20000;
-                empty disables the synthetic rows)
+  SYNTH_FILES   comma list of module counts of the synthetic bundles (default 200,20000;
+                e.g. 200,20000,70000; empty disables the synthetic rows). The smallest is
+                the base of the growth columns. A 70,000-module bundle took 0.5-3 min to
+                build with shiv and 2-4 min with pex on a shared 2-core machine; shiv's and
+                pex's are Zip64 zipapps (over 65,535 entries) that zipimport before CPython
+                3.13 cannot start, shown as "FAIL (Zip64 zipapp)". Each distribution adds
+                a 3-file .dist-info (METADATA, top_level.txt, RECORD with hashes)
+  SYNTH_SHAPES  comma list of `one` (a single distribution) and `many` (one distribution per
+                SYNTH_DIST_SIZE modules); default one,many
+  SYNTH_DIST_SIZE  modules per filler package, and so per distribution of `many` (default 100)
+  SYNTH_REUSE   1 (default): keep a synthetic venv / shiv / pex artifact that an earlier build
+                phase in the same BENCH_WORK made with the same command and pins (its build
+                time and memory are the recorded ones); pybundle's are always rebuilt. 0 rebuilds
+  REUSE_BUILDS  1: the same for the workloads' venv / shiv / pex artifacts, when no timed build
+                round follows (BUILD_RUNS or LARGE_BUILD_RUNS 0): e.g. a second large-app run
+                rebuilds only pybundle's azure-cli bundle. Default 0 (the index may have moved)
   ROWS          comma list of the row groups to measure: warm,cold,servers,build,synth
                 (default: all). `ROWS=warm` builds each bundle once and times warm starts
-                only; the size and extraction cache tables come along at no cost.
+                only; the size, peak memory (of that one build) and extraction cache tables
+                come along at no cost. `ROWS=synth` builds and runs no workload, only the
+                synthetic bundles.
   PYBUNDLE      the pybundle binary (default target/release/pybundle, built with
                 `cargo build --release` when missing)
   BENCH_PYTHON  the interpreter everything is built for (default: the one running this)
-  BENCH_WORK    scratch directory (default /tmp/pybundle-ownbench)
+  BENCH_WORK    scratch directory (default /tmp/pybundle-ownbench); two runs at once need two
+  RESULTS_NAME  the report's file name in bench/results/, without .md / .json (default latest)
   BENCH_PINS    what the tools venv installs (default "shiv==1.0.8 pex==2.105.2 uv==0.13.9")
 
 Method (learned from ../shared/bench/anchors.py; this is an independent implementation):
@@ -50,6 +88,7 @@ Method (learned from ../shared/bench/anchors.py; this is an independent implemen
 - Extraction caches: PYBUNDLE_ROOT, SHIV_ROOT, PEX_ROOT; a fresh directory for each first start.
 """
 
+import base64
 import hashlib
 import json
 import os
@@ -62,6 +101,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
 
@@ -69,18 +109,31 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 WORK = os.path.abspath(os.environ.get("BENCH_WORK", "/tmp/pybundle-ownbench"))
 RESULTS = os.path.join(HERE, "results")
+RESULTS_NAME = os.environ.get("RESULTS_NAME", "latest")
 BASE_PY = os.environ.get("BENCH_PYTHON") or os.path.realpath(sys.executable)
 RUNS = int(os.environ.get("RUNS", "7"))
 BUILD_RUNS = int(os.environ.get("BUILD_RUNS", "5"))
 SERVER_RUNS = int(os.environ.get("SERVER_RUNS", str(RUNS)))
+LARGE_RUNS = int(os.environ.get("LARGE_RUNS", str(min(RUNS, 5))))
+LARGE_BUILD_RUNS = int(os.environ.get("LARGE_BUILD_RUNS", str(min(BUILD_RUNS, 1))))
 PINS = os.environ.get("BENCH_PINS", "shiv==1.0.8 pex==2.105.2 uv==0.13.9").split()
 SYNTH_FILES = [int(x) for x in os.environ.get("SYNTH_FILES", "200,20000").split(",") if x.strip()]
+SYNTH_SHAPES = [x for x in os.environ.get("SYNTH_SHAPES", "one,many").split(",") if x.strip()]
+SYNTH_DIST_SIZE = int(os.environ.get("SYNTH_DIST_SIZE", "100"))
+SYNTH_REUSE = os.environ.get("SYNTH_REUSE", "1") != "0"
+REUSE_BUILDS = os.environ.get("REUSE_BUILDS", "0") == "1"
+SYNTH_VERSION = "synth-2"  # bump when make_synth() changes what it writes
+STAMP_VERSION = "stamp-2"  # bump when what a stamp records changes
+if set(SYNTH_SHAPES) - {"one", "many"}:
+    sys.exit(f"error: unknown SYNTH_SHAPES {sorted(set(SYNTH_SHAPES) - {'one', 'many'})}; known: one, many")
+if SYNTH_DIST_SIZE < 1 or any(n < 2 for n in SYNTH_FILES):
+    sys.exit("error: SYNTH_DIST_SIZE must be at least 1 and every SYNTH_FILES count at least 2")
 ROW_GROUPS = ("warm", "cold", "servers", "build", "synth")
 ROWS = [x for x in os.environ.get("ROWS", ",".join(ROW_GROUPS)).split(",") if x.strip()]
 if set(ROWS) - set(ROW_GROUPS):
     sys.exit(f"error: unknown ROWS {sorted(set(ROWS) - set(ROW_GROUPS))}; known: {list(ROW_GROUPS)}")
 if "build" not in ROWS:
-    BUILD_RUNS = 0
+    BUILD_RUNS = LARGE_BUILD_RUNS = 0
 if "synth" not in ROWS:
     SYNTH_FILES = []
 PYBUNDLE = os.path.abspath(os.environ.get("PYBUNDLE") or os.path.join(REPO, "target", "release", "pybundle"))
@@ -124,9 +177,15 @@ def local_wheel(name):
     return os.path.join(WHEELS, found[-1] if found else name + "-MISSING.whl")
 
 
-def workloads():
-    """name -> requirements, console script, run command + output regex, optional server."""
-    ws = {
+CORE = ["black", "httpie", "twisted", "gunicorn", "numpy"]
+LARGE = ["sphinx", "azure-cli"]
+
+
+def workload_table():
+    """name -> requirements, console script or module, run command + output regex, optional server.
+
+    `large` workloads take LARGE_RUNS / LARGE_BUILD_RUNS rounds instead of RUNS / BUILD_RUNS."""
+    return {
         "black": dict(reqs=["black"], console="black", args=["--version"], check=r", \d+\.\d+\.\d+"),
         "httpie": dict(reqs=["httpie"], console="http", args=["--version"], check=r"^\d+\.\d+\.\d+"),
         "twisted": dict(reqs=["twisted"], console="twist", module="twisted", args=["--version"],
@@ -138,18 +197,48 @@ def workloads():
                          server=(["-b", "127.0.0.1:{port}", "-w", "1", "hello_wsgi:app"],
                                  "/", b"hello from hello_wsgi")),
         "numpy": dict(reqs=[local_wheel("npdemo")], console="npdemo", args=[], check=r"matmul-trace \d+\.\d+"),
+        # sphinx-build prints the name it was started by (`sphinx.pyz 9.0.4`)
+        "sphinx": dict(reqs=["sphinx"], console="sphinx-build", args=["--version"], check=r"^\S+ \d+\.\d+\.\d+",
+                       large=True),
+        # `az` is a shell script, not a console entry point: every tool runs the module; shiv has no
+        # `-m`, its `-e` imports `azure.cli.__main__`, whose top level runs the CLI and exits
+        # pex's default (vendored pip 20.3.4, legacy resolver) resolves an azure-core that
+        # azure-cli-core rejects and fails after minutes: give it a pip with the new resolver
+        # (pex's `latest`, 26.2.2, is not on the index)
+        "azure-cli": dict(reqs=["azure-cli"], module="azure.cli", shiv_entry="azure.cli.__main__",
+                          pex_args=["--pip-version", "24.2"],
+                          args=["--version"], check=r"^azure-cli\s+\d+\.\d+",
+                          env={"AZURE_CORE_COLLECT_TELEMETRY": "false", "AZURE_CORE_NO_COLOR": "true"},
+                          large=True),
     }
-    only = [x for x in os.environ.get("WORKLOADS", "").split(",") if x]
+
+
+def cmdline(w):
+    """The workload's command as a person would type it (venv form)."""
+    head = [w["console"]] if w.get("console") else ["python", "-m", w["module"]]
+    return " ".join(head + w["args"])
+
+
+def workloads():
+    """The workloads WORKLOADS selects (default: the five core ones)."""
+    ws = workload_table()
+    only = []
+    for x in os.environ.get("WORKLOADS", "").split(","):
+        only += {"core": CORE, "large": LARGE, "all": CORE + LARGE}.get(x, [x] if x else [])
     unknown = set(only) - set(ws)
     if unknown:
-        sys.exit(f"error: unknown workload(s) {sorted(unknown)}; known: {sorted(ws)}")
-    return {k: v for k, v in ws.items() if not only or k in only}
+        sys.exit(f"error: unknown workload(s) {sorted(unknown)}; known: {sorted(ws)}, core, large, all")
+    if not set(ROWS) & {"warm", "cold", "servers", "build"}:
+        return {}  # e.g. ROWS=synth: no workload is built or run
+    return {k: v for k, v in ws.items() if (k in only if only else k in CORE)}
 
 
 def synth_workloads():
-    """Synthetic N-file workloads: one entry module plus N-1 filler modules never imported."""
-    return {f"synth-{n}": dict(synth=n, site=w_("synth", str(n), "site"), entry="synth_app:main",
-                               args=[], check=r"^synth-app ok$") for n in SYNTH_FILES}
+    """Synthetic workloads, one per shape and file count: an entry package plus N-1 filler modules
+    in packages of SYNTH_DIST_SIZE files; the entry imports one filler module of the last package."""
+    return {f"synth-{shape}-{n}": dict(synth=n, shape=shape, site=w_("synth", f"{shape}-{n}-{SYNTH_DIST_SIZE}", "site"),
+                                       entry="synth_app:main", args=[], check=r"^synth-app ok \d+$")
+            for shape in SYNTH_SHAPES for n in SYNTH_FILES}
 
 
 def pybundle_resolvers():
@@ -183,8 +272,12 @@ class Tool:
         if n == "shiv":
             # shiv always runs `pip install`, which refuses an empty requirement list: give it a
             # wheel that holds nothing but its metadata
-            src = f"--site-packages {q(site)} -e {w['entry']} --no-index {q(empty_wheel())}" if site \
-                else f"-c {q(w['console'])} {reqs}"
+            if site:
+                src = f"--site-packages {q(site)} -e {w['entry']} --no-index {q(empty_wheel())}"
+            elif w.get("shiv_entry"):
+                src = f"-e {q(w['shiv_entry'])} {reqs}"
+            else:
+                src = f"-c {q(w['console'])} {reqs}"
             return f"{q(SHIV)} {src} -o {q(out)} -q"
         if n in ("pex", "pex-venv"):
             if site:
@@ -193,10 +286,16 @@ class Tool:
                 entry = f"-m {q(w['module'])}" if w.get("module") else f"-c {q(w['console'])}"
                 src = f"{reqs} {entry}"
             flags = " --venv --sh-boot" if n == "pex-venv" else ""
+            flags += "".join(" " + q(a) for a in w.get("pex_args", []))
             # --python: the --sh-boot fast path is keyed by the build interpreter
             return f"{q(PEX)} {src} --python {q(CLEAN_PY)}{flags} -o {q(out)}"
         if n.startswith("pybundle"):
-            src = f"--site-packages {q(site)} -e {w['entry']}" if site else f"-c {q(w['console'])} {reqs}"
+            if site:
+                src = f"--site-packages {q(site)} -e {w['entry']}"
+            elif w.get("console"):
+                src = f"-c {q(w['console'])} {reqs}"
+            else:
+                src = f"-m {q(w['module'])} {reqs}"
             res = " --resolver uv" if n == "pybundle-uv" else ""
             return f"{q(PYBUNDLE)} -q -o {q(out)} --python {q(BUILD_PY)}{res} {src}"
         raise ValueError(n)
@@ -205,6 +304,8 @@ class Tool:
         if self.name == "venv":
             if "synth" in w:
                 return [os.path.join(out, "bin", "python"), "-c", "import synth_app; synth_app.main()"]
+            if not w.get("console"):
+                return [os.path.join(out, "bin", "python"), "-m", w["module"]] + w["args"]
             return [os.path.join(out, "bin", w["console"])] + w["args"]
         return [out] + w["args"]  # through the bundle's own shebang
 
@@ -274,6 +375,15 @@ def tree_bytes(path):
             except OSError:
                 pass
     return {"files": files, "bytes": size}
+
+
+def tree_count(path):
+    """Files (anything not a directory) and directories below `path`."""
+    files = dirs = 0
+    for _, ds, fs in os.walk(path):
+        files += len(fs)
+        dirs += len(ds)
+    return {"files": files, "dirs": dirs}
 
 
 def tail(s, n=1200):
@@ -350,7 +460,7 @@ def phase_setup():
         sh(f"{q(PIP)} wheel -q --no-deps -w {q(WHEELS)} {q(os.path.join(HERE, 'apps', 'hello_wsgi'))} "
            f"{q(os.path.join(HERE, 'apps', 'npdemo'))}", env=build_env())
     for w in synth_workloads().values():
-        make_synth(w["synth"], w["site"])
+        make_synth(w["synth"], w["shape"], w["site"])
 
 
 def empty_wheel():
@@ -367,39 +477,127 @@ def empty_wheel():
     return path
 
 
-def make_synth(n, site):
-    """`synth_app` (the entry) plus n-1 small filler modules in packages of 100 files."""
+def write_dist_info(site, name, files):
+    """A minimal installed distribution `name` 0.0.0 whose RECORD claims `files` (paths in `site`)."""
+    info = f"{name}-0.0.0.dist-info"
+    os.makedirs(os.path.join(site, info))
+    meta = {"METADATA": f"Metadata-Version: 2.1\nName: {name.replace('_', '-')}\nVersion: 0.0.0\n",
+            "top_level.txt": "".join(sorted({f.split("/")[0] + "\n" for f in files}))}
+    lines = []
+    for rel in files:
+        with open(os.path.join(site, rel), "rb") as f:
+            data = f.read()
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        lines.append(f"{rel},sha256={digest},{len(data)}\n")
+    for fname, text in meta.items():
+        with open(os.path.join(site, info, fname), "w") as f:
+            f.write(text)
+        lines.append(f"{info}/{fname},,\n")
+    with open(os.path.join(site, info, "RECORD"), "w") as f:
+        f.write("".join(lines) + f"{info}/RECORD,,\n")
+
+
+def make_synth(n, shape, site):
+    """`synth_app` (the entry) plus n-1 small filler modules in top-level packages `synth_pNNNN` of
+    SYNTH_DIST_SIZE files. shape `one`: a single distribution claims them all; `many`: every filler
+    package is a distribution of its own (and `synth_app` one more). The entry imports the last
+    filler module, so every tool has to find one module among all the others."""
     marker = os.path.join(site, "..", "complete")
     if os.path.exists(marker):
-        return
+        with open(marker) as f:
+            if f.read() == SYNTH_VERSION:
+                return
     rmtree(site)
+    os.makedirs(site)
+    left, i, packages = n - 1, 0, []
+    while left > 0:
+        pkg = f"synth_p{i:04d}"
+        os.makedirs(os.path.join(site, pkg))
+        files = []
+        for j in range(min(SYNTH_DIST_SIZE, left)):
+            name = "__init__.py" if j == 0 else f"m{j:03d}.py"
+            with open(os.path.join(site, pkg, name), "w") as f:
+                f.write(f'"""filler module {i}.{j}"""\nVALUE = {i * SYNTH_DIST_SIZE + j}\n\n\ndef f(x):\n    return x + VALUE\n')
+            files.append(f"{pkg}/{name}")
+        packages.append(files)
+        left -= len(files)
+        i += 1
+    last = packages[-1][-1][:-3].replace("/", ".").replace(".__init__", "")
     os.makedirs(os.path.join(site, "synth_app"))
     with open(os.path.join(site, "synth_app", "__init__.py"), "w") as f:
-        f.write('def main():\n    print("synth-app ok")\n    return 0\n')
-    left = n - 1
-    i = 0
-    while left > 0:
-        pkg = os.path.join(site, "synth_fill", f"p{i:04d}")
-        os.makedirs(pkg)
-        for j in range(min(100, left)):
-            name = "__init__.py" if j == 0 else f"m{j:03d}.py"
-            with open(os.path.join(pkg, name), "w") as f:
-                f.write(f'"""filler module {i}.{j}"""\nVALUE = {i * 100 + j}\n\n\ndef f(x):\n    return x + VALUE\n')
-        left -= min(100, left)
-        i += 1
-    open(marker, "w").close()
+        f.write(f'def main():\n    import {last} as m\n\n    print("synth-app ok", m.VALUE)\n    return 0\n')
+    if shape == "one":
+        write_dist_info(site, "synth_app", ["synth_app/__init__.py"] + [f for fs in packages for f in fs])
+    else:
+        write_dist_info(site, "synth_app", ["synth_app/__init__.py"])
+        for fs in packages:
+            write_dist_info(site, fs[0].split("/")[0], fs)
+    with open(marker, "w") as f:
+        f.write(SYNTH_VERSION)
 
 
 # ---------------------------------------------------------------------------------------------
 # build
 # ---------------------------------------------------------------------------------------------
+# Runs argv[2:] as a forked child and writes "<ru_maxrss KiB> <seconds>" of it to argv[1]. The
+# wrapper exists because Linux carries a process's peak RSS over execve, and subprocess spawns
+# with vfork: a build started straight from this (large) process would report at least this
+# process's own peak. Forked from the small wrapper, the build's peak starts near zero.
+RSS_WRAPPER = r"""
+import os, sys, time
+t0 = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execvp(sys.argv[2], sys.argv[2:])
+    finally:
+        os._exit(127)
+_, status, ru = os.wait4(pid, 0)
+dt = time.perf_counter() - t0
+with open(sys.argv[1], "w") as f:
+    f.write("%d %.6f" % (ru.ru_maxrss, dt))
+code = os.waitstatus_to_exitcode(status)
+sys.exit(code if code >= 0 else 128 - code)
+"""
+
+
+def timed_rss(argv, env, timeout, cwd):
+    """Wall time, exit status, output and peak memory of one process tree.
+
+    The peak is `ru_maxrss` of wait4(): the largest resident set of the process and of every
+    descendant it waited for (the largest single process of the tree, not a sum), in bytes.
+    The time is taken around fork and wait4 inside the wrapper (its own start is not counted)."""
+    with tempfile.TemporaryFile() as outf, tempfile.NamedTemporaryFile("r") as rssf:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-S", "-c", RSS_WRAPPER, rssf.name] + argv, env=env,
+                                stdin=subprocess.DEVNULL, stdout=outf, stderr=subprocess.STDOUT, cwd=cwd,
+                                start_new_session=True)
+        try:
+            rc = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
+            rc = 124
+        dt = time.perf_counter() - t0
+        outf.seek(0)
+        text = outf.read().decode("utf-8", "replace") + ("\nTIMEOUT" if rc == 124 else "")
+        fields = rssf.read().split()
+    if len(fields) == 2:
+        return float(fields[1]), rc, text, int(fields[0]) * 1024
+    return dt, rc, text, None
+
+
 def do_build(t, w, out):
+    """Returns (seconds, exit status, output tail, command, peak memory in bytes)."""
     rmtree(out)
     os.makedirs(os.path.dirname(out), exist_ok=True)
     script = t.build_script(w, out)
     os.sync()
-    dt, rc, so, se = timed(["bash", "-c", "set -e\n" + script], build_env(), timeout=BUILD_TIMEOUT, cwd=w_("tmpcwd"))
-    return dt, rc, tail(so + se), script
+    dt, rc, text, rss = timed_rss(["bash", "-c", "set -e\n" + script], build_env(), BUILD_TIMEOUT, w_("tmpcwd"))
+    return dt, rc, tail(text), script, rss
 
 
 def artifact(t, out):
@@ -407,8 +605,11 @@ def artifact(t, out):
         return None
     if os.path.isdir(out):
         return {"bytes": tree_bytes(out)["bytes"], "kind": "venv dir"}
+    h = hashlib.sha256()
     with open(out, "rb") as f:
-        d = {"bytes": os.path.getsize(out), "sha256": hashlib.sha256(f.read()).hexdigest()}
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    d = {"bytes": os.path.getsize(out), "sha256": h.hexdigest()}
     try:
         with zipfile.ZipFile(out) as z:
             d["entries"] = len(z.infolist())
@@ -417,28 +618,52 @@ def artifact(t, out):
     return d
 
 
+def build_or_reuse(t, w, out, reuse):
+    """do_build(), or with `reuse` the artifact an earlier build phase in this BENCH_WORK made with
+    the same command and pins (its recorded time and peak memory). pybundle is always built."""
+    stamp_path = out + ".stamp.json"
+    key = [t.build_script(w, out), PINS, SYNTH_VERSION if w.get("synth") else "", STAMP_VERSION]
+    try:
+        with open(stamp_path) as f:
+            stamp = json.load(f)
+    except (OSError, ValueError):
+        stamp = {}
+    if reuse and not t.name.startswith("pybundle") and stamp.get("key") == key and os.path.exists(out):
+        log(f"  {t.name}: reused ({stamp['s']:.2f}s, peak {(stamp['rss'] or 0) / 1e6:.0f} MB when built)")
+        return stamp["s"], 0, "", key[0], stamp["rss"]
+    rmtree(stamp_path)
+    dt, rc, text, script, rss = do_build(t, w, out)
+    if rc == 0 and rss:
+        with open(stamp_path, "w") as f:
+            json.dump({"key": key, "s": dt, "rss": rss}, f)
+    return dt, rc, text, script, rss
+
+
 def phase_build():
     os.makedirs(w_("tmpcwd"), exist_ok=True)
     ts = tools(build=True)
     res = {"tools": [t.name for t in ts], "resolvers": pybundle_resolvers(), "workloads": {}, "synth": {},
-           "config": {"BUILD_RUNS": BUILD_RUNS, "ROWS": ROWS}}
+           "config": {"BUILD_RUNS": BUILD_RUNS, "LARGE_BUILD_RUNS": LARGE_BUILD_RUNS, "ROWS": ROWS}}
     for wname, w in workloads().items():
         log(f"[build] {wname}")
         wr = res["workloads"][wname] = {}
+        n_rounds = LARGE_BUILD_RUNS if w.get("large") else BUILD_RUNS
         for t in ts:  # warm-up: fills pip / pex / uv caches
-            dt, rc, text, script = do_build(t, w, t.out(wname))
-            wr[t.name] = {"command": script, "warmup_s": dt, "rc": rc, "times": [], "failures": []}
+            dt, rc, text, script, rss = build_or_reuse(t, w, t.out(wname), REUSE_BUILDS and n_rounds == 0)
+            wr[t.name] = {"command": script, "warmup_s": dt, "warmup_rss": rss, "rc": rc, "times": [], "rss": [],
+                          "failures": []}
             if rc:
                 wr[t.name]["error"] = text
                 log(f"  {t.name}: BUILD FAILED rc={rc}\n{tail(text, 600)}")
         ok = [t for t in ts if wr[t.name]["rc"] == 0]
         rounds = []
-        for r in range(BUILD_RUNS):
+        for r in range(n_rounds):
             row = {}
             for t in rotated(ok, r):
-                dt, rc, text, _ = do_build(t, w, t.out(wname))
+                dt, rc, text, _, rss = do_build(t, w, t.out(wname))
                 if rc == 0:
                     wr[t.name]["times"].append(dt)
+                    wr[t.name]["rss"].append(rss)
                     row[t.name] = dt
                 else:
                     wr[t.name]["failures"].append(text)
@@ -446,19 +671,22 @@ def phase_build():
         wr["_rounds"] = rounds
         for t in ok:
             wr[t.name]["artifact"] = artifact(t, t.out(wname))
-            log(f"  {t.name}: {statistics.median(wr[t.name]['times']) if wr[t.name]['times'] else float('nan'):.2f}s"
-                f"  {wr[t.name]['artifact']}")
+            log(f"  {t.name}: " + (f"{statistics.median(wr[t.name]['times']):.2f}s" if wr[t.name]["times"]
+                                   else f"{wr[t.name]['warmup_s']:.2f}s (warm-up)")
+                + f"  peak {max([x for x in wr[t.name]['rss'] + [wr[t.name]['warmup_rss']] if x] or [0]) / 1e6:.0f} MB"
+                + f"  {wr[t.name]['artifact']}")
     for wname, w in synth_workloads().items():
         log(f"[build] {wname}")
         for t in tools():
-            dt, rc, text, script = do_build(t, w, t.out(wname))
-            res["synth"].setdefault(wname, {})[t.name] = {"command": script, "s": dt, "rc": rc,
-                                                          "artifact": artifact(t, t.out(wname))}
+            out = t.out(wname)
+            dt, rc, text, script, rss = build_or_reuse(t, w, out, SYNTH_REUSE)
+            res["synth"].setdefault(wname, {})[t.name] = {"command": script, "s": dt, "rc": rc, "rss": rss,
+                                                          "artifact": artifact(t, out)}
             if rc:
                 res["synth"][wname][t.name]["error"] = text
                 log(f"  {t.name}: BUILD FAILED rc={rc}\n{tail(text, 600)}")
             else:
-                log(f"  {t.name}: {dt:.2f}s")
+                log(f"  {t.name}: {dt:.2f}s, peak {(rss or 0) / 1e6:.0f} MB")
     with open(STATE, "w") as f:
         json.dump(res, f, indent=1)
 
@@ -471,6 +699,7 @@ class Variant:
         self.t, self.w, self.wname, self.mode = t, w, wname, mode
         self.label, self.base = label or t.name, base  # row key, and the key its ratio divides by
         self.times, self.fail, self.note, self.sample = [], None, None, None
+        self.written = []  # files and directories each first start left under its cache root
 
     def cache_dir(self, rnd):
         if self.mode == "cold":
@@ -479,6 +708,7 @@ class Variant:
 
     def env(self, rnd):
         e = run_env()
+        e.update(self.w.get("env", {}))
         if self.t.cache_env:
             e[self.t.cache_env] = self.cache_dir(rnd)
         return e
@@ -488,11 +718,14 @@ def run_once(v, rnd):
     os.sync()
     dt, rc, so, se = timed(v.t.run_argv(v.w, v.t.out(v.wname)), v.env(rnd), cwd=w_("tmpcwd"))
     ok = rc == 0 and re.search(v.w["check"], so + se, re.M) is not None
-    if v.mode == "cold" and v.t.cache_env:
-        d = v.cache_dir(rnd)
-        if rnd == "warmup" and not (os.path.isdir(d) and os.listdir(d)):
+    if v.mode == "cold":
+        d = v.cache_dir(rnd) if v.t.cache_env else None
+        if d and rnd == "warmup" and not (os.path.isdir(d) and os.listdir(d)):
             v.note = "the empty cache stayed empty (nothing extracted)"
-        rmtree(d)
+        if ok:
+            v.written.append(tree_count(d) if d else {"files": 0, "dirs": 0})
+        if d:
+            rmtree(d)
     return dt, rc, ok, so, se
 
 
@@ -526,6 +759,8 @@ def summarize(variants, rounds):
         ratios = [row[v.label] / row[v.base] for row in rounds if v.label in row and row.get(v.base)]
         out[v.label] = {"time": stats(v.times), "ratio": stats(ratios), "fail": v.fail, "note": v.note,
                          "sample": v.sample}
+        if v.mode == "cold":
+            out[v.label]["written"] = v.written
     return out
 
 
@@ -643,13 +878,15 @@ def phase_run():
     log(f"[run] network: {net}")
     ts = [t for t in tools() if t.name in RUN_TOOLS]
     ws = workloads()
-    res = {"network": net, "config": {"RUNS": RUNS, "SERVER_RUNS": SERVER_RUNS, "ROWS": ROWS}, "warm": {},
+    res = {"network": net, "config": {"RUNS": RUNS, "SERVER_RUNS": SERVER_RUNS, "LARGE_RUNS": LARGE_RUNS, "ROWS": ROWS,
+                                      "SYNTH_FILES": SYNTH_FILES, "SYNTH_SHAPES": SYNTH_SHAPES,
+                                      "SYNTH_DIST_SIZE": SYNTH_DIST_SIZE}, "warm": {},
            "cold": {}, "cache": {}, "synth": {}, "servers": {}}
     for wname, w in ws.items():
         for mode in (m for m in ("warm", "cold") if m in ROWS):
             log(f"[run] {wname} {mode}")
             vs = [Variant(t, w, wname, mode) for t in ts if os.path.exists(t.out(wname))]
-            res[mode][wname] = measure(vs, RUNS)
+            res[mode][wname] = measure(vs, LARGE_RUNS if w.get("large") else RUNS)
         for t in ts:
             d = os.path.join(RT, "warm", t.name, wname)
             if t.cache_env:
@@ -658,7 +895,7 @@ def phase_run():
     if "servers" in ROWS:
         res["servers"] = servers(ts, ws)
     # all sizes in one interleaved measurement, so that growth is a paired difference per round
-    vs = [Variant(t, w, wname, "warm", label=f"{t.name}@{w['synth']}", base=f"venv@{w['synth']}")
+    vs = [Variant(t, w, wname, "warm", label=f"{t.name}@{w['shape']}-{w['synth']}", base=f"venv@{w['shape']}-{w['synth']}")
           for wname, w in synth_workloads().items() for t in ts if os.path.exists(t.out(wname))]
     if vs:
         log("[run] synthetic warm")
@@ -705,6 +942,120 @@ def mb(b):
     return f"{b / 1e6:.2f} MB"
 
 
+# targets of the pybundle column: (limit, shown); the open issues' tables
+WARM_TARGETS = {w: (1.03, "≤ ×1.03") for w in CORE} | {"azure-cli": (1.05, "≤ ×1.05")}
+COLD_TARGETS = {"black": (1.5, "≤ ×1.5"), "httpie": (1.5, "≤ ×1.5"), "gunicorn": (1.5, "≤ ×1.5"),
+                "twisted": (2.5, "≤ ×2.5"), "numpy": (6.23, "≤ ×6.23 (no worse)"), "sphinx": (3.0, "≤ ×3"),
+                "azure-cli": (1.5, "≤ ×1.5")}
+SYNTH_LIMIT = 0.010
+BUILD_RSS_TARGETS = {"azure-cli": 250e6}
+
+
+def written_cell(d):
+    if not d or d.get("fail"):
+        return "FAIL" if d else "—"
+    ws = d.get("written") or []
+    if not ws:
+        return "—"
+    return f"{statistics.median(x['files'] for x in ws):.0f} / {statistics.median(x['dirs'] for x in ws):.0f}"
+
+
+def build_rss(g, c):
+    """Median peak memory (bytes) of the timed builds, else of the warm-up build."""
+    d = g.get(c) or {}
+    if d.get("error"):
+        return None
+    xs = [x for x in d.get("rss") or [] if x] or ([d["warmup_rss"]] if d.get("warmup_rss") else [])
+    return statistics.median(xs) if xs else None
+
+
+def synth_growth(rs, c, shape, n_small, n):
+    """Median over rounds of the paired difference (s) between the n-file and the n_small-file bundle."""
+    ka, kz = f"{c}@{shape}-{n_small}", f"{c}@{shape}-{n}"
+    ds = [row[kz] - row[ka] for row in rs.get("rounds", []) if ka in row and kz in row]
+    return statistics.median(ds) if ds else None
+
+
+def synth_sizes(rs):
+    """{shape: sorted file counts} present in the run's synthetic measurement."""
+    out = {}
+    for k in rs:
+        if "@" in k and "-" in k.split("@")[1]:
+            shape, n = k.split("@")[1].rsplit("-", 1)
+            out.setdefault(shape, set()).add(int(n))
+    return {k: sorted(v) for k, v in sorted(out.items())}
+
+
+def summary(b, r, wt):
+    """The open issues' target table: one row per target, every tool from this run."""
+    rows = []
+
+    def ratio(group, wname, c):
+        return med((r[group].get(wname) or {}).get(c), "ratio")
+
+    def fx(x):
+        return "—" if x is None else f"×{x:.2f}"
+
+    core = [w for w in CORE if w in r["warm"]]
+    if core:
+        cells = []
+        for c in COLS:
+            xs = [ratio("warm", w, c) for w in core]
+            cells.append(" / ".join(fx(x) for x in xs))
+        xs = [ratio("warm", w, "pybundle") for w in core]
+        worst = max(xs) if None not in xs else None
+        val, ok = verdict(worst, 1.03, lambda x: f"worst ×{x:.2f}")
+        rows.append([f"warm start, ratio to venv, {' / '.join(core)}"] + cells + ["≤ ×1.03 each", ok])
+    for shape, sizes in synth_sizes(r["synth"]).items():
+        for n in sizes[1:]:
+            cells = []
+            for c in COLS:
+                d = synth_growth(r["synth"], c, shape, sizes[0], n)
+                cells.append("—" if d is None else f"{d * 1000:+.1f} ms")
+            _, ok = verdict(synth_growth(r["synth"], "pybundle", shape, sizes[0], n), SYNTH_LIMIT, str)
+            rows.append([f"warm start, {n:,} over {sizes[0]:,} modules, {shape} distribution"
+                         f"{'s' if shape == 'many' else ''}"] + cells + ["≤ +10 ms", ok])
+    for wname in (w for w in LARGE if w in r["warm"]):
+        limit, shown = WARM_TARGETS.get(wname, (None, "(no target)"))
+        _, ok = verdict(ratio("warm", wname, "pybundle"), limit, str) if limit else (None, "–")
+        rows.append([f"warm start, {wname} `{cmdline(wt[wname])}`, ratio to venv"]
+                    + [fx(ratio("warm", wname, c)) for c in COLS] + [shown, ok])
+    for wname, g in b["workloads"].items():
+        if wname not in ("azure-cli", "numpy"):
+            continue
+        limit = BUILD_RSS_TARGETS.get(wname)
+        _, ok = verdict(build_rss(g, "pybundle"), limit, str) if limit else (None, "–")
+        rows.append([f"build peak memory, {wname}"]
+                    + [("—" if build_rss(g, c) is None else f"{build_rss(g, c) / 1e6:.0f} MB") for c in COLS]
+                    + [f"≤ {limit / 1e6:.0f} MB" if limit else "bounded", ok])
+    for wname in r["cold"]:
+        limit, shown = COLD_TARGETS.get(wname, (None, "(no target)"))
+        _, ok = verdict(ratio("cold", wname, "pybundle"), limit, str) if limit else (None, "–")
+        rows.append([f"first start, {wname}, ratio to warm venv"] + [fx(ratio("cold", wname, c)) for c in COLS]
+                    + [shown, ok])
+    for wname in (w for w in LARGE if w in r["cold"]):
+        rows.append([f"files / dirs written on first start, {wname}"]
+                    + [written_cell(r["cold"][wname].get(c)) for c in COLS] + ["", ""])
+    sized = [w for w, g in b["workloads"].items() if ((g.get("shiv") or {}).get("artifact") or {}).get("bytes")]
+    if sized:
+        cells = ["(site dir: see File size)"]
+        for c in COLS[1:]:
+            xs = []
+            for w in sized:
+                sv = b["workloads"][w]["shiv"]["artifact"]["bytes"]
+                a = (b["workloads"][w].get(c) or {}).get("artifact") or {}
+                xs.append(f"×{a['bytes'] / sv:.2f}" if a.get("bytes") else "—")
+            cells.append(" / ".join(xs))
+        rows.append([f"bundle size, ratio to shiv, {' / '.join(sized)}"] + cells
+                    + ["smaller than the previous run", "see File size"])
+    if not rows:
+        return []
+    return ["## Targets (issues: flat layout, first start)", "",
+            "Ratios are medians of per-round ratios to the venv run of the same round; growth is the median of "
+            "per-round paired differences.", "",
+            table(["row"] + COLS + ["pybundle target", "met?"], rows), ""]
+
+
 def phase_report():
     with open(STATE) as f:
         b = json.load(f)
@@ -716,30 +1067,39 @@ def phase_report():
     smoke = RUNS < 3 or ("build" in ROWS and BUILD_RUNS < 3)
     if smoke:
         md += [f"**SMOKE RUN (RUNS={RUNS}, BUILD_RUNS={BUILD_RUNS}): proves the harness works; not results.**", ""]
+    cfg = r.get("config", {})
     md += [f"Date (UTC) {time.strftime('%Y-%m-%d %H:%M', time.gmtime())}; {platform.platform()}; "
            f"{os.cpu_count()} CPUs; run phase network: {r['network']}.",
-           f"Runs: {RUNS} rounds (+1 warm-up), servers {SERVER_RUNS}, builds {BUILD_RUNS}; medians; "
+           f"Runs: {cfg.get('RUNS', RUNS)} rounds (+1 warm-up), large apps {cfg.get('LARGE_RUNS', LARGE_RUNS)}, "
+           f"servers {cfg.get('SERVER_RUNS', SERVER_RUNS)}, builds {b.get('config', {}).get('BUILD_RUNS', BUILD_RUNS)} "
+           f"(large apps {b.get('config', {}).get('LARGE_BUILD_RUNS', LARGE_BUILD_RUNS)}); medians; "
            "(×N) = median of the ratios to the venv run of the same round.", "",
            "Versions: " + "; ".join(f"{k} {v}" for k, v in versions().items()), ""]
 
-    def time_rows(group, target_fn):
+    wt = workload_table()
+    md += summary(b, r, wt)
+
+    def time_rows(group, targets):
         rows = []
-        for wname in ws:
-            g = r[group].get(wname)
-            if not g:
-                continue
-            limit, shown = target_fn(wname)
+        for wname, g in r[group].items():
+            limit, shown = targets.get(wname, (None, "(no target)"))
             val, ok = verdict(med(g.get("pybundle"), "ratio"), limit, lambda x: f"×{x:.2f}")
-            cmd = " ".join([ws[wname]["console"]] + ws[wname]["args"])
-            rows.append([f"{wname} (`{cmd}`)"] + [cell(g.get(c)) for c in COLS] + [shown, val, ok])
+            rows.append([f"{wname} (`{cmdline(wt[wname])}`)"] + [cell(g.get(c)) for c in COLS] + [shown, val, ok])
         return rows
 
-    if "warm" in ROWS:
+    if r["warm"]:
         md += ["## Warm start (cache filled), s", "",
-               table(head_t, time_rows("warm", lambda w: (1.05, "≤ ×1.05"))), ""]
-    if "cold" in ROWS:
+               table(head_t, time_rows("warm", WARM_TARGETS)), ""]
+    if r["cold"]:
         md += ["## First start, empty cache, s", "",
-               table(head_t, time_rows("cold", lambda w: (4.0, "≤ ×4") if w == "numpy" else (1.5, "≤ ×1.5"))), ""]
+               table(head_t, time_rows("cold", COLD_TARGETS)), ""]
+        rows = []
+        for wname, g in r["cold"].items():
+            rows.append([wname] + [written_cell(g.get(c)) for c in COLS])
+        md += ["## Written on first start (files / directories under the cache root, median over runs)", "",
+               "pybundle: `PYBUNDLE_ROOT`; shiv: `SHIV_ROOT`; pex and pex `--venv`: `PEX_ROOT` (a fresh empty "
+               "directory for every run); a venv writes nothing.", "",
+               table(["workload"] + COLS, rows), ""]
 
     rows = []
     targets = {"twisted": 0.35, "gunicorn": 0.25}
@@ -765,7 +1125,9 @@ def phase_report():
             d = g.get(c)
             if c == "pybundle-uv" and "uv" not in b["resolvers"]:
                 cells.append("n/a")
-            elif not d or d.get("error") or not d["times"]:
+            elif d and not d.get("error") and not d["times"]:
+                cells.append(f"{d['warmup_s']:.2f} (warm-up only)")
+            elif not d or d.get("error"):
                 cells.append("FAIL" if d else "—")
             else:
                 rs = ratio_to(c, "shiv")
@@ -781,8 +1143,22 @@ def phase_report():
         same = []
         for wname, g in b["workloads"].items():
             a, z = ((g.get(c) or {}).get("artifact") or {} for c in ("pybundle", "pybundle-uv"))
+            if not (a and z):
+                continue
             same.append(f"{wname} {'identical' if a.get('sha256') and a.get('sha256') == z.get('sha256') else 'DIFFERENT'}")
-        md += ["pybundle output bytes, pip vs `--resolver uv`: " + ", ".join(same) + ".", ""]
+        md += ["pybundle output bytes, pip vs `--resolver uv`: " + ", ".join(same) + ".", ""] if same else []
+
+    rows = []
+    for wname, g in b["workloads"].items():
+        cells = ["—" if build_rss(g, c) is None else f"{build_rss(g, c) / 1e6:.0f}" for c in bcols]
+        limit = BUILD_RSS_TARGETS.get(wname)
+        val, ok = verdict(build_rss(g, "pybundle"), limit, lambda x: f"{x / 1e6:.0f} MB") if limit else ("", "–")
+        rows.append([wname] + cells + [f"≤ {limit / 1e6:.0f} MB" if limit else "(no target)", val, ok])
+    if rows:
+        md += ["## Build peak memory, MB", "",
+               "Largest resident set of any one process of the build (`ru_maxrss` of wait4 on the build's shell), "
+               "median over the timed builds, else the warm-up build's.", "",
+               table(["workload"] + bcols + ["pybundle target", "pybundle", "met?"], rows), ""]
 
     rows = []
     for wname, g in b["workloads"].items():
@@ -798,7 +1174,8 @@ def phase_report():
         pv = size("pybundle")
         val, ok = verdict(pv / sv if pv and sv else None, 1.15, lambda x: f"×{x:.2f}")
         rows.append([wname] + cells + ["≤ ×1.15 shiv", val, ok])
-    md += ["## File size", "", table(head_t, rows), ""]
+    if rows:
+        md += ["## File size", "", table(head_t, rows), ""]
 
     rows = []
     for wname, g in r["cache"].items():
@@ -808,31 +1185,44 @@ def phase_report():
         val, ok = verdict(pv / sv if pv is not None and sv else None, 0.5, lambda x: f"×{x:.2f}")
         target = "≤ ×0.5 shiv" if wname in ("httpie", "black") else "(no target)"
         rows.append([wname] + cells + [target, val, ok if wname in ("httpie", "black") else "–"])
-    md += ["## Extraction cache on disk after the warm runs", "", table(head_t, rows), ""]
+    if rows:
+        md += ["## Extraction cache on disk after the warm runs", "", table(head_t, rows), ""]
 
-    if r["synth"]:
-        sizes = sorted({int(k.split("@")[1]) for k in r["synth"] if "@" in k})
-        n_small, n_big = sizes[0], sizes[-1]
+    bsyn = b.get("synth", {})
+    for shape, sizes in synth_sizes(r["synth"]).items():
         rows = []
         for c in COLS:
-            ka, kz = f"{c}@{n_small}", f"{c}@{n_big}"
-            a, z = r["synth"].get(ka), r["synth"].get(kz)
-            ents = [((b["synth"].get(f"synth-{n}", {}).get(c) or {}).get("artifact") or {}).get("entries", "–")
-                    for n in (n_small, n_big)]
-            ds = [row[kz] - row[ka] for row in r["synth"]["rounds"] if ka in row and kz in row]
-            delta = statistics.median(ds) if ds else None
-            if c == "pybundle":
-                val, ok = verdict(delta, 0.010, lambda x: f"{x * 1000:+.1f} ms")
-            else:
-                val, ok = (f"{delta * 1000:+.1f} ms" if delta is not None else "—"), ""
-            rows.append([c, cell(a), cell(z), f"{ents[0]} / {ents[1]}", val,
-                         "≤ +10 ms" if c == "pybundle" else "", ok])
-        md += [f"## Warm start of a synthetic {n_big}-file vs a {n_small}-file bundle (same entry point), s", "",
-               f"Generated pure modules bundled with `--site-packages` (pex: `-D`); the entry imports one of them.",
-               "", table(["tool", f"{n_small} files", f"{n_big} files", "zip entries", "growth (median of paired differences)", "target", "met?"], rows), ""]
+            arts = [((bsyn.get(f"synth-{shape}-{n}") or {}).get(c) or {}) for n in sizes]
+            cells = []
+            for n, a in zip(sizes, arts):
+                x = cell(r["synth"].get(f"{c}@{shape}-{n}"))
+                zip64 = (a.get("artifact") or {}).get("entries", 0) > 65535 and c != "pybundle"
+                cells.append(x + " (Zip64 zipapp)" if x == "FAIL" and zip64 else x)
+            ents = " / ".join(str((a.get("artifact") or {}).get("entries", "–")) for a in arts)
+            sz = " / ".join(mb((a.get("artifact") or {})["bytes"]) if (a.get("artifact") or {}).get("bytes")
+                            else "–" for a in arts)
+            bt = " / ".join(f"{a['s']:.1f} s, {a['rss'] / 1e6:.0f} MB" if a.get("s") is not None and a.get("rss")
+                            else "–" for a in arts)
+            growth, oks = [], []
+            for n in sizes[1:]:
+                d = synth_growth(r["synth"], c, shape, sizes[0], n)
+                growth.append("—" if d is None else f"{d * 1000:+.1f} ms")
+                if c == "pybundle":
+                    oks.append(verdict(d, SYNTH_LIMIT, str)[1])
+            rows.append([c] + cells + growth + [ents, sz, bt, "≤ +10 ms" if c == "pybundle" else "",
+                                                 ", ".join(oks)])
+        head = ["tool"] + [f"{n:,} modules" for n in sizes] + [f"growth {n:,} over {sizes[0]:,}" for n in sizes[1:]] \
+            + ["zip entries", "artifact size", "build (one, cold) time, peak memory", "target", "met?"]
+        what = "all in one distribution" if shape == "one" else f"one distribution per package of {SYNTH_DIST_SIZE}"
+        md += [f"## Synthetic warm start, {what} (same entry point), s", "",
+               "Generated pure modules bundled with `--site-packages` (pex: `-D`); the entry imports the last "
+               "filler module. Growth: median of the per-round paired differences to the smallest bundle. "
+               "FAIL (Zip64 zipapp): more than 65,535 entries make shiv and pex write a Zip64 archive, which "
+               "zipimport reads only from CPython 3.13 on (`can't find '__main__' module`).", "",
+               table(head, rows), ""]
 
     fails = []
-    for name, g in [("build", b["workloads"]), ("build synth", b["synth"])]:
+    for name, g in [("build", b["workloads"]), ("build synth", bsyn)]:
         for wname, d in g.items():
             for c, x in d.items():
                 if isinstance(x, dict) and x.get("error"):
@@ -848,9 +1238,9 @@ def phase_report():
         md += ["## Failures and notes", ""] + fails + [""]
     text = "\n".join(md)
     os.makedirs(RESULTS, exist_ok=True)
-    with open(os.path.join(RESULTS, "latest.md"), "w") as f:
+    with open(os.path.join(RESULTS, RESULTS_NAME + ".md"), "w") as f:
         f.write(text)
-    with open(os.path.join(RESULTS, "latest.json"), "w") as f:
+    with open(os.path.join(RESULTS, RESULTS_NAME + ".json"), "w") as f:
         json.dump({"build": b, "run": r, "versions": versions()}, f, indent=1)
     print(text)
 
