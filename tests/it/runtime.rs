@@ -529,11 +529,19 @@ fn interpreter_mismatch_and_pure_bundle() {
     }
 }
 
-/// Returns the offset of the compressed data of `member` in `bundle`.
+/// Returns the offset and size of the stored data of the site store's file `member` in
+/// `bundle` (`X.pyc`: the bytecode attached to `X.py`).
 fn data_offset(bundle: &Path, member: &str) -> (u64, u64) {
-    let mut zip = zip::ZipArchive::new(std::fs::File::open(bundle).unwrap()).unwrap();
-    let f = zip.by_name(member).unwrap();
-    (f.data_start().unwrap(), f.compressed_size())
+    let mut opened = pybundle::bundle::Bundle::open(bundle).unwrap();
+    let store = opened.store().unwrap().expect("a site store");
+    if let Some(stem) = member.strip_suffix(".pyc")
+        && let Some(entry) = store.lookup(&format!("{stem}.py")).unwrap()
+        && let Some(range) = store.pyc_range(&entry)
+    {
+        return range;
+    }
+    let entry = store.lookup(member).unwrap().expect(member);
+    store.stored_range(&entry)
 }
 
 /// (6) A truncated bundle and one with a flipped byte: a clear error, never damaged code.
