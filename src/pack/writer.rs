@@ -129,9 +129,32 @@ pub fn prepare(members: Vec<Member>, style: EntryStyle) -> std::io::Result<Vec<P
         .collect()
 }
 
-/// The compressor is fed in pieces of this size whatever the member's source: deflate output
-/// depends on how its input is split, so a member must compress alike from a file and from bytes.
-const FEED_CHUNK: usize = 64 * 1024;
+/// Reads `reader` to its end and hands it to `feed` in pieces of `buf`'s size (the last one
+/// shorter), whatever sizes the reads return: deflate output depends on how its input is split.
+pub fn feed_in_pieces(
+    reader: &mut dyn Read,
+    buf: &mut [u8],
+    feed: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    loop {
+        let mut n = 0;
+        while n < buf.len() {
+            match reader.read(&mut buf[n..])? {
+                0 => break,
+                read => n += read,
+            }
+        }
+        if n > 0 {
+            feed(&buf[..n])?;
+        }
+        if n < buf.len() {
+            return Ok(());
+        }
+    }
+}
+
+/// The size of the pieces [`feed_in_pieces`] hands on.
+pub const FEED_CHUNK: usize = 64 * 1024;
 
 /// Hashes and compresses one member.
 pub fn prepare_one(member: Member, style: EntryStyle) -> std::io::Result<Prepared> {
@@ -144,26 +167,11 @@ pub fn prepare_one(member: Member, style: EntryStyle) -> std::io::Result<Prepare
         size += piece.len() as u64;
         builder.write_all(piece)
     };
-    let mut file = member.source.open()?;
-    let mut buf = vec![0u8; FEED_CHUNK];
-    loop {
-        // Fill the whole buffer (a short read must not move the piece boundaries).
-        let mut n = 0;
-        while n < buf.len() {
-            match file.read(&mut buf[n..])? {
-                0 => break,
-                read => n += read,
-            }
-        }
-        if n == 0 {
-            break;
-        }
-        feed(&buf[..n])?;
-        if n < buf.len() {
-            break;
-        }
-    }
-    drop(file);
+    feed_in_pieces(
+        &mut member.source.open()?,
+        &mut vec![0u8; FEED_CHUNK],
+        &mut feed,
+    )?;
     let file = builder.finish().map_err(std::io::Error::other)?;
     Ok(Prepared {
         path: member.path,
@@ -208,7 +216,7 @@ pub fn batches<T>(items: Vec<T>, len: impl Fn(&T) -> u64) -> Vec<Vec<T>> {
 /// The input bytes of one batch.
 pub const BATCH_BYTES: u64 = 32 << 20;
 /// The files of one batch.
-pub const BATCH_FILES: usize = 4096;
+pub const BATCH_FILES: usize = 256;
 
 #[cfg(test)]
 mod tests {

@@ -529,44 +529,19 @@ fn interpreter_mismatch_and_pure_bundle() {
     }
 }
 
-/// Returns the offset and stored size of `member`'s bytes in `bundle`: a member of the outer
-/// zip, or a logical path of the site store (`pkg/mod.pyc` being the bytecode attached to the
-/// record of `pkg/mod.py`, whose offset and stored size are at bytes 24 and 32 of the record).
+/// Returns the offset and size of the stored data of the site store's file `member` in
+/// `bundle` (`X.pyc`: the bytecode attached to `X.py`).
 fn data_offset(bundle: &Path, member: &str) -> (u64, u64) {
-    use pybundle::layout::store::{DATA_MEMBER, INDEX_MEMBER, Store};
-    use std::io::Read;
-    let mut zip = zip::ZipArchive::new(std::fs::File::open(bundle).unwrap()).unwrap();
-    if let Ok(f) = zip.by_name(member) {
-        return (f.data_start().unwrap(), f.compressed_size());
+    let mut opened = pybundle::bundle::Bundle::open(bundle).unwrap();
+    let store = opened.store().unwrap().expect("a site store");
+    if let Some(stem) = member.strip_suffix(".pyc")
+        && let Some(entry) = store.lookup(&format!("{stem}.py")).unwrap()
+        && let Some(range) = store.pyc_range(&entry)
+    {
+        return range;
     }
-    let mut index = Vec::new();
-    zip.by_name(INDEX_MEMBER)
-        .unwrap()
-        .read_to_end(&mut index)
-        .unwrap();
-    let (base, len) = {
-        let f = zip.by_name(DATA_MEMBER).unwrap();
-        (f.data_start().unwrap(), f.size())
-    };
-    let store = Store::open(
-        index.clone(),
-        std::fs::File::open(bundle).unwrap(),
-        base,
-        len,
-    )
-    .unwrap();
-    let source = member.strip_suffix(".pyc").map(|s| format!("{s}.py"));
-    let entry = store
-        .lookup(source.as_deref().unwrap_or(member))
-        .unwrap()
-        .expect("the member is in the site store");
-    if source.is_none() {
-        return store.stored_range(&entry);
-    }
-    let at = entry.at as usize;
-    let offset = u64::from_le_bytes(index[at + 24..at + 32].try_into().unwrap());
-    let csize = u32::from_le_bytes(index[at + 32..at + 36].try_into().unwrap());
-    (base + offset, u64::from(csize))
+    let entry = store.lookup(member).unwrap().expect(member);
+    store.stored_range(&entry)
 }
 
 /// (6) A truncated bundle and one with a flipped byte: a clear error, never damaged code.

@@ -103,12 +103,7 @@ impl Stored {
         let crc = crc32fast::hash(&content);
         let size = content.len() as u64;
         if level > 0 && !content.is_empty() {
-            let mut encoder = flate2::write::DeflateEncoder::new(
-                Vec::with_capacity(content.len() / 2),
-                flate2::Compression::new(u32::from(level.min(9))),
-            );
-            encoder.write_all(&content)?;
-            let packed = encoder.finish()?;
+            let packed = deflate(&content, u32::from(level.min(9)))?;
             if packed.len() < content.len() {
                 return Ok(Stored {
                     bytes: packed,
@@ -125,6 +120,39 @@ impl Stored {
             size,
         })
     }
+}
+
+thread_local! {
+    /// One raw-deflate compressor per thread, reset for every file: a fresh one allocates a few
+    /// hundred KiB, and allocating one per file while the small outputs stay alive fragments the
+    /// heap (memory grew with the number of files).
+    static DEFLATE: std::cell::RefCell<Option<(u32, flate2::Compress)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Returns `content` as raw deflate at `level`.
+fn deflate(content: &[u8], level: u32) -> std::io::Result<Vec<u8>> {
+    use flate2::{Compress, Compression, FlushCompress, Status};
+    DEFLATE.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.as_ref().is_none_or(|(l, _)| *l != level) {
+            *slot = Some((level, Compress::new(Compression::new(level), false)));
+        }
+        let (_, compress) = slot.as_mut().expect("just set");
+        compress.reset();
+        let mut out = Vec::with_capacity(content.len() / 2 + 64);
+        loop {
+            let consumed = usize::try_from(compress.total_in()).unwrap_or(usize::MAX);
+            let rest = content.get(consumed..).unwrap_or_default();
+            match compress
+                .compress_vec(rest, &mut out, FlushCompress::Finish)
+                .map_err(std::io::Error::other)?
+            {
+                Status::StreamEnd => return Ok(out),
+                Status::Ok | Status::BufError => out.reserve(out.capacity().max(4096)),
+            }
+        }
+    })
 }
 
 /// Where one file is in `site.data`.

@@ -162,6 +162,17 @@ impl<R: Read + Seek> Store<R> {
         )
     }
 
+    /// Returns where the stored bytecode of the file `entry` is (see [`Store::stored_range`]),
+    /// if it has bytecode.
+    pub fn pyc_range(&self, entry: &Entry) -> Option<(u64, u64)> {
+        entry.has_pyc().then(|| {
+            (
+                self.base + entry.record.pyc_offset,
+                u64::from(entry.record.pyc_csize),
+            )
+        })
+    }
+
     /// Returns the record of `path`, if any (a hash lookup, as the run time does it).
     pub fn lookup(&self, path: &str) -> Result<Option<Entry>, StoreError> {
         let hash = crc32fast::hash(path.as_bytes());
