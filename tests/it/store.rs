@@ -57,6 +57,9 @@ def resources(b):
     check("get_data", storeapp.__loader__.get_data(b + "/storeapp/res.txt"), b"hello")
     check("pkgutil.get_data", pkgutil.get_data("storeapp", "data/deep/x.bin"), b"\x00\x01")
     check("iter_modules", sorted(m.name for m in pkgutil.iter_modules(storeapp.__path__)), ["__main__", "helper", "sub"])
+    import pathlib  # faker and others list plugins under Path(__file__).parent, which drops `/./`
+    check("iter_modules_of_file", sorted(m.name for m in pkgutil.iter_modules([str(pathlib.Path(storeapp.__file__).parent)])),
+          ["__main__", "helper", "sub"])
     check("walk_packages", sorted(m.name for m in pkgutil.walk_packages(storeapp.__path__, "storeapp.")),
           ["storeapp.__main__", "storeapp.helper", "storeapp.sub"])
     check("read_text", ir.read_text("storeapp", "res.txt"), "hello")
@@ -239,6 +242,15 @@ fn the_store_answers_what_zipimport_did_on_every_python() {
                 describe(&out)
             );
         }
+        // Started as `DIR/./app.pyz`: module paths are normalised, so that a path rebuilt from
+        // `Path(__file__)` (which drops `/./`) is still the store's.
+        let dotted = bundle.parent().unwrap().join(".").join(&name);
+        let out = run(&mut bundle_run(&ctx, &py, &dotted, "all"));
+        assert!(
+            out.status.success() && stdout(&out).contains("ok iter_modules_of_file\n"),
+            "3.{minor}: started through a `/./` path\n{}",
+            describe(&out)
+        );
         let out = run(&mut bundle_run(&ctx, &py, &bundle, "thread"));
         assert!(
             stderr(&out).contains("raise ValueError(\"boom line\")"),

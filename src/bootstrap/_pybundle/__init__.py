@@ -308,9 +308,10 @@ class _LazyExtract(object):
 def _setup_path(g, archive, extract_dirs_list, extract, inherit, lazy=(), fd=None):
     from . import _importer
 
-    zip_archive = archive
-    if not os.path.isabs(archive):  # Python 3.8 keeps a relative sys.path[0]
-        zip_archive = os.path.abspath(archive)
+    # Absolute and normalised: 3.8 keeps a relative sys.path[0], later versions join the working
+    # directory to `./app.pyz` as is; `Path(__file__).parent` of a module must match the hook.
+    zip_archive = os.path.abspath(archive)
+    if zip_archive != archive:
         try:
             import zipimport
 

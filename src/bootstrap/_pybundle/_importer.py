@@ -268,10 +268,9 @@ class Store(object):
         a = self.archive + "/"
         if p.startswith(a):
             return p[len(a):].rstrip("/")
-        if os.sep != "/":
-            p = p.replace(os.sep, "/")
-            if p.startswith(a):
-                return p[len(a):].rstrip("/")
+        p = os.path.normpath(p).replace(os.sep, "/")  # `<bundle>/./pkg/../pkg/x`
+        if p.startswith(a):
+            return p[len(a):].rstrip("/")
         return None
 
 
@@ -306,6 +305,8 @@ def install(store):
 
 
 def _hook(path):
+    if "/." in path or "//" in path:
+        path = os.path.normpath(path)
     for archive, store in _STORES.items():
         if path.startswith(archive) and path[len(archive):len(archive) + 1] == "/":
             rel = path[len(archive) + 1:].rstrip("/")
