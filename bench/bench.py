@@ -929,6 +929,8 @@ def cell(d, ratio=True):
 def verdict(value, limit, fmt):
     if value is None:
         return "n/a", "not measured"
+    if limit is None:
+        return fmt(value), "–"
     return fmt(value), ("met" if value <= limit else "**not met**")
 
 
