@@ -34,8 +34,7 @@ def install(archive):
 
 def dists(store):
     """(normalized name, ``.dist-info`` directory) of the distributions in the store."""
-    return [(re.sub(r"[-_.]+", "-", name.split("-")[0]).lower(), name)
-            for name, r in store.children("") if r[0] == 1 and name.endswith(".dist-info")]
+    return [(re.sub(r"[-_.]+", "-", name.split("-")[0]).lower(), name) for name in store.dist_infos()]
 
 
 def next_sitecustomize(here):

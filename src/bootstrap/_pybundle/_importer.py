@@ -9,7 +9,7 @@
 import os
 import sys
 
-# --- site index format (checked against src/layout/store.rs by a Rust test)
+# --- site index format (checked against src/layout/store/mod.rs by a Rust test)
 DATA = "_pybundle/site.data"
 INDEX = "_pybundle/site.index"
 MAGIC = b"PBI1"
@@ -242,6 +242,10 @@ class Store(object):
     def is_dir(self, path):
         r = self.rec(path)
         return r is not None and r[0] == KIND_DIR
+
+    def dist_infos(self):
+        # The `.dist-info` directories at the store's root (its distributions), sorted.
+        return [name for name, r in self.children("") if r[0] == KIND_DIR and name.endswith(".dist-info")]
 
     def children(self, path):
         # [(name, record)] of directory `path`, sorted by name; [] if it is not a directory.

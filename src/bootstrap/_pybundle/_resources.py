@@ -37,12 +37,13 @@ class Traversable(object):
         return self.store.rec(self.rel)
 
     def is_dir(self):
-        r = self._rec()
-        return r is not None and r[0] == 1
+        return self.store.is_dir(self.rel)
 
     def is_file(self):
+        from ._importer import KIND_FILE
+
         r = self._rec()
-        return r is not None and r[0] == 0
+        return r is not None and r[0] == KIND_FILE
 
     def exists(self):
         return self._rec() is not None
@@ -226,8 +227,7 @@ def _find_distributions(importer, path_item, only=False):
         return
     cls = _provider_class(pkg_resources)
     loader = _importer.Loader(store, "", "", False)
-    for name, r in store.children(""):
-        if r[0] == 1 and name.endswith(".dist-info"):
-            meta = cls(_Meta(loader, store.archive + "/" + name + "/METADATA"))
-            meta.egg_info = store.archive + "/" + name
-            yield pkg_resources.Distribution.from_location(store.archive + "/", name, meta)
+    for name in store.dist_infos():
+        meta = cls(_Meta(loader, store.archive + "/" + name + "/METADATA"))
+        meta.egg_info = store.archive + "/" + name
+        yield pkg_resources.Distribution.from_location(store.archive + "/", name, meta)

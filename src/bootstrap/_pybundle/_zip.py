@@ -13,7 +13,7 @@ from the start of the bundle file.
 import os
 
 from . import EXTRACT_DIR, damaged
-from ._importer import read_member, toc  # noqa: F401  (toc: used by _extract)
+from ._importer import read_member, toc
 
 
 def read(fd, archive, name, entry):
