@@ -40,6 +40,22 @@ pub struct Decision {
     pub reason: String,
     /// Whether the distribution holds native code.
     pub native: bool,
+    /// `Some` only for mode Extract: only this subtree goes to disk, the rest of the
+    /// distribution runs from the bundle like a zip-safe one.
+    pub unit: Option<Unit>,
+}
+
+/// The part of an extracted distribution that goes to disk, when it is less than the whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unit {
+    /// The package directory extracted with everything under it, `/`-separated, relative to
+    /// the site root, never empty (e.g. `azure/cli/command_modules/acs`).
+    pub dir: String,
+    /// The dotted module whose first import extracts it: the package itself, or a module
+    /// directly inside `dir` when only that module uses paths (`portalocker.__main__`).
+    pub trigger: String,
+    /// Why only this part, shown by `pybundle info`.
+    pub why: String,
 }
 
 /// Returns true if and only if `path` (a `/`-path inside a distribution) is native code or a
@@ -147,6 +163,7 @@ pub fn decide_all(
                             dists[extracted].name
                         ),
                         native: decisions[i].native,
+                        unit: None,
                     };
                     changed = true;
                 }
@@ -171,6 +188,7 @@ fn decide(dist: &InstalledDist, overrides: &Overrides) -> (Decision, Option<Stri
         mode: Mode::Extract,
         reason,
         native,
+        unit: None,
     };
     let forced_zip = overrides.zip_safe.contains(&name);
     let native_reason = if let Some(file) = native_file {
@@ -198,6 +216,7 @@ fn decide(dist: &InstalledDist, overrides: &Overrides) -> (Decision, Option<Stri
             mode: Mode::Zip,
             reason: "--zip-safe".to_string(),
             native,
+            unit: None,
         }
     } else {
         match scan(dist) {
@@ -206,6 +225,7 @@ fn decide(dist: &InstalledDist, overrides: &Overrides) -> (Decision, Option<Stri
                 mode: Mode::Zip,
                 reason: "pure Python, no file-system use of its own files".to_string(),
                 native,
+                unit: None,
             },
         }
     };

@@ -121,6 +121,10 @@ pub struct ExtractItem {
     /// entry, size), sorted: every start that uses the entry checks that they exist with these
     /// sizes, and repairs the entry if not.
     pub native: Vec<(String, u64)>,
+    /// For a distribution extracted in part: the directory of its unit, relative to the
+    /// entry (`azure/cli/command_modules/acs`); `lazy_names` then holds the one dotted module
+    /// whose import extracts it, and the module is found in that directory's parent.
+    pub unit: Option<String>,
 }
 
 /// Returns `s` as a Python string literal (valid on every supported version).
@@ -178,8 +182,12 @@ pub fn render_main(data: &MainData) -> String {
                 .iter()
                 .map(|(path, size)| format!("({}, {size})", py_str(path)))
                 .collect();
+            let unit = match &item.unit {
+                Some(dir) => format!(", {}", py_str(dir)),
+                None => String::new(),
+            };
             format!(
-                "({}, {}, {}, {}, {}, {})",
+                "({}, {}, {}, {}, {}, {}{unit})",
                 py_str(&item.key),
                 item.files,
                 item.bytes,
@@ -371,6 +379,7 @@ mod tests {
                     "spam/_speedups.cpython-311-x86_64-linux-gnu.so".into(),
                     16_000,
                 )],
+                unit: None,
             }],
             dists: vec![("six".into(), "six-1.17.0.dist-info".into())],
             pth: vec![],

@@ -33,6 +33,7 @@ use crate::bytecode::{self, Compiled};
 use crate::config::{BuildPlan, Resolver};
 use crate::entry;
 use crate::install::{self, Installed, InstalledDist};
+use crate::layout::placement::Placement;
 use crate::layout::{Mode, PREAMBLE_PATH};
 use crate::name::normalize_name;
 use crate::output::{OutputName, OutputTemplate};
@@ -285,18 +286,18 @@ fn stage_sources(
     let mut keys = Vec::new();
     let mut sources = Vec::new();
     for (dist, decision) in installed.dists.iter().zip(&analyzed.decisions) {
-        keys.push(if decision.mode == Mode::Extract {
-            Some(
-                pack::cache_key(dist, &interp.cache_tag, &interp.magic)
+        let placement = pack::placement(decision.mode, decision.unit.as_ref());
+        keys.push(match placement {
+            Placement::Zip => None,
+            _ => Some(
+                pack::cache_key(dist, placement, &interp.cache_tag, &interp.magic)
                     .with_context(|| format!("cannot fingerprint `{}`", dist.name))?,
-            )
-        } else {
-            None
+            ),
         });
         sources.push(bytecode::Sources {
             root: &dist.root,
             files: &dist.files,
-            legacy: decision.mode == Mode::Zip,
+            placement,
         });
     }
     let runtime_paths: Vec<&str> = bootstrap::RUNTIME_FILES.iter().map(|(p, _)| *p).collect();
@@ -443,6 +444,10 @@ fn pack_bundle(
             reason: decision.reason.clone(),
             native: decision.native,
             key,
+            unit: decision
+                .unit
+                .clone()
+                .filter(|_| decision.mode == Mode::Extract),
             bytecode: pycs
                 .into_iter()
                 .filter_map(|(rel, disk)| Some((rel, bytecode_of(&disk)?)))

@@ -13,6 +13,8 @@
 //! sends only the misses to the interpreter.
 
 use std::collections::{BTreeSet, HashMap};
+
+use crate::layout::placement::Placement;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -365,9 +367,9 @@ pub struct Sources<'a> {
     pub root: &'a Path,
     /// Its files, `/`-paths relative to `root`.
     pub files: &'a [String],
-    /// True when it is imported from the zip (legacy `module.pyc` next to `module.py`, and a
-    /// `dfile` under the bundle's name); false when it is extracted (`__pycache__`).
-    pub legacy: bool,
+    /// Where its files go: modules imported from the bundle get the legacy `module.pyc` next
+    /// to `module.py` (and a `dfile` under the bundle's name), extracted ones `__pycache__`.
+    pub placement: Placement<'a>,
 }
 
 /// Returns the compile jobs for the run-time package `runtime` (archive path, sources already on
@@ -394,7 +396,6 @@ pub fn plan(
         out.runtime.push((pyc.clone(), runtime_dir.join(&pyc)));
     }
     for (i, dist) in dists.iter().enumerate() {
-        let legacy = dist.legacy;
         let mut pycs = Vec::new();
         let shadowed = shadowed_sources(dist.files);
         for file in dist
@@ -402,6 +403,7 @@ pub fn plan(
             .iter()
             .filter(|f| compiles(f) && !shadowed.contains(f.as_str()))
         {
+            let legacy = dist.placement.imports_from_store(file);
             let pyc = pyc_path(file, cache_tag, legacy);
             let target = pyc_dir.join(i.to_string()).join(&pyc);
             let dfile = if legacy {

@@ -196,6 +196,7 @@ mod tests {
                     files: 1,
                     size: 1,
                     sha256: format!("{n}{v}"),
+                    unit: None,
                     license: None,
                     summary: None,
                     tags: vec![],

@@ -80,7 +80,10 @@ pub fn extract(bundle: &Path, root: &Path) -> Result<Vec<(String, Outcome)>> {
         .distributions
         .iter()
         .filter(|d| d.mode == Mode::Extract)
-        .filter_map(|d| d.key.clone().map(|k| (k, d.files, d.size)))
+        .filter_map(|d| {
+            let (files, size) = d.extracted_totals();
+            d.key.clone().map(|k| (k, files, size))
+        })
         .collect();
     let mut out = Vec::new();
     for (key, files, size) in wanted {

@@ -65,12 +65,21 @@ pub fn info(path: &Path, json: bool) -> Result<()> {
         .iter()
         .filter(|d| d.mode == Mode::Extract)
         .collect();
-    let extract_bytes: u64 = extracted.iter().map(|d| d.size).sum();
+    let extract_bytes: u64 = extracted.iter().map(|d| d.extracted_totals().1).sum();
+    let in_part = extracted.iter().filter(|d| d.unit.is_some()).count();
     writeln!(
         out,
-        "extracted:    {} distribution(s), {} files, {:.1} MB on first run",
+        "extracted:    {} distribution(s){}, {} files, {:.1} MB when all are imported",
         extracted.len(),
-        extracted.iter().map(|d| d.files).sum::<usize>(),
+        if in_part > 0 {
+            format!(" ({in_part} in part)")
+        } else {
+            String::new()
+        },
+        extracted
+            .iter()
+            .map(|d| d.extracted_totals().0)
+            .sum::<usize>(),
         extract_bytes as f64 / 1e6
     )?;
     writeln!(out, "distributions ({}):", m.distributions.len())?;
@@ -87,6 +96,13 @@ pub fn info(path: &Path, json: bool) -> Result<()> {
             Mode::Extract => "extract",
         };
         writeln!(out, "  {label:<width$}  {mode:<7}  {}", d.reason)?;
+        if let Some(unit) = &d.unit {
+            writeln!(
+                out,
+                "  {:<width$}  {:<7}  unit `{}` ({} files, on import of `{}`): {}",
+                "", "", unit.dir, unit.files, unit.trigger, unit.why
+            )?;
+        }
     }
     Ok(())
 }

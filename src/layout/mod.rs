@@ -9,6 +9,7 @@
 //! drift. The site store (`_pybundle/site.data` and `site.index`, the files of zip-imported
 //! distributions) is defined in [`store`]. A leaf: it imports only `fsutil` and `name`.
 
+pub mod placement;
 pub mod store;
 
 use std::collections::BTreeMap;
@@ -251,6 +252,35 @@ pub struct DistInfo {
     pub tags: Vec<String>,
     /// Top-level importable names.
     pub top_level: Vec<String>,
+    /// For a distribution extracted in part: the package subtree that goes to disk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<UnitInfo>,
+}
+
+impl DistInfo {
+    /// Returns the number of files and bytes its inner archive holds: the unit's when it is
+    /// extracted in part, else the whole distribution's.
+    pub fn extracted_totals(&self) -> (usize, u64) {
+        match &self.unit {
+            Some(unit) => (unit.files, unit.size),
+            None => (self.files, self.size),
+        }
+    }
+}
+
+/// The package subtree of a distribution extracted in part (the rest runs from the bundle).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct UnitInfo {
+    /// Its directory, relative to the site root (`azure/cli/command_modules/acs`).
+    pub dir: String,
+    /// The dotted module whose first import extracts it.
+    pub trigger: String,
+    /// Why only this part.
+    pub why: String,
+    /// Number of files extracted (including bytecode).
+    pub files: usize,
+    /// Total bytes of those files.
+    pub size: u64,
 }
 
 /// Size and hash of one member.
@@ -264,14 +294,17 @@ pub struct MemberInfo {
 
 /// Returns the cache key of an extracted distribution: `<normalized name>-<version>-<16 hex>`.
 /// The fingerprint covers the distribution's RECORD (`<root>/<dist_info>/RECORD`, which lists
-/// every file's hash), the bytecode's interpreter (`cache_tag`, `magic`) and [`LAYOUT`], or the
-/// files themselves when there is no RECORD (the leftover unit of `--site-packages`).
+/// every file's hash), the part extracted (`unit`, a package directory, `""` for the whole),
+/// the bytecode's interpreter (`cache_tag`, `magic`) and [`LAYOUT`], or the files themselves
+/// when there is no RECORD (the leftover unit of `--site-packages`).
+#[allow(clippy::too_many_arguments)]
 pub fn cache_key(
     name: &str,
     version: &str,
     root: &Path,
     dist_info: &str,
     files: &[String],
+    unit: &str,
     cache_tag: &str,
     magic: &str,
 ) -> std::io::Result<String> {
@@ -279,6 +312,9 @@ pub fn cache_key(
     hasher.update(format!(
         "{LAYOUT}\0{cache_tag}\0{magic}\0{name}\0{version}\0"
     ));
+    if !unit.is_empty() {
+        hasher.update(format!("unit\0{unit}\0"));
+    }
     let record = root.join(dist_info).join("RECORD");
     if !dist_info.is_empty() && record.is_file() {
         hasher.update(fs_err::read(&record)?);

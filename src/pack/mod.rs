@@ -13,12 +13,14 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
+use crate::analyze::Unit;
 use crate::bootstrap::{self, MainData};
 use crate::fsutil::hex;
 use crate::install::InstalledDist;
+use crate::layout::placement::Placement;
 use crate::layout::{
     self, DistInfo, EXTRACT_DIR, EntryInfo, MAIN_PATH, MANIFEST_PATH, Manifest, MemberInfo, Mode,
-    PythonInfo, SCHEMA_VERSION, SITE_PACKAGES,
+    PythonInfo, SCHEMA_VERSION, SITE_PACKAGES, UnitInfo,
 };
 use crate::name::normalize_name;
 use writer::{EntryStyle, Member, Source};
@@ -66,28 +68,57 @@ pub struct Placed<'a> {
     pub native: bool,
     /// Cache key for extracted distributions.
     pub key: Option<String>,
+    /// For an extracted distribution: the one package subtree that goes to disk (`None`: the
+    /// whole distribution). The rest of its files go to the site store.
+    pub unit: Option<Unit>,
     /// Compiled bytecode: (path relative to the distribution root, file on disk or bytes taken
     /// from the build cache). Never executable.
     pub bytecode: Vec<(String, Source)>,
 }
 
 impl Placed<'_> {
-    /// Returns the archive directory this distribution's files go under (`""` is the root).
+    /// Returns the archive directory this distribution's top-level files go under (`""` is the
+    /// root): its inner archive when it is extracted whole, else the site store.
     pub fn archive_dir(&self) -> String {
         match &self.key {
-            Some(key) if self.mode == Mode::Extract => format!("{EXTRACT_DIR}/{key}"),
+            Some(key) if self.mode == Mode::Extract && self.unit.is_none() => {
+                format!("{EXTRACT_DIR}/{key}")
+            }
             _ => SITE_PACKAGES.to_string(),
         }
     }
 
-    /// Returns the archive path of `rel`, a path relative to the distribution's root.
-    pub fn archive_path(&self, rel: &str) -> String {
-        let dir = self.archive_dir();
-        if dir.is_empty() {
-            rel.to_string()
-        } else {
-            format!("{dir}/{rel}")
+    /// Returns how its files are laid out.
+    pub fn placement(&self) -> Placement<'_> {
+        match self.key {
+            Some(_) => placement(self.mode, self.unit.as_ref()),
+            None => Placement::Zip,
         }
+    }
+
+    /// Returns the archive paths of `rel`, a path relative to the distribution's root: in the
+    /// site store, in the inner archive, or both (see [`Placement`]). Bytecode goes where its
+    /// module is imported from: legacy `module.pyc` to the store, `__pycache__` to the archive.
+    pub fn archive_paths(&self, rel: &str, is_pyc: bool) -> Vec<String> {
+        let placement = self.placement();
+        let (store, extract) = if is_pyc {
+            let cached = rel.starts_with("__pycache__/") || rel.contains("/__pycache__/");
+            (!cached, cached)
+        } else {
+            (placement.stores(rel), placement.extracts(rel))
+        };
+        let mut out = Vec::new();
+        if store {
+            out.push(if SITE_PACKAGES.is_empty() {
+                rel.to_string()
+            } else {
+                format!("{SITE_PACKAGES}/{rel}")
+            });
+        }
+        if let (true, Some(key)) = (extract, &self.key) {
+            out.push(format!("{EXTRACT_DIR}/{key}/{rel}"));
+        }
+        out
     }
 }
 
@@ -131,15 +162,37 @@ pub struct Packed {
     pub notes: Vec<String>,
 }
 
-/// Returns the cache key of the extracted distribution `dist` for bytecode of `cache_tag` and
-/// `magic` (see [`layout::cache_key`]).
-pub fn cache_key(dist: &InstalledDist, cache_tag: &str, magic: &str) -> std::io::Result<String> {
+/// Returns the layout of a distribution with `mode` and `unit`.
+pub fn placement(mode: Mode, unit: Option<&Unit>) -> Placement<'_> {
+    match (mode, unit) {
+        (Mode::Zip, _) => Placement::Zip,
+        (Mode::Extract, None) => Placement::Whole,
+        (Mode::Extract, Some(u)) => Placement::Unit {
+            dir: &u.dir,
+            trigger: &u.trigger,
+        },
+    }
+}
+
+/// Returns the cache key of the extracted distribution `dist` laid out as `placement`, for
+/// bytecode of `cache_tag` and `magic` (see [`layout::cache_key`]).
+pub fn cache_key(
+    dist: &InstalledDist,
+    placement: Placement<'_>,
+    cache_tag: &str,
+    magic: &str,
+) -> std::io::Result<String> {
+    let unit = match placement {
+        Placement::Unit { dir, trigger } => format!("{dir}\0{trigger}"),
+        Placement::Zip | Placement::Whole => String::new(),
+    };
     layout::cache_key(
         &dist.name,
         &dist.version,
         &dist.root,
         &dist.dist_info,
         &dist.files,
+        &unit,
         cache_tag,
         magic,
     )
@@ -183,32 +236,34 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
             .into_iter()
             .map(|(rel, source)| (rel, source, true));
         for (rel, source, is_pyc) in files.chain(compiled) {
-            let path = p.archive_path(&rel);
-            if members.contains_key(&path) {
-                notes.push(format!(
-                    "`{path}` is in more than one distribution; keeping the first"
-                ));
-                continue;
+            for path in p.archive_paths(&rel, is_pyc) {
+                if members.contains_key(&path) {
+                    notes.push(format!(
+                        "`{path}` is in more than one distribution; keeping the first"
+                    ));
+                    continue;
+                }
+                let executable = executed.contains(&path)
+                    || match &source {
+                        Source::File(disk) => is_executable(disk),
+                        Source::FileFrom(..) | Source::Bytes(_) => false,
+                    };
+                if is_pyc && !path.starts_with(&format!("{EXTRACT_DIR}/")) {
+                    attached.insert(path.clone());
+                }
+                let source = source.clone();
+                members.insert(
+                    path.clone(),
+                    (
+                        Member {
+                            path,
+                            source,
+                            executable,
+                        },
+                        index,
+                    ),
+                );
             }
-            let executable = executed.contains(&path)
-                || match &source {
-                    Source::File(disk) => is_executable(disk),
-                    Source::FileFrom(..) | Source::Bytes(_) => false,
-                };
-            if is_pyc && p.mode == Mode::Zip {
-                attached.insert(path.clone());
-            }
-            members.insert(
-                path.clone(),
-                (
-                    Member {
-                        path,
-                        source,
-                        executable,
-                    },
-                    index,
-                ),
-            );
         }
     }
     // Pass 1: size and sha256 of every member, in parallel.
@@ -243,6 +298,19 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
             entry.2.update(format!("{}\0{}\n", path, info.sha256));
         }
     }
+    // What each inner archive holds (checked when it is extracted).
+    let mut inner_totals: BTreeMap<&str, (usize, u64)> = BTreeMap::new();
+    for ((path, _, _), info) in members.iter().zip(&infos) {
+        let key = path
+            .strip_prefix(&format!("{EXTRACT_DIR}/"))
+            .and_then(|rest| rest.split_once('/'))
+            .map(|(key, _)| key);
+        if let Some(key) = key {
+            let total = inner_totals.entry(key).or_default();
+            total.0 += 1;
+            total.1 += info.size;
+        }
+    }
     let dists: Vec<DistInfo> = placed
         .iter()
         .zip(per_dist)
@@ -263,6 +331,25 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
             summary: p.dist.summary.clone(),
             tags: p.dist.tags.clone(),
             top_level: p.dist.top_level.clone(),
+            unit: p
+                .unit
+                .as_ref()
+                .filter(|_| p.mode == Mode::Extract)
+                .map(|u| {
+                    let (files, size) = p
+                        .key
+                        .as_deref()
+                        .and_then(|k| inner_totals.get(k))
+                        .copied()
+                        .unwrap_or_default();
+                    UnitInfo {
+                        dir: u.dir.clone(),
+                        trigger: u.trigger.clone(),
+                        why: u.why.clone(),
+                        files,
+                        size,
+                    }
+                }),
         })
         .collect();
 
@@ -312,12 +399,19 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
         .zip(placed.iter())
         .filter(|(d, _)| d.mode == Mode::Extract)
         .filter_map(|(d, p)| {
+            let (files, bytes) = d.extracted_totals();
             Some(bootstrap::ExtractItem {
                 key: d.key.clone()?,
-                files: d.files,
-                bytes: d.size,
-                lazy_names: lazy_names(p.dist),
-                dist_info: (!p.dist.dist_info.is_empty()).then(|| p.dist.dist_info.clone()),
+                files,
+                bytes,
+                lazy_names: match &p.unit {
+                    Some(unit) => vec![unit.trigger.clone()],
+                    None => lazy_names(p.dist),
+                },
+                // A unit's `.dist-info` is in the site store.
+                dist_info: (p.unit.is_none() && !p.dist.dist_info.is_empty())
+                    .then(|| p.dist.dist_info.clone()),
+                unit: p.unit.as_ref().map(|u| u.dir.clone()),
                 native: d
                     .key
                     .as_ref()
@@ -329,7 +423,7 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
         .collect();
     main.dists = placed
         .iter()
-        .filter(|p| p.mode == Mode::Zip && !p.dist.dist_info.is_empty())
+        .filter(|p| (p.mode == Mode::Zip || p.unit.is_some()) && !p.dist.dist_info.is_empty())
         .map(|p| (normalize_name(&p.dist.name), p.dist.dist_info.clone()))
         .collect();
     // The build id covers every member and the generated `__main__.py` (rendered without it).

@@ -115,7 +115,7 @@ def write_store(files, bytecode=True):
 
 def build_bundle(path, entry=("function", "app", "main"), site=None, extract=None, pth=(),
                  python=None, preamble=None, env=(), root=None, inherit=False, main_extra="",
-                 lazy=None, dists=None, natives=None, bytecode=True):
+                 lazy=None, dists=None, natives=None, bytecode=True, units=None):
     """Write a bundle at ``path``.
 
     lazy: {key: (top-level names, dist-info dir or None)}: those entries are extracted on first
@@ -125,11 +125,14 @@ def build_bundle(path, entry=("function", "app", "main"), site=None, extract=Non
     (``_pybundle/site.data``, ``site.index``); with ``bytecode`` each ``.py`` gets a ``.pyc``.
     extract: {key: {relpath: text|bytes|(text|bytes, mode)}} under extract/<key>/, in order.
     natives: {key: [relpath]}: the entry's native files (the sixth EXTRACT field, with sizes).
+    units: {key: unit directory}: entries that are one package subtree of a distribution (the
+    seventh EXTRACT field); their ``lazy`` names hold the one dotted trigger.
     """
     site = site or {}
     extract = extract or {}
     lazy = lazy or {}
     natives = natives or {}
+    units = units or {}
     ext_lit = []
     for key, files in extract.items():
         n = size = 0
@@ -141,8 +144,10 @@ def build_bundle(path, entry=("function", "app", "main"), site=None, extract=Non
             sizes[rel] = len(data)
         triggers, dist_info = lazy.get(key, ((), None))
         item = (key, n, size, tuple(triggers), dist_info)
-        if key in natives:
-            item += (tuple((rel, sizes[rel]) for rel in natives[key]),)
+        if key in natives or key in units:
+            item += (tuple((rel, sizes[rel]) for rel in natives.get(key, ())),)
+        if key in units:
+            item += (units[key],)
         ext_lit.append(item)
     main = textwrap.dedent(
         """\

@@ -84,15 +84,22 @@ class Item(object):
     """One ``EXTRACT`` item of ``__main__.py`` by name: cache key, file members and their bytes
     (None in the oldest bundles), top-level names whose first import extracts the entry (empty:
     extracted at start), its ``.dist-info`` directory and its native files as (path, size), which
-    every start that uses the entry checks (``_cache.native_damage``; empty in older bundles)
-    (docs/DESIGN.md)."""
+    every start that uses the entry checks (``_cache.native_damage``; empty in older bundles),
+    and, for a distribution extracted in part, the directory of its unit (``names`` then holds
+    the one dotted module whose import extracts it) (docs/DESIGN.md)."""
 
-    __slots__ = ("key", "files", "size", "names", "dist_info", "native")
+    __slots__ = ("key", "files", "size", "names", "dist_info", "native", "unit")
 
-    def __init__(self, key, files=None, size=None, names=(), dist_info=None, native=(), *_later):
+    def __init__(self, key, files=None, size=None, names=(), dist_info=None, native=(), unit=None,
+                 *_later):
         self.key, self.files, self.size = key, files, size
         self.names, self.dist_info = tuple(names or ()), dist_info
-        self.native = native or ()
+        self.native, self.unit = native or (), unit
+
+    def where(self, entry):
+        """The directory in which the trigger module of a unit (``self.names[0]``) is found."""
+        parent = self.names[0].rpartition(".")[0]
+        return entry + "/" + parent.replace(".", "/") if parent else entry
 
 
 # --- interpreter check
@@ -239,48 +246,68 @@ def _scrub_modules(host):
 
 
 # --- extracted distributions
-# Imports that mount every pending entry first: pkg_resources scans sys.path for distributions;
-# multiprocessing's spawn and forkserver children get the parent's sys.path, not its finders.
-_MOUNT_ALL = ("pkg_resources", "multiprocessing")
+# Imports that mount every pending distribution extracted whole first: pkg_resources scans
+# sys.path for distributions (a unit's metadata is in the store). multiprocessing's spawn and
+# forkserver children get the parent's sys.path, not its finders: ``spawn.get_preparation_data``
+# mounts everything first (see _child.wrap_preparation).
+_MOUNT_ALL = ("pkg_resources",)
 
 
 class _LazyExtract(object):
-    """Extracts a distribution that needs a real directory when it is first imported.
+    """Extracts what needs a real directory when it is first imported.
 
-    ``EXTRACT`` items with top-level names are not extracted at start: this finder sits just
-    before ``PathFinder`` on ``sys.meta_path`` and, when one of those names is imported, looks
-    the entry up in the cache (extracting it on a miss), puts its directory on ``sys.path``
-    behind the bundle's own entries and returns None, so that ``PathFinder`` finds the module
-    there. A start that imports no such distribution pays nothing (nor imports ``_cache``).
-    Until an entry is mounted the metadata finder serves its metadata from the bundle."""
+    ``EXTRACT`` items with names are not extracted at start: this finder sits just before
+    ``PathFinder`` on ``sys.meta_path``. A distribution extracted whole has top-level names:
+    when one is imported, the entry is looked up in the cache (extracted on a miss), its
+    directory goes on ``sys.path`` behind the bundle's own entries and this returns None, so
+    that ``PathFinder`` finds the module there. A unit (one package subtree of a distribution
+    whose other files run from the store) has one dotted trigger: when it is imported, the
+    entry is resolved the same way and the module is found in the entry's copy of its parent
+    directory (``_importer.Units``), so its ``__file__`` and ``__path__`` are real. A start
+    that imports none of them pays nothing (nor imports ``_cache``). Until an entry is mounted
+    the metadata finder serves its metadata from the bundle."""
 
-    def __init__(self, g, archive, own, items):
+    def __init__(self, g, archive, own, items, units=None):
         import _thread
+        from . import _importer
 
         self.g, self.archive, self.own = g, archive, own
         # Our own lock, not the global import lock: a thread that holds a module's import lock
         # and waits for the global one would deadlock with a mount importing that module.
         self.lock = _thread.RLock()
         self.pending = {}
-        self.names = {}
+        self.names = {}  # top-level name -> keys of distributions extracted whole
+        self.triggers = {}  # dotted module -> keys of units
+        self.units = units or _importer.Units()
         for item in items:
             self.pending[item.key] = item
+            table = self.triggers if item.unit else self.names
             for name in item.names:
-                self.names.setdefault(name, []).append(item.key)
+                table.setdefault(name, []).append(item.key)
 
     def find_spec(self, fullname, path=None, target=None):
+        keys = self.triggers.get(fullname)
+        if keys is not None:
+            self.mount(keys)
+        if fullname in self.units.where:
+            return self.units.find_spec(fullname, path, target)
         keys = self.names.get(fullname.partition(".")[0])
         if keys is not None:
             self.mount(keys)
         elif fullname in _MOUNT_ALL and self.pending:
-            self.mount(list(self.pending))
+            self.mount([k for k, item in self.pending.items() if not item.unit])
         return None
 
     def invalidate_caches(self):
         pass
 
+    def mount_all(self):
+        """Mount every pending entry and export the units to children (before a spawn)."""
+        self.mount(list(self.pending))
+        self.units.export()
+
     def mount(self, keys):
-        """Extract (or find in the cache) the pending entries ``keys`` and add them to sys.path."""
+        """Extract (or find in the cache) the pending entries ``keys`` and make them importable."""
         with self.lock:  # one mount at a time, whichever thread imports
             items = [self.pending[k] for k in keys if k in self.pending]
             if not items:
@@ -291,11 +318,16 @@ class _LazyExtract(object):
             for item in items:
                 del self.pending[item.key]
             self.names = {n: ks for n, ks in self.names.items() if any(k in self.pending for k in ks)}
+            self.triggers = {n: ks for n, ks in self.triggers.items()
+                             if any(k in self.pending for k in ks)}
             pos = 0
             for i, p in enumerate(sys.path):
                 if p in self.own:
                     pos = i + 1
-            for d in dirs:
+            for item, d in zip(items, dirs):
+                if item.unit:
+                    self.units.add(item.names[0], item.where(d))
+                    continue
                 if d not in sys.path:
                     sys.path.insert(pos, d)
                     pos += 1
@@ -330,19 +362,25 @@ def _setup_path(g, archive, extract_dirs_list, extract, inherit, lazy=(), fd=Non
     # but with DISTS, zipimport's), and importlib.metadata asks our finder (see _metadata)
     # instead of parsing the whole zip. Children (PYTHONPATH) get the hook's directory first.
     entry = zip_archive + "/" if dists is not None or store is not None else zip_archive
-    sys.path[:] = stdlib + [entry] + list(extract_dirs_list)
-    own = [zip_sp] + list(extract_dirs_list)
+    # Units extracted at start are found through the finder, not sys.path.
+    units = _importer.Units()
+    whole = []
+    for item, d in zip(extract, extract_dirs_list):
+        if item.unit:
+            units.add(item.names[0], item.where(d))
+        else:
+            whole.append(d)
+    sys.path[:] = stdlib + [entry] + whole
+    own = [zip_sp] + whole
     if store is not None:
         own[:1] = [zip_sp + "/_pybundle/child", zip_sp, entry]
     finder = None
-    if lazy:
-        finder = _LazyExtract(g, archive, [entry] + list(extract_dirs_list), lazy)
-        pos = len(sys.meta_path)
-        for i, f in enumerate(sys.meta_path):
-            if getattr(f, "__name__", None) == "PathFinder":
-                pos = i
-                break
-        sys.meta_path.insert(pos, finder)
+    if lazy or units.where:
+        finder = _LazyExtract(g, archive, [entry] + whole, lazy, units)
+        _importer.before_path_finder(finder)
+        _importer.BEFORE_SPAWN.append(finder.mount_all)
+        if units.where and _flag("PYBUNDLE_EXTEND_PYTHONPATH"):
+            units.export()
     if dists is None and store is not None:  # a bundle without DISTS: the store's listing
         from . import _child
 

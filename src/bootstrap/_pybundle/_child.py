@@ -6,7 +6,10 @@
 ``sitecustomize`` on ``sys.path`` (:func:`next_sitecustomize`), so a host's own still runs.
 ``multiprocessing`` spawn and forkserver children (and the resource tracker) run ``python -c
 'from multiprocessing. ...'``: :func:`wrap_spawn`, called just after ``multiprocessing.util`` is
-imported, prefixes those programs with the same install. Other subprocesses inherit nothing.
+imported, prefixes those programs with the same install, and :func:`wrap_preparation` mounts
+what is pending before a child gets the parent's ``sys.path``. Both kinds of children find the
+units of distributions extracted in part through ``PYBUNDLE_UNITS``. Other subprocesses inherit
+nothing.
 """
 import os
 import re
@@ -30,6 +33,10 @@ def install(archive):
         sys.path.insert(sys.path.index(archive) + 1, archive + "/")
     if not any(isinstance(f, _importer.MetadataFinder) for f in sys.meta_path):
         sys.meta_path.append(_importer.MetadataFinder(archive, archive + "/", dists(store)))
+    units = os.environ.get(_importer.UNITS_VAR)
+    if units and not any(isinstance(f, _importer.Units) for f in sys.meta_path):
+        pairs = [p.partition("=") for p in units.split(os.pathsep) if "=" in p]
+        _importer.before_path_finder(_importer.Units((k, v) for k, _, v in pairs))
 
 
 def dists(store):
@@ -80,3 +87,22 @@ def wrap_spawn(util):
 
     spawnv_passfds._pybundle = True
     util.spawnv_passfds = spawnv_passfds
+
+
+def wrap_preparation(spawn):
+    """Wrap ``multiprocessing.spawn.get_preparation_data`` (called just after its module is
+    imported): everything pending is mounted first, so the child's ``sys.path`` and units are
+    complete."""
+    from . import _importer
+
+    orig = getattr(spawn, "get_preparation_data", None)
+    if orig is None or getattr(orig, "_pybundle", False):
+        return
+
+    def get_preparation_data(name):
+        for hook in _importer.BEFORE_SPAWN:
+            hook()
+        return orig(name)
+
+    get_preparation_data._pybundle = True
+    spawn.get_preparation_data = get_preparation_data

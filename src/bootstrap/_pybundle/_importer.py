@@ -319,11 +319,51 @@ def _hook(path):
     raise ImportError("not a directory of a pybundle store", path=path)
 
 
+# --- units: package subtrees of a distribution extracted to the cache, the rest in the store
+UNITS_VAR = "PYBUNDLE_UNITS"  # trigger=directory pairs for children, os.pathsep-separated
+BEFORE_SPAWN = []  # called before multiprocessing prepares a spawn or forkserver child
+
+
+class Units(object):
+    # Finds each mounted unit's trigger module in the cache's copy of its parent directory.
+    def __init__(self, where=()):
+        self.where = dict(where)
+
+    def add(self, trigger, directory):
+        self.where[trigger] = directory
+
+    def export(self):
+        # Children (PYBUNDLE_EXTEND_PYTHONPATH, multiprocessing spawn) install the same (see _child).
+        os.environ[UNITS_VAR] = os.pathsep.join("%s=%s" % kv for kv in sorted(self.where.items()))
+
+    def find_spec(self, fullname, path=None, target=None):
+        where = self.where.get(fullname)
+        if where is None:
+            return None
+        from importlib.machinery import PathFinder
+
+        return PathFinder.find_spec(fullname, [where])
+
+    def invalidate_caches(self):
+        pass
+
+
+def before_path_finder(finder):
+    pos = len(sys.meta_path)
+    for i, f in enumerate(sys.meta_path):
+        if getattr(f, "__name__", None) == "PathFinder":
+            pos = i
+            break
+    sys.meta_path.insert(pos, finder)
+
+
 # --- modules that learn about the store just after their import: pkg_resources (provider,
 # finder, the bundle's distributions in its working set), multiprocessing.util (spawn and
-# forkserver children install this importer first, see _child)
+# forkserver children install this importer first, see _child), multiprocessing.spawn (what is
+# pending is mounted before a child is prepared)
 _AFTER = {"pkg_resources": ("_resources", "register_pkg_resources"),
-          "multiprocessing.util": ("_child", "wrap_spawn")}
+          "multiprocessing.util": ("_child", "wrap_spawn"),
+          "multiprocessing.spawn": ("_child", "wrap_preparation")}
 if sys.version_info[:2] == (3, 9):  # its resources.files() asks no reader (see _resources)
     _AFTER["importlib._common"] = ("_resources", "fix_files_39")
 

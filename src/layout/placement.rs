@@ -1,0 +1,112 @@
+//! Where each file of a distribution goes in the bundle: the site store (imported from the
+//! bundle), its inner archive (extracted to the cache on first import), or both. One place for
+//! the rule that pack, the bytecode plan and the read side follow (docs/DESIGN.md, "Extraction
+//! units").
+
+/// How a distribution is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement<'a> {
+    /// Every file in the site store.
+    Zip,
+    /// Every file in its inner archive.
+    Whole,
+    /// Extracted in part: the package directory `dir` with everything under it goes to the
+    /// inner archive, the rest to the store. `trigger` is the dotted module whose import
+    /// extracts it: `dir` itself (its `__init__.py` then stays in the store too, as source, so
+    /// that listings of the parent package still name it), or one module directly in `dir`
+    /// (`pkg.__main__`: only that module leaves the store; the archive holds a copy of the
+    /// whole directory for it to find its siblings).
+    Unit {
+        /// `/`-separated package directory, relative to the site root.
+        dir: &'a str,
+        /// Dotted module name.
+        trigger: &'a str,
+    },
+}
+
+impl Placement<'_> {
+    /// Returns true if `rel` (a `/`-path relative to the distribution's root) goes to the
+    /// inner archive.
+    pub fn extracts(self, rel: &str) -> bool {
+        match self {
+            Placement::Zip => false,
+            Placement::Whole => true,
+            Placement::Unit { dir, .. } => under(dir, rel),
+        }
+    }
+
+    /// Returns true if `rel` goes to the site store.
+    pub fn stores(self, rel: &str) -> bool {
+        match self {
+            Placement::Zip => true,
+            Placement::Whole => false,
+            Placement::Unit { dir, trigger } => match trigger_file(dir, trigger) {
+                Some(file) => rel != file,
+                None => !under(dir, rel) || rel == format!("{dir}/__init__.py"),
+            },
+        }
+    }
+
+    /// Returns true if the module `rel` is imported from the store (its bytecode is the legacy
+    /// `module.pyc` next to it), false if from the cache (`__pycache__`).
+    pub fn imports_from_store(self, rel: &str) -> bool {
+        match self {
+            Placement::Zip => true,
+            Placement::Whole => false,
+            Placement::Unit { dir, trigger } => match trigger_file(dir, trigger) {
+                Some(file) => rel != file,
+                None => !under(dir, rel),
+            },
+        }
+    }
+}
+
+/// Returns true if `rel` is below the directory `dir`.
+fn under(dir: &str, rel: &str) -> bool {
+    rel.strip_prefix(dir)
+        .is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// Returns the file of a module trigger (`pkg/__main__.py` for `pkg.__main__` in `pkg`), or
+/// `None` when the trigger is the package `dir` itself.
+fn trigger_file(dir: &str, trigger: &str) -> Option<String> {
+    let package = dir.replace('/', ".");
+    let name = trigger.strip_prefix(&package)?.strip_prefix('.')?;
+    Some(format!("{dir}/{name}.py"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn package_unit_keeps_the_rest_and_its_init_in_the_store() {
+        let p = Placement::Unit {
+            dir: "a/b",
+            trigger: "a.b",
+        };
+        assert!(p.extracts("a/b/c.py") && !p.stores("a/b/c.py"));
+        assert!(p.extracts("a/b/__init__.py") && p.stores("a/b/__init__.py"));
+        assert!(!p.imports_from_store("a/b/__init__.py"));
+        assert!(!p.extracts("a/bc.py") && p.stores("a/bc.py") && p.imports_from_store("a/bc.py"));
+        assert!(!p.extracts("a/__init__.py") && p.stores("a-1.0.dist-info/RECORD"));
+    }
+
+    #[test]
+    fn module_unit_moves_only_that_module_out_of_the_store() {
+        let p = Placement::Unit {
+            dir: "pkg",
+            trigger: "pkg.__main__",
+        };
+        assert!(p.extracts("pkg/__main__.py") && !p.stores("pkg/__main__.py"));
+        assert!(!p.imports_from_store("pkg/__main__.py"));
+        assert!(p.extracts("pkg/core.py") && p.stores("pkg/core.py"));
+        assert!(p.imports_from_store("pkg/core.py"));
+    }
+
+    #[test]
+    fn whole_and_zip() {
+        assert!(Placement::Whole.extracts("x/y.py") && !Placement::Whole.stores("x/y.py"));
+        assert!(!Placement::Zip.extracts("x/y.py") && Placement::Zip.stores("x/y.py"));
+    }
+}
