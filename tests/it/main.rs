@@ -7,6 +7,7 @@
 //! - `compat`: zip or extract, namespace packages;
 //! - `flat`: bundles of more than 65,535 files (the site store, Zip64 inner archives); `store`:
 //!   the bundle's own importer of zip-safe code on every CPython;
+//! - `units`: distributions extracted in part, one package subtree on its first import;
 //! - `config`: `[tool.pybundle]` and `--config`;
 //! - `cli`: help, completions, what a build prints;
 //! - `errors`: every failure names its cause, exits 1 and leaves nothing behind;
@@ -34,4 +35,5 @@ mod python;
 mod reproduce;
 mod runtime;
 mod store;
+mod units;
 mod uv;

@@ -1,0 +1,138 @@
+//! Extraction units: a distribution whose path use sits in one package subtree puts only that
+//! subtree on disk, when it is first imported; the rest runs from the bundle. A path used only by
+//! `__main__.py` extracts under `python -m` and not at import.
+
+use std::path::{Path, PathBuf};
+
+use crate::common::wheel_builder::WheelBuilder;
+use crate::common::{TestContext, python311, run_ok, stdout};
+
+const APP: &str = r#"import os, sys
+
+def main():
+    root = os.environ["PYBUNDLE_ROOT"]
+    dists = os.path.join(root, "v1", "dists")
+    import kit, kit.core, tool, tool.helpers
+    print("core=%s" % kit.core.hello())
+    if "themes" in sys.argv[1:]:
+        import kit.themes
+        print("css=%s" % kit.themes.read("basic.css"))
+        print("themes=%s" % kit.themes.__file__)
+        print("kit=%s" % kit.__file__)
+    if "list" in sys.argv[1:]:
+        import pkgutil
+        print("listed=%s" % sorted(m.name for m in pkgutil.iter_modules(kit.__path__)))
+    entries = sorted(os.listdir(dists)) if os.path.isdir(dists) else []
+    print("entries=%s" % entries)
+    for e in entries:
+        files = []
+        for d, _, names in os.walk(os.path.join(dists, e)):
+            files += [os.path.relpath(os.path.join(d, n), os.path.join(dists, e)) for n in names]
+        print("files:%s=%s" % (e.split("-")[0], sorted(f for f in files if f.endswith((".py", ".css")))))
+"#;
+
+/// Builds the wheels: `kit` (a themes subpackage that reads its files by path), `tool` (a path
+/// used only by its `__main__.py`) and the app.
+fn wheels(ctx: &TestContext) -> PathBuf {
+    let wheels = ctx.root().join("wheels");
+    std::fs::create_dir_all(&wheels).unwrap();
+    WheelBuilder::new("kit", "1.0")
+        .file("kit/__init__.py", "VERSION = '1.0'\n")
+        .file("kit/core.py", "def hello():\n    return 'core'\n")
+        .file(
+            "kit/themes/__init__.py",
+            "import os\nHERE = os.path.dirname(os.path.abspath(__file__))\n\ndef read(name):\n    with open(os.path.join(HERE, name)) as f:\n        return f.read()\n",
+        )
+        .file("kit/themes/basic.css", "body {}\n")
+        .build(&wheels);
+    WheelBuilder::new("tool", "2.0")
+        .file("tool/__init__.py", "")
+        .file("tool/helpers.py", "NAME = 'helpers'\n")
+        .file(
+            "tool/__main__.py",
+            "import os\nhere = os.path.dirname(__file__)\nprint('siblings=%s' % sorted(f for f in os.listdir(here) if f.endswith('.py')))\n",
+        )
+        .build(&wheels);
+    WheelBuilder::new("unitapp", "0.1")
+        .file("unitapp/__init__.py", APP)
+        .metadata("Requires-Dist", "kit")
+        .metadata("Requires-Dist", "tool")
+        .build(&wheels);
+    wheels
+}
+
+fn build(ctx: &TestContext) -> PathBuf {
+    let wheels = wheels(ctx);
+    ctx.build_offline(
+        &python311(),
+        &wheels,
+        &["-e", "unitapp:main"],
+        &["unitapp"],
+        "units.pyz",
+    )
+}
+
+fn run(ctx: &TestContext, bundle: &Path, args: &[&str]) -> String {
+    stdout(&run_ok(ctx.bundle(bundle).args(args)))
+}
+
+#[test]
+fn only_the_subtree_that_uses_paths_goes_to_disk_on_its_first_import() {
+    let ctx = TestContext::new();
+    let bundle = build(&ctx);
+    let info = stdout(&run_ok(ctx.pybundle().arg("info").arg(&bundle)));
+    assert!(
+        info.contains("unit `kit/themes`") && info.contains("on import of `kit.themes`"),
+        "{info}"
+    );
+    assert!(info.contains("unit `tool`") && info.contains("`tool.__main__`"), "{info}");
+
+    // Importing the rest of the distribution writes nothing; the parent still lists `themes`.
+    let out = run(&ctx, &bundle, &["list"]);
+    assert!(out.contains("core=core"), "{out}");
+    assert!(out.contains("listed=['core', 'themes']"), "{out}");
+    assert!(out.contains("entries=[]"), "{out}");
+
+    // The subtree alone is extracted, and reads its file by path.
+    let out = run(&ctx, &bundle, &["themes"]);
+    assert!(out.contains("css=body {}"), "{out}");
+    let root = ctx.bundle_root().display().to_string();
+    assert!(out.contains(&format!("themes={root}/v1/dists/kit-1.0-")), "{out}");
+    assert!(!out.contains(&format!("kit={root}")), "{out}");
+    assert!(
+        out.contains("files:kit=['kit/themes/__init__.py', 'kit/themes/basic.css']"),
+        "{out}"
+    );
+    // A warm start finds it in the cache.
+    let again = run(&ctx, &bundle, &["themes"]);
+    assert!(again.contains("css=body {}"), "{again}");
+}
+
+#[test]
+fn a_path_used_by_main_only_extracts_under_python_m() {
+    let ctx = TestContext::new();
+    let bundle = build(&ctx);
+    let out = stdout(&run_ok(
+        ctx.bundle(&bundle)
+            .env("PYBUNDLE_ENTRY_POINT", "tool")
+            .env("PYBUNDLE_VERBOSE", "1"),
+    ));
+    assert!(
+        out.contains("siblings=['__init__.py', '__main__.py', 'helpers.py']"),
+        "{out}"
+    );
+    let dists = ctx.bundle_root().join("v1/dists");
+    let entries: Vec<String> = std::fs::read_dir(&dists)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        entries.len() == 1 && entries[0].starts_with("tool-2.0-"),
+        "{entries:?}"
+    );
+    // A plain start imports `kit` but neither `kit.themes` nor `tool.__main__`: nothing on disk.
+    let ctx = TestContext::new();
+    let bundle = build(&ctx);
+    let out = run(&ctx, &bundle, &[]);
+    assert!(out.contains("entries=[]"), "{out}");
+}
