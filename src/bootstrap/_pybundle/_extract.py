@@ -258,10 +258,9 @@ def _extract_one(fd, archive, key, members, dest, expected):
     from . import _zip
 
     prefix = "%s/%s/" % (EXTRACT_DIR, key)
-    os.mkdir(dest, 0o755)
-    made = {dest}
     tag = ".%s.pyc" % sys.implementation.cache_tag
     files, pycs = [], []
+    dirs = set()  # every directory to create, relative ("a/b"), ancestors included
     count = total = 0
     for rel, entry, mode in members:
         name = prefix + rel
@@ -270,11 +269,8 @@ def _extract_one(fd, archive, key, members, dest, expected):
             if rel in ("", "/"):
                 continue
             damaged(archive, "unsafe member name %r" % name)
-        target = os.path.join(dest, *parts)
         if rel.endswith("/"):
-            if target not in made:
-                os.makedirs(target, 0o755, exist_ok=True)
-                made.add(target)
+            dirs.update("/".join(parts[:i]) for i in range(1, len(parts) + 1))
             continue
         count += 1
         total += entry[3]
@@ -282,11 +278,12 @@ def _extract_one(fd, archive, key, members, dest, expected):
             source = "/".join(parts[:-2] + [parts[-1][: -len(tag)] + ".py"])
             pycs.append((name, entry, source))
             continue
-        parent = os.path.dirname(target)
-        if parent not in made:
-            os.makedirs(parent, 0o755, exist_ok=True)
-            made.add(parent)
-        files.append((name, entry, target, mode, "/".join(parts)))
+        for i in range(len(parts) - 1, 0, -1):
+            parent = "/".join(parts[:i])
+            if parent in dirs:
+                break
+            dirs.add(parent)
+        files.append((name, entry, os.path.join(dest, *parts), mode, "/".join(parts)))
     if expected is not None and (count, total) != (expected[0], expected[1]):
         damaged(
             archive,
@@ -294,6 +291,10 @@ def _extract_one(fd, archive, key, members, dest, expected):
             % (prefix, count, total, expected[0], expected[1]),
         )
 
+    # One pass, parents first (sorted order), one mkdir each: no exists checks, no retries.
+    os.mkdir(dest, 0o755)
+    for d in sorted(dirs):
+        os.mkdir(os.path.join(dest, *d.split("/")), 0o755)
     listing = []
 
     def write(path, chunks, mode):
