@@ -13,9 +13,9 @@ pub enum Placement<'a> {
     /// Extracted in part: the package directory `dir` with everything under it goes to the
     /// inner archive, the rest to the store. `trigger` is the dotted module whose import
     /// extracts it: `dir` itself (its `__init__.py` then stays in the store too, as source, so
-    /// that listings of the parent package still name it), or one module directly in `dir`
-    /// (`pkg.__main__`: only that module leaves the store; the archive holds a copy of the
-    /// whole directory for it to find its siblings).
+    /// that listings of the parent package still name it), or one module file under `dir`
+    /// (`pkg.__main__`, `pkg.sub.tool`: only that module leaves the store; the archive holds a
+    /// copy of the whole directory for it to find the files it reads).
     Unit {
         /// `/`-separated package directory, relative to the site root.
         dir: &'a str,
@@ -67,12 +67,13 @@ fn under(dir: &str, rel: &str) -> bool {
         .is_some_and(|rest| rest.starts_with('/'))
 }
 
-/// Returns the file of a module trigger (`pkg/__main__.py` for `pkg.__main__` in `pkg`), or
-/// `None` when the trigger is the package `dir` itself.
+/// Returns the file of a module trigger (`pkg/__main__.py` for `pkg.__main__` in `pkg`,
+/// `pkg/sub/tool.py` for `pkg.sub.tool`), or `None` when the trigger is the package `dir`
+/// itself.
 fn trigger_file(dir: &str, trigger: &str) -> Option<String> {
     let package = dir.replace('/', ".");
     let name = trigger.strip_prefix(&package)?.strip_prefix('.')?;
-    Some(format!("{dir}/{name}.py"))
+    Some(format!("{dir}/{}.py", name.replace('.', "/")))
 }
 
 #[cfg(test)]
@@ -102,6 +103,12 @@ mod tests {
         assert!(!p.imports_from_store("pkg/__main__.py"));
         assert!(p.extracts("pkg/core.py") && p.stores("pkg/core.py"));
         assert!(p.imports_from_store("pkg/core.py"));
+        let deep = Placement::Unit {
+            dir: "pkg",
+            trigger: "pkg.sub.tool",
+        };
+        assert!(!deep.stores("pkg/sub/tool.py") && deep.extracts("pkg/sub/tool.py"));
+        assert!(deep.stores("pkg/sub/other.py") && deep.stores("pkg/data.txt"));
     }
 
     #[test]

@@ -85,7 +85,10 @@ fn only_the_subtree_that_uses_paths_goes_to_disk_on_its_first_import() {
         info.contains("unit `kit/themes`") && info.contains("on import of `kit.themes`"),
         "{info}"
     );
-    assert!(info.contains("unit `tool`") && info.contains("`tool.__main__`"), "{info}");
+    assert!(
+        info.contains("unit `tool`") && info.contains("`tool.__main__`"),
+        "{info}"
+    );
 
     // Importing the rest of the distribution writes nothing; the parent still lists `themes`.
     let out = run(&ctx, &bundle, &["list"]);
@@ -97,7 +100,10 @@ fn only_the_subtree_that_uses_paths_goes_to_disk_on_its_first_import() {
     let out = run(&ctx, &bundle, &["themes"]);
     assert!(out.contains("css=body {}"), "{out}");
     let root = ctx.bundle_root().display().to_string();
-    assert!(out.contains(&format!("themes={root}/v1/dists/kit-1.0-")), "{out}");
+    assert!(
+        out.contains(&format!("themes={root}/v1/dists/kit-1.0-")),
+        "{out}"
+    );
     assert!(!out.contains(&format!("kit={root}")), "{out}");
     assert!(
         out.contains("files:kit=['kit/themes/__init__.py', 'kit/themes/basic.css']"),
