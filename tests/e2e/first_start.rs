@@ -4,10 +4,11 @@
 //! module offline, and `zoneinfo` on CPython 3.9–3.13 reads its zones from the bundled `tzdata`
 //! with no system zone files. Each case logs the files the first start wrote. See: #14
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Output;
 use std::time::Instant;
 
-use crate::common::{describe, python};
+use crate::common::{describe, python, stdout};
 use crate::harness::{Case, Slim, write_tree};
 
 /// Returns the number of files and of directories under `dir` (0, 0 when it is missing).
@@ -30,7 +31,7 @@ fn count_tree(dir: &Path) -> (usize, usize) {
 
 /// Points the slim setting's extraction root at a new empty directory beside its run dir and
 /// returns both.
-fn with_empty_root(slim: Slim) -> (Slim, std::path::PathBuf) {
+fn with_empty_root(slim: Slim) -> (Slim, PathBuf) {
     let root = slim.run.parent().expect("the slim dir").join("root");
     std::fs::create_dir_all(&root).expect("create the extraction root");
     assert_eq!(
@@ -42,8 +43,8 @@ fn with_empty_root(slim: Slim) -> (Slim, std::path::PathBuf) {
 }
 
 /// Runs the bundle with `args`, asserts it succeeded (showing its output if not), logs the time
-/// and what `root` holds afterwards under `label`, and returns stdout.
-fn run_logged(slim: &Slim, root: &Path, label: &str, args: &[&str]) -> String {
+/// and what `root` holds afterwards under `label`, and returns the output.
+fn run_logged(slim: &Slim, root: &Path, label: &str, args: &[&str]) -> Output {
     let started = Instant::now();
     let out = slim.run(args);
     let elapsed = started.elapsed();
@@ -57,7 +58,7 @@ fn run_logged(slim: &Slim, root: &Path, label: &str, args: &[&str]) -> String {
         "{label}: {args:?} in {:.2}s; PYBUNDLE_ROOT holds {files} files in {dirs} directories",
         elapsed.as_secs_f64()
     );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    out
 }
 
 const SPHINX_PROJECT: &[(&str, &str)] = &[
@@ -79,11 +80,17 @@ const SPHINX_PROJECT: &[(&str, &str)] = &[
     ),
 ];
 
-/// Asserts the HTML build of [`SPHINX_PROJECT`] in `out` is complete and German.
-fn assert_sphinx_site(out: &Path) {
+/// Asserts the HTML build of [`SPHINX_PROJECT`] in `out` is complete and German; `run` (the
+/// build's output) is shown when not.
+fn assert_sphinx_site(out: &Path, run: &Output) {
     let read = |name: &str| {
-        std::fs::read_to_string(out.join(name))
-            .unwrap_or_else(|e| panic!("`{}` was not written: {e}", out.join(name).display()))
+        std::fs::read_to_string(out.join(name)).unwrap_or_else(|e| {
+            panic!(
+                "`{}` was not written: {e}\n{}",
+                out.join(name).display(),
+                describe(run)
+            )
+        })
     };
     let index = read("index.html");
     for needle in [
@@ -99,27 +106,32 @@ fn assert_sphinx_site(out: &Path) {
     ] {
         assert!(
             index.contains(needle),
-            "no `{needle}` in index.html:\n{index}"
+            "no `{needle}` in index.html:\n{index}\n{}",
+            describe(run)
         );
     }
     let guide = read("anleitung.html");
     assert!(
         guide.contains("Rheinbrücke") && guide.contains("lang=\"de\""),
-        "{guide}"
+        "{guide}\n{}",
+        describe(run)
     );
     let search = read("searchindex.js");
     assert!(
         search.starts_with("Search.setIndex(") && search.contains("\"Anleitung\""),
-        "{search}"
+        "{search}\n{}",
+        describe(run)
     );
     // The German search page template and the theme's assets.
     assert!(
         read("search.html").contains("Suche"),
-        "search.html is not German"
+        "search.html is not German\n{}",
+        describe(run)
     );
     assert!(
         out.join("_static/basic.css").is_file(),
-        "no _static/basic.css"
+        "no _static/basic.css\n{}",
+        describe(run)
     );
 }
 
@@ -136,27 +148,33 @@ fn sphinx_builds_german_docs_on_first_start() {
     let (slim, root) = with_empty_root(case.slim(&bundle));
     write_tree(&slim.run, SPHINX_PROJECT);
 
-    let log = run_logged(
+    let run = run_logged(
         &slim,
         &root,
         "sphinx first start",
         &["-b", "html", "src", "out"],
     );
+    let log = stdout(&run);
     assert!(
         log.contains("loading translations [de]") && log.contains("build succeeded"),
-        "{log}"
+        "{}",
+        describe(&run)
     );
-    assert_sphinx_site(&slim.run.join("out"));
+    assert_sphinx_site(&slim.run.join("out"), &run);
 
     // Warm: a new output directory, so that every page is written again.
-    let log = run_logged(
+    let run = run_logged(
         &slim,
         &root,
         "sphinx warm",
         &["-b", "html", "src", "out-warm"],
     );
-    assert!(log.contains("build succeeded"), "{log}");
-    assert_sphinx_site(&slim.run.join("out-warm"));
+    assert!(
+        stdout(&run).contains("build succeeded"),
+        "{}",
+        describe(&run)
+    );
+    assert_sphinx_site(&slim.run.join("out-warm"), &run);
 }
 
 #[test]
@@ -177,48 +195,60 @@ fn azure_cli_loads_a_command_module_offline_on_first_start() {
     let (slim, root) = with_empty_root(case.slim(&bundle));
     let config = slim.run.parent().expect("the slim dir").join("azure");
     // No network: `unshare -n` where the machine allows it (see `Slim::run`); without it, any
-    // HTTP(S) attempt goes to a closed local port and fails at once. Telemetry off.
+    // HTTP(S) attempt goes to a closed local port and fails at once. Telemetry off. azure-cli
+    // still tries one request on every start with a fresh config directory (the latest-version
+    // check in `AzCli.__init__`, a HEAD with no retry); it fails and the command goes on.
     let slim = slim
         .env("AZURE_CONFIG_DIR", &config)
         .env("AZURE_CORE_COLLECT_TELEMETRY", "0")
         .env("HTTPS_PROXY", "http://127.0.0.1:9")
         .env("HTTP_PROXY", "http://127.0.0.1:9");
 
-    let help = run_logged(&slim, &root, "azure-cli first start", &["vm", "--help"]);
+    let run = run_logged(&slim, &root, "azure-cli first start", &["vm", "--help"]);
+    let help = stdout(&run);
     assert!(
         help.contains("az vm : Manage Linux or Windows virtual machines."),
-        "{help}"
+        "{}",
+        describe(&run)
     );
     let commands = help
         .split_once("\nCommands:\n")
-        .unwrap_or_else(|| panic!("no `Commands:` section in:\n{help}"))
+        .unwrap_or_else(|| panic!("no `Commands:` section in:\n{}", describe(&run)))
         .1;
     for command in ["create", "list", "start", "delete"] {
         assert!(
             commands
                 .lines()
                 .any(|l| l.trim_start().starts_with(&format!("{command} "))),
-            "`az vm --help` lists no `{command}` command:\n{help}"
+            "`az vm --help` lists no `{command}` command:\n{}",
+            describe(&run)
         );
     }
-    assert!(config.join("commandIndex.json").is_file());
+    assert!(
+        config.join("commandIndex.json").is_file(),
+        "no command index in AZURE_CONFIG_DIR\n{}",
+        describe(&run)
+    );
 
-    let version = run_logged(
+    let run = run_logged(
         &slim,
         &root,
         "azure-cli second start",
         &["--version", "--only-show-errors"],
     );
+    let version = stdout(&run);
     assert!(
         version
             .lines()
             .next()
             .is_some_and(|l| l.starts_with("azure-cli ")),
-        "{version}"
+        "{}",
+        describe(&run)
     );
     assert!(
         version.contains(&format!("Config directory '{}'", config.display())),
-        "{version}"
+        "{}",
+        describe(&run)
     );
 }
 
@@ -276,7 +306,8 @@ fn zoneinfo_reads_the_bundled_tzdata_on_first_start() {
         // An empty PYTHONTZPATH leaves zoneinfo no system zone directory: only tzdata.
         let slim = slim.env("PYTHONTZPATH", "");
         let label = format!("tzapp on 3.{minor} first start");
-        let out = run_logged(&slim, &root, &label, &[]);
+        let run = run_logged(&slim, &root, &label, &[]);
+        let out = stdout(&run);
         assert_eq!(
             out,
             format!(
@@ -284,10 +315,16 @@ fn zoneinfo_reads_the_bundled_tzdata_on_first_start() {
                  2024-01-15T12:00:00+01:00\n2024-07-15T12:00:00+02:00\n\
                  True True\nnot found: Nowhere/Atlantis\n"
             ),
-            "CPython 3.{minor}"
+            "CPython 3.{minor}\n{}",
+            describe(&run)
         );
-        let warm = run_logged(&slim, &root, &format!("tzapp on 3.{minor} warm"), &[]);
-        assert_eq!(warm, out, "CPython 3.{minor}, warm");
+        let run = run_logged(&slim, &root, &format!("tzapp on 3.{minor} warm"), &[]);
+        assert_eq!(
+            stdout(&run),
+            out,
+            "CPython 3.{minor}, warm\n{}",
+            describe(&run)
+        );
         ran.push(minor);
     }
     assert!(!ran.is_empty(), "no CPython 3.9–3.13 found");
