@@ -4,6 +4,7 @@
 //! PYBUNDLE_ROOT), a [`Server`] guard that always kills its process group, a bounded HTTP GET,
 //! and the compatibility record behind `target/e2e-compat.md`.
 
+use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -107,10 +108,16 @@ impl Case {
     /// Runs `pybundle --python <3.11> -o <name> ARGS` in the work directory, records the bundled
     /// version of the case's package, and returns the bundle's path.
     pub fn bundle(&mut self, name: &str, args: &[&str]) -> PathBuf {
+        let python = self.python.clone();
+        self.bundle_for(&python, name, args)
+    }
+
+    /// Like [`Case::bundle`], for the interpreter `python` instead of the case's 3.11.
+    pub fn bundle_for(&mut self, python: &Path, name: &str, args: &[&str]) -> PathBuf {
         let out = self.work().join(name);
         let mut cmd = self.pybundle();
         cmd.arg("--python")
-            .arg(&self.python)
+            .arg(python)
             .arg("-o")
             .arg(&out)
             .args(args);
@@ -142,7 +149,12 @@ impl Case {
 
     /// Copies `bundle` alone into an empty directory and returns the slim run setting for it.
     pub fn slim(&self, bundle: &Path) -> Slim {
-        let dir = self.root().join("slim");
+        self.slim_with(bundle, &self.python, "slim")
+    }
+
+    /// Like [`Case::slim`], with a bare venv of `python` first on PATH, under `<root>/<name>`.
+    pub fn slim_with(&self, bundle: &Path, python: &Path, name: &str) -> Slim {
+        let dir = self.root().join(name);
         let run = dir.join("run");
         let home = dir.join("home");
         std::fs::create_dir_all(&run).expect("create the slim run dir");
@@ -154,7 +166,7 @@ impl Case {
         run_ok(Command::new("cp").arg(bundle).arg(&copy));
         let venv = dir.join("venv");
         run_ok(
-            Command::new(&self.python)
+            Command::new(python)
                 .args(["-m", "venv", "--without-pip"])
                 .arg(&venv),
         );
@@ -163,6 +175,7 @@ impl Case {
             run,
             home,
             bin: venv.join("bin"),
+            envs: Vec::new(),
         }
     }
 }
@@ -188,11 +201,21 @@ pub struct Slim {
     pub home: PathBuf,
     /// The bare venv's `bin`, first on PATH.
     pub bin: PathBuf,
+    /// Variables set on top of the cleared environment (see [`Slim::env`]).
+    envs: Vec<(String, OsString)>,
 }
 
 impl Slim {
+    /// Sets `key` to `value` for every later run of the bundle (e.g. `PYBUNDLE_ROOT`).
+    pub fn env(mut self, key: &str, value: impl AsRef<OsStr>) -> Slim {
+        self.envs
+            .push((key.to_string(), value.as_ref().to_os_string()));
+        self
+    }
+
     /// Returns a command that executes the bundle (through its shebang) with `args`, in a
-    /// cleared environment: PATH = venv bin + system dirs, fresh HOME, no PYBUNDLE_ROOT.
+    /// cleared environment: PATH = venv bin + system dirs, fresh HOME, no PYBUNDLE_ROOT, plus the
+    /// variables given to [`Slim::env`].
     pub fn cmd(&self, args: &[&str]) -> Command {
         self.cmd_in(args, false)
     }
@@ -212,6 +235,7 @@ impl Slim {
             .env("PATH", format!("{}:/usr/bin:/bin", self.bin.display()))
             .env("HOME", &self.home)
             .env("LANG", "C.UTF-8")
+            .envs(self.envs.iter().map(|(k, v)| (k, v)))
             .current_dir(&self.run);
         cmd
     }

@@ -15,6 +15,7 @@ mod cli_tools;
 mod cross;
 mod dev_tools;
 mod doc_tools;
+mod first_start;
 mod launch;
 mod libraries;
 mod servers;
