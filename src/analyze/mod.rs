@@ -425,3 +425,438 @@ fn top_level_dirs(dist: &InstalledDist) -> BTreeSet<String> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    #[test]
+    fn native_files() {
+        assert!(is_native_file(
+            "numpy/core/_multiarray_umath.cpython-311-x86_64-linux-gnu.so"
+        ));
+        assert!(is_native_file(
+            "numpy.libs/libopenblas64_p-r0-15028c96.3.21.so"
+        ));
+        assert!(is_native_file("pkg/lib.so.1"));
+        assert!(!is_native_file("pkg/socket.py"));
+        assert!(!is_native_file("pkg/sonnet.txt"));
+    }
+
+    /// Writes a distribution named `name` into the site-packages-shaped tree `site`.
+    fn dist(site: &Path, name: &str, files: &[(&str, &str)]) -> InstalledDist {
+        let dist_info = format!("{}-1.dist-info", name.replace('-', "_"));
+        let mut paths = vec![format!("{dist_info}/RECORD")];
+        for (path, text) in files {
+            let disk = site.join(path);
+            fs_err::create_dir_all(disk.parent().expect("has a parent")).expect("mkdir");
+            fs_err::write(&disk, text).expect("write");
+            paths.push((*path).to_string());
+        }
+        paths.sort();
+        InstalledDist {
+            name: name.into(),
+            version: "1".into(),
+            dist_info,
+            root: site.to_path_buf(),
+            files: paths,
+            purelib: true,
+            tags: Vec::new(),
+            entry_points: crate::install::EntryPoints::default(),
+            requires_python: None,
+            license: None,
+            summary: None,
+            top_level: Vec::new(),
+        }
+    }
+
+    fn decide(dists: &[InstalledDist]) -> Vec<Decision> {
+        decide_all(dists, &Overrides::default())
+            .expect("no overrides")
+            .decisions
+    }
+
+    /// Returns `(dir, trigger)` of the unit, `"whole"` for a whole extraction, `"zip"` for zip.
+    fn unit(d: &Decision) -> (String, String) {
+        match (&d.mode, &d.unit) {
+            (Mode::Zip, _) => ("zip".into(), String::new()),
+            (Mode::Extract, None) => ("whole".into(), String::new()),
+            (Mode::Extract, Some(u)) => (u.dir.clone(), u.trigger.clone()),
+        }
+    }
+
+    fn units(dists: &[InstalledDist]) -> Vec<(String, String)> {
+        decide(dists).iter().map(unit).collect()
+    }
+
+    fn pair(dir: &str, trigger: &str) -> (String, String) {
+        (dir.into(), trigger.into())
+    }
+
+    #[test]
+    fn a_subtree_unit() {
+        let site = tempfile::tempdir().expect("tempdir");
+        let az = dist(
+            site.path(),
+            "azure-cli",
+            &[
+                ("azure/cli/command_modules/__init__.py", ""),
+                ("azure/cli/command_modules/vm/__init__.py", "x = 1\n"),
+                (
+                    "azure/cli/command_modules/acs/__init__.py",
+                    "import os\nHELP = os.path.join(os.path.dirname(__file__), 'help.yaml')\n",
+                ),
+                (
+                    "azure/cli/command_modules/acs/custom.py",
+                    "import os\ndef f():\n    return os.path.realpath(__file__)\n",
+                ),
+                ("azure/cli/command_modules/acs/help.yaml", "x: 1\n"),
+            ],
+        );
+        let decisions = decide(&[az]);
+        assert_eq!(
+            unit(&decisions[0]),
+            pair(
+                "azure/cli/command_modules/acs",
+                "azure.cli.command_modules.acs"
+            )
+        );
+        let u = decisions[0].unit.as_ref().expect("a unit");
+        assert_eq!(u.why, "path use only under `azure/cli/command_modules/acs`");
+        assert_eq!(
+            decisions[0].reason,
+            "uses `dirname(__file__)` for paths (azure/cli/command_modules/acs/__init__.py:2)"
+        );
+    }
+
+    #[test]
+    fn each_dirname_raises_the_unit() {
+        let site = tempfile::tempdir().expect("tempdir");
+        let files = [
+            ("pkg/__init__.py", ""),
+            ("pkg/sub/__init__.py", ""),
+            (
+                "pkg/sub/deep/mod.py",
+                "import os\nROOT = os.path.dirname(os.path.dirname(__file__))\n",
+            ),
+            ("other/__init__.py", ""),
+        ];
+        assert_eq!(
+            units(&[dist(site.path(), "p", &files)]),
+            [pair("pkg/sub", "pkg.sub")]
+        );
+        let site = tempfile::tempdir().expect("tempdir");
+        let files = [
+            ("pkg/__init__.py", ""),
+            (
+                "pkg/sub/mod.py",
+                "from pathlib import Path\nHERE = Path(__file__).parent\nDATA = HERE.parent / 'data'\n",
+            ),
+            ("other/__init__.py", ""),
+        ];
+        assert_eq!(
+            units(&[dist(site.path(), "p", &files)]),
+            [pair("pkg", "pkg")]
+        );
+    }
+
+    #[test]
+    fn another_modules_file() {
+        for import in [
+            "from docutils.parsers.rst import states",
+            "from .. import states",
+            "import docutils.parsers.rst.states as states",
+        ] {
+            let site = tempfile::tempdir().expect("tempdir");
+            let misc = format!(
+                "from pathlib import Path\n{import}\nINCLUDES = Path(states.__file__).parent / 'include'\n"
+            );
+            let files = [
+                ("docutils/__init__.py", ""),
+                ("docutils/parsers/__init__.py", ""),
+                ("docutils/parsers/rst/__init__.py", ""),
+                ("docutils/parsers/rst/states.py", ""),
+                ("docutils/parsers/rst/include/isonum.txt", ""),
+                ("docutils/parsers/rst/directives/__init__.py", ""),
+                ("docutils/parsers/rst/directives/misc.py", misc.as_str()),
+                ("docutils/writers/__init__.py", ""),
+            ];
+            assert_eq!(
+                units(&[dist(site.path(), "docutils", &files)]),
+                [pair("docutils/parsers/rst", "docutils.parsers.rst")],
+                "{import}"
+            );
+        }
+    }
+
+    #[test]
+    fn listing_or_walking_keeps_the_whole() {
+        for code in [
+            "import os\nfor n in os.listdir(os.path.dirname(__file__)):\n    pass\n",
+            "import os\nHERE = os.path.dirname(__file__)\nfor r, d, f in os.walk(HERE):\n    pass\n",
+            "import os\nPLUGINS = os.listdir(__path__[0])\n",
+        ] {
+            let site = tempfile::tempdir().expect("tempdir");
+            let files = [("pkg/__init__.py", ""), ("pkg/plugins/__init__.py", code)];
+            let decisions = decide(&[dist(site.path(), "p", &files)]);
+            assert_eq!(unit(&decisions[0]), pair("whole", ""), "{code}");
+        }
+    }
+
+    #[test]
+    fn main_modules_extract_when_run() {
+        // portalocker: `__main__.py` reaches the site root; the package is all it installs.
+        let site = tempfile::tempdir().expect("tempdir");
+        let files = [
+            ("portalocker/__init__.py", ""),
+            ("portalocker/utils.py", ""),
+            (
+                "portalocker/__main__.py",
+                "import pathlib\nbase_path = pathlib.Path(__file__).parent.parent\nsrc_path = base_path / 'portalocker'\n",
+            ),
+        ];
+        assert_eq!(
+            units(&[dist(site.path(), "portalocker", &files)]),
+            [pair("portalocker", "portalocker.__main__")]
+        );
+        // The same beside another top-level name: the site root is not a unit.
+        let site = tempfile::tempdir().expect("tempdir");
+        let mut two = files.to_vec();
+        two.push(("portalocker_extra.py", ""));
+        assert_eq!(
+            units(&[dist(site.path(), "portalocker", &two)]),
+            [pair("whole", "")]
+        );
+        // semver: its own directory only.
+        let site = tempfile::tempdir().expect("tempdir");
+        let files = [
+            ("semver/__init__.py", ""),
+            (
+                "semver/__main__.py",
+                "import os\ndef main():\n    path = os.path.dirname(__file__)\n",
+            ),
+            ("semver_extra.py", ""),
+        ];
+        assert_eq!(
+            units(&[dist(site.path(), "semver", &files)]),
+            [pair("semver", "semver.__main__")]
+        );
+    }
+
+    #[test]
+    fn script_helpers() {
+        // argcomplete: the helper reads its parent package's file, imported before the helper:
+        // the package is the trigger.
+        let site = tempfile::tempdir().expect("tempdir");
+        let files = [
+            ("argcomplete/__init__.py", ""),
+            ("argcomplete/bash_completion.d/_python-argcomplete", "x"),
+            ("argcomplete/scripts/__init__.py", ""),
+            (
+                "argcomplete/scripts/activate_global_python_argcomplete.py",
+                "import os\nimport argcomplete\ndef get_activator_dir():\n    return os.path.join(os.path.abspath(os.path.dirname(argcomplete.__file__)), 'bash_completion.d')\n",
+            ),
+            ("argcomplete_extra.py", ""),
+        ];
+        assert_eq!(
+            units(&[dist(site.path(), "argcomplete", &files)]),
+            [pair("argcomplete", "argcomplete")]
+        );
+        // A helper that reads only next to itself is its own trigger.
+        let site = tempfile::tempdir().expect("tempdir");
+        let files = [
+            ("tool/__init__.py", ""),
+            (
+                "tool/scripts/helper.py",
+                "import os\nHERE = os.path.dirname(__file__)\n",
+            ),
+            ("tool/scripts/helper.sh", "x"),
+        ];
+        assert_eq!(
+            units(&[dist(site.path(), "tool", &files)]),
+            [pair("tool/scripts", "tool.scripts.helper")]
+        );
+    }
+
+    #[test]
+    fn namespace_portions_are_their_own_units() {
+        let site = tempfile::tempdir().expect("tempdir");
+        let uses = "from os import path\npackage_dir = path.abspath(path.dirname(__file__))\n";
+        let dists: Vec<InstalledDist> = ["applehelp", "devhelp", "jsmath"]
+            .iter()
+            .map(|name| {
+                let init = format!("sphinxcontrib/{name}/__init__.py");
+                let mo = format!("sphinxcontrib/{name}/locales/de/LC_MESSAGES/{name}.mo");
+                let code = if *name == "jsmath" { "x = 1\n" } else { uses };
+                dist(
+                    site.path(),
+                    &format!("sphinxcontrib-{name}"),
+                    &[(init.as_str(), code), (mo.as_str(), "")],
+                )
+            })
+            .collect();
+        let got = units(&dists);
+        assert_eq!(
+            got[0],
+            pair("sphinxcontrib/applehelp", "sphinxcontrib.applehelp")
+        );
+        assert_eq!(
+            got[1],
+            pair("sphinxcontrib/devhelp", "sphinxcontrib.devhelp")
+        );
+        // jsmath's data has no reader that can find it by path.
+        assert_eq!(got[2], pair("zip", ""));
+    }
+
+    #[test]
+    fn shared_regular_ancestors_do_not_pull() {
+        let site = tempfile::tempdir().expect("tempdir");
+        let telemetry = dist(
+            site.path(),
+            "azure-cli-telemetry",
+            &[
+                ("azure/cli/__init__.py", ""),
+                ("azure/cli/telemetry/__init__.py", "x = 1\n"),
+            ],
+        );
+        let core = dist(
+            site.path(),
+            "azure-cli-core",
+            &[
+                (
+                    "azure/cli/core/__init__.py",
+                    "import os\nHERE = os.path.dirname(__file__)\n",
+                ),
+                (
+                    "azure/cli/core/util.py",
+                    "import os\nX = os.path.dirname(__file__)\n",
+                ),
+            ],
+        );
+        let cli = dist(
+            site.path(),
+            "azure-cli",
+            &[
+                ("azure/cli/command_modules/__init__.py", ""),
+                ("azure/cli/command_modules/acs/__init__.py", ""),
+                (
+                    "azure/cli/command_modules/acs/custom.py",
+                    "import os\nHERE = os.path.realpath(__file__)\n",
+                ),
+            ],
+        );
+        assert_eq!(
+            units(&[telemetry, core, cli]),
+            [
+                pair("zip", ""),
+                pair("azure/cli/core", "azure.cli.core"),
+                pair(
+                    "azure/cli/command_modules/acs",
+                    "azure.cli.command_modules.acs.custom"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn files_of_another_distribution_below_a_unit() {
+        let site = tempfile::tempdir().expect("tempdir");
+        let owner = dist(
+            site.path(),
+            "owner",
+            &[
+                ("pkg/__init__.py", ""),
+                (
+                    "pkg/sub/__init__.py",
+                    "import os\nHERE = os.path.dirname(__file__)\n",
+                ),
+                (
+                    "pkg/sub/x.py",
+                    "import os\nHERE = os.path.dirname(__file__)\n",
+                ),
+            ],
+        );
+        let plugin = dist(site.path(), "plugin", &[("pkg/sub/more/extra.py", "")]);
+        let neighbour = dist(site.path(), "neighbour", &[("pkg/other/__init__.py", "")]);
+        let decisions = decide(&[owner, plugin, neighbour]);
+        assert_eq!(unit(&decisions[0]), pair("whole", ""));
+        assert!(
+            decisions[0]
+                .reason
+                .ends_with("; whole: `plugin` also has files under `pkg/sub`"),
+            "{}",
+            decisions[0].reason
+        );
+        // `pkg` and `pkg/sub` are regular packages shared with `owner`, now extracted whole.
+        assert_eq!(unit(&decisions[1]), pair("whole", ""));
+        assert_eq!(unit(&decisions[2]), pair("whole", ""));
+        assert_eq!(
+            decisions[2].reason,
+            "shares the package `pkg` with extracted `owner`"
+        );
+    }
+
+    #[test]
+    fn data_only_distributions_stay_zipped() {
+        let site = tempfile::tempdir().expect("tempdir");
+        let tzdata = dist(
+            site.path(),
+            "tzdata",
+            &[
+                ("tzdata/__init__.py", "IANA_VERSION = '2024a'\n"),
+                ("tzdata/zoneinfo/__init__.py", ""),
+                ("tzdata/zoneinfo/Africa/__init__.py", ""),
+                ("tzdata/zoneinfo/Africa/Abidjan", "TZif"),
+            ],
+        );
+        let decisions = decide(std::slice::from_ref(&tzdata));
+        assert_eq!(unit(&decisions[0]), pair("zip", ""));
+        assert_eq!(
+            decisions[0].reason,
+            "data files (`tzdata/zoneinfo/Africa/Abidjan`) that no code of its own can find by path (read through the loader)"
+        );
+        // Code that finds its files by path extracts it after all.
+        let reader = dist(
+            site.path(),
+            "reader",
+            &[(
+                "reader/__init__.py",
+                "import os\nimport tzdata\nZONES = os.path.join(os.path.dirname(tzdata.__file__), 'zoneinfo')\n",
+            )],
+        );
+        let decisions = decide(&[tzdata, reader]);
+        assert_eq!(unit(&decisions[0]), pair("whole", ""));
+        assert_eq!(
+            decisions[0].reason,
+            "`reader` finds its files by path (a path use of its module)"
+        );
+    }
+
+    #[test]
+    fn build_time_data_stays_zipped() {
+        let generator = "import os\nclass Gen:\n    def __init__(self, cfg_filename='_c_ast.cfg'):\n        self.cfg = open(cfg_filename)\n\nif __name__ == '__main__':\n    base_dir = os.path.dirname(os.path.abspath(__file__))\n    Gen(os.path.join(base_dir, '_c_ast.cfg'))\n";
+        let site = tempfile::tempdir().expect("tempdir");
+        let files = [
+            (
+                "pycparser/__init__.py",
+                "def parse_file(filename):\n    with open(filename) as f:\n        return f.read()\n",
+            ),
+            ("pycparser/_ast_gen.py", generator),
+            ("pycparser/_c_ast.cfg", "Node: [a]\n"),
+        ];
+        let decisions = decide(&[dist(site.path(), "pycparser", &files)]);
+        assert_eq!(unit(&decisions[0]), pair("zip", ""));
+        // Code that can locate its modules another way keeps the old rule.
+        let site = tempfile::tempdir().expect("tempdir");
+        let mut located = files.to_vec();
+        located.push(("pycparser/where.py", "NAME = __file__[:-3] + '.cfg'\n"));
+        let decisions = decide(&[dist(site.path(), "pycparser", &located)]);
+        assert_eq!(unit(&decisions[0]), pair("whole", ""));
+        assert_eq!(
+            decisions[0].reason,
+            "data files next to modules and no loader-based reader (`pycparser/_c_ast.cfg`)"
+        );
+    }
+}

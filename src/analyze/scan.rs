@@ -639,7 +639,9 @@ mod tests {
             own(1)
         );
         assert_eq!(
-            uses("HERE = dirname(__file__)\ndef f():\n    return join(HERE, 'x', os.pardir, os.pardir)\n"),
+            uses(
+                "HERE = dirname(__file__)\ndef f():\n    return join(HERE, 'x', os.pardir, os.pardir)\n"
+            ),
             own(2)
         );
         // `os.path` is not the name `path`.
@@ -659,7 +661,10 @@ mod tests {
             }]
         );
         // Listing or walking, directly or through a name.
-        assert_eq!(uses("for n in os.listdir(__path__[0]):"), vec![Reach::Listing]);
+        assert_eq!(
+            uses("for n in os.listdir(__path__[0]):"),
+            vec![Reach::Listing]
+        );
         assert_eq!(
             uses("for r, d, f in os.walk(os.path.dirname(__file__)):"),
             vec![Reach::Listing]
@@ -681,10 +686,7 @@ mod tests {
             uses("c = as_file(files('certifi').joinpath('cacert.pem'))"),
             vec![Reach::Resource(Some("certifi".into()))]
         );
-        assert_eq!(
-            uses("p = resource_filename(__name__, 'x.txt')"),
-            own(0)
-        );
+        assert_eq!(uses("p = resource_filename(__name__, 'x.txt')"), own(0));
         assert_eq!(
             uses("p = resource_filename(pkg, 'x.txt')"),
             vec![Reach::Resource(None)]
