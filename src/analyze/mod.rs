@@ -602,6 +602,49 @@ mod tests {
             let files = [("pkg/__init__.py", ""), ("pkg/plugins/__init__.py", code)];
             let decisions = decide(&[dist(site.path(), "p", &files)]);
             assert_eq!(unit(&decisions[0]), pair("whole", ""), "{code}");
+            assert!(
+                decisions[0]
+                    .reason
+                    .ends_with("; whole: it lists or walks directories"),
+                "{}",
+                decisions[0].reason
+            );
+        }
+    }
+
+    #[test]
+    fn other_uses_keep_the_whole() {
+        let cases: [(&[(&str, &str)], &str); 3] = [
+            (
+                &[("six.py", "import os\nHERE = os.path.dirname(__file__)\n")],
+                "uses `dirname(__file__)` for paths (six.py:2); whole: a top-level module uses paths",
+            ),
+            (
+                &[
+                    (
+                        "pkg/__init__.py",
+                        "import os\nHERE = os.path.dirname(__file__)\n",
+                    ),
+                    ("pkg/conf.py", "def load(p):\n    exec(open(p).read())\n"),
+                ],
+                "uses `dirname(__file__)` for paths (pkg/__init__.py:2); whole: also runs files by path with `exec(open(…)` (pkg/conf.py:2)",
+            ),
+            (
+                &[
+                    (
+                        "pkg/__init__.py",
+                        "import os\nROOT = os.path.dirname(os.path.dirname(__file__))\n",
+                    ),
+                    ("other.py", ""),
+                ],
+                "uses `dirname(__file__)` for paths (pkg/__init__.py:2); whole: it reaches the site root",
+            ),
+        ];
+        for (files, reason) in cases {
+            let site = tempfile::tempdir().expect("tempdir");
+            let decisions = decide(&[dist(site.path(), "p", files)]);
+            assert_eq!(unit(&decisions[0]), pair("whole", ""), "{reason}");
+            assert_eq!(decisions[0].reason, reason);
         }
     }
 

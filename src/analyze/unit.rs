@@ -271,12 +271,16 @@ impl<'d> Layout<'d> {
         for (f, s) in sources {
             for u in &s.uses {
                 if !f.contains('/') {
-                    blocker.get_or_insert_with(|| use_reason(f, u));
+                    blocker.get_or_insert_with(|| {
+                        format!("{}; whole: a top-level module uses paths", use_reason(f, u))
+                    });
                     continue;
                 }
                 match self.target(f, &s.imports, &u.reach, &mut foreign) {
                     Target::Whole => {
-                        blocker.get_or_insert_with(|| use_reason(f, u));
+                        blocker.get_or_insert_with(|| {
+                            format!("{}; whole: it lists or walks directories", use_reason(f, u))
+                        });
                     }
                     Target::Dir(d) => {
                         dirs.push((parent(f).to_string(), f, u));
