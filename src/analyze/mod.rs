@@ -148,8 +148,8 @@ pub struct Analyzed {
 struct Facts {
     /// Zipped by rule 7 (data files no code of its own finds by path).
     data_only: bool,
-    /// Top-level names outside the distribution its path uses point at.
-    foreign: BTreeSet<String>,
+    /// What its path uses point at outside the distribution.
+    refs: unit::Refs,
 }
 
 /// Returns one decision per distribution, in the same order, with the warnings to show, and
@@ -186,6 +186,7 @@ pub fn decide_all(
         facts.push(fact);
     }
     pull_found_data(dists, &facts, &mut decisions);
+    whole_when_reached(dists, &facts, &mut decisions);
     whole_when_shared_below(dists, &mut decisions);
     pull_sharing(dists, &mut decisions);
     Ok(Analyzed {
@@ -205,7 +206,7 @@ fn pull_found_data(dists: &[InstalledDist], facts: &[Facts], decisions: &mut [De
         let finder = facts
             .iter()
             .enumerate()
-            .find(|(j, f)| *j != i && f.foreign.iter().any(|n| tops.contains(n)));
+            .find(|(j, f)| *j != i && f.refs.foreign.iter().any(|n| tops.contains(n)));
         if let Some((j, _)) = finder {
             decisions[i] = Decision {
                 mode: Mode::Extract,
@@ -216,6 +217,51 @@ fn pull_found_data(dists: &[InstalledDist], facts: &[Facts], decisions: &mut [De
                 native: decisions[i].native,
                 unit: None,
             };
+        }
+    }
+}
+
+/// A unit is only the part of a distribution its own path uses reach: when another
+/// distribution's path use reaches it, it is extracted whole. That is the case when the other one
+/// turns one of its top-level modules into a path (`dirname(tzdata.__file__)` after `import
+/// tzdata`) and the unit is not that whole package, and when the other one turns modules it is
+/// handed into paths (azure-cli-core lists `dirname(pkg.__file__)` for the `aaz` packages of
+/// azure-cli's command modules) and shares a top-level directory with it: those modules may be
+/// any of the family's.
+fn whole_when_reached(dists: &[InstalledDist], facts: &[Facts], decisions: &mut [Decision]) {
+    let tops: Vec<BTreeSet<String>> = dists.iter().map(top_level_names).collect();
+    for (i, decision) in decisions.iter_mut().enumerate() {
+        let Some(unit) = &decision.unit else {
+            continue;
+        };
+        let why = facts.iter().enumerate().find_map(|(j, f)| {
+            if j == i {
+                return None;
+            }
+            if let Some(name) = f.refs.foreign.iter().find(|n| tops[i].contains(*n))
+                && *name != unit.dir
+            {
+                return Some(format!(
+                    "`{}` turns its module `{name}` into a path",
+                    dists[j].name
+                ));
+            }
+            let shared = tops[j].iter().find(|t| {
+                tops[i].contains(*t)
+                    && dists[j]
+                        .files
+                        .iter()
+                        .any(|f| f.starts_with(&format!("{t}/")))
+            })?;
+            let what = f.refs.unknown.as_ref()?;
+            Some(format!(
+                "`{}` shares `{shared}` and turns modules it is handed into paths ({what})",
+                dists[j].name
+            ))
+        });
+        if let Some(why) = why {
+            decision.reason = format!("{}; whole: {why}", decision.reason);
+            decision.unit = None;
         }
     }
 }
@@ -311,7 +357,7 @@ fn decide(dist: &InstalledDist, overrides: &Overrides) -> (Decision, Option<Stri
     let name = normalize_name(&dist.name);
     let no_facts = || Facts {
         data_only: false,
-        foreign: BTreeSet::new(),
+        refs: unit::Refs::default(),
     };
     let extract = |reason: String| Decision {
         mode: Mode::Extract,
@@ -351,7 +397,7 @@ fn decide(dist: &InstalledDist, overrides: &Overrides) -> (Decision, Option<Stri
         let verdict = unit::scan(dist);
         let facts = Facts {
             data_only: verdict.data_only,
-            foreign: verdict.foreign,
+            refs: verdict.refs,
         };
         let decision = Decision {
             mode: if verdict.extract {
@@ -800,6 +846,78 @@ mod tests {
                     "azure.cli.command_modules.acs.custom"
                 ),
             ]
+        );
+    }
+
+    #[test]
+    fn path_uses_from_other_distributions() {
+        // azure-cli-core lists the directories of packages it is handed: they may be any of the
+        // `azure` family's, so azure-cli's unit becomes the whole.
+        let site = tempfile::tempdir().expect("tempdir");
+        let core = dist(
+            site.path(),
+            "azure-cli-core",
+            &[(
+                "azure/cli/core/aaz/_command.py",
+                "import os\ndef load(pkg):\n    pkg_path = os.path.dirname(pkg.__file__)\n    for sub in os.listdir(pkg_path):\n        pass\n",
+            )],
+        );
+        let cli = dist(
+            site.path(),
+            "azure-cli",
+            &[
+                ("azure/cli/command_modules/vm/aaz/__init__.py", ""),
+                (
+                    "azure/cli/command_modules/acs/custom.py",
+                    "import os\nHERE = os.path.realpath(__file__)\n",
+                ),
+            ],
+        );
+        let other = dist(
+            site.path(),
+            "other",
+            &[(
+                "other/__init__.py",
+                "import os\nHERE = os.path.dirname(__file__)\n",
+            )],
+        );
+        let decisions = decide(&[core, cli, other]);
+        assert_eq!(unit(&decisions[0]), pair("whole", ""));
+        assert_eq!(unit(&decisions[1]), pair("whole", ""));
+        assert_eq!(
+            decisions[1].reason,
+            "uses `realpath(__file__)` for paths (azure/cli/command_modules/acs/custom.py:2); whole: `azure-cli-core` shares `azure` and turns modules it is handed into paths (`dirname(pkg.__file__)` at azure/cli/core/aaz/_command.py:3)"
+        );
+        assert_eq!(unit(&decisions[2]), pair("other", "other"));
+        // A named module of another distribution outside its unit.
+        let site = tempfile::tempdir().expect("tempdir");
+        let lib = dist(
+            site.path(),
+            "lib",
+            &[
+                ("lib/__init__.py", ""),
+                (
+                    "lib/sub/__init__.py",
+                    "import os\nHERE = os.path.dirname(__file__)\n",
+                ),
+            ],
+        );
+        let user = dist(
+            site.path(),
+            "user",
+            &[(
+                "user/__init__.py",
+                "import os\nimport lib\nD = os.path.dirname(lib.__file__)\n",
+            )],
+        );
+        let decisions = decide(&[lib, user]);
+        assert_eq!(unit(&decisions[0]), pair("whole", ""));
+        assert!(
+            decisions[0]
+                .reason
+                .ends_with("; whole: `user` turns its module `lib` into a path"),
+            "{}",
+            decisions[0].reason
         );
     }
 

@@ -163,8 +163,9 @@ pub(super) enum Reach {
     /// `resource_filename`, `as_file`, `importlib.resources.path`: the named package (a literal
     /// argument), or `None` when the argument is not a literal.
     Resource(Option<String>),
-    /// Lists or walks directories, or uses `__path__[0]`: the whole distribution.
-    Listing,
+    /// Lists or walks directories, or uses `__path__[0]`: the whole distribution. With the
+    /// module `X` when the directory is `X`'s (`listdir(dirname(pkg.__file__))`).
+    Listing(Option<String>),
 }
 
 /// One path use of a source file.
@@ -229,21 +230,23 @@ fn path_uses(bytes: &[u8]) -> (Vec<Use>, Vec<Range<usize>>) {
     for m in PATH_USE.find_iter(bytes) {
         let text = m.as_bytes();
         let object = object_of(text);
+        let named = object
+            .map(|o| String::from_utf8_lossy(o).replace(' ', ""))
+            .filter(|o| o != "sys.modules[__name__]");
         if object.is_some_and(|o| STDLIB_MODULES.iter().any(|s| s.as_bytes() == o)) {
             continue;
         }
         let span = statement(bytes, m.start());
         let stmt = &bytes[span.clone()];
-        let reach = if contains(text, b"__path__") || LISTING.is_match(stmt) {
-            Reach::Listing
+        let reach = if contains(text, b"__path__") {
+            Reach::Listing(path_object(text))
+        } else if LISTING.is_match(stmt) {
+            Reach::Listing(named)
         } else if contains(text, b"__file__") {
-            match levels_up(bytes, span.clone()) {
-                None => Reach::Listing,
-                Some(up) => match object.map(|o| String::from_utf8_lossy(o).into_owned()) {
-                    None => Reach::Own { up },
-                    Some(o) if o.replace(' ', "") == "sys.modules[__name__]" => Reach::Own { up },
-                    Some(name) => Reach::Module { name, up },
-                },
+            match (levels_up(bytes, span.clone()), named) {
+                (None, named) => Reach::Listing(named),
+                (Some(up), None) => Reach::Own { up },
+                (Some(up), Some(name)) => Reach::Module { name, up },
             }
         } else {
             Reach::Resource(resource_package(&bytes[m.end()..span.end]))
@@ -277,6 +280,19 @@ fn object_of(text: &[u8]) -> Option<&[u8]> {
     let before = &text[..at];
     let open = before.iter().rposition(|&b| b == b'(')?;
     before[open + 1..].trim_ascii().strip_suffix(b".")
+}
+
+/// Returns the module of `X.__path__` in a [`PATH_USE`] match (`django` of
+/// `join(django.__path__`), or `None` for a bare `__path__`.
+fn path_object(text: &[u8]) -> Option<String> {
+    let at = text.windows(8).position(|w| w == b"__path__")?;
+    let before = text[..at].strip_suffix(b".")?;
+    let start = before
+        .iter()
+        .rposition(|&b| !(b.is_ascii_alphanumeric() || b == b'_' || b == b'.'))
+        .map_or(0, |p| p + 1);
+    let name = String::from_utf8_lossy(&before[start..]).into_owned();
+    (!name.is_empty()).then_some(name)
 }
 
 /// Returns the package a resource call names: the first argument when it is a string literal
@@ -663,19 +679,25 @@ mod tests {
         // Listing or walking, directly or through a name.
         assert_eq!(
             uses("for n in os.listdir(__path__[0]):"),
-            vec![Reach::Listing]
+            vec![Reach::Listing(None)]
         );
         assert_eq!(
             uses("for r, d, f in os.walk(os.path.dirname(__file__)):"),
-            vec![Reach::Listing]
+            vec![Reach::Listing(None)]
         );
         assert_eq!(
             uses("HERE = Path(__file__).parent\nfor p in HERE.glob('*.json'):\n    pass\n"),
-            vec![Reach::Listing]
+            vec![Reach::Listing(None)]
         );
         assert_eq!(
             uses("x = join(django.__path__[0], 'conf')"),
-            vec![Reach::Listing]
+            vec![Reach::Listing(Some("django".into()))]
+        );
+        assert_eq!(
+            uses(
+                "pkg_path = os.path.dirname(pkg.__file__)\nfor sub in os.listdir(pkg_path):\n    pass\n"
+            ),
+            vec![Reach::Listing(Some("pkg".into()))]
         );
         // Resource calls name their package.
         assert_eq!(

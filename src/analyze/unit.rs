@@ -23,9 +23,19 @@ pub(super) struct Verdict {
     /// Zipped because no code of its own can find its data files by path: another
     /// distribution's path use of it extracts it after all.
     pub data_only: bool,
-    /// Top-level names of modules outside the distribution that its path uses point at
-    /// (`dirname(tzdata.__file__)` after `import tzdata`).
+    /// What its path uses point at outside the distribution.
+    pub refs: Refs,
+}
+
+/// What the path uses of a distribution point at outside it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct Refs {
+    /// Top-level names of modules of other distributions (`dirname(tzdata.__file__)` after
+    /// `import tzdata`).
     pub foreign: BTreeSet<String>,
+    /// The first use of `X.__file__` where what `X` is cannot be told (a module it is handed,
+    /// `dirname(pkg.__file__)`): it may be any distribution's module. The reason it gives.
+    pub unknown: Option<String>,
 }
 
 /// Data files that code usually opens by path when nothing reads them through the loader.
@@ -117,7 +127,7 @@ pub(super) fn scan(dist: &InstalledDist) -> Verdict {
     };
     let layout = Layout::of(dist);
     if sources.iter().any(|(_, s)| !s.uses.is_empty()) {
-        let (unit, reason, foreign) = layout.unit(&sources);
+        let (unit, reason, refs) = layout.unit(&sources);
         let reason = reason.unwrap_or_else(|| {
             let (f, u) = sources
                 .iter()
@@ -141,15 +151,15 @@ pub(super) fn scan(dist: &InstalledDist) -> Verdict {
                 extract: true,
                 reason,
                 unit: Some(unit),
-                foreign,
+                refs,
                 data_only: false,
             },
             Err(why) if why.is_empty() => Verdict {
-                foreign,
+                refs,
                 ..whole(reason)
             },
             Err(why) => Verdict {
-                foreign,
+                refs,
                 ..whole(format!("{reason}; whole: {why}"))
             },
         };
@@ -260,12 +270,9 @@ impl<'d> Layout<'d> {
     }
 
     /// Returns the unit of `sources` (all path uses of the distribution), or `None` with the
-    /// reason naming the use that keeps it whole; and the foreign names the uses point at.
-    fn unit(
-        &self,
-        sources: &[(&str, SourceScan)],
-    ) -> (Option<Unit>, Option<String>, BTreeSet<String>) {
-        let mut foreign = BTreeSet::new();
+    /// reason naming the use that keeps it whole; and what the uses point at outside it.
+    fn unit(&self, sources: &[(&str, SourceScan)]) -> (Option<Unit>, Option<String>, Refs) {
+        let mut refs = Refs::default();
         let mut dirs: Vec<(String, &str, &Use)> = Vec::new();
         let mut blocker: Option<String> = None;
         for (f, s) in sources {
@@ -276,7 +283,12 @@ impl<'d> Layout<'d> {
                     });
                     continue;
                 }
-                match self.target(f, &s.imports, &u.reach, &mut foreign) {
+                let (target, unknown) = self.target(f, &s.imports, &u.reach, &mut refs.foreign);
+                if unknown {
+                    refs.unknown
+                        .get_or_insert_with(|| format!("`{}` at {f}:{}", u.shown, u.line));
+                }
+                match target {
                     Target::Whole => {
                         blocker.get_or_insert_with(|| {
                             format!("{}; whole: it lists or walks directories", use_reason(f, u))
@@ -290,7 +302,7 @@ impl<'d> Layout<'d> {
             }
         }
         if blocker.is_some() {
-            return (None, blocker, foreign);
+            return (None, blocker, refs);
         }
         let mut common: Option<String> = None;
         for (d, ..) in &dirs {
@@ -309,7 +321,7 @@ impl<'d> Layout<'d> {
                 None => {
                     let (_, f, u) = dirs.iter().find(|(d, ..)| d.is_empty()).unwrap_or(&dirs[0]);
                     let why = format!("{}; whole: it reaches the site root", use_reason(f, u));
-                    return (None, Some(why), foreign);
+                    return (None, Some(why), refs);
                 }
             }
         }
@@ -341,33 +353,40 @@ impl<'d> Layout<'d> {
                 dir,
             },
         };
-        (Some(unit), None, foreign)
+        (Some(unit), None, refs)
     }
 
-    /// Returns what a use in `file` reaches; names of modules outside the distribution that it
-    /// points at go to `foreign`.
+    /// Returns what a use in `file` reaches, and whether it is the file of a module that cannot
+    /// be told; names of modules outside the distribution that it points at go to `foreign`.
     fn target(
         &self,
         file: &str,
         imports: &BTreeMap<String, String>,
         reach: &Reach,
         foreign: &mut BTreeSet<String>,
-    ) -> Target {
+    ) -> (Target, bool) {
         // When what `X` is cannot be told: the top-level package holding the file.
         let top = file.split('/').next().unwrap_or(file);
-        match reach {
-            Reach::Listing => Target::Whole,
-            Reach::Own { up } => Target::Dir(raise(parent(file), *up)),
-            Reach::Module { name, up } => {
-                let base = match self.resolve(file, imports, name) {
-                    Ok(dir) => dir,
-                    Err(outside) => {
-                        foreign.extend(outside);
-                        top.to_string()
-                    }
-                };
-                Target::Dir(raise(&base, *up))
+        let mut unknown = false;
+        let mut resolve = |name: &str| match self.resolve(file, imports, name) {
+            Ok(dir) => dir,
+            Err(Some(outside)) => {
+                foreign.insert(outside);
+                top.to_string()
             }
+            Err(None) => {
+                unknown = true;
+                top.to_string()
+            }
+        };
+        let target = match reach {
+            Reach::Listing(None) => Target::Whole,
+            Reach::Listing(Some(name)) => {
+                resolve(name);
+                Target::Whole
+            }
+            Reach::Own { up } => Target::Dir(raise(parent(file), *up)),
+            Reach::Module { name, up } => Target::Dir(raise(&resolve(name), *up)),
             Reach::Resource(Some(package)) => {
                 let dir = package.replace('.', "/");
                 if self.packages.contains(&dir) {
@@ -381,7 +400,8 @@ impl<'d> Layout<'d> {
                 }
             }
             Reach::Resource(None) => Target::Dir(top.to_string()),
-        }
+        };
+        (target, unknown)
     }
 
     /// Returns the directory of the module `name` names in `file` (a package's own directory,
