@@ -40,8 +40,13 @@
 //! the distribution installs one top-level package and nothing else but metadata and scripts:
 //! then that package is the unit, which keeps the `.dist-info` in the bundle), when it also
 //! runs files by path, when data files outside the unit have no loader-based reader and some
-//! code locates modules in a way the uses do not explain, or when another distribution has
-//! files at or below the unit's directory.
+//! code locates modules in a way the uses do not explain, when another distribution has files
+//! at or below the unit's directory, or when another distribution's path use may reach the part
+//! left in the bundle: it names one of the distribution's top-level modules that is not the unit
+//! (`dirname(lib.__file__)` after `import lib`), or it shares a top-level directory with it and
+//! turns modules it is handed into paths (azure-cli-core lists `dirname(pkg.__file__)` for the
+//! `aaz` packages of azure-cli's command modules). Distributions extracted for native code or by
+//! an override are not scanned, so their path uses do not count here.
 //!
 //! The unit's trigger (the import that extracts it) is its package, except when every use is in
 //! one module directly in the unit's directory and is about that module's own `__file__`: then
