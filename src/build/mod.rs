@@ -217,22 +217,24 @@ fn check_installed(mut installed: Installed) -> Result<Installed> {
     Ok(installed)
 }
 
-/// Prints the analysis: its warnings, and each distribution's decision under `-v`.
+/// Prints the analysis: its warnings, and under `-v` each distribution's decision with, for one
+/// extracted in part, its unit (the directory, the import that extracts it, and why).
 fn report_analysis(installed: &Installed, analyzed: &Analyzed) {
     for warning in &analyzed.warnings {
         ui::warn(warning);
     }
     for (dist, decision) in installed.dists.iter().zip(&analyzed.decisions) {
+        let mode = match (decision.mode, &decision.unit) {
+            (Mode::Zip, _) => "zip".to_string(),
+            (Mode::Extract, None) => "extract".to_string(),
+            (Mode::Extract, Some(unit)) => format!(
+                "extract `{}` on import of `{}`, {}",
+                unit.dir, unit.trigger, unit.why
+            ),
+        };
         ui::detail(&format!(
-            "{} {}: {} ({})",
-            dist.name,
-            dist.version,
-            if decision.mode == Mode::Zip {
-                "zip"
-            } else {
-                "extract"
-            },
-            decision.reason
+            "{} {}: {mode} ({})",
+            dist.name, dist.version, decision.reason
         ));
     }
 }

@@ -24,7 +24,12 @@ fn safety_wheels(ctx: &TestContext) -> PathBuf {
         .file("pathy/conf.cfg", "pathy-conf")
         .build(&dir);
     WheelBuilder::new("datay", "1.0")
-        .file("datay/__init__.py", "NAME = 'datay'\n")
+        // Finds its data through `__spec__.origin`, which no path-use pattern covers: the data
+        // file rule keeps it extracted (data that no code of its own can locate stays zipped).
+        .file(
+            "datay/__init__.py",
+            "import os\nORIGIN = __spec__.origin\n\ndef cert():\n    return os.path.join(os.path.dirname(ORIGIN), 'cert.pem')\n",
+        )
         .file("datay/cert.pem", "-----BEGIN CERTIFICATE-----\n")
         .build(&dir);
     WheelBuilder::new("readery", "1.0")
