@@ -212,7 +212,27 @@ fn pull_found_data(dists: &[InstalledDist], facts: &[Facts], decisions: &mut [De
             .iter()
             .enumerate()
             .find(|(j, f)| *j != i && f.refs.foreign.iter().any(|n| tops.contains(n)));
-        if let Some((j, _)) = finder {
+        // A framework that turns the modules it is handed into paths (Flask's `get_root_path`,
+        // Django's app configs) may be handed any module: data files in a directory that is
+        // not a package (`app/templates/`) must be on disk then. Data laid out as packages to
+        // be read through the loader (tzdata: an `__init__.py` in every zone directory) stays
+        // zipped.
+        let packages: BTreeSet<&str> = dist
+            .files
+            .iter()
+            .filter_map(|f| f.strip_suffix("/__init__.py"))
+            .collect();
+        let loose_data = dist.files.iter().any(|f| {
+            !f.ends_with(".py")
+                && !f.contains(".dist-info/")
+                && f.rsplit_once('/')
+                    .is_some_and(|(dir, _)| !packages.contains(dir))
+        });
+        let framework = facts
+            .iter()
+            .enumerate()
+            .find(|(j, f)| *j != i && loose_data && f.refs.unknown.is_some());
+        if let Some((j, _)) = finder.or(framework) {
             decisions[i] = Decision {
                 mode: Mode::Extract,
                 reason: format!(
@@ -962,6 +982,45 @@ mod tests {
             decisions[2].reason,
             "shares the package `pkg` with extracted `owner`"
         );
+    }
+
+    #[test]
+    fn a_framework_that_paths_handed_modules_pulls_data_with_code() {
+        let site = tempfile::tempdir().expect("tempdir");
+        let web = dist(
+            site.path(),
+            "web",
+            &[(
+                "web/helpers.py",
+                "import os, sys\ndef root(name):\n    mod = sys.modules[name]\n    return os.path.dirname(os.path.abspath(mod.__file__))\n",
+            )],
+        );
+        let app = dist(
+            site.path(),
+            "app",
+            &[
+                ("app/__init__.py", ""),
+                ("app/templates/hello.html", "<p>hi</p>"),
+            ],
+        );
+        let tz = dist(
+            site.path(),
+            "tzdata",
+            &[
+                ("tzdata/__init__.py", ""),
+                ("tzdata/zoneinfo/__init__.py", ""),
+                ("tzdata/zoneinfo/Africa/__init__.py", ""),
+                ("tzdata/zoneinfo/Africa/Abidjan", "TZif"),
+            ],
+        );
+        let decisions = decide(&[web, app, tz]);
+        assert_eq!(unit(&decisions[1]), pair("whole", ""));
+        assert_eq!(
+            decisions[1].reason,
+            "`web` finds its files by path (a path use of its module)"
+        );
+        // Data laid out as packages for the loader is not what a framework reads by path.
+        assert_eq!(unit(&decisions[2]), pair("zip", ""));
     }
 
     #[test]
