@@ -446,10 +446,7 @@ fn pack_bundle(
             reason: decision.reason.clone(),
             native: decision.native,
             key,
-            unit: decision
-                .unit
-                .clone()
-                .filter(|_| decision.mode == Mode::Extract),
+            unit: decision.unit.clone(),
             bytecode: pycs
                 .into_iter()
                 .filter_map(|(rel, disk)| Some((rel, bytecode_of(&disk)?)))

@@ -294,7 +294,7 @@ pub struct MemberInfo {
 
 /// Returns the cache key of an extracted distribution: `<normalized name>-<version>-<16 hex>`.
 /// The fingerprint covers the distribution's RECORD (`<root>/<dist_info>/RECORD`, which lists
-/// every file's hash), the part extracted (`unit`, a package directory, `""` for the whole),
+/// every file's hash), the part extracted (`unit`: its directory and trigger, `""` for the whole),
 /// the bytecode's interpreter (`cache_tag`, `magic`) and [`LAYOUT`], or the files themselves
 /// when there is no RECORD (the leftover unit of `--site-packages`).
 #[allow(clippy::too_many_arguments)]

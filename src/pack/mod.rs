@@ -288,69 +288,54 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
         id_hasher.update(format!("{}\0{}\n", path, info.sha256));
         listed.insert(path.clone(), info.clone());
     }
-    // Per-distribution totals and hashes.
+    // Per-distribution totals and hashes, and what each one's inner archive holds (checked
+    // when it is extracted; less than the distribution for a unit).
     let mut per_dist: Vec<(usize, u64, Sha256)> =
         placed.iter().map(|_| (0, 0, Sha256::new())).collect();
+    let mut inner_totals: Vec<(usize, u64)> = vec![(0, 0); placed.len()];
+    let inner_prefix = format!("{EXTRACT_DIR}/");
     for ((path, _, owner), info) in members.iter().zip(&infos) {
         if let Some(entry) = per_dist.get_mut(*owner) {
             entry.0 += 1;
             entry.1 += info.size;
             entry.2.update(format!("{}\0{}\n", path, info.sha256));
-        }
-    }
-    // What each inner archive holds (checked when it is extracted).
-    let mut inner_totals: BTreeMap<&str, (usize, u64)> = BTreeMap::new();
-    for ((path, _, _), info) in members.iter().zip(&infos) {
-        let key = path
-            .strip_prefix(&format!("{EXTRACT_DIR}/"))
-            .and_then(|rest| rest.split_once('/'))
-            .map(|(key, _)| key);
-        if let Some(key) = key {
-            let total = inner_totals.entry(key).or_default();
-            total.0 += 1;
-            total.1 += info.size;
+            if path.starts_with(&inner_prefix) {
+                inner_totals[*owner].0 += 1;
+                inner_totals[*owner].1 += info.size;
+            }
         }
     }
     let dists: Vec<DistInfo> = placed
         .iter()
         .zip(per_dist)
-        .map(|(p, (files, size, hasher))| DistInfo {
-            name: p.dist.name.clone(),
-            version: p.dist.version.clone(),
-            mode: p.mode,
-            reason: p.reason.clone(),
-            key: if p.mode == Mode::Extract {
-                p.key.clone()
-            } else {
-                None
-            },
-            files,
-            size,
-            sha256: hex(&hasher.finalize()),
-            license: p.dist.license.clone(),
-            summary: p.dist.summary.clone(),
-            tags: p.dist.tags.clone(),
-            top_level: p.dist.top_level.clone(),
-            unit: p
-                .unit
-                .as_ref()
-                .filter(|_| p.mode == Mode::Extract)
-                .map(|u| {
-                    let (files, size) = p
-                        .key
-                        .as_deref()
-                        .and_then(|k| inner_totals.get(k))
-                        .copied()
-                        .unwrap_or_default();
-                    UnitInfo {
-                        dir: u.dir.clone(),
-                        trigger: u.trigger.clone(),
-                        why: u.why.clone(),
-                        files,
-                        size,
-                    }
+        .zip(inner_totals)
+        .map(
+            |((p, (files, size, hasher)), (inner_files, inner_size))| DistInfo {
+                name: p.dist.name.clone(),
+                version: p.dist.version.clone(),
+                mode: p.mode,
+                reason: p.reason.clone(),
+                key: if p.mode == Mode::Extract {
+                    p.key.clone()
+                } else {
+                    None
+                },
+                files,
+                size,
+                sha256: hex(&hasher.finalize()),
+                license: p.dist.license.clone(),
+                summary: p.dist.summary.clone(),
+                tags: p.dist.tags.clone(),
+                top_level: p.dist.top_level.clone(),
+                unit: p.unit.as_ref().map(|u| UnitInfo {
+                    dir: u.dir.clone(),
+                    trigger: u.trigger.clone(),
+                    why: u.why.clone(),
+                    files: inner_files,
+                    size: inner_size,
                 }),
-        })
+            },
+        )
         .collect();
 
     // Lay out the payload: the run-time package in the outer zip, extracted distributions in

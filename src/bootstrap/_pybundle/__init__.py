@@ -96,11 +96,6 @@ class Item(object):
         self.names, self.dist_info = tuple(names or ()), dist_info
         self.native, self.unit = native or (), unit
 
-    def where(self, entry):
-        """The directory in which the trigger module of a unit (``self.names[0]``) is found."""
-        parent = self.names[0].rpartition(".")[0]
-        return entry + "/" + parent.replace(".", "/") if parent else entry
-
 
 # --- interpreter check
 def _check_python(spec, archive):
@@ -326,7 +321,7 @@ class _LazyExtract(object):
                     pos = i + 1
             for item, d in zip(items, dirs):
                 if item.unit:
-                    self.units.add(item.names[0], item.where(d))
+                    self.units.add(item.names[0], d)
                     continue
                 if d not in sys.path:
                     sys.path.insert(pos, d)
@@ -367,7 +362,7 @@ def _setup_path(g, archive, extract_dirs_list, extract, inherit, lazy=(), fd=Non
     whole = []
     for item, d in zip(extract, extract_dirs_list):
         if item.unit:
-            units.add(item.names[0], item.where(d))
+            units.add(item.names[0], d)
         else:
             whole.append(d)
     sys.path[:] = stdlib + [entry] + whole

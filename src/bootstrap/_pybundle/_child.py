@@ -33,10 +33,9 @@ def install(archive):
         sys.path.insert(sys.path.index(archive) + 1, archive + "/")
     if not any(isinstance(f, _importer.MetadataFinder) for f in sys.meta_path):
         sys.meta_path.append(_importer.MetadataFinder(archive, archive + "/", dists(store)))
-    units = os.environ.get(_importer.UNITS_VAR)
-    if units and not any(isinstance(f, _importer.Units) for f in sys.meta_path):
-        pairs = [p.partition("=") for p in units.split(os.pathsep) if "=" in p]
-        _importer.before_path_finder(_importer.Units((k, v) for k, _, v in pairs))
+    units = _importer.Units.from_env()
+    if units is not None and not any(isinstance(f, _importer.Units) for f in sys.meta_path):
+        _importer.before_path_finder(units)
 
 
 def dists(store):

@@ -329,12 +329,22 @@ class Units(object):
     def __init__(self, where=()):
         self.where = dict(where)
 
-    def add(self, trigger, directory):
-        self.where[trigger] = directory
+    def add(self, trigger, entry):
+        # The trigger is found in the entry's copy of its parent package directory.
+        parent = trigger.rpartition(".")[0]
+        self.where[trigger] = entry + "/" + parent.replace(".", "/") if parent else entry
 
     def export(self):
-        # Children (PYBUNDLE_EXTEND_PYTHONPATH, multiprocessing spawn) install the same (see _child).
+        # Children (PYBUNDLE_EXTEND_PYTHONPATH, multiprocessing spawn) read it back: from_env.
         os.environ[UNITS_VAR] = os.pathsep.join("%s=%s" % kv for kv in sorted(self.where.items()))
+
+    @classmethod
+    def from_env(cls):
+        # The units a parent exported, or None.
+        value = os.environ.get(UNITS_VAR)
+        if not value:
+            return None
+        return cls(p.split("=", 1) for p in value.split(os.pathsep) if "=" in p)
 
     def find_spec(self, fullname, path=None, target=None):
         where = self.where.get(fullname)
