@@ -266,10 +266,10 @@ fn whole_when_reached(dists: &[InstalledDist], facts: &[Facts], decisions: &mut 
             if let Some(name) = f.refs.foreign.iter().find(|n| tops[i].contains(*n))
                 && *name != unit.dir
             {
-                return Some(format!(
+                return Some(Reached::Module(format!(
                     "`{}` turns its module `{name}` into a path",
                     dists[j].name
-                ));
+                )));
             }
             let shared = tops[j].iter().find(|t| {
                 tops[i].contains(*t)
@@ -279,16 +279,82 @@ fn whole_when_reached(dists: &[InstalledDist], facts: &[Facts], decisions: &mut 
                         .any(|f| f.starts_with(&format!("{t}/")))
             })?;
             let what = f.refs.unknown.as_ref()?;
-            Some(format!(
+            Some(Reached::Handed(format!(
                 "`{}` shares `{shared}` and turns modules it is handed into paths ({what})",
                 dists[j].name
-            ))
+            )))
         });
-        if let Some(why) = why {
-            decision.reason = format!("{}; whole: {why}", decision.reason);
-            decision.unit = None;
+        match why {
+            Some(Reached::Handed(why)) => match every_package(&dists[i], &unit.dir) {
+                Some(dir) => {
+                    decision.unit = Some(Unit {
+                        why: format!("every package of the distribution is under `{dir}`: {why}"),
+                        trigger: dir.replace('/', "."),
+                        dir,
+                    });
+                }
+                None => {
+                    decision.reason = format!("{}; whole: {why}", decision.reason);
+                    decision.unit = None;
+                }
+            },
+            Some(Reached::Module(why)) => {
+                decision.reason = format!("{}; whole: {why}", decision.reason);
+                decision.unit = None;
+            }
+            None => {}
         }
     }
+}
+
+/// How another distribution's path use reaches a unit (see [`whole_when_reached`]).
+enum Reached {
+    /// It turns one of the distribution's modules into a path, outside the unit.
+    Module(String),
+    /// It turns modules it is handed into paths, and shares a top-level directory.
+    Handed(String),
+}
+
+/// The package directory holding every package of `dist` and `unit`, when the modules a
+/// framework can be handed are all inside it or sit next to its ancestors: azure-cli's
+/// `azure/cli/command_modules` (the only file outside is `azure/cli/__main__.py`, in the
+/// namespace `azure.cli`). A handed package is listed below its own directory, which is then
+/// on disk; a handed module outside is in a namespace directory the bundle serves as it does
+/// without units. None when a package, a top-level module, or a data file next to such a
+/// module is outside it: the distribution goes whole then.
+fn every_package(dist: &InstalledDist, unit: &str) -> Option<String> {
+    let packages: BTreeSet<&str> = dist
+        .files
+        .iter()
+        .filter(|f| !unit::is_meta(f.split('/').next().unwrap_or(f)))
+        .filter_map(|f| f.strip_suffix("/__init__.py"))
+        .collect();
+    let mut dir = unit.to_string();
+    for p in &packages {
+        dir = unit::common_ancestor(&dir, p);
+    }
+    if !packages.contains(dir.as_str()) {
+        return None;
+    }
+    let prefix = format!("{dir}/");
+    let ancestor = |d: &str| prefix.starts_with(&format!("{d}/"));
+    let outside_ok = dist.files.iter().all(|f| {
+        let top = f.split('/').next().unwrap_or(f);
+        if f.starts_with(&prefix)
+            || unit::is_meta(top)
+            || top == "bin"
+            || f.contains("/__pycache__/")
+        {
+            return true;
+        }
+        let Some((parent, _)) = f.rsplit_once('/') else {
+            return false; // a top-level module or file: its directory is the site root
+        };
+        // a module only in a namespace directory above it; no other file there, which a
+        // listing of that directory could look for
+        ancestor(parent) == f.ends_with(".py")
+    });
+    outside_ok.then_some(dir)
 }
 
 /// A unit another distribution has files at or below is not a subtree of one distribution: the
@@ -914,6 +980,54 @@ mod tests {
             "uses `realpath(__file__)` for paths (azure/cli/command_modules/acs/custom.py:2); whole: `azure-cli-core` shares `azure` and turns modules it is handed into paths (`dirname(pkg.__file__)` at azure/cli/core/aaz/_command.py:3)"
         );
         assert_eq!(unit(&decisions[2]), pair("other", "other"));
+        // As azure-cli is laid out: every package under `command_modules`, and `__main__.py`
+        // in the namespace `azure.cli`. A handed package is below the unit; the unit is the
+        // package holding them all, and `python -m azure.cli --version` imports none of it.
+        let handed = |extra: &[(&str, &str)]| {
+            let site = tempfile::tempdir().expect("tempdir");
+            let core = dist(
+                site.path(),
+                "azure-cli-core",
+                &[(
+                    "azure/cli/core/aaz/_command.py",
+                    "import os\ndef load(pkg):\n    pkg_path = os.path.dirname(pkg.__file__)\n    for sub in os.listdir(pkg_path):\n        pass\n",
+                )],
+            );
+            let mut files = vec![
+                ("azure/cli/__main__.py", "import sys\n"),
+                ("azure/cli/command_modules/__init__.py", ""),
+                ("azure/cli/command_modules/vm/__init__.py", ""),
+                ("azure/cli/command_modules/vm/aaz/__init__.py", ""),
+                ("azure/cli/command_modules/acs/__init__.py", ""),
+                (
+                    "azure/cli/command_modules/acs/custom.py",
+                    "import os\nHERE = os.path.realpath(__file__)\n",
+                ),
+            ];
+            files.extend_from_slice(extra);
+            let cli = dist(site.path(), "azure-cli", &files);
+            let decisions = decide(&[core, cli]);
+            (unit(&decisions[1]), decisions[1].clone())
+        };
+        let (got, decision) = handed(&[]);
+        assert_eq!(
+            got,
+            pair("azure/cli/command_modules", "azure.cli.command_modules")
+        );
+        assert_eq!(
+            decision.unit.expect("unit").why,
+            "every package of the distribution is under `azure/cli/command_modules`: `azure-cli-core` shares `azure` and turns modules it is handed into paths (`dirname(pkg.__file__)` at azure/cli/core/aaz/_command.py:3)"
+        );
+        // A package outside, a module in another namespace directory, a data file next to
+        // `__main__.py`, a top-level module: any of them may be handed or listed, so whole.
+        for extra in [
+            ("azure/cli/other/__init__.py", ""),
+            ("azure/cli/loose/mod.py", ""),
+            ("azure/cli/data.json", "{}"),
+            ("cli_helper.py", ""),
+        ] {
+            assert_eq!(handed(&[extra]).0, pair("whole", ""), "{}", extra.0);
+        }
         // A named module of another distribution outside its unit.
         let site = tempfile::tempdir().expect("tempdir");
         let lib = dist(

@@ -47,7 +47,7 @@ const DATA_EXTENSIONS: &[&str] = &[
 ];
 
 /// Returns true if `top` (a first path component) is metadata, not importable code.
-fn is_meta(top: &str) -> bool {
+pub(super) fn is_meta(top: &str) -> bool {
     top.ends_with(".dist-info") || top.ends_with(".egg-info") || top.ends_with(".data")
 }
 
@@ -460,7 +460,7 @@ impl<'d> Layout<'d> {
 }
 
 /// Returns the deepest directory holding both `/`-paths (`""` when they share none).
-fn common_ancestor(a: &str, b: &str) -> String {
+pub(super) fn common_ancestor(a: &str, b: &str) -> String {
     a.split('/')
         .zip(b.split('/'))
         .take_while(|(x, y)| x == y && !x.is_empty())
