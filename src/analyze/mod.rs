@@ -45,8 +45,12 @@
 //! left in the bundle: it names one of the distribution's top-level modules that is not the unit
 //! (`dirname(lib.__file__)` after `import lib`), or it shares a top-level directory with it and
 //! turns modules it is handed into paths (azure-cli-core lists `dirname(pkg.__file__)` for the
-//! `aaz` packages of azure-cli's command modules). Distributions extracted for native code or by
-//! an override are not scanned, so their path uses do not count here.
+//! `aaz` packages of azure-cli's command modules). In that last case the unit grows instead, to
+//! the package holding every package of the distribution, when there is one and the only files
+//! outside it are modules in namespace directories above it: azure-cli's unit is
+//! `azure/cli/command_modules` (its `azure/cli/__main__.py` stays in the bundle), so
+//! `python -m azure.cli --version` extracts none of it. Distributions extracted for native code
+//! or by an override are not scanned, so their path uses do not count here.
 //!
 //! The unit's trigger (the import that extracts it) is its package, except when every use is in
 //! one module directly in the unit's directory and is about that module's own `__file__`: then

@@ -182,7 +182,7 @@ fn azure_cli_loads_a_command_module_offline_on_first_start() {
     let Some(mut case) = Case::new(
         29,
         "azure-cli",
-        "`-m azure.cli`, first start on an empty `PYBUNDLE_ROOT`, offline with a fresh `AZURE_CONFIG_DIR`: `vm --help` (loads the vm command module), then `--version`",
+        "`-m azure.cli`, first start on an empty `PYBUNDLE_ROOT`, offline with a fresh `AZURE_CONFIG_DIR`: `--version` (extracts no command module), `vm --help` (loads the vm command module), then `--version`",
     ) else {
         return;
     };
@@ -191,6 +191,14 @@ fn azure_cli_loads_a_command_module_offline_on_first_start() {
     eprintln!(
         "azure-cli: the build took {:.1}s",
         started.elapsed().as_secs_f64()
+    );
+    // `info` names the units: azure-cli's command modules, extracted on their first import.
+    let info = crate::common::run_ok(case.pybundle().arg("info").arg(&bundle));
+    let info = String::from_utf8_lossy(&info.stdout).into_owned();
+    assert!(
+        info.contains("unit `azure/cli/command_modules` (")
+            && info.contains("on import of `azure.cli.command_modules`"),
+        "`pybundle info` does not list azure-cli's unit:\n{info}"
     );
     let (slim, root) = with_empty_root(case.slim(&bundle));
     let config = slim.run.parent().expect("the slim dir").join("azure");
@@ -204,7 +212,32 @@ fn azure_cli_loads_a_command_module_offline_on_first_start() {
         .env("HTTPS_PROXY", "http://127.0.0.1:9")
         .env("HTTP_PROXY", "http://127.0.0.1:9");
 
-    let run = run_logged(&slim, &root, "azure-cli first start", &["vm", "--help"]);
+    // `--version` imports no command module: azure-cli's unit (`azure/cli/command_modules`,
+    // 200 MB) stays in the bundle.
+    let run = run_logged(
+        &slim,
+        &root,
+        "azure-cli first start",
+        &["--version", "--only-show-errors"],
+    );
+    assert!(stdout(&run).starts_with("azure-cli "), "{}", describe(&run));
+    let dists = root.join("v1").join("dists");
+    let extracted: Vec<String> = std::fs::read_dir(&dists)
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        !extracted.iter().any(|n| n
+            .strip_prefix("azure-cli-")
+            .is_some_and(|v| v.starts_with(|c: char| c.is_ascii_digit()))),
+        "`--version` extracted azure-cli: {extracted:?}\n{}",
+        describe(&run)
+    );
+
+    let run = run_logged(&slim, &root, "azure-cli command module", &["vm", "--help"]);
     let help = stdout(&run);
     assert!(
         help.contains("az vm : Manage Linux or Windows virtual machines."),
