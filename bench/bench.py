@@ -73,7 +73,7 @@ Knobs (environment variables, all optional):
   BENCH_PYTHON  the interpreter everything is built for (default: the one running this)
   BENCH_WORK    scratch directory (default /tmp/pybundle-ownbench); two runs at once need two
   RESULTS_NAME  the report's file name in bench/results/, without .md / .json (default latest)
-  FIRST_START_SETTLE  seconds to wait after deleting the first-start caches (default 31)
+  FIRST_START_SETTLE  seconds to wait after deleting an earlier run's caches (default 370)
   BENCH_PINS    what the tools venv installs (default "shiv==1.0.8 pex==2.105.2 uv==0.13.9")
 
 Method (learned from ../shared/bench/anchors.py; this is an independent implementation):
@@ -87,13 +87,15 @@ Method (learned from ../shared/bench/anchors.py; this is an independent implemen
 - The run phase re-executes itself in a new network namespace with only loopback up
   (`unshare -n`) when it can.
 - Extraction caches: PYBUNDLE_ROOT, SHIV_ROOT, PEX_ROOT; a fresh directory for each first start.
-  Those directories are moved aside after each run and deleted only when every first start
-  of the workload is done, then the run waits FIRST_START_SETTLE seconds (default 31). On an
-  ext4 file system without a journal (as here) the kernel skips inodes freed in the last
-  30 seconds when it creates a file, and each skip looks the inode up in the buffer cache:
-  right after a few thousand files are deleted, creating a file costs 0.7 ms instead of
-  0.05 ms. Deleting each cache before the next start measured that, for every tool, not the
-  first start of a fresh container or VM.
+  Those directories (and the previous run's RT) are moved aside and deleted when the run
+  phase ends, and the run phase starts with a wait of FIRST_START_SETTLE seconds (default
+  370) after the builds. Start a run at least that long after another one ended. On ext4 without a journal (as here) the kernel does not reuse an
+  inode freed in the last minute (six minutes while its inode table block is not written
+  back), and checking each candidate costs a buffer-cache lookup: for minutes after a few
+  thousand files are deleted, creating a file costs 0.3-0.7 ms instead of 0.035-0.05 ms.
+  Deleting each cache before the next start measured that, for every tool, not the first
+  start of a fresh container or VM. Other deletions on the same file system during a run
+  (a build, a test suite) skew its first starts the same way.
 """
 
 import base64
@@ -157,7 +159,7 @@ WHEELS = os.path.join(WORK, "wheels")
 ART = os.path.join(WORK, "art")
 RT = os.path.join(WORK, "rt")
 TRASH = os.path.join(WORK, "trash")
-SETTLE = float(os.environ.get("FIRST_START_SETTLE", "31"))
+SETTLE = float(os.environ.get("FIRST_START_SETTLE", "370"))
 STATE = os.path.join(WORK, "build.json")
 RUN_STATE = os.path.join(WORK, "run.json")
 
@@ -376,20 +378,20 @@ def rmtree(path):
 
 
 def set_aside(path):
-    """Move a first start's cache out of the way, to be deleted by settle(): deleting it at once
-    would slow the next first starts (see FIRST_START_SETTLE)."""
+    """Move a first start's cache out of the way; the run phase deletes them all at its end
+    (see the module docstring: deleting files slows the file creation of the next minutes)."""
     if os.path.lexists(path):
         os.makedirs(TRASH, exist_ok=True)
         os.rename(path, os.path.join(TRASH, f"{len(os.listdir(TRASH))}-{os.path.basename(path)}"))
 
 
 def settle():
-    """Delete what set_aside() kept, then wait FIRST_START_SETTLE seconds before the next timed run."""
-    if os.path.isdir(TRASH) and os.listdir(TRASH):
-        rmtree(TRASH)
-        os.sync()
-        log(f"[run] deleted the first-start caches; waiting {SETTLE:g} s")
-        time.sleep(SETTLE)
+    """Delete what an interrupted run left in TRASH, then wait FIRST_START_SETTLE seconds: the
+    builds just before (pip's and pybundle's staging directories) deleted files too."""
+    rmtree(TRASH)
+    os.sync()
+    log(f"[run] waiting {SETTLE:g} s for the file system to settle (FIRST_START_SETTLE)")
+    time.sleep(SETTLE)
 
 
 def tree_bytes(path):
@@ -880,7 +882,6 @@ def servers(ts, ws):
                     row[v.t.name] = ttfr
             rounds.append(row)
         res[wname] = summarize(vs, rounds)
-        settle()
     return res
 
 
@@ -893,8 +894,8 @@ def phase_run():
         sys.exit(subprocess.run(cmd, env=env).returncode)
     for d in ("logs", "home", "blackcache", "tmpcwd", "httpie-config", "docroot"):
         os.makedirs(w_(d), exist_ok=True)
-    set_aside(RT)
     settle()
+    set_aside(RT)
     with open(w_("httpie-config", "config.json"), "w") as f:
         json.dump({"disable_update_warnings": True}, f)
     with open(w_("docroot", "hello.txt"), "w") as f:
@@ -916,7 +917,6 @@ def phase_run():
             log(f"[run] {wname} {mode}")
             vs = [Variant(t, w, wname, mode) for t in ts if os.path.exists(t.out(wname))]
             res[mode][wname] = measure(vs, LARGE_RUNS if w.get("large") else RUNS)
-            settle()
         for t in ts:
             d = os.path.join(RT, "warm", t.name, wname)
             if t.cache_env:
@@ -932,6 +932,7 @@ def phase_run():
         res["synth"] = measure(vs, RUNS)
     with open(RUN_STATE, "w") as f:
         json.dump(res, f, indent=1)
+    rmtree(TRASH)
 
 
 # ---------------------------------------------------------------------------------------------
