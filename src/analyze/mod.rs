@@ -944,6 +944,9 @@ mod tests {
         );
     }
 
+    /// azure-cli-core's `aaz` loader: it lists the directory of each package it is handed.
+    const AAZ_LISTING: &str = "import os\ndef load(pkg):\n    pkg_path = os.path.dirname(pkg.__file__)\n    for sub in os.listdir(pkg_path):\n        pass\n";
+
     #[test]
     fn path_uses_from_other_distributions() {
         // azure-cli-core lists the directories of packages it is handed: they may be any of the
@@ -952,10 +955,7 @@ mod tests {
         let core = dist(
             site.path(),
             "azure-cli-core",
-            &[(
-                "azure/cli/core/aaz/_command.py",
-                "import os\ndef load(pkg):\n    pkg_path = os.path.dirname(pkg.__file__)\n    for sub in os.listdir(pkg_path):\n        pass\n",
-            )],
+            &[("azure/cli/core/aaz/_command.py", AAZ_LISTING)],
         );
         let cli = dist(
             site.path(),
@@ -992,10 +992,7 @@ mod tests {
             let core = dist(
                 site.path(),
                 "azure-cli-core",
-                &[(
-                    "azure/cli/core/aaz/_command.py",
-                    "import os\ndef load(pkg):\n    pkg_path = os.path.dirname(pkg.__file__)\n    for sub in os.listdir(pkg_path):\n        pass\n",
-                )],
+                &[("azure/cli/core/aaz/_command.py", AAZ_LISTING)],
             );
             let mut files = vec![
                 ("azure/cli/__main__.py", "import sys\n"),
