@@ -346,7 +346,7 @@ fn every_package(dist: &InstalledDist, unit: &str) -> Option<String> {
         let top = f.split('/').next().unwrap_or(f);
         if f.starts_with(&prefix)
             || unit::is_meta(top)
-            || top == "bin"
+            || !importable_top(top)
             || f.contains("/__pycache__/")
         {
             return true;
@@ -520,6 +520,16 @@ fn top_level_names(dist: &InstalledDist) -> BTreeSet<String> {
     );
     out
 }
+/// Returns true if the site-root directory `top` can hold importable code (not metadata,
+/// scripts, headers or bytecode).
+fn importable_top(top: &str) -> bool {
+    !top.ends_with(".dist-info")
+        && !top.ends_with(".data")
+        && top != "bin"
+        && top != "include"
+        && top != "__pycache__"
+}
+
 /// Returns every directory holding importable files of `dist` (`pkg`, `pkg/sub`, …).
 fn package_dirs(dist: &InstalledDist) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
@@ -557,12 +567,7 @@ fn top_level_dirs(dist: &InstalledDist) -> BTreeSet<String> {
         .iter()
         .filter_map(|f| {
             let (top, rest) = f.split_once('/')?;
-            let importable = !top.ends_with(".dist-info")
-                && !top.ends_with(".data")
-                && top != "bin"
-                && top != "include"
-                && top != "__pycache__";
-            (importable && !rest.is_empty()).then(|| top.to_string())
+            (importable_top(top) && !rest.is_empty()).then(|| top.to_string())
         })
         .collect()
 }
