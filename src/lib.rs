@@ -3,7 +3,8 @@
 //! Dependencies flow one way (checked by `tests/it/architecture.rs`):
 //! - leaves: [`cli`] (clap types), [`ui`] (everything printed to stderr), [`name`] (Python
 //!   names), [`fsutil`] (paths and hashes), [`dirs`] (cache directories), [`layout`] (the bundle
-//!   format), [`output`] (the `-o` placeholders and the `--checksum` file);
+//!   format), [`output`] (the `-o` placeholders and the `--checksum` file), [`interrupt`]
+//!   (SIGINT/SIGTERM during a build);
 //! - [`config`]: the validated [`config::BuildPlan`], from the command line and `[tool.pybundle]`;
 //! - the stages of a build, each a function from one typed value to the next: [`python`]
 //!   (interpreter probe), [`resolve`] (pip or uv), [`install`] (wheels → staging trees),
@@ -25,6 +26,7 @@ pub mod dirs;
 pub mod entry;
 pub mod fsutil;
 pub mod install;
+pub mod interrupt;
 pub mod launch;
 pub mod layout;
 pub mod name;
@@ -50,6 +52,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     let plan = BuildPlan::from_args(cli.build, &cwd)?;
     ui::set_verbosity(plan.verbosity);
     let output = plan.output.display().to_string();
+    interrupt::install().context("cannot install the handlers of SIGINT and SIGTERM")?;
     build::build(&plan).with_context(|| format!("cannot build `{output}`"))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -12,6 +12,9 @@ fn main() -> ExitCode {
     match pybundle::run(cli) {
         Ok(code) => code,
         Err(err) => {
+            if pybundle::interrupt::received() {
+                pybundle::interrupt::wait_for_exit();
+            }
             if err.chain().any(|c| {
                 c.downcast_ref::<std::io::Error>()
                     .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)

@@ -86,6 +86,15 @@ pub enum OutputError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "the output `{}` is {what}, not a regular file\nhint: {hint}",
+        path.display()
+    )]
+    NotAFile {
+        path: PathBuf,
+        what: &'static str,
+        hint: &'static str,
+    },
     #[error("cannot write the checksum file `{}`", path.display())]
     Checksum {
         path: PathBuf,
@@ -171,6 +180,15 @@ impl OutputTemplate {
             raw: path.to_path_buf(),
             pieces: Some(pieces),
         })
+    }
+
+    /// Returns the output path when the template has no placeholder (the path is known before
+    /// any stage runs), else `None`.
+    pub fn literal(&self) -> Option<&Path> {
+        match &self.pieces {
+            Some(pieces) if pieces.iter().any(|p| matches!(p, Piece::Field(_))) => None,
+            _ => Some(&self.raw),
+        }
     }
 
     /// Returns true if and only if the template uses `placeholder`.
@@ -329,6 +347,45 @@ pub fn date_stamp(source_date_epoch: Option<u64>) -> String {
     });
     let (year, month, day, ..) = crate::layout::civil_from_epoch(epoch);
     format!("{year:04}{month:02}{day:02}")
+}
+
+/// Fails when `output` exists as anything but a regular file: a directory, a symbolic link
+/// (refused rather than followed: the bundle is renamed into place, which would replace the link
+/// itself, and in a shared directory a link may point anywhere), a FIFO, a socket or a device.
+/// The build writes a new file and renames it over `output`, so without this check `-o
+/// /dev/full` would turn the device into a regular file.
+pub fn check_target(output: &Path) -> Result<(), OutputError> {
+    use std::os::unix::fs::FileTypeExt;
+    let Ok(meta) = std::fs::symlink_metadata(output) else {
+        return Ok(());
+    };
+    let kind = meta.file_type();
+    let (what, hint) = if kind.is_file() {
+        return Ok(());
+    } else if kind.is_dir() {
+        (
+            "a directory",
+            "give the bundle's file name, e.g. `-o DIR/app.pyz`",
+        )
+    } else if kind.is_symlink() {
+        (
+            "a symbolic link",
+            "give the path the link points to (`readlink -f`), or remove the link",
+        )
+    } else if kind.is_fifo() {
+        ("a FIFO", "give the path of a regular file")
+    } else if kind.is_socket() {
+        ("a socket", "give the path of a regular file")
+    } else if kind.is_block_device() || kind.is_char_device() {
+        ("a device", "give the path of a regular file")
+    } else {
+        ("of an unknown kind", "give the path of a regular file")
+    };
+    Err(OutputError::NotAFile {
+        path: output.to_path_buf(),
+        what,
+        hint,
+    })
 }
 
 /// Creates the missing parent directories of `output` and returns those it created, deepest

@@ -75,6 +75,7 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
         .tempdir()
         .context("cannot create a staging directory")?;
     let dir = staging.path();
+    let _on_signal = crate::interrupt::tree(dir);
 
     let resolved = if plan.pip.has_requirements() {
         let progress = ui::progress("resolve", resolver_message(plan.resolver), None);
@@ -510,10 +511,15 @@ fn built_summary(packed: &Packed, started: Instant, timings: &Timings) -> String
     )
 }
 
-/// Fails at once, before any slow stage, when the output's directory (or the deepest existing
+/// Fails at once, before any slow stage, when the output exists as anything but a regular file
+/// (known only for a path without placeholders; `pack` checks the final path again), or when the
+/// output's directory (or the deepest existing
 /// directory above it, where the missing ones will be created) does not take new files (the
 /// bundle is written there through a temporary file at the end).
 fn check_output_dir(template: &OutputTemplate) -> Result<()> {
+    if let Some(path) = template.literal() {
+        crate::output::check_target(path)?;
+    }
     let dir = template.existing_ancestor();
     let dir = dir.as_path();
     tempfile::Builder::new()

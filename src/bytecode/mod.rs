@@ -262,7 +262,7 @@ fn run_one(interp: &Interpreter, body: &[u8]) -> Result<Answer, BytecodeError> {
             cmd.env_remove(key);
         }
     }
-    let mut child = cmd
+    let mut child = crate::interrupt::own_group(&mut cmd)
         .args(["-S", "-s", "-c", COMPILE_SCRIPT])
         .env("PYTHONHASHSEED", "0")
         .stdin(Stdio::piped())
@@ -273,6 +273,7 @@ fn run_one(interp: &Interpreter, body: &[u8]) -> Result<Answer, BytecodeError> {
             python: python.clone(),
             source,
         })?;
+    let _on_signal = crate::interrupt::child(child.id());
     let mut stdin = child.stdin.take().expect("stdin is piped");
     let body = body.to_vec();
     let writer = std::thread::spawn(move || stdin.write_all(&body));

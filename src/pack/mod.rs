@@ -452,6 +452,10 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
     );
     let output = settings.output.path(&main.build_id);
     let created_dirs = crate::output::create_parents(&output)?;
+    let _on_signal: Vec<_> = created_dirs
+        .iter()
+        .map(crate::interrupt::empty_dir)
+        .collect();
     let temp_dir = output
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -488,11 +492,13 @@ pub fn write_atomically(
     let name = output
         .file_name()
         .map_or_else(|| "bundle".into(), |n| n.to_string_lossy().into_owned());
+    crate::output::check_target(output)?;
     let mut temp = tempfile::Builder::new()
         .prefix(&format!(".{name}."))
         .suffix(".tmp")
         .tempfile_in(dir)
         .with_context(|| format!("cannot create a file in `{}`", dir.display()))?;
+    let _on_signal = crate::interrupt::file(temp.path());
     write(temp.as_file_mut()).with_context(|| format!("cannot write `{}`", output.display()))?;
     temp.as_file()
         .sync_all()
@@ -501,6 +507,7 @@ pub fn write_atomically(
     temp.as_file()
         .set_permissions(std::fs::Permissions::from_mode(0o755))
         .with_context(|| format!("cannot make `{}` executable", output.display()))?;
+    crate::output::check_target(output)?;
     temp.persist(output)
         .map_err(|e| e.error)
         .with_context(|| format!("cannot write `{}`", output.display()))?;

@@ -16,7 +16,6 @@ use std::path::Path;
 
 use anyhow::Context;
 use rayon::prelude::*;
-use zip::ZipWriter;
 
 use super::writer::{self, EntryStyle, Member, Source};
 use crate::layout::EXTRACT_DIR;
@@ -122,37 +121,38 @@ pub fn write_bundle(
         );
     }
     let stored = EntryStyle { level: 0, ..style }.options(false);
-    let mut zip = ZipWriter::new(file);
     let mut store = Some(store);
     let mut index = None;
-    for (name, item) in names {
-        match item {
-            Outer::Member(member) => {
-                let prepared = writer::prepare_one(member, style)?;
-                zip.add_prepared_file(prepared.into_file())?;
-            }
-            Outer::Data => {
-                zip.start_file(name.as_str(), stored)?;
-                let files = store.take().unwrap_or_default();
-                index = Some(write_store(&mut zip, files, style.level)?);
-            }
-            Outer::Index => {
-                let bytes = index
-                    .take()
-                    .context("the site index comes after its data")?;
-                zip.start_file(name.as_str(), stored)?;
-                zip.write_all(&bytes)?;
-            }
-            Outer::Inner(key) => {
-                let members = inner.remove(&key).unwrap_or_default();
-                let mut temp = inner_archive(members, style, temp_dir)
-                    .with_context(|| format!("cannot write the inner archive `{name}`"))?;
-                zip.start_file(name.as_str(), stored)?;
-                std::io::copy(&mut temp, &mut zip)?;
+    writer::write_zip(file, |zip| {
+        for (name, item) in names {
+            match item {
+                Outer::Member(member) => {
+                    let prepared = writer::prepare_one(member, style)?;
+                    zip.add_prepared_file(prepared.into_file())?;
+                }
+                Outer::Data => {
+                    zip.start_file(name.as_str(), stored)?;
+                    let files = store.take().unwrap_or_default();
+                    index = Some(write_store(&mut *zip, files, style.level)?);
+                }
+                Outer::Index => {
+                    let bytes = index
+                        .take()
+                        .context("the site index comes after its data")?;
+                    zip.start_file(name.as_str(), stored)?;
+                    zip.write_all(&bytes)?;
+                }
+                Outer::Inner(key) => {
+                    let members = inner.remove(&key).unwrap_or_default();
+                    let mut temp = inner_archive(members, style, temp_dir)
+                        .with_context(|| format!("cannot write the inner archive `{name}`"))?;
+                    zip.start_file(name.as_str(), stored)?;
+                    std::io::copy(&mut temp, zip)?;
+                }
             }
         }
-    }
-    zip.finish()?;
+        Ok(())
+    })?;
     Ok(())
 }
 
@@ -192,14 +192,15 @@ fn inner_archive(
 ) -> anyhow::Result<std::fs::File> {
     let mut temp = tempfile::tempfile_in(dir)
         .with_context(|| format!("cannot create a temporary file in `{}`", dir.display()))?;
-    let mut zip = ZipWriter::new(&mut temp);
     let mut buf = vec![0u8; writer::FEED_CHUNK];
-    for (member, _) in members {
-        zip.start_file(member.path.as_str(), style.options(member.executable))?;
-        let mut reader = member.source.open()?;
-        writer::feed_in_pieces(&mut reader, &mut buf, &mut |piece| zip.write_all(piece))?;
-    }
-    zip.finish()?;
+    writer::write_zip(&mut temp, |zip| {
+        for (member, _) in members {
+            zip.start_file(member.path.as_str(), style.options(member.executable))?;
+            let mut reader = member.source.open()?;
+            writer::feed_in_pieces(&mut reader, &mut buf, &mut |piece| zip.write_all(piece))?;
+        }
+        Ok(())
+    })?;
     temp.rewind()?;
     Ok(temp)
 }

@@ -14,6 +14,102 @@ use zip::{CompressionMethod, DateTime};
 use crate::fsutil::hex;
 use crate::layout::MemberInfo;
 
+/// Writes a zip to `out` with `body`, then finishes it. The `zip` crate's writer finalizes
+/// itself again when it is dropped after a failure (a full disk) and prints `ZipWriter::drop:
+/// failed to finalize archive` when that fails too, a line that would stand beside the build's
+/// own error even under `-q`. So `out` is wrapped in [`Sticky`]: once a write failed, everything
+/// after it is discarded without an error, the drop finalizes quietly into nothing, and the first
+/// error is the one reported. The build then removes the output.
+pub fn write_zip<W: Write + Seek>(
+    out: W,
+    body: impl FnOnce(&mut zip::ZipWriter<Sticky<W>>) -> anyhow::Result<()>,
+) -> anyhow::Result<W> {
+    let mut zip = zip::ZipWriter::new(Sticky::new(out)?);
+    body(&mut zip)?;
+    Ok(zip.finish()?.inner)
+}
+
+/// A writer that fails once: the first error of `inner` is returned, every later write, seek or
+/// flush succeeds and does nothing (see [`write_zip`]). It keeps the position and the length of
+/// what was written, so that the positions it reports after the failure stay consistent (the
+/// zip writer checks them).
+#[derive(Debug)]
+pub struct Sticky<W> {
+    inner: W,
+    failed: bool,
+    pos: u64,
+    len: u64,
+}
+
+impl<W: Seek> Sticky<W> {
+    fn new(mut inner: W) -> std::io::Result<Sticky<W>> {
+        let pos = inner.stream_position()?;
+        Ok(Sticky {
+            inner,
+            failed: false,
+            pos,
+            len: pos,
+        })
+    }
+}
+
+impl<W> Sticky<W> {
+    fn moved(&mut self, pos: u64) -> u64 {
+        self.pos = pos;
+        self.len = self.len.max(pos);
+        pos
+    }
+}
+
+impl<W: Write> Write for Sticky<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if !self.failed {
+            match self.inner.write(buf) {
+                Ok(n) => {
+                    self.moved(self.pos + n as u64);
+                    return Ok(n);
+                }
+                Err(err) => {
+                    self.failed = true;
+                    return Err(err);
+                }
+            }
+        }
+        self.moved(self.pos + buf.len() as u64);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.failed {
+            return Ok(());
+        }
+        let result = self.inner.flush();
+        self.failed |= result.is_err();
+        result
+    }
+}
+
+impl<W: Seek> Seek for Sticky<W> {
+    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
+        use std::io::SeekFrom;
+        if !self.failed {
+            return match self.inner.seek(pos) {
+                Ok(at) => Ok(self.moved(at)),
+                Err(err) => {
+                    self.failed = true;
+                    Err(err)
+                }
+            };
+        }
+        let at = match pos {
+            SeekFrom::Start(at) => at,
+            SeekFrom::Current(by) => self.pos.saturating_add_signed(by),
+            SeekFrom::End(by) => self.len.saturating_add_signed(by),
+        };
+        Ok(self.moved(at))
+    }
+}
+
 /// Where a member's bytes come from.
 #[derive(Debug, Clone)]
 pub enum Source {

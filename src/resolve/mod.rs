@@ -305,10 +305,12 @@ pub(crate) fn run_captured(
     cmd: &mut Command,
     stream: bool,
 ) -> Result<(), Result<(String, String), std::io::Error>> {
-    cmd.stdin(Stdio::null())
+    crate::interrupt::own_group(cmd)
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().map_err(Err)?;
+    let _on_signal = crate::interrupt::child(child.id());
     let stdout = child.stdout.take().expect("stdout is piped");
     let stderr = child.stderr.take().expect("stderr is piped");
     // Both pipes are drained on their own threads so that neither can fill up and block the tool.

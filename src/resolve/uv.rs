@@ -415,11 +415,12 @@ pub fn resolve(
 /// overlap with the resolution; it waits for its job on stdin. Dropped unused, it is stopped.
 struct Fetcher {
     child: Option<Child>,
+    _on_signal: crate::interrupt::Guard,
 }
 
 impl Fetcher {
     fn spawn(interp: &Interpreter) -> Result<Fetcher, ResolveError> {
-        let child = Command::new(&interp.executable)
+        let child = crate::interrupt::own_group(&mut Command::new(&interp.executable))
             .args(["-I", "-c", FETCH_SCRIPT])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -429,7 +430,10 @@ impl Fetcher {
                 tool: "python",
                 source,
             })?;
-        Ok(Fetcher { child: Some(child) })
+        Ok(Fetcher {
+            _on_signal: crate::interrupt::child(child.id()),
+            child: Some(child),
+        })
     }
 
     /// Puts the chosen wheels of `plan` into `wheel_dir`, then checks each against the lock's

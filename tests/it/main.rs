@@ -10,7 +10,8 @@
 //! - `units`: distributions extracted in part, one package subtree on its first import;
 //! - `config`: `[tool.pybundle]` and `--config`;
 //! - `cli`: help, completions, what a build prints;
-//! - `errors`: every failure names its cause, exits 1 and leaves nothing behind;
+//! - `errors`: every failure names its cause, exits 1 and leaves nothing behind; `interrupted`:
+//!   SIGINT/SIGTERM during a build, `-o` naming something that is not a regular file, a full disk;
 //! - `install`: the install stage against pip; `uv`: the uv resolver; `python`: the bootstrap's
 //!   own unit tests under every CPython;
 //! - `architecture`: the module graph of `src/` has no cycle, no file is too long.
@@ -29,6 +30,7 @@ mod errors;
 mod flat;
 mod inspect;
 mod install;
+mod interrupted;
 mod launch;
 mod output;
 mod python;
