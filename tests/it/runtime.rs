@@ -382,7 +382,9 @@ fn deleted_extension_module_is_repaired() {
     let out = run_ok(&mut ctx.bundle(&bundle));
     assert!(stderr(&out).is_empty(), "{}", describe(&out));
 
-    // The same damage in a root mounted read-only: no fallback, no repair, one paragraph.
+    // The same damage in a root mounted read-only: no repair, one paragraph. The entry is
+    // mounted on the first import, inside the application: the failure is an ImportError
+    // (see #20), which this application turns into its fallback, but not silently.
     std::fs::remove_file(&so).unwrap();
     let cmd = ctx.bundle(&bundle);
     let mut cmd = crate::require!(
@@ -390,9 +392,10 @@ fn deleted_extension_module_is_repaired() {
         "a mount namespace (`unshare -rm`)"
     );
     let out = run(&mut cmd);
-    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
-    assert!(stdout(&out).is_empty(), "{}", describe(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert_eq!(stdout(&out).trim(), "add=5 via pure-Python fallback");
     let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{}", describe(&out));
     let last = err.lines().last().unwrap_or_default();
     assert!(
         last.starts_with(&format!(
