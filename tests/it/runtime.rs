@@ -1,8 +1,9 @@
 //! Run-time behaviour of real bundles of the fixture application: concurrent first starts, a
 //! start killed mid-extraction, repair of a damaged entry, unsafe and unwritable roots,
 //! interpreter mismatches, damaged bundles, `PYBUNDLE_EXTEND_PYTHONPATH` with subprocesses and
-//! multiprocessing, isolation from the host's site-packages, signals, the `cache` commands and a
-//! root pre-seeded with `pybundle extract` used read-only by another user.
+//! multiprocessing, isolation from the host's site-packages, signals, the `cache` commands (and
+//! `cache clean` racing starting bundles) and a root pre-seeded with `pybundle extract` used
+//! read-only by another user.
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
@@ -915,3 +916,86 @@ fn preseeded_readonly_root_for_another_user() {
         "a fallback root was written"
     );
 }
+
+/// The racing app: it mounts its extracted package, then imports a module of it a moment later,
+/// the window in which an unguarded `cache clean` removed the entry under it.
+const RACER: &str = r"import time
+
+
+def main():
+    import racer
+    time.sleep(0.03)
+    import racer.late
+    print(racer.late.WORD)
+";
+
+/// `pybundle cache clean` in a loop while bundles start, 4 at a time: every start succeeds
+/// (it holds its entry's marker open; clean removes an entry only under a write lease on it).
+/// The app imports from its entry 30 ms after looking it up: without the hold and the lease,
+/// most starts failed here with `ModuleNotFoundError`.
+/// See: #21
+#[test]
+fn clean_racing_starts_never_breaks_them() {
+    let ctx = TestContext::new();
+    let w = ctx.fixture_wheels(&python311());
+    WheelBuilder::new("racer", "1.0.0")
+        .file("racer/__init__.py", RACER)
+        .file("racer/late.py", "WORD = 'complete'\n")
+        .binary("racer/_fake.so", &[0u8; 64])
+        .build(&w);
+    let bundle = build_with(
+        &ctx,
+        &w,
+        &python311(),
+        "racer.pyz",
+        &["-e", "racer:main"],
+        &["racer"],
+    );
+    run_ok(&mut ctx.bundle(&bundle));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let cleaner = {
+        let stop = Arc::clone(&stop);
+        let mut clean = ctx.pybundle();
+        clean.args(["cache", "clean"]);
+        std::thread::spawn(move || {
+            let mut removed = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let out = run_ok(&mut clean);
+                removed += stdout(&out).matches("\nremoved racer").count()
+                    + usize::from(stdout(&out).starts_with("removed racer"));
+            }
+            removed
+        })
+    };
+    let mut failures = Vec::new();
+    for _round in 0..10 {
+        let children: Vec<_> = (0..4)
+            .map(|_| {
+                ctx.bundle(&bundle)
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for child in children {
+            let out = child.wait_with_output().unwrap();
+            if !out.status.success() || stdout(&out).trim() != "complete" {
+                failures.push(describe(&out));
+            }
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let removed = cleaner.join().unwrap();
+    assert!(
+        failures.is_empty(),
+        "{} of 40 starts failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(
+        removed > 0,
+        "clean never removed the entry: the race was not exercised"
+    );
+}
+

@@ -218,9 +218,8 @@ def _lookup(root, key, uid, readonly, checked):
     if not checked[root]:
         return None
     entry = os.path.join(v1, DISTS_DIR, key)
-    try:
-        mst = os.stat(os.path.join(entry, MARKER))
-    except OSError:
+    mst = hold(entry)
+    if mst is None:
         return None
     est = os.stat(entry)
     if not safe(est, uid, readonly):
@@ -228,6 +227,29 @@ def _lookup(root, key, uid, readonly, checked):
 
         _errors.unsafe_dir(entry, est, uid, readonly)
     return entry, mst
+
+
+# Entries in use: a start keeps its entries' markers open until it ends (one descriptor each,
+# closed on exec). `pybundle cache clean`/`prune` remove an entry only under a write lease on its
+# marker, which the kernel grants only while nobody has the file open; an `open` during the
+# lease waits until the entry is gone, and then finds its marker unlinked (``st_nlink == 0``).
+# So a start holds a complete entry for as long as it runs, or none (src/commands/cache.rs).
+_HELD = []
+
+
+def hold(entry):
+    """The stat of ``entry``'s marker, which stays open for the rest of the run, or None if the
+    entry is not complete (no marker, or removed while this start waited for it)."""
+    try:
+        fd = os.open(entry + "/" + MARKER, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return None
+    st = os.fstat(fd)
+    if st.st_nlink == 0:
+        os.close(fd)
+        return None
+    _HELD.append(fd)
+    return st
 
 
 def native_damage(entry, natives):

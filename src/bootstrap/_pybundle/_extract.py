@@ -441,6 +441,7 @@ def _install(tmpdir, target, tmp, key, force):
             if os.path.exists(os.path.join(target, MARKER)) and not force:
                 log("another process extracted %s first; using it" % key)
                 _rmtree(tmpdir)
+                _cache.hold(target)
                 return target
             if force:
                 continue
@@ -493,6 +494,9 @@ def extract_missing(archive, roots, missing, force, uid, repair=()):
                     from . import _errors
 
                     _errors.unsafe_dir(target, st, uid)
+                if _cache.hold(target) is None:  # removed just now: extract it
+                    todo.append(item)
+                    continue
                 out[key] = target
                 log("cache hit %s" % target)
                 continue
@@ -529,6 +533,7 @@ def extract_missing(archive, roots, missing, force, uid, repair=()):
             except BaseException:
                 _rmtree(tmpdir)
                 raise
+            _cache.hold(tmpdir)  # the marker's inode follows the rename: held from the start
             target = _install(tmpdir, os.path.join(dists, key), tmp, key, force or key in repair)
             out[key] = target
             log("extracted %s (%d files) in %.1f ms" % (key, n, (time.perf_counter() - t) * 1000))
