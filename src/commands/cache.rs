@@ -199,12 +199,33 @@ fn ago(t: Option<SystemTime>) -> String {
     }
 }
 
+/// Returns the number and total bytes of the dirs in `v1/tmp/`: extractions in progress and
+/// the leftovers of starts that were killed.
+pub fn tmp_dirs(root: &Path) -> (usize, u64) {
+    let Ok(items) = std::fs::read_dir(root.join(LAYOUT).join(TMP_DIR)) else {
+        return (0, 0);
+    };
+    items
+        .filter_map(Result::ok)
+        .fold((0, 0), |(n, bytes), item| {
+            (n + 1, bytes + dir_size(&item.path()))
+        })
+}
+
 /// `pybundle cache list`.
 pub fn list(root: Option<&Path>) -> Result<()> {
     let root = default_root(root)?;
     let all = entries(&root)?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "cache root: {}", root.display())?;
+    let (tmp_count, tmp_bytes) = tmp_dirs(&root);
+    if tmp_count > 0 {
+        writeln!(
+            out,
+            "{tmp_count} dirs in {LAYOUT}/{TMP_DIR}/ ({:.1} MB): extractions in progress or left by killed starts, removed once an hour old and their process gone (by a start, `cache prune` or `cache clean`)",
+            tmp_bytes as f64 / 1e6
+        )?;
+    }
     if all.is_empty() {
         writeln!(out, "no entries")?;
         return Ok(());

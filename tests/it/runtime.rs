@@ -999,3 +999,29 @@ fn clean_racing_starts_never_breaks_them() {
     );
 }
 
+/// `cache list` shows what crashed starts left in `v1/tmp/` (count and bytes), and `clean`
+/// removes the leftovers of dead processes once they are an hour old.
+/// See: #21
+#[test]
+fn cache_list_shows_tmp_leftovers() {
+    let ctx = TestContext::new();
+    let tmp = ctx.bundle_root().join("v1/tmp");
+    std::fs::create_dir_all(tmp.join("spam-1.0-0123456789abcdef.999999.abcd1234/spam")).unwrap();
+    for d in [ctx.bundle_root(), ctx.bundle_root().join("v1"), tmp.clone()] {
+        chmod(&d, 0o700);
+    }
+    let left = tmp.join("spam-1.0-0123456789abcdef.999999.abcd1234");
+    std::fs::write(left.join("spam/_speedups.so"), vec![0u8; 300_000]).unwrap();
+    let list = stdout(&run_ok(ctx.pybundle().args(["cache", "list"])));
+    assert!(
+        list.contains(
+            "1 dirs in v1/tmp/ (0.3 MB): extractions in progress or left by killed starts"
+        ),
+        "{list}"
+    );
+    age(&left, 7200);
+    let out = stdout(&run_ok(ctx.pybundle().args(["cache", "clean"])));
+    assert!(out.contains("and 1 leftover tmp dirs"), "{out}");
+    let list = stdout(&run_ok(ctx.pybundle().args(["cache", "list"])));
+    assert!(!list.contains("v1/tmp/"), "{list}");
+}
