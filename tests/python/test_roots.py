@@ -187,6 +187,28 @@ class NoexecMountTest(BundleTest):
         self.assertEqual(p.stderr.count("\n"), 1, p.stderr)
         self.assertTrue(p.stderr.startswith("error: pybundle has no directory to extract"), p.stderr)
 
+    def test_root_on_a_read_only_mount_is_not_checked_in_full(self):
+        """Nothing can have written to a read-only mount: however old the entry, a start checks
+        its native files only (and does not try to record the use)."""
+        from .test_cache import APP, EXTRACT, KEY
+        self.build(site={"app.py": APP}, extract=EXTRACT)
+        self.assertOk(self.run_bundle())
+        entry = os.path.join(self.root, "v1", "dists", KEY)
+        marker = os.path.join(entry, ".pybundle-complete")
+        self.set_old(marker)
+        before = os.stat(marker).st_mtime
+        os.unlink(os.path.join(entry, "dist1data", "thing.txt"))  # not a native file
+        ro = "mount --bind %s %s && mount -o remount,bind,ro %s" % ((self.root,) * 3)
+        cmd = ["unshare", "-m", "sh", "-c", ro + ' && exec "$0" "$@"', self.bundle]
+        p = self.run_bundle(cmd=cmd, env={"PYBUNDLE_VERBOSE": "1"})
+        self.assertNotIn("verified", p.stderr)
+        self.assertIn("cache hit %s" % entry, p.stderr)
+        self.assertEqual(before, os.stat(marker).st_mtime)
+        # on a writable mount the same entry gets the full check, and is repaired
+        p = self.assertOk(self.run_bundle(env={"PYBUNDLE_VERBOSE": "1"}))
+        self.assertIn("verified %s" % KEY, p.stderr)
+        self.assertIn("(missing file: dist1data/thing.txt); repairing it", p.stderr)
+
     def test_pure_entries_stay(self):
         self.build(site={"app.py": NATIVE_APP}, extract=NATIVE_EXTRACT)  # no native files listed
         root = os.path.join(self.noexec, "root")
