@@ -324,6 +324,26 @@ class PinTest(BundleTest):
         self.assertEqual(os.readlink(link), b)
         self.assertEqual(os.listdir(b), [])
 
+    def test_cache_left_by_root_gets_a_hint_the_user_can_follow(self):
+        """A user refused a root-owned cache in their home is not told to chown it."""
+        if not shutil.which("setpriv") or not os.access("/usr/bin/python3", os.X_OK):
+            self.skipTest("needs setpriv and /usr/bin/python3 to run as another user")
+        os.chmod(self.tmp, 0o755)
+        os.chmod(self.bundle, 0o755)
+        os.chown(self.home, OTHER_UID, OTHER_UID)
+        cache = os.path.join(self.home, ".cache", "pybundle")
+        os.makedirs(cache, 0o700)  # made by a run as root
+        cmd = ["setpriv", "--reuid=%d" % OTHER_UID, "--regid=%d" % OTHER_UID, "--clear-groups",
+               "/usr/bin/python3", self.bundle]
+        p = self.run_bundle(cmd=cmd, env={"PYBUNDLE_ROOT": None})
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertEqual(p.stderr.count("\n"), 1, p.stderr)
+        self.assertIn("refusing to use the pybundle cache directory %s: it is owned by root" % cache,
+                      p.stderr)
+        self.assertIn("fix: have %s removed by its owner or an administrator (`sudo rm -r %s`"
+                      % (cache, cache), p.stderr)
+        self.assertNotIn("chown", p.stderr)
+
     def test_home_of_another_user(self):
         """Root running with a user's HOME does not leave a root-owned cache there."""
         os.chown(self.home, OTHER_UID, OTHER_UID)

@@ -300,11 +300,16 @@ def unsafe_dir(path, st, uid, readonly=False):
     """Stop the run: the cache directory ``path`` (stat ``st``) is not ours or is writable by
     group or others."""
     who = "you or root" if readonly else "you"
+    if st.st_uid == uid:
+        fix = "`chmod 700 %s`" % path
+    else:  # only its owner or root can change it: a hint the user can follow
+        fix = "have %s removed by its owner or an administrator (`sudo rm -r %s`; a run as root " \
+              "made it, say)" % (path, path)
     fail(
         "error: refusing to use the pybundle cache directory %s: it is owned by %s and has mode "
         "%04o, but it must be owned by %s (uid %d) and not writable by group or others. fix: "
-        "`chmod 700 %s` (and `chown` it to yourself), or set PYBUNDLE_ROOT to a private directory."
-        % (path, owner(st.st_uid), st.st_mode & 0o7777, who, uid, path)
+        "%s, or set PYBUNDLE_ROOT to a private directory."
+        % (path, owner(st.st_uid), st.st_mode & 0o7777, who, uid, fix)
     )
 
 
