@@ -87,6 +87,17 @@ class ChooseRootTest(unittest.TestCase):
             root, err = self.choose([_Item("k2", (("b.so", 1),))], [self.rw])
             self.assertEqual(err, "")
 
+    def test_python_shims_avoid_noexec_mounts(self):
+        """The `python` shims of wrapper entries are run: they go where programs may run."""
+        import _pybundle._launch as launch
+        _cache._ROOTS[:] = []
+        self.addCleanup(_cache._ROOTS.clear)
+        with mock.patch.dict(os.environ, {"PYBUNDLE_ROOT": self.rw}), \
+                mock.patch.object(os, "statvfs", _statvfs_noexec([self.rw])):
+            d = launch.python_shims({}, "/x/app.pyz")
+        self.assertTrue(d.startswith(os.path.join(self.tmp, "run", "pybundle", "v1", "shims")), d)
+        self.assertTrue(os.path.isfile(os.path.join(d, "python")))
+
     def test_nowhere_is_one_paragraph(self):
         items = [_Item("k", (("a.so", 1),))]
         with self.assertRaises(SystemExit), mock.patch.object(_extract, "candidates", lambda rw, uid: [

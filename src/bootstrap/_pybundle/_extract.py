@@ -113,25 +113,11 @@ def choose_root(archive, roots, uid, items):
     if rw is None:
         tried.append(rw_why or ("~/.cache/pybundle", "no home directory"))
     chosen = None
-    for path, shared in candidates(rw, uid):
-        if shared:
-            real, bad = _cache.pin(path, uid)
-            if bad is not None:
-                from . import _errors
-
-                tried.append((path, "passes through %s, %s" % (bad[0], _errors.describe(bad[1]))))
-                continue
-            path = real
-        try:
-            _prepare_root(path, uid, shared_parent=shared)
-        except OSError as e:
-            tried.append((path, _reason(e)))
-            continue
-        if native and noexec(path):
-            tried.append((path, "on a noexec mount"))
-            continue
-        chosen = path
-        break
+    for path, why in usable_roots(rw, uid, native):
+        if why is None:
+            chosen = path
+            break
+        tried.append((path, why))
     if chosen is None:
         from . import _errors
 
@@ -144,6 +130,29 @@ def choose_root(archive, roots, uid, items):
             "PYBUNDLE_ROOT to choose another)\n"
             % ("; nor ".join("%s (%s)" % t for t in tried), chosen))
     return chosen
+
+
+def usable_roots(rw, uid, native):
+    """(path, None) for each of :func:`candidates` that is ready to be written (created,
+    checked) and, when ``native``, not on a ``noexec`` mount; (path, why not) for the others."""
+    for path, shared in candidates(rw, uid):
+        if shared:
+            real, bad = _cache.pin(path, uid)
+            if bad is not None:
+                from . import _errors
+
+                yield path, "passes through %s, %s" % (bad[0], _errors.describe(bad[1]))
+                continue
+            path = real
+        try:
+            _prepare_root(path, uid, shared_parent=shared)
+        except OSError as e:
+            yield path, _reason(e)
+            continue
+        if native and noexec(path):
+            yield path, "on a noexec mount"
+            continue
+        yield path, None
 
 
 def _reason(e):

@@ -298,9 +298,11 @@ def python_shims(g, archive):
             return d
     from . import _extract
 
-    for root, shared in _extract.candidates(rw, uid):
+    for root, why in _extract.usable_roots(rw, uid, True):  # shims are run: no noexec mount
+        if why is not None:
+            log("cannot write python shims under %s: %s" % (root, why))
+            continue
         try:
-            _extract._prepare_root(root, uid, shared_parent=shared)
             v1 = os.path.join(root, LAYOUT)
             d = os.path.join(_extract._ensure_dir(os.path.join(v1, "shims"), uid), tag)
             if not os.path.isfile(os.path.join(d, names[-1])):
