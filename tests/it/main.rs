@@ -11,6 +11,8 @@
 //! - `config`: `[tool.pybundle]` and `--config`;
 //! - `cli`: help, completions, what a build prints;
 //! - `errors`: every failure names its cause, exits 1 and leaves nothing behind;
+//! - `fuzz`: random bit flips and truncations of a bundle: the same output or the damage
+//!   paragraph, never a hang, a crash or a traceback;
 //! - `install`: the install stage against pip; `uv`: the uv resolver; `python`: the bootstrap's
 //!   own unit tests under every CPython;
 //! - `architecture`: the module graph of `src/` has no cycle, no file is too long.
@@ -27,6 +29,7 @@ mod config;
 mod cross;
 mod errors;
 mod flat;
+mod fuzz;
 mod inspect;
 mod install;
 mod launch;
