@@ -246,6 +246,20 @@ impl Bundle {
                 continue;
             };
             let name = member.name().map(|n| n.to_string()).unwrap_or_default();
+            // The zip crate reads a stored member by its size; the run time reads its stored
+            // size, as zipimport does: the two must agree.
+            if member.compression() == zip::CompressionMethod::Stored
+                && member.compressed_size() != member.size()
+            {
+                damage.push(Damage {
+                    path: name.clone(),
+                    what: format!(
+                        "stored in {} bytes, its size is {}",
+                        member.compressed_size(),
+                        member.size()
+                    ),
+                });
+            }
             if member.is_dir() || name == MANIFEST_PATH || seen.contains(&name) {
                 continue;
             }

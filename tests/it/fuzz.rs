@@ -21,7 +21,8 @@
 //! end as `same`; it may pass a flip elsewhere that changes nothing it reads (the shebang, an
 //! unused field of a zip header such as a time stamp, the version made by or external
 //! attributes of a member of the outer zip). `info` and `extract` exit 0 or 1, 1 with an
-//! `error:` line; no panic, no abort. `FUZZ_FLIPS` and `FUZZ_TRUNCATIONS` change the counts.
+//! `error:` line; no panic, no abort. `FUZZ_FLIPS` and `FUZZ_TRUNCATIONS`
+//! change the counts, `FUZZ_AT=OFFSET:BIT` runs one flip.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -179,6 +180,13 @@ fn random_damage_is_reported_never_run() {
     for _ in 0..count("FUZZ_TRUNCATIONS", 200) {
         harms.push(Harm::Truncate(rng.below(intact.len() as u64) as usize));
     }
+    // `FUZZ_AT=OFFSET:BIT` runs that one flip (to look into a failure)
+    if let Some((at, bit)) = std::env::var("FUZZ_AT").ok().and_then(|v| {
+        let (at, bit) = v.split_once(':')?;
+        Some((at.parse().ok()?, bit.parse().ok()?))
+    }) {
+        harms = vec![Harm::Flip(at, bit)];
+    }
 
     let jobs = Mutex::new(harms.iter().copied().enumerate().collect::<Vec<_>>());
     let tally = Mutex::new(std::collections::BTreeMap::<String, usize>::new());
@@ -275,12 +283,14 @@ fn random_damage_is_reported_never_run() {
                         }
                         if verify.code != Some(1) && (inside_data || outcome != "same") {
                             fail(format!(
-                                "verify passed a flip {} that the run reports `{outcome}`",
+                                "verify passed a flip {}that the run reports `{outcome}`\n{}{}",
                                 if inside_data {
-                                    "in a member's data"
+                                    "in a member's data "
                                 } else {
                                     ""
-                                }
+                                },
+                                ran.stderr,
+                                verify.stdout
                             ));
                         }
                         verdicts.push(format!("verify: exit {:?}", verify.code));
