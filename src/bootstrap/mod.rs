@@ -335,10 +335,7 @@ mod tests {
     #[test]
     fn the_guard_reports_damage_in_the_package_words() {
         let init = include_str!("_pybundle/__init__.py");
-        for words in [
-            "\"error: the bundle `%s` is damaged (",
-            "); rebuild it or copy it ",
-        ] {
+        for words in ["\"error: the bundle `%s` is damaged (", "); rebuild it or "] {
             assert!(GUARD.contains(words) && init.contains(words), "{words}");
         }
         assert!(GUARD.ends_with("\n_pybundle_guard(globals())\n"));
