@@ -15,9 +15,10 @@
 # multi-call commands).
 #
 # main(): 1. ``ENV`` defaults; 2. interpreter check (every bundle member zipimport reads, this
-# package included, is checked against its CRC-32 by the guard of ``__main__.py``); 3. cache lookup / extraction of the
-# ``EXTRACT`` items not extracted on first import; 4. ``sys.path`` isolation: ``[stdlib..., bundle, extracted
-# dirs..., .pth additions, PYTHONPATH entries, host entries (only with inherit)]``; 5. ``PTH``;
+# package included, is checked against its CRC-32 by the guard of ``__main__.py``); 3. cache
+# lookup / extraction of the ``EXTRACT`` items not extracted on first import; 4. ``sys.path``
+# isolation: ``[stdlib..., bundle, extracted dirs..., .pth additions, PYTHONPATH entries, host
+# entries (only with inherit)]``; 5. ``PTH``;
 # 6. ``PYBUNDLE_EXTEND_PYTHONPATH``; 7. preamble; 8. entry.
 #
 # Environment variables read at run time: PYBUNDLE_ROOT, PYBUNDLE_ROOTS, PYBUNDLE_FORCE_EXTRACT,
