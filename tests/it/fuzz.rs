@@ -23,6 +23,8 @@
 //! attributes of a member of the outer zip). `info` and `extract` exit 0 or 1, 1 with an
 //! `error:` line; no panic, no abort. `FUZZ_FLIPS` and `FUZZ_TRUNCATIONS`
 //! change the counts, `FUZZ_AT=OFFSET:BIT` runs one flip.
+//!
+//! Time: 143 s on 2 threads of a quiet 2-core machine, 320 s when the load average was 11.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -241,7 +243,11 @@ fn random_damage_is_reported_never_run() {
                         && ran.stdout.is_empty()
                         && !ran.stderr.contains("MemoryError")
                     {
-                        "refused"
+                        match harm {
+                            Harm::Truncate(_) => "refused (no zip end record)",
+                            Harm::Flip(at, _) if at >= map.directory => "refused (zip directory)",
+                            Harm::Flip(..) => "refused (__main__.py)",
+                        }
                     } else {
                         fail(format!(
                             "exit {:?}\n--- stdout\n{}--- stderr\n{}",
