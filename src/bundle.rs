@@ -54,6 +54,39 @@ pub struct Bundle {
     pub manifest: Manifest,
     /// The zip archive.
     pub archive: zip::ZipArchive<fs_err::File>,
+    /// The file's size: no member can declare more (a reader that sizes a buffer from a
+    /// declared size checks it against this first, see [`buffer_for`]).
+    pub len: u64,
+}
+
+/// Reads a whole member that declares `declared` bytes, in a file of `len` bytes: the buffer
+/// never starts larger than the file (a damaged Zip64 extra field can declare 2^62 bytes) and
+/// reading stops one byte past the declared size; a member whose content is not exactly its
+/// declared size is an `InvalidData` error naming it.
+pub fn read_bounded(
+    member: &mut impl Read,
+    name: &str,
+    declared: u64,
+    len: u64,
+) -> std::io::Result<Vec<u8>> {
+    let mut bytes = Vec::with_capacity(usize::try_from(declared.min(len)).unwrap_or(0));
+    member
+        .take(declared.saturating_add(1))
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 != declared {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "`{name}` holds {} bytes, its directory says {declared}",
+                if bytes.len() as u64 > declared {
+                    "more".to_string()
+                } else {
+                    bytes.len().to_string()
+                }
+            ),
+        ));
+    }
+    Ok(bytes)
 }
 
 impl Bundle {
@@ -67,7 +100,8 @@ impl Bundle {
             path: path.to_path_buf(),
             reason: e.to_string(),
         })?;
-        let mut text = String::new();
+        let len = fs_err::metadata(path).map_or(u64::MAX, |m| m.len());
+        let text;
         {
             let mut member = archive.by_name(MANIFEST_PATH).map_err(|_| {
                 if ends_with_end_record(path) {
@@ -83,12 +117,17 @@ impl Bundle {
                     }
                 }
             })?;
-            member
-                .read_to_string(&mut text)
-                .map_err(|e| BundleReadError::BadManifest {
+            let size = member.size();
+            let bytes = read_bounded(&mut member, MANIFEST_PATH, size, len).map_err(|e| {
+                BundleReadError::BadManifest {
                     path: path.to_path_buf(),
                     reason: e.to_string(),
-                })?;
+                }
+            })?;
+            text = String::from_utf8(bytes).map_err(|e| BundleReadError::BadManifest {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            })?;
         }
         let manifest: Manifest =
             serde_json::from_str(&text).map_err(|e| BundleReadError::BadManifest {
@@ -99,6 +138,7 @@ impl Bundle {
             path: path.to_path_buf(),
             manifest,
             archive,
+            len,
         })
     }
 
@@ -111,8 +151,8 @@ impl Bundle {
             Err(zip::result::ZipError::FileNotFound) => return Ok(None),
             Err(e) => return Err(std::io::Error::other(e)),
         };
-        let mut bytes = Vec::with_capacity(usize::try_from(member.size()).unwrap_or(0));
-        member.read_to_end(&mut bytes)?;
+        let size = member.size();
+        let bytes = read_bounded(&mut member, &name, size, self.len)?;
         zip::ZipArchive::new(std::io::Cursor::new(bytes))
             .map(Some)
             .map_err(|e| std::io::Error::other(format!("`{name}`: {e}")))
@@ -123,11 +163,9 @@ impl Bundle {
     pub fn store(&mut self) -> Result<Option<SiteStore>, String> {
         let index = match self.archive.by_name(INDEX_MEMBER) {
             Ok(mut member) => {
-                let mut bytes = Vec::with_capacity(usize::try_from(member.size()).unwrap_or(0));
-                member
-                    .read_to_end(&mut bytes)
-                    .map_err(|e| format!("`{INDEX_MEMBER}`: {e}"))?;
-                bytes
+                let size = member.size();
+                read_bounded(&mut member, INDEX_MEMBER, size, self.len)
+                    .map_err(|e| e.to_string())?
             }
             Err(zip::result::ZipError::FileNotFound) => return Ok(None),
             Err(e) => return Err(format!("`{INDEX_MEMBER}`: {e}")),
@@ -145,6 +183,11 @@ impl Bundle {
                 .ok_or_else(|| format!("`{DATA_MEMBER}`: no data offset"))?;
             (base, member.size())
         };
+        if base.saturating_add(len) > self.len {
+            return Err(format!(
+                "`{DATA_MEMBER}` declares {len} bytes at {base}, past the end of the file"
+            ));
+        }
         let file = fs_err::File::open(&self.path).map_err(|e| e.to_string())?;
         Store::open(index, file, base, len)
             .map(Some)
@@ -203,6 +246,20 @@ impl Bundle {
                 continue;
             };
             let name = member.name().map(|n| n.to_string()).unwrap_or_default();
+            // The zip crate reads a stored member by its size; the run time reads its stored
+            // size, as zipimport does: the two must agree.
+            if member.compression() == zip::CompressionMethod::Stored
+                && member.compressed_size() != member.size()
+            {
+                damage.push(Damage {
+                    path: name.clone(),
+                    what: format!(
+                        "stored in {} bytes, its size is {}",
+                        member.compressed_size(),
+                        member.size()
+                    ),
+                });
+            }
             if member.is_dir() || name == MANIFEST_PATH || seen.contains(&name) {
                 continue;
             }
@@ -300,6 +357,12 @@ fn check_store(
     seen: &mut std::collections::BTreeSet<String>,
     damage: &mut Vec<Damage>,
 ) {
+    if let Err(err) = store.check_slots() {
+        damage.push(Damage {
+            path: INDEX_MEMBER.to_string(),
+            what: format!("inconsistent: {err}"),
+        });
+    }
     let entries = match store.entries() {
         Ok(entries) => entries,
         Err(err) => {

@@ -167,8 +167,9 @@ fn write_entry(
         let path = dest.join(&rel);
         let packed_source = pyc_source(&rel, &pyc_suffix).filter(|_| !member.is_dir());
         if let Some(source) = packed_source {
-            let mut data = Vec::with_capacity(usize::try_from(member.size()).unwrap_or(0));
-            std::io::Read::read_to_end(&mut member, &mut data).with_context(|| {
+            let size = member.size();
+            let data = crate::bundle::read_bounded(&mut member, &name, size, bundle.len)
+                .with_context(|| {
                 format!(
                     "`{}` is damaged: cannot read `{name}`\nhint: rebuild the bundle or copy it again",
                     bundle.path.display()
@@ -212,6 +213,7 @@ fn write_entry(
         let mut hasher = Sha256::new();
         let mut buf = vec![0u8; 64 * 1024];
         let mut written = 0u64;
+        let declared = member.size();
         loop {
             let n = std::io::Read::read(&mut member, &mut buf).with_context(|| {
                 format!(
@@ -227,6 +229,12 @@ fn write_entry(
                 .write_all(&buf[..n])
                 .with_context(|| format!("cannot write `{}`", path.display()))?;
             written += n as u64;
+            if written > declared {
+                bail!(
+                    "`{}` is damaged: `{name}` inflates past its declared {declared} bytes\nhint: rebuild the bundle or copy it again",
+                    bundle.path.display()
+                );
+            }
         }
         writer
             .flush()

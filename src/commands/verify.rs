@@ -23,10 +23,14 @@ pub fn verify(path: &Path) -> Result<bool> {
         )?;
         return Ok(true);
     }
-    let first = &damage[0];
-    writeln!(out, "damaged: `{}`: {}", first.path, first.what)?;
-    if damage.len() > 1 {
-        writeln!(out, "({} more damaged member(s))", damage.len() - 1)?;
+    // Every damaged member, one line each (as `sha256sum -c` names every failed file).
+    for d in &damage {
+        writeln!(out, "damaged: `{}`: {}", d.path, d.what)?;
     }
+    writeln!(
+        out,
+        "{} damaged member(s); rebuild the bundle or copy it again",
+        damage.len()
+    )?;
     Ok(false)
 }

@@ -127,7 +127,15 @@ pub fn write_bundle(
         for (name, item) in names {
             match item {
                 Outer::Member(member) => {
-                    let prepared = writer::prepare_one(member, style)?;
+                    // `__main__.py` is stored: a flipped bit then changes one character, which
+                    // its guard's read-back catches unless it lands in the guard's own code (a
+                    // deflated one would come out garbled, a syntax error before the guard runs).
+                    let member_style = if name == crate::layout::MAIN_PATH {
+                        EntryStyle { level: 0, ..style }
+                    } else {
+                        style
+                    };
+                    let prepared = writer::prepare_one(member, member_style)?;
                     zip.add_prepared_file(prepared.into_file())?;
                 }
                 Outer::Data => {

@@ -12,6 +12,10 @@
 //! - `cli`: help, completions, what a build prints;
 //! - `errors`: every failure names its cause, exits 1 and leaves nothing behind; `interrupted`:
 //!   SIGINT/SIGTERM during a build, `-o` naming something that is not a regular file, a full disk;
+//! - `fuzz`: random bit flips and truncations of a bundle: the same output or the damage
+//!   paragraph, never a hang, a crash or a traceback;
+//! - `readers`: hostile bundles against every reader (full index, Zip64 sizes, inflation,
+//!   inner member names), `verify` naming every damaged member;
 //! - `install`: the install stage against pip; `uv`: the uv resolver; `python`: the bootstrap's
 //!   own unit tests under every CPython;
 //! - `architecture`: the module graph of `src/` has no cycle, no file is too long.
@@ -28,12 +32,14 @@ mod config;
 mod cross;
 mod errors;
 mod flat;
+mod fuzz;
 mod inspect;
 mod install;
 mod interrupted;
 mod launch;
 mod output;
 mod python;
+mod readers;
 mod reproduce;
 mod runtime;
 mod store;

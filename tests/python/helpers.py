@@ -15,6 +15,8 @@ import zlib
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 BOOTSTRAP = os.path.join(REPO, "src", "bootstrap", "_pybundle")
+with open(os.path.join(REPO, "src", "bootstrap", "guard.py"), encoding="utf-8") as _f:
+    GUARD = _f.read()  # the end of every generated __main__.py (src/bootstrap/mod.rs)
 
 
 def current_python(**overrides):
@@ -161,10 +163,10 @@ def build_bundle(path, entry=("function", "app", "main"), site=None, extract=Non
         ENV = {env!r}
         ROOT = {root!r}
         INHERIT_PATH = {inherit!r}
-        {dists}{extra}import _pybundle
+        {dists}{extra}{guard}import _pybundle
         _pybundle.main(globals())
         """
-    ).format(entry=tuple(entry) if entry else entry, python=python or current_python(),
+    ).format(guard=GUARD, entry=tuple(entry) if entry else entry, python=python or current_python(),
              extract=tuple(ext_lit), pth=tuple(pth), preamble=preamble is not None,
              env=tuple(env), root=root, inherit=inherit, extra=main_extra,
              dists="" if dists is None else "DISTS = %r\n" % (tuple(dists),))

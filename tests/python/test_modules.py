@@ -208,6 +208,29 @@ class ZipTest(TempDirTest):
         self.assertIn("is damaged (__main__.py: not a stored archive)", err.getvalue())
 
 
+class InflateTest(unittest.TestCase):
+    """Inflation stops one byte past the declared size: a bomb is damage, not a MemoryError."""
+
+    def deflate(self, data):
+        c = zlib.compressobj(9, zlib.DEFLATED, -15)
+        return c.compress(data) + c.flush()
+
+    def test_exact_size(self):
+        self.assertEqual(_importer.inflate(self.deflate(b"abc" * 100), 300), (b"abc" * 100, None))
+
+    def test_a_bomb_stops_at_the_declared_size(self):
+        bomb = self.deflate(b"\0" * (64 << 20))  # 64 MiB in about 64 KiB
+        data, why = _importer.inflate(bomb, 210)
+        self.assertIsNone(data)
+        self.assertEqual(why, "inflates past its declared 210 bytes")
+
+    def test_short_and_broken_streams(self):
+        z = self.deflate(b"x" * 1000)
+        self.assertEqual(_importer.inflate(z, 2000)[1], "inflates to 1000 bytes, not its declared 2000")
+        self.assertIsNone(_importer.inflate(z[: len(z) // 2], 1000)[0])
+        self.assertIsNone(_importer.inflate(b"\xff" * 16, 10)[0])
+
+
 class ErrorsTest(unittest.TestCase):
     def test_specifiers(self):
         yes = [(">=3.8", "3.11.2"), ("~=3.10", "3.11.0"), ("==3.11.*", "3.11.7"), ("!=3.9.*", "3.11"),

@@ -14,10 +14,11 @@
 # (scripts as entries, run in process or executed from the cache with a ``python`` shim on PATH;
 # multi-call commands).
 #
-# main(): 1. ``ENV`` defaults; 2. interpreter check, then every bundle member zipimport reads is
-# checked against its CRC-32 (``_importer.guard_zip``); 3. cache lookup / extraction of the
-# ``EXTRACT`` items not extracted on first import; 4. ``sys.path`` isolation: ``[stdlib..., bundle, extracted
-# dirs..., .pth additions, PYTHONPATH entries, host entries (only with inherit)]``; 5. ``PTH``;
+# main(): 1. ``ENV`` defaults; 2. interpreter check (every bundle member zipimport reads, this
+# package included, is checked against its CRC-32 by the guard of ``__main__.py``); 3. cache
+# lookup / extraction of the ``EXTRACT`` items not extracted on first import; 4. ``sys.path``
+# isolation: ``[stdlib..., bundle, extracted dirs..., .pth additions, PYTHONPATH entries, host
+# entries (only with inherit)]``; 5. ``PTH``;
 # 6. ``PYBUNDLE_EXTEND_PYTHONPATH``; 7. preamble; 8. entry.
 #
 # Environment variables read at run time: PYBUNDLE_ROOT, PYBUNDLE_ROOTS, PYBUNDLE_FORCE_EXTRACT,
@@ -457,6 +458,17 @@ def _install_excepthook():
             t.excepthook = _thread_excepthook
 
 
+def _check_index(archive):
+    # An exception is about to end the run: if the store's index is damaged (a lookup that
+    # missed may be why), that is the error to report, not the traceback.
+    from . import _importer
+
+    store = _importer.store_of(archive)
+    why = store.damage() if store is not None else None
+    if why:
+        damaged(archive, "%s: %s" % (_importer.INDEX, why))
+
+
 def _exit_sigint():
     from . import _errors
 
@@ -503,15 +515,16 @@ def main(g):
 
         _T0[0] = time.perf_counter()
     g.pop("_pybundle", None)
+    g.pop("_pybundle_guard", None)
+    # The descriptor the guard of `__main__.py` opened (src/bootstrap/guard.py): every member
+    # zipimport reads from here on, and the store, are read through it, CRC-32 checked.
+    fd = g.pop("_PYBUNDLE_FD", None)
     archive = g["__loader__"].archive
 
     for k, v in g.get("ENV") or ():
         os.environ.setdefault(k, v)
 
     _check_python(g.get("PYTHON"), archive)
-    from . import _importer
-
-    fd = _importer.guard_zip(archive)
 
     extract = [Item(*item) for item in g.get("EXTRACT") or ()]
     lazy = ()
@@ -546,6 +559,9 @@ def main(g):
             code = obj()
         except KeyboardInterrupt:
             _exit_sigint()
+        except Exception:
+            _check_index(archive)
+            raise
         sys.exit(code)
     elif kind == "module":
         _install_excepthook()
@@ -555,6 +571,9 @@ def main(g):
             runpy.run_module(name, run_name="__main__", alter_sys=True)
         except KeyboardInterrupt:
             _exit_sigint()
+        except Exception:
+            _check_index(archive)
+            raise
     elif kind == "interpreter":
         from . import _interp
 

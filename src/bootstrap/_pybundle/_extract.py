@@ -332,6 +332,7 @@ def _extract_one(fd, archive, key, members, dest, expected):
     tag = ".%s.pyc" % sys.implementation.cache_tag
     files, pycs = [], []
     dirs = set()  # every directory to create, relative ("a/b"), ancestors included
+    sizes = {}  # every file member, relative ("a/b.py") -> size
     count = total = 0
     for rel, entry, mode in members:
         name = prefix + rel
@@ -345,6 +346,10 @@ def _extract_one(fd, archive, key, members, dest, expected):
             continue
         count += 1
         total += entry[3]
+        joined = "/".join(parts)
+        if joined in sizes:
+            damaged(archive, "%s%s is in its archive twice" % (prefix, joined))
+        sizes[joined] = entry[3]
         if len(parts) >= 2 and parts[-2] == "__pycache__" and parts[-1].endswith(tag):
             source = "/".join(parts[:-2] + [parts[-1][: -len(tag)] + ".py"])
             pycs.append((name, entry, source))
@@ -361,6 +366,15 @@ def _extract_one(fd, archive, key, members, dest, expected):
             "%s holds %d files / %d bytes, expected %d / %d"
             % (prefix, count, total, expected[0], expected[1]),
         )
+    # A flipped byte in a name: the local header disagrees (`_zip.read`, before its file is
+    # written); checked here first: a name both a file and a directory, and the native files
+    # of the EXTRACT item (path and size), which later starts stat.
+    for rel in sizes:
+        if rel in dirs:
+            damaged(archive, "%s%s is both a file and a directory" % (prefix, rel))
+    for rel, size in (expected[2] if expected is not None and len(expected) > 2 else ()):
+        if sizes.get(rel) != size:
+            damaged(archive, "%s%s: not in its archive with %d bytes" % (prefix, rel, size))
 
     # One pass, parents first (sorted order), one mkdir each: no exists checks, no retries.
     os.mkdir(dest, 0o755)
@@ -535,7 +549,7 @@ def extract_missing(archive, roots, missing, force, uid, repair=()):
             tmpdir = _private_name(tmp, key)
             try:
                 n = _extract_one(fd, archive, key, members, tmpdir,
-                                 (item.files, item.size) if item.size is not None else None)
+                                 (item.files, item.size, item.native) if item.size is not None else None)
             except OSError as e:
                 _rmtree(tmpdir)
                 fail("error: pybundle could not extract %s into %s: %s. fix: free some space or "

@@ -4,8 +4,9 @@
 # Their files are one stored member, `_pybundle/site.data`, indexed by `_pybundle/site.index`
 # (a hash table of CRC-32 of the path -> record, format below): a lookup is one pread of a few
 # slots and one of the record, so a start reads nothing proportional to the bundle's size.
-# zipimport keeps the outer zip's handful of members (this package). Also here: the bundle
-# member reader every start uses (read_member, guard_zip) and the metadata finder.
+# zipimport keeps the outer zip's handful of members (this package; its reads are CRC-32 checked
+# by the guard of `__main__.py`, src/bootstrap/guard.py). Also here: the bundle member reader
+# (read_member: the store's and the inner archives' reads) and the metadata finder.
 import os
 import sys
 
@@ -39,70 +40,65 @@ def _damaged(archive, why):
 
 
 # --- bundle members: zipimport does not check CRC-32, so a flipped byte would run as damaged code
-def read_member(fd, entry):
+def read_member(fd, entry, name=None):
     # (data, None) for the bundle member with zipimport toc `entry` (path, compress, data_size,
-    # file_size, offset, time, date, crc), read with os.pread, inflated, checked against its size
-    # and CRC-32; (None, reason) if it is damaged. zlib is loaded (zipimport used it).
+    # file_size, offset, time, date, crc), read with os.pread, inflated (never past its declared
+    # size), checked against its size and CRC-32; (None, reason) if it is damaged. With `name`
+    # (bytes), the local header must hold that name (an inner archive's member: the name in its
+    # directory and in its local header must agree, so that one flipped byte in either is
+    # damage). zlib is loaded (zipimport used it).
     import zlib
 
-    start, why = member_start(fd, entry)
+    start, why = member_start(fd, entry, name)
     if why:
         return None, why
     _path, compress, data_size, file_size, _o, _t, _d, crc = entry
     try:
+        if data_size > os.fstat(fd).st_size - start:  # pread allocates what it is asked for
+            return None, "truncated"
         data = os.pread(fd, data_size, start)
         if len(data) != data_size:
             return None, "truncated"
         if compress == 8:
-            data = zlib.decompress(data, -15)
+            data, why = inflate(data, file_size)
         elif compress != 0:
-            return None, "unsupported compression %d" % compress
-    except (OSError, zlib.error) as e:
-        return None, e
-    if len(data) != file_size or zlib.crc32(data) != crc:
-        return None, "CRC-32 mismatch"
-    return data, None
-
-
-def member_start(fd, entry):
-    # (offset of the data of the member with toc `entry`, None), or (None, reason)
-    try:
-        head = os.pread(fd, 30, entry[4])
+            why = "unsupported compression %d" % compress
     except OSError as e:
         return None, e
-    if len(head) != 30 or head[:4] != b"PK\x03\x04":
-        return None, "bad local file header"
-    return entry[4] + 30 + int.from_bytes(head[26:28], "little") + int.from_bytes(head[28:30], "little"), None
+    if why is None and (len(data) != file_size or zlib.crc32(data) != crc):
+        why = "CRC-32 mismatch"
+    return (None, why) if why else (data, None)
 
 
-def guard_zip(archive):
-    # Serves zipimport's reads of bundle members from one descriptor (O_CLOEXEC) and checks each
-    # CRC-32, by replacing `zipimport._get_data` (private, same signature and toc on 3.8-3.13;
-    # left alone if it changes) for this bundle only: 300 modules took 66-77 ms through
-    # zipimport's reader, 40-50 ms through this one; a damaged member stops the run. Returns the
-    # descriptor (the store reads through it too), None if the file cannot be opened.
-    import zipimport
+def inflate(data, size):
+    # (the raw deflate stream `data` inflated, None), or (None, reason) when it does not
+    # inflate to exactly `size` bytes: never more than size + 1 bytes are produced.
+    import zlib
 
+    d = zlib.decompressobj(-15)
     try:
-        fd = os.open(archive, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-    except OSError:
-        return None
-    orig = getattr(zipimport, "_get_data", None)
-    if orig is None or getattr(orig, "_pybundle", False):
-        return fd
-    ours = {archive, os.path.abspath(archive)}
+        out = d.decompress(data, size + 1)
+    except zlib.error as e:
+        return None, e
+    if len(out) > size or d.unconsumed_tail:
+        return None, "inflates past its declared %d bytes" % size
+    if len(out) < size or not d.eof:
+        return None, "inflates to %d bytes, not its declared %d" % (len(out), size)
+    return out, None
 
-    def _get_data(path, toc_entry):
-        if path not in ours or len(toc_entry) != 8:
-            return orig(path, toc_entry)
-        data, why = read_member(fd, toc_entry)
-        if data is not None:
-            return data
-        _damaged(path, "%s: %s" % (toc_entry[0][len(path) + 1:], why))
 
-    _get_data._pybundle = True
-    zipimport._get_data = _get_data
-    return fd
+def member_start(fd, entry, name=None):
+    # (offset of the data of the member with toc `entry`, None), or (None, reason)
+    n = 30 + (len(name) if name is not None else 0)
+    try:
+        head = os.pread(fd, n, entry[4])
+    except OSError as e:
+        return None, e
+    if len(head) != n or head[:4] != b"PK\x03\x04":
+        return None, "bad local file header"
+    if name is not None and (int.from_bytes(head[26:28], "little") != len(name) or head[30:] != name):
+        return None, "its name differs in the local header"
+    return entry[4] + 30 + int.from_bytes(head[26:28], "little") + int.from_bytes(head[28:30], "little"), None
 
 
 def toc(archive):
@@ -160,9 +156,16 @@ class Store(object):
             _damaged(archive, "%s: truncated" % INDEX)
         magic, nslots, self.nrecords, self.slots, data_size = (
             head[:4], _u(head, 4, 8), _u(head, 8, 12), _u(head, 12, 16), _u(head, 16, 24))
-        if magic != MAGIC or nslots < 8 or nslots & (nslots - 1) or data_size != size:
+        if (magic != MAGIC or nslots < 8 or nslots & (nslots - 1) or data_size != size
+                or self.slots + _SLOT_SIZE * nslots > self.index_size):
             _damaged(archive, "%s: %s" % (INDEX, "unknown format" if magic != MAGIC else "size mismatch"))
-        self.mask, self.data_size = nslots - 1, data_size
+        self.mask, self.data_size, self.entry = nslots - 1, data_size, entries[INDEX]
+
+    def damage(self):
+        # Why site.index does not match its CRC-32, or None. A damaged slot or path makes a
+        # lookup miss rather than fail, and reading the whole index on every start would cost
+        # what it holds: this runs only when an exception is about to end the run.
+        return read_member(self.fd, self.entry)[1]
 
     def rec(self, path):
         # The record (kind, flags, path_len, crc, offset, csize, size, pyc_offset, pyc_csize,
@@ -177,8 +180,13 @@ class Store(object):
         h = crc32(b)
         i = h & self.mask
         found = None
+        left = self.mask + 1  # at most every slot once: a full table is a miss, not a hang
         while found is None:
-            n = min(_PROBE, self.mask + 1 - i)
+            if left <= 0:
+                found = ()
+                break
+            n = min(_PROBE, self.mask + 1 - i, left)
+            left -= n
             chunk = os.pread(self.fd, _SLOT_SIZE * n, self.index + self.slots + _SLOT_SIZE * i)
             if len(chunk) != _SLOT_SIZE * n:
                 _damaged(self.archive, "%s: truncated" % INDEX)
@@ -229,10 +237,7 @@ class Store(object):
         if len(data) != csize:
             why = "truncated"
         elif deflated:
-            try:
-                data = zlib.decompress(data, -15)
-            except zlib.error as e:
-                why = e
+            data, why = inflate(data, size)
         if why is None and (len(data) != size or zlib.crc32(data) != crc):
             why = "CRC-32 mismatch"
         if why is not None:
@@ -252,6 +257,8 @@ class Store(object):
         r = self.rec(path)
         if r is None or r[0] != KIND_DIR:
             return []
+        if r[4] + 4 * r[3] > self.index_size:
+            _damaged(self.archive, "%s: the children of %r lie past its end" % (INDEX, path))
         raw = os.pread(self.fd, 4 * r[3], self.index + r[4])
         if len(raw) != 4 * r[3]:
             _damaged(self.archive, "%s: truncated" % INDEX)

@@ -17,8 +17,10 @@ from ._importer import read_member, toc
 
 
 def read(fd, archive, name, entry):
-    """The bytes of one member (see ``read_member``); a damaged one stops the run."""
-    data, why = read_member(fd, entry)
+    """The bytes of one member (see ``read_member``); a damaged one stops the run. An inner
+    archive's member (its toc entry's path is its name as bytes) must have that name in its
+    local header too."""
+    data, why = read_member(fd, entry, entry[0] if isinstance(entry[0], bytes) else None)
     if data is None:
         damaged(archive, "%s: %s" % (name, why))
     return data
@@ -26,46 +28,80 @@ def read(fd, archive, name, entry):
 
 def inner_members(fd, archive, name, entry):
     """The members of the stored inner archive ``name`` (an extracted distribution's files):
-    [(path, toc entry, mode)], the toc entries with offsets in the bundle."""
+    [(path, toc entry, mode)], the toc entries with offsets in the bundle and the member's name
+    (bytes) as their path. Everything is checked before anything is written: the archive lies
+    in the bundle, its directory in the archive and every member's header and data in the part
+    before it, each name is UTF-8 without NUL, and the directory ends where its size says; a
+    mismatch is damage."""
+    try:
+        return _inner_members(fd, name, entry)
+    except _Damage as e:
+        damaged(archive, "%s: %s" % (name, e))
+    except (ValueError, IndexError) as e:  # struct.error is a ValueError
+        damaged(archive, "%s: bad central directory (%s)" % (name, e))
+
+
+class _Damage(Exception):
+    pass
+
+
+def _inner_members(fd, name, entry):
     import struct
 
     _path, compress, data_size, file_size, offset, _t, _d, _crc = entry
     head = os.pread(fd, 30, offset)
     if compress != 0 or data_size != file_size or len(head) != 30 or head[:4] != b"PK\x03\x04":
-        damaged(archive, "%s: not a stored archive" % name)
+        raise _Damage("not a stored archive")
     base = offset + 30 + int.from_bytes(head[26:28], "little") + int.from_bytes(head[28:30], "little")
+    if data_size < 22 or base + data_size > os.fstat(fd).st_size:
+        raise _Damage("truncated")
     end = os.pread(fd, 22, base + data_size - 22)  # written without a comment
     if len(end) != 22 or end[:4] != b"PK\x05\x06":
-        damaged(archive, "%s: no end of central directory" % name)
+        raise _Damage("no end of central directory")
     count, cd_size, cd_offset = struct.unpack("<10xHII", end[:20])[0:3]
+    limit = data_size - 22  # where the directory must end
     if count == 0xFFFF or cd_offset == 0xFFFFFFFF:  # Zip64: locator, then the record
         loc = os.pread(fd, 20, base + data_size - 42)
         if loc[:4] != b"PK\x06\x07":
-            damaged(archive, "%s: no Zip64 locator" % name)
-        rec = os.pread(fd, 56, base + struct.unpack("<Q", loc[8:16])[0])
+            raise _Damage("no Zip64 locator")
+        at = struct.unpack("<Q", loc[8:16])[0]
+        if at + 56 > data_size - 42:
+            raise _Damage("no Zip64 end record")
+        rec = os.pread(fd, 56, base + at)
         if rec[:4] != b"PK\x06\x06":
-            damaged(archive, "%s: no Zip64 end record" % name)
+            raise _Damage("no Zip64 end record")
         count, cd_size, cd_offset = struct.unpack("<QQQ", rec[32:56])
+        limit = at
+    if cd_offset + cd_size != limit or count > cd_size // 46:
+        raise _Damage("the central directory does not fit")
     cd = os.pread(fd, cd_size, base + cd_offset)
     if len(cd) != cd_size:
-        damaged(archive, "%s: truncated central directory" % name)
+        raise _Damage("truncated central directory")
     out = []
     pos = 0
     for _ in range(count):
         if cd[pos:pos + 4] != b"PK\x01\x02":
-            damaged(archive, "%s: bad central directory" % name)
+            raise _Damage("bad central directory")
         (method, time_, date, crc, csize, usize, n_len, x_len, c_len, attr,
          local) = struct.unpack("<10xHHHIIIHHH4xII", cd[pos:pos + 46])
-        member = cd[pos + 46:pos + 46 + n_len].decode("utf-8")
+        raw = cd[pos + 46:pos + 46 + n_len]
         extra = cd[pos + 46 + n_len:pos + 46 + n_len + x_len]
         pos += 46 + n_len + x_len + c_len
+        if pos > cd_size:
+            raise _Damage("bad central directory")
+        try:
+            member = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _Damage("a member name that is not UTF-8: %r" % raw)
+        if "\x00" in member:
+            raise _Damage("a member name with a NUL: %r" % member)
         if 0xFFFFFFFF in (usize, csize, local):  # Zip64 extra field
             values = []
             i = 0
             while i + 4 <= len(extra):
                 tag, size = struct.unpack("<HH", extra[i:i + 4])
                 if tag == 1:
-                    values = list(struct.unpack("<%dQ" % (size // 8), extra[i + 4:i + 4 + size]))
+                    values = list(struct.unpack("<%dQ" % (size // 8), extra[i + 4:i + 4 + size - size % 8]))
                 i += 4 + size
             if usize == 0xFFFFFFFF:
                 usize = values.pop(0)
@@ -73,8 +109,14 @@ def inner_members(fd, archive, name, entry):
                 csize = values.pop(0)
             if local == 0xFFFFFFFF:
                 local = values.pop(0)
+        if method not in (0, 8) or (method == 0 and csize != usize):
+            raise _Damage("%s: unsupported or inconsistent compression" % member)
+        if local + 30 + n_len + csize > cd_offset:
+            raise _Damage("%s: lies past the archive's data" % member)
         mode = 0o755 if (attr >> 16) & 0o111 else 0o644
-        out.append((member, (name, method, csize, usize, base + local, time_, date, crc), mode))
+        out.append((member, (raw, method, csize, usize, base + local, time_, date, crc), mode))
+    if pos != cd_size:
+        raise _Damage("the central directory does not end where its size says")
     return out
 
 

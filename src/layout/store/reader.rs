@@ -195,6 +195,43 @@ impl<R: Read + Seek> Store<R> {
         Ok(None)
     }
 
+    /// Checks the hash table against the records: every used slot holds the CRC-32 of the path
+    /// of the record it points to, there are as many used slots as records, and every record is
+    /// found by [`Store::lookup`] (a damaged slot makes a lookup miss rather than fail).
+    pub fn check_slots(&self) -> Result<(), StoreError> {
+        let mut used = 0usize;
+        for i in 0..self.nslots {
+            let slot = HEADER_LEN + i * SLOT_LEN;
+            let (h, at) = (u32_at(&self.index, slot), u32_at(&self.index, slot + 4));
+            if at == 0 {
+                continue;
+            }
+            used += 1;
+            let entry = self.entry_at(at)?;
+            if crc32fast::hash(entry.path.as_bytes()) != h {
+                return Err(StoreError::Damaged(format!(
+                    "slot {i} does not hold the hash of `{}`",
+                    entry.path
+                )));
+            }
+        }
+        if used != self.nrecords {
+            return Err(StoreError::Damaged(format!(
+                "{used} slots in use for {} records",
+                self.nrecords
+            )));
+        }
+        for entry in self.entries()? {
+            if self.lookup(&entry.path)?.is_none_or(|e| e.at != entry.at) {
+                return Err(StoreError::Damaged(format!(
+                    "a lookup does not find `{}`",
+                    entry.path
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// Returns every record, in record order (sorted paths, the root first).
     pub fn entries(&self) -> Result<Vec<Entry>, StoreError> {
         let mut at = (HEADER_LEN + self.nslots * SLOT_LEN) as u32;
@@ -281,7 +318,8 @@ impl<R: Read + Seek> Store<R> {
         let mut stored = vec![0u8; csize as usize];
         self.data.read_exact(&mut stored)?;
         let content = if deflated {
-            let mut out = Vec::with_capacity(size as usize);
+            // `size` is only declared: the buffer grows past 16 MiB as the data proves it
+            let mut out = Vec::with_capacity((size as usize).min(16 << 20));
             flate2::read::DeflateDecoder::new(stored.as_slice())
                 .take(u64::from(size) + 1)
                 .read_to_end(&mut out)
