@@ -178,9 +178,14 @@ fn inflating_past_the_declared_size_is_damage() {
         let (_, _, data, _) = locate(&bundle, "_pybundle/site.index");
         data + usize::try_from(entry.at).unwrap()
     };
-    // The record of myapp/main.py declares 16 bytes of bytecode: its stream holds more.
+    // The record of myapp/main.py declares 16 bytes of bytecode: its stream holds more. The
+    // index's CRC-32 is made to match, so that the bound on inflation is what catches it.
     let mut bytes = std::fs::read(&bundle).unwrap();
     le32(&mut bytes, at + 36, 16);
+    let (local, central, data, size) = locate(&bundle, "_pybundle/site.index");
+    let crc = crc32fast::hash(&bytes[data..data + size]);
+    le32(&mut bytes, local + 14, crc);
+    le32(&mut bytes, central + 16, crc);
     let bad = ctx.work().join("small.pyz");
     std::fs::write(&bad, &bytes).unwrap();
     let out = start(&ctx, &bad);

@@ -1025,3 +1025,44 @@ fn cache_list_shows_tmp_leftovers() {
     let list = stdout(&run_ok(ctx.pybundle().args(["cache", "list"])));
     assert!(!list.contains("v1/tmp/"), "{list}");
 }
+
+/// The cache root's file system is full (a tmpfs of a mount namespace of our own, filled up:
+/// directories can still be made, file data cannot): the first start stops with one paragraph
+/// naming the entry, the root and the cause, and leaves no temporary directory behind.
+#[test]
+fn full_cache_disk_gives_one_paragraph_and_leaves_nothing() {
+    let ctx = TestContext::new();
+    let wheels = wheels(&ctx);
+    let bundle = build(&ctx, &wheels, "full.pyz", &["-e", "myapp.main:main"]);
+    let small = ctx.root().join("small");
+    std::fs::create_dir(&small).unwrap();
+    let mut cmd = Command::new("unshare");
+    cmd.args([
+        "-rm",
+        "sh",
+        "-c",
+        "mount -t tmpfs -o size=1m tmpfs \"$0\" || exit 99; \
+         dd if=/dev/zero of=\"$0/fill\" bs=64k 2>/dev/null; \
+         PYBUNDLE_ROOT=\"$0/root\" \"$1\"; rc=$?; \
+         echo \"left: $(find \"$0/root/v1/tmp\" \"$0/root/v1/dists\" -mindepth 1 | wc -l)\" >&2; \
+         exit $rc",
+    ])
+    .arg(&small)
+    .arg(&bundle);
+    cmd.env("HOME", ctx.root().join("home"))
+        .env("XDG_CACHE_HOME", ctx.root().join("cache"))
+        .current_dir(ctx.work());
+    let out = run(&mut cmd);
+    if out.status.code() == Some(99) {
+        eprintln!("skipped: this machine cannot mount a tmpfs in a namespace of its own");
+        return;
+    }
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let err = stderr(&out);
+    let (paragraph, left) = err.split_once("left:").expect("the listing ran");
+    assert_eq!(paragraph.trim_end().lines().count(), 1, "{err}");
+    assert!(paragraph.starts_with("error: "), "{err}");
+    assert!(paragraph.contains("No space left on device"), "{err}");
+    assert!(!paragraph.contains("Traceback"), "{err}");
+    assert_eq!(left.trim(), "0", "leftovers: {err}");
+}

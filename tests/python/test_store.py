@@ -306,8 +306,9 @@ class StoreReaderTest(unittest.TestCase):
             f.seek(start)
             f.write(b"XXXX")
 
+        # the whole index is checked against its CRC-32 when the store is opened
         err = self.damaged(self.store, {"a.py": "V = 1\n"}, magic)
-        self.assertIn("is damaged (_pybundle/site.index: unknown format)", err)
+        self.assertIn("is damaged (_pybundle/site.index: CRC-32 mismatch)", err)
         st = self.store({"a.py": "V = 1\n"})
         r = st.rec("a.py")
         st.recs["a.py"] = r[:3] + ((r[3] + 1) & 0xFFFFFFFF,) + r[4:]  # a CRC-32 that does not match

@@ -458,17 +458,6 @@ def _install_excepthook():
             t.excepthook = _thread_excepthook
 
 
-def _check_index(archive):
-    # An exception is about to end the run: if the store's index is damaged (a lookup that
-    # missed may be why), that is the error to report, not the traceback.
-    from . import _importer
-
-    store = _importer.store_of(archive)
-    why = store.damage() if store is not None else None
-    if why:
-        damaged(archive, "%s: %s" % (_importer.INDEX, why))
-
-
 def _exit_sigint():
     from . import _errors
 
@@ -559,9 +548,6 @@ def main(g):
             code = obj()
         except KeyboardInterrupt:
             _exit_sigint()
-        except Exception:
-            _check_index(archive)
-            raise
         sys.exit(code)
     elif kind == "module":
         _install_excepthook()
@@ -571,9 +557,6 @@ def main(g):
             runpy.run_module(name, run_name="__main__", alter_sys=True)
         except KeyboardInterrupt:
             _exit_sigint()
-        except Exception:
-            _check_index(archive)
-            raise
     elif kind == "interpreter":
         from . import _interp
 
