@@ -90,18 +90,21 @@ pub struct Engine {
     names: AtomicU32,
 }
 
-/// Returns the engine with the suite's base images, or why there is none (installing the tools
-/// and starting `dockerd` first when needed). Computed once per run.
+/// Returns the engine, or why none can start (after installing the tools and starting
+/// `dockerd` when needed). Computed once per run.
 pub fn engine() -> Result<&'static Engine, String> {
     static ENGINE: OnceLock<Result<Engine, String>> = OnceLock::new();
     ENGINE
-        .get_or_init(|| {
-            let engine = start_engine()?;
-            make_images(&engine)?;
-            Ok(engine)
-        })
+        .get_or_init(start_engine)
         .as_ref()
         .map_err(Clone::clone)
+}
+
+/// Makes the suite's base images once per run; a failure here fails the tests (an engine that
+/// runs is no reason to skip).
+pub fn images(engine: &Engine) -> Result<(), String> {
+    static IMAGES: OnceLock<Result<(), String>> = OnceLock::new();
+    IMAGES.get_or_init(|| make_images(engine)).clone()
 }
 
 fn is_root() -> bool {

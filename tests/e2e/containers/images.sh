@@ -49,7 +49,7 @@ rootfs() {
       || { tail -n 20 "$cache/$name.log" >&2; remove "$dir"; exit 1; }
     rm -rf "$dir"/var/cache/apt/archives/*.deb "$dir"/var/lib/apt/lists/*
     if [ -n "$prepare" ]; then "$prepare" "$dir"; fi
-    tar -C "$dir" -c . >"$tar.part"
+    tar -C "$dir" --one-file-system -c . >"$tar.part"
     mv "$tar.part" "$tar"
     remove "$dir"
   fi

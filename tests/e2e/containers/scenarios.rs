@@ -98,6 +98,7 @@ macro_rules! check {
 
 /// Runs every row on `base`; prints why and passes when no engine can start.
 pub fn run_table(base: Base) {
+    crate::require!(crate::common::python(11), "CPython 3.11");
     let engine = match engine() {
         Ok(engine) => engine,
         Err(why) => {
@@ -112,6 +113,9 @@ pub fn run_table(base: Base) {
             return;
         }
     };
+    if let Err(why) = super::images(engine) {
+        panic!("{why}");
+    }
     let bundles = bundles().unwrap_or_else(|why| panic!("building the bundles failed: {why}"));
     let mut t = Table {
         base,
