@@ -109,6 +109,9 @@ fn build() -> Bundles {
     let myapp = dir.join("myapp");
     let fixtures = repo_root().join("fixtures");
     copy_tree(&fixtures.join("projects/myapp"), &myapp);
+    // Copies: pip builds a source tree in place (build/, *.egg-info).
+    copy_tree(&fixtures.join("projects/puredep"), &dir.join("puredep"));
+    copy_tree(&fixtures.join("native"), &dir.join("native"));
     let wheels = myapp.join("wheels");
     pip(
         &[
@@ -131,8 +134,8 @@ fn build() -> Bundles {
             wheels.to_str().unwrap(),
             "-w",
             wheels.to_str().unwrap(),
-            fixtures.join("projects/puredep").to_str().unwrap(),
-            fixtures.join("native").to_str().unwrap(),
+            dir.join("puredep").to_str().unwrap(),
+            dir.join("native").to_str().unwrap(),
         ],
         &dir,
     );
