@@ -16,8 +16,18 @@
 //! terminal (past the test harness's capture) and written to `target/e2e-containers.md`. Where
 //! no engine can start, the tests print the reason and pass; nothing else is skipped.
 
+/// Returns `Err(message)` from the enclosing row unless `cond` holds.
+macro_rules! check {
+    ($cond:expr, $($msg:tt)+) => {
+        if !$cond {
+            return Err(format!($($msg)+));
+        }
+    };
+}
+
 mod bundles;
 mod scenarios;
+mod tools;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -20,6 +20,8 @@ pub struct Bundles {
     pub black: PathBuf,
     /// numpy, a bundle that behaves like `python`.
     pub numpy: PathBuf,
+    /// markupsafe (behaves like `python`): native speedups with a pure-Python fallback.
+    pub markupsafe: PathBuf,
     /// fixtures/projects/myapp with `wheels/` (its dependencies and the build backend).
     pub myapp: PathBuf,
     /// The pybundle binary, stripped (the recipes copy it from their build context).
@@ -103,6 +105,8 @@ fn build() -> Bundles {
     pybundle(&["-o", black.to_str().unwrap(), "-c", "black", "black"]);
     let numpy = dir.join("numpy.pyz");
     pybundle(&["-o", numpy.to_str().unwrap(), "numpy"]);
+    let markupsafe = dir.join("markupsafe.pyz");
+    pybundle(&["-o", markupsafe.to_str().unwrap(), "markupsafe"]);
 
     // The fixture application with a wheelhouse: its two dependencies (one a C extension) and
     // the build backend, so that `pybundle .` in the image runs offline.
@@ -154,6 +158,7 @@ fn build() -> Bundles {
         app,
         black,
         numpy,
+        markupsafe,
         myapp,
         pybundle: pybundle_bin,
         dir,

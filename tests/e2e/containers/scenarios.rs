@@ -5,7 +5,8 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::bundles::{Bundles, bundles};
+use super::bundles::bundles;
+use super::tools::{black_rows, markupsafe_rows, no_pip_hint, numpy_rows, size_check};
 use super::{Base, Container, Engine, engine, say};
 use crate::harness::target_dir;
 
@@ -18,17 +19,11 @@ const PAGE: &str = "<h1>Hello, e2e!</h1>";
 /// Fetches the page from inside the container (the containers have no network).
 const FETCH: &str = "import urllib.request as u; \
     print(u.urlopen('http://127.0.0.1:8000/?who=e2e', timeout=5).read().decode())";
-/// A file for black, before and after.
-const UGLY: &str = "x  =  {'a':1,\n  'b':2}\n";
-const PRETTY: &str = "x = {\"a\": 1, \"b\": 2}\n";
-/// The numpy check: a result only the native core computes.
-const NUMPY: &str = "import numpy; print(int(numpy.arange(10).sum()), numpy.__file__)";
-
-type Outcome = Result<(String, String), String>;
+pub(super) type Outcome = Result<(String, String), String>;
 
 /// Collects the rows of one image.
-struct Table {
-    base: Base,
+pub(super) struct Table {
+    pub(super) base: Base,
     rows: Vec<[String; 4]>,
     failures: Vec<String>,
 }
@@ -36,7 +31,7 @@ struct Table {
 impl Table {
     /// Runs row `name`: `f` returns (result, timing), or why the row failed; an empty timing is
     /// replaced by the row's wall time.
-    fn row(&mut self, name: &str, f: impl FnOnce() -> Outcome) {
+    pub(super) fn row(&mut self, name: &str, f: impl FnOnce() -> Outcome) {
         let started = Instant::now();
         let (result, timing) = match f() {
             Ok((result, timing)) => (format!("pass: {result}"), timing),
@@ -88,14 +83,6 @@ impl Table {
     }
 }
 
-macro_rules! check {
-    ($cond:expr, $($msg:tt)+) => {
-        if !$cond {
-            return Err(format!($($msg)+));
-        }
-    };
-}
-
 /// Runs every row on `base`; prints why and passes when no engine can start.
 pub fn run_table(base: Base) {
     crate::require!(crate::common::python(11), "CPython 3.11");
@@ -142,6 +129,7 @@ pub fn run_table(base: Base) {
         server_rows(&mut t, engine, app);
         black_rows(&mut t, engine, bundles, black);
         numpy_rows(&mut t, engine, numpy);
+        markupsafe_rows(&mut t, engine, bundles);
         t.row("final image = base + bundle + pre-seeded root", || {
             let mut parts = Vec::new();
             for (image, bundle) in [
@@ -187,7 +175,7 @@ pub fn run_table(base: Base) {
 }
 
 /// `docker run --rm --network none ARGS`, bounded to 120 s.
-fn run(engine: &Engine, args: &[&str], stdin: Option<&str>) -> super::Ran {
+pub(super) fn run(engine: &Engine, args: &[&str], stdin: Option<&str>) -> super::Ran {
     let mut all = vec!["run", "--rm", "--network", "none"];
     if stdin.is_some() {
         all.push("-i");
@@ -264,7 +252,7 @@ fn stop(engine: &Engine, container: &Container) -> Result<(Duration, String), St
     Ok((took, code.trim().to_string()))
 }
 
-fn secs(d: Duration) -> String {
+pub(super) fn secs(d: Duration) -> String {
     format!("{:.2} s", d.as_secs_f64())
 }
 
@@ -363,7 +351,7 @@ fn server_rows(t: &mut Table, engine: &Engine, app: &str) {
 }
 
 /// Checks that `stderr` says why no root could be used, in one paragraph with the fixes.
-fn one_paragraph(stderr: &str) -> Result<(), String> {
+pub(super) fn one_paragraph(stderr: &str) -> Result<(), String> {
     check!(
         stderr.contains("pybundle extract")
             && stderr.contains("/tmp:exec")
@@ -372,225 +360,4 @@ fn one_paragraph(stderr: &str) -> Result<(), String> {
         "expected one paragraph naming `pybundle extract` and `--tmpfs /tmp:exec`:\n{stderr}"
     );
     Ok(())
-}
-
-fn black_rows(t: &mut Table, engine: &Engine, bundles: &Bundles, black: &str) {
-    t.row("black on a file (mounted), pre-seeded", || {
-        black_file(engine, bundles, black, &[], "plain")
-    });
-    t.row(
-        "black through docker run -i: stdin, exit codes 0 / 1 / 123",
-        || {
-            let ok = run(engine, &[black, "-q", "-"], Some(UGLY));
-            check!(
-                ok.code == Some(0) && ok.stdout == PRETTY,
-                "format: {}",
-                ok.show()
-            );
-            let check = run(engine, &[black, "--check", "-q", "-"], Some(UGLY));
-            check!(check.code == Some(1), "--check: {}", check.show());
-            let bad = run(engine, &[black, "-q", "-"], Some("x = (\n"));
-            check!(bad.code == Some(123), "syntax error: {}", bad.show());
-            Ok((
-                "formatted stdin; 0, 1, 123".into(),
-                format!("{:.1} s per run", ok.elapsed.as_secs_f64()),
-            ))
-        },
-    );
-    let seeded: &[&str] = &[];
-    let unseeded: &[&str] = &["-e", "PYBUNDLE_ROOTS="];
-    for (tmp_label, tmp) in [
-        ("no tmpfs", &[][..]),
-        ("--tmpfs /tmp (noexec)", &["--tmpfs", "/tmp"][..]),
-        ("--tmpfs /tmp:exec", &["--tmpfs", "/tmp:exec"][..]),
-    ] {
-        for (seed_label, seed) in [("pre-seeded", seeded), ("not seeded", unseeded)] {
-            let works = seed.is_empty() || tmp_label.ends_with(":exec");
-            let mut opts = vec!["--read-only"];
-            opts.extend_from_slice(tmp);
-            opts.extend_from_slice(seed);
-            let label = format!("black --read-only, {tmp_label}, {seed_label}");
-            t.row(&label, || {
-                if works {
-                    black_file(engine, bundles, black, &opts, "ro")
-                } else {
-                    let mut args = opts.clone();
-                    args.extend_from_slice(&[black, "--version"]);
-                    let ran = run(engine, &args, None);
-                    check!(ran.code.is_some_and(|c| c != 0), "{}", ran.show());
-                    one_paragraph(&ran.stderr)?;
-                    Ok((
-                        format!("exit {} with the paragraph", ran.code.unwrap_or_default()),
-                        secs(ran.elapsed),
-                    ))
-                }
-            });
-        }
-    }
-}
-
-/// Formats a mounted file with black under `opts` and checks that black's compiled (native)
-/// modules were loaded.
-fn black_file(
-    engine: &Engine,
-    bundles: &Bundles,
-    black: &str,
-    opts: &[&str],
-    name: &str,
-) -> Outcome {
-    let dir = bundles.scratch(name);
-    std::fs::write(dir.join("f.py"), UGLY).map_err(|e| e.to_string())?;
-    let mount = format!("{}:/work", dir.display());
-    let mut args = vec!["-v", &mount];
-    args.extend_from_slice(opts);
-    let mut version = args.clone();
-    args.extend_from_slice(&[black, "-q", "/work/f.py"]);
-    let ran = run(engine, &args, None);
-    let after = std::fs::read_to_string(dir.join("f.py")).unwrap_or_default();
-    check!(
-        ran.code == Some(0) && after == PRETTY,
-        "file now {after:?}: {}",
-        ran.show()
-    );
-    version.extend_from_slice(&[black, "--version"]);
-    let v = run(engine, &version, None);
-    check!(
-        v.code == Some(0) && v.stdout.contains("compiled: yes"),
-        "black's native modules were not loaded: {}",
-        v.show()
-    );
-    let warnings = ran.stderr.matches("pybundle: warning").count();
-    check!(warnings <= 1, "{warnings} warnings:\n{}", ran.stderr);
-    Ok((
-        format!("formatted, compiled: yes, {warnings} warning line(s)"),
-        secs(ran.elapsed),
-    ))
-}
-
-fn numpy_rows(t: &mut Table, engine: &Engine, numpy: &str) {
-    t.row("numpy, not seeded: first start, second start", || {
-        let name = engine.name();
-        engine.ok(
-            &[
-                "create",
-                "--network",
-                "none",
-                "--name",
-                &name,
-                "-e",
-                "PYBUNDLE_ROOTS=",
-                numpy,
-                "-c",
-                NUMPY,
-            ],
-            Duration::from_secs(60),
-        )?;
-        let _container = Container {
-            engine,
-            name: name.clone(),
-        };
-        let mut times = Vec::new();
-        for _ in 0..2 {
-            let ran = engine.docker(&["start", "-a", &name], None, Duration::from_secs(120));
-            check!(
-                ran.code == Some(0) && ran.stdout.starts_with("45 /root/.cache/pybundle/"),
-                "{}",
-                ran.show()
-            );
-            times.push(ran.elapsed);
-        }
-        Ok((
-            "45, from ~/.cache/pybundle".into(),
-            format!("first {}, second {}", secs(times[0]), secs(times[1])),
-        ))
-    });
-    t.row("numpy, pre-seeded, --read-only --user 1000:1000", || {
-        let ran = run(
-            engine,
-            &["--read-only", "--user", "1000:1000", numpy, "-c", NUMPY],
-            None,
-        );
-        check!(
-            ran.code == Some(0) && ran.stdout.starts_with("45 /opt/pybundle/"),
-            "{}",
-            ran.show()
-        );
-        Ok(("45, from /opt/pybundle".into(), secs(ran.elapsed)))
-    });
-}
-
-/// Checks that `image` is `base` plus the bundle plus the pre-seeded root; returns the figures.
-fn size_check(engine: &Engine, base: Base, image: &str, bundle: &Path) -> Result<String, String> {
-    let total = engine.image_size(image)?;
-    let base_size = engine.image_size(base.tag)?;
-    let bundle_size = std::fs::metadata(bundle).map_err(|e| e.to_string())?.len();
-    let seed = run(
-        engine,
-        &[
-            "--entrypoint",
-            "python3",
-            image,
-            "-c",
-            "import os; print(sum(os.lstat(os.path.join(d, f)).st_size \
-             for d, _, fs in os.walk('/opt/pybundle') for f in fs))",
-        ],
-        None,
-    );
-    let seed_size: u64 = seed
-        .stdout
-        .trim()
-        .parse()
-        .map_err(|_| format!("seed size: {}", seed.show()))?;
-    let expected = base_size + bundle_size + seed_size;
-    let diff = total.abs_diff(expected);
-    let mb = |b: u64| format!("{:.1} MB", b as f64 / 1e6);
-    check!(
-        diff <= 64 * 1024 + expected / 200,
-        "{image}: {} != base {} + bundle {} + seed {}",
-        total,
-        base_size,
-        bundle_size,
-        seed_size
-    );
-    let name = image.split(['/', ':']).nth(1).unwrap_or(image);
-    Ok(format!(
-        "{name}: {} = {} + {} + {} (±{} kB)",
-        mb(total),
-        mb(base_size),
-        mb(bundle_size),
-        mb(seed_size),
-        diff / 1000
-    ))
-}
-
-/// pybundle run with an interpreter that has no pip: Debian's python3 (the hint names
-/// python3-pip), or a `--without-pip` venv of the python.org-style CPython (ensurepip).
-fn no_pip_hint(engine: &Engine, bundles: &Bundles, base: Base) -> Outcome {
-    let mount = format!("{}:/usr/local/bin/pybundle:ro", bundles.pybundle.display());
-    let (script, want) = if base.tag == super::DEBIAN {
-        ("pybundle -o /tmp/x.pyz six", "`apt install python3-pip`")
-    } else {
-        (
-            "python3 -m venv --without-pip /tmp/v && pybundle --python /tmp/v/bin/python -o /tmp/x.pyz six",
-            "-m ensurepip`",
-        )
-    };
-    let ran = run(
-        engine,
-        &["-v", &mount, "--entrypoint", "sh", base.tag, "-c", script],
-        None,
-    );
-    check!(
-        ran.code.is_some_and(|c| c != 0) && ran.stderr.contains(want),
-        "expected the hint {want}: {}",
-        ran.show()
-    );
-    let hint = ran
-        .stderr
-        .lines()
-        .find(|l| l.contains("hint:"))
-        .unwrap_or_default()
-        .trim()
-        .to_string();
-    Ok((hint, secs(ran.elapsed)))
 }
