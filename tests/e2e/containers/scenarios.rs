@@ -262,6 +262,19 @@ fn server_rows(t: &mut Table, engine: &Engine, app: &str) {
             &format!("gunicorn app as PID 1 ({label}): served, then docker stop"),
             || {
                 let (container, first) = serve(engine, app, opts, false)?;
+                // Without an init the bundle's interpreter is PID 1 (env execs python3);
+                // with one, docker-init is.
+                let pid1 = engine.ok(
+                    &["exec", &container.name, "cat", "/proc/1/cmdline"],
+                    Duration::from_secs(20),
+                )?;
+                let pid1 = pid1.replace('\0', " ");
+                let want = if opts.is_empty() {
+                    "python3 /app/app.pyz "
+                } else {
+                    "/sbin/docker-init -- /app/app.pyz "
+                };
+                check!(pid1.starts_with(want), "PID 1 is `{pid1}`, not `{want}…`");
                 let (took, code) = stop(engine, &container)?;
                 check!(
                     code == "0" && took < Duration::from_secs(5),
