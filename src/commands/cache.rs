@@ -20,12 +20,17 @@
 //!   fails only on a later first import from that entry. Restart such services after a prune.
 //! * **In progress.** `v1/tmp/` holds extractions in progress; prune and clean only remove tmp
 //!   dirs older than one hour whose process (the pid in the name) is gone, or older than a day.
-//! * **Atomic removal.** An entry is renamed into `v1/tmp/` before it is deleted, so a bundle
-//!   that starts concurrently sees a complete entry or none (and then re-extracts its own).
-//!   After the rename prune reads the marker's mtime again: a start that recorded a use between
-//!   the age check and the rename gets the entry renamed back. The one remaining window is a start
-//!   that looked the entry up and imports from it during the microseconds between the two
-//!   renames; the bootstrap also treats a vanished marker on its `utime` as "not extracted".
+//!   A running bundle also keeps the marker of every entry it uses open (`_cache.hold`), so
+//!   entries used for pure Python only are seen too.
+//! * **Atomic removal.** An entry is removed only under a write lease on its marker
+//!   (`fcntl(F_SETLEASE, F_WRLCK)`), which the kernel grants only while no process has the
+//!   marker open: an entry a start has looked up is never removed. While the lease is held, a
+//!   start that opens the marker waits until the entry is gone and then finds the marker
+//!   unlinked (`st_nlink == 0`), which it treats as "not extracted". The entry is renamed into
+//!   `v1/tmp/` and deleted, then the lease is dropped. After the rename prune reads the
+//!   marker's mtime again: a start that recorded a use between the age check and the rename gets
+//!   the entry renamed back. On a file system without leases (NFS) removal falls back to the
+//!   rename alone, with the window between a start's look-up and its first import.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -62,8 +67,9 @@ pub struct Entry {
     pub users: Vec<u32>,
 }
 
-/// Returns, for each key under `dists`, the pids that have one of its files mapped (Linux;
-/// empty elsewhere or where `/proc` is unreadable).
+/// Returns, for each key under `dists`, the pids that have one of its files mapped or open (a
+/// running bundle keeps its entries' markers open) (Linux; empty elsewhere or where `/proc` is
+/// unreadable).
 fn mapped_users(dists: &Path) -> BTreeMap<String, BTreeSet<u32>> {
     let mut users: BTreeMap<String, BTreeSet<u32>> = BTreeMap::new();
     let prefix = format!("{}/", dists.display());
@@ -78,18 +84,64 @@ fn mapped_users(dists: &Path) -> BTreeMap<String, BTreeSet<u32>> {
         else {
             continue;
         };
-        let Ok(maps) = std::fs::read_to_string(proc_entry.path().join("maps")) else {
-            continue;
-        };
-        for line in maps.lines() {
+        let mut add = |line: &str| {
             if let Some(i) = line.find(&prefix) {
                 let rest = &line[i + prefix.len()..];
                 let key = rest.split('/').next().unwrap_or(rest);
                 users.entry(key.to_string()).or_default().insert(pid);
             }
+        };
+        if let Ok(maps) = std::fs::read_to_string(proc_entry.path().join("maps")) {
+            maps.lines().for_each(&mut add);
+        }
+        if let Ok(fds) = std::fs::read_dir(proc_entry.path().join("fd")) {
+            for fd in fds.filter_map(Result::ok) {
+                if let Ok(target) = std::fs::read_link(fd.path()) {
+                    add(&target.to_string_lossy());
+                }
+            }
         }
     }
     users
+}
+
+/// What asking for a write lease on an entry's marker gave.
+enum Lease {
+    /// Granted: no process has the marker open, and one that opens it now waits until this is
+    /// dropped.
+    Held(
+        #[expect(dead_code, reason = "held for its drop, which releases the lease")] std::fs::File,
+    ),
+    /// A process has the marker open: a bundle uses the entry.
+    InUse,
+    /// No marker, or a file system without leases: removal relies on the rename alone.
+    Unavailable,
+}
+
+/// Asks for a write lease on `marker` (see the module documentation).
+#[expect(
+    unsafe_code,
+    reason = "fcntl(F_SETLEASE) and signal(SIGIO) have no safe wrapper in std; both take plain \
+              integers and a descriptor that `file` owns for the whole call"
+)]
+fn lease(marker: &Path) -> Lease {
+    use std::os::fd::AsRawFd;
+    let Ok(file) = std::fs::File::open(marker) else {
+        return Lease::Unavailable;
+    };
+    // A start opening the marker makes the kernel send SIGIO to the lease holder, whose default
+    // action ends the process: the lease is dropped by its owner instead, after the removal.
+    // SAFETY: SIG_IGN installs no handler code; SIGIO is a valid signal number.
+    unsafe { libc::signal(libc::SIGIO, libc::SIG_IGN) };
+    // SAFETY: `file` is open for the duration of the call; F_SETLEASE takes an int argument.
+    let rc = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETLEASE, libc::F_WRLCK) };
+    if rc == 0 {
+        return Lease::Held(file);
+    }
+    match std::io::Error::last_os_error().raw_os_error() {
+        Some(libc::EAGAIN | libc::EBUSY) => Lease::InUse,
+        _ => Lease::Unavailable,
+    }
 }
 
 fn dir_size(path: &Path) -> u64 {
@@ -147,12 +199,33 @@ fn ago(t: Option<SystemTime>) -> String {
     }
 }
 
+/// Returns the number and total bytes of the dirs in `v1/tmp/`: extractions in progress and
+/// the leftovers of starts that were killed.
+pub fn tmp_dirs(root: &Path) -> (usize, u64) {
+    let Ok(items) = std::fs::read_dir(root.join(LAYOUT).join(TMP_DIR)) else {
+        return (0, 0);
+    };
+    items
+        .filter_map(Result::ok)
+        .fold((0, 0), |(n, bytes), item| {
+            (n + 1, bytes + dir_size(&item.path()))
+        })
+}
+
 /// `pybundle cache list`.
 pub fn list(root: Option<&Path>) -> Result<()> {
     let root = default_root(root)?;
     let all = entries(&root)?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "cache root: {}", root.display())?;
+    let (tmp_count, tmp_bytes) = tmp_dirs(&root);
+    if tmp_count > 0 {
+        writeln!(
+            out,
+            "{tmp_count} dirs in {LAYOUT}/{TMP_DIR}/ ({:.1} MB): extractions in progress or left by killed starts, removed once an hour old and their process gone (by a start, `cache prune` or `cache clean`)",
+            tmp_bytes as f64 / 1e6
+        )?;
+    }
     if all.is_empty() {
         writeln!(out, "no entries")?;
         return Ok(());
@@ -239,6 +312,11 @@ pub fn prune(
         if age < threshold {
             continue;
         }
+        let lease = lease(&e.path.join(MARKER));
+        if matches!(lease, Lease::InUse) {
+            report.in_use.push(e.key);
+            continue;
+        }
         let aside = tmp.join(format!(
             "{}.prune.{}.{:08x}",
             e.key,
@@ -260,6 +338,7 @@ pub fn prune(
         }
         fs_err::remove_dir_all(&aside)
             .with_context(|| format!("cannot remove `{}`", aside.display()))?;
+        drop(lease); // a start waiting for the marker now finds it unlinked
         report.freed += e.size;
         report.removed.push(e.key);
     }

@@ -216,7 +216,7 @@ class BundleTest(unittest.TestCase):
 
     def env(self, **extra):
         env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("PYBUNDLE_", "PYTHON")) and k not in ("XDG_CACHE_HOME", "TMPDIR")}
+               if not k.startswith(("PYBUNDLE_", "PYTHON")) and k not in ("XDG_CACHE_HOME", "TMPDIR", "XDG_RUNTIME_DIR")}
         env["HOME"] = self.home
         env["PYBUNDLE_ROOT"] = self.root
         env["TMPDIR"] = os.path.join(self.tmp, "tmpdir")

@@ -144,11 +144,11 @@ class RootsTest(unittest.TestCase):
     def test_writable_root_order(self):
         env = {"PYBUNDLE_ROOT": "/r1", "XDG_CACHE_HOME": "/x"}
         with mock.patch.dict(os.environ, env):
-            self.assertEqual(_cache.writable_root({"ROOT": "/baked"}), "/r1")
+            self.assertEqual(_cache.writable_root({"ROOT": "/baked"}), ("/r1", True))
         with mock.patch.dict(os.environ, {"XDG_CACHE_HOME": "/x"}):
             os.environ.pop("PYBUNDLE_ROOT", None)
-            self.assertEqual(_cache.writable_root({"ROOT": "/baked"}), "/baked")
-            self.assertEqual(_cache.writable_root({}), "/x/pybundle")
+            self.assertEqual(_cache.writable_root({"ROOT": "/baked"}), ("/baked", True))
+            self.assertEqual(_cache.writable_root({}), ("/x/pybundle", False))
 
     def test_readonly_roots(self):
         with mock.patch.dict(os.environ, {"PYBUNDLE_ROOTS": os.pathsep.join(["/a", "", "/b"])}):

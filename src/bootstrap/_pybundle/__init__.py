@@ -69,8 +69,16 @@ def log(msg):
     sys.stderr.flush()
 
 
+_LAZY = [0]  # lazy mounts in progress (``_LazyExtract.mount``)
+
+
 def fail(msg, code=1):
-    """Print a one-paragraph error and exit, without a traceback."""
+    """Print a one-paragraph error and exit, without a traceback; inside a lazy import, raise
+    ImportError with the paragraph instead (``_errors.StartError``)."""
+    if _LAZY[0]:
+        from . import _errors
+
+        _errors.raise_start_error(msg)
     sys.stderr.write(msg.rstrip("\n") + "\n")
     sys.stderr.flush()
     raise SystemExit(code)
@@ -309,7 +317,11 @@ class _LazyExtract(object):
                 return
             from . import _cache
 
-            dirs = _cache.resolve(self.g, self.archive, items)
+            _LAZY[0] += 1
+            try:
+                dirs = _cache.resolve(self.g, self.archive, items)
+            finally:
+                _LAZY[0] -= 1
             for item in items:
                 del self.pending[item.key]
             self.names = {n: ks for n, ks in self.names.items() if any(k in self.pending for k in ks)}

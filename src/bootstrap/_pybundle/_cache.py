@@ -19,10 +19,13 @@ imports it. Creating roots, the marker's format, checking and writing entries ar
 #   build time, ``${XDG_CACHE_HOME:-~/.cache}/pybundle``. It is created with mode 0700; it and
 #   its ``v1`` dir must be owned by the current uid and not group/other-writable, else the run
 #   stops with an error naming the directory, its owner and mode, and the fix.
-# * If the writable root cannot be created or written (read-only or missing HOME, a path under
-#   a regular file, ...), the run falls back to ``$TMPDIR/pybundle-<uid>`` (``/tmp`` when TMPDIR
-#   is unset; created 0700, ownership checked) with one warning line on stderr, or fails
-#   clearly if that is unusable too. Creating a root is ``_extract.choose_root``.
+# * Every root is resolved once per start (``pin``): each directory and link from ``/`` down is
+#   checked, and the resolved path is used for the rest of the run.
+# * To extract, the first usable of ``_extract.candidates`` is taken: the writable root,
+#   ``$XDG_RUNTIME_DIR/pybundle``, ``${TMPDIR:-/tmp}/pybundle-<uid>``, ``/dev/shm/pybundle-<uid>``
+#   (created 0700, ownership checked); one that cannot be created or written, or that is on a
+#   ``noexec`` mount when an entry has native files, is passed over with one warning line per
+#   start; with none left the run stops with one paragraph (``_extract.choose_root``).
 #
 # Layout: ``<root>/v1/dists/<key>/`` (complete entries, each with the marker file
 # ``.pybundle-complete``) and ``<root>/v1/tmp/`` (extractions in progress).
@@ -37,9 +40,11 @@ imports it. Creating roots, the marker's format, checking and writing entries ar
 # in roughly 20-100 ms). That is too much to pay on every start for tools that start often, so
 # the full check runs:
 #
-# * when the marker's mtime is older than one hour -- the same moment the last use is recorded
-#   for ``pybundle cache prune`` (``os.utime`` on the marker), so it costs at most one full check
-#   per entry per hour of use;
+# * when the marker's mtime is older than one hour, in the writable root -- the same moment the
+#   last use is recorded for ``pybundle cache prune`` (``os.utime`` on the marker) and crash
+#   leftovers in ``v1/tmp`` are removed, so it costs at most one full check per entry per hour
+#   of use; never in a read-only root (``PYBUNDLE_ROOTS``, or a root on a read-only mount):
+#   nothing can have written there since it was filled;
 # * on every start with ``PYBUNDLE_VERIFY=1``.
 #
 # Every other start that uses an entry checks its native files only (extension modules, shared
@@ -49,8 +54,8 @@ imports it. Creating roots, the marker's format, checking and writing entries ar
 # module would otherwise make a library run its pure-Python fallback, silently.
 #
 # A damaged entry found by either check (missing file, wrong size, unreadable marker) is repaired
-# (re-extracted atomically, as with ``PYBUNDLE_FORCE_EXTRACT``) rather than imported; if the
-# writable root cannot be written the run stops with an error naming the file
+# (re-extracted atomically, as with ``PYBUNDLE_FORCE_EXTRACT``, with one warning) rather than
+# imported; if the writable root cannot be written the run stops with one error naming the file
 # (``_extract.repair_root``); in a read-only root (``PYBUNDLE_ROOTS``) the entry is skipped and
 # the writable root serves it. Damage to other files that appears between two full checks is not
 # detected; the documented repair is ``PYBUNDLE_VERIFY=1`` (or ``PYBUNDLE_FORCE_EXTRACT=1``) for
@@ -58,7 +63,7 @@ imports it. Creating roots, the marker's format, checking and writing entries ar
 import os
 import sys
 
-from . import DISTS_DIR, LAYOUT, MARKER, PYC_PACK, _flag, log
+from . import DISTS_DIR, LAYOUT, MARKER, PYC_PACK, TMP_DIR, _flag, log
 
 # A marker older than this is checked in full and touched (last use for `pybundle cache prune`).
 _STALE_SECONDS = 3600
@@ -85,24 +90,108 @@ def safe(st, uid, allow_root_owner=False):
 
 
 def writable_root(g):
-    """The writable cache root: PYBUNDLE_ROOT, else the baked ROOT, else the XDG cache dir.
-
-    Returns None when no usable path can even be formed (e.g. no home directory)."""
+    """The writable cache root: PYBUNDLE_ROOT, else the baked ROOT, else the XDG cache dir, as
+    (path, explicit). The path is None when none can even be formed (e.g. no home directory)."""
     root = os.environ.get("PYBUNDLE_ROOT") or g.get("ROOT")
     if root:
-        return os.path.abspath(os.path.expanduser(root))
+        return os.path.abspath(os.path.expanduser(root)), True
     xdg = os.environ.get("XDG_CACHE_HOME")
     if xdg and os.path.isabs(xdg):
-        return os.path.join(xdg, "pybundle")
+        return os.path.join(xdg, "pybundle"), False
     home = os.path.expanduser("~")
     if not home or home == "~" or not os.path.isabs(home) or not os.path.isdir(home):
-        return None
-    return os.path.join(home, ".cache", "pybundle")
+        return None, False
+    return os.path.join(home, ".cache", "pybundle"), False
 
 
 def readonly_roots():
     v = os.environ.get("PYBUNDLE_ROOTS", "")
     return [os.path.abspath(os.path.expanduser(p)) for p in v.split(os.pathsep) if p]
+
+
+# Root pinning: a root is resolved once per start and every later path is built on the resolved
+# one, so a link swapped while the program runs changes nothing. Resolving checks every component
+# from `/` down, as ssh's StrictModes checks ~/.ssh: each directory and each link on the way is
+# owned by us or root and not writable by group or others; a sticky directory (/tmp) may be
+# writable when another component follows it (its owner check is the next component's).
+def pin(path, me):
+    """(``path`` resolved, None), or (None, (component, stat)) naming the first component another
+    user could change. Components that do not exist yet are kept (their creator checks them)."""
+    if me is None:  # pragma: no cover - Windows
+        return path, None
+    todo = path.split("/")[::-1]
+    cur, links = "", 0
+    lstat = os.lstat
+    st = lstat("/")
+    if st.st_uid not in (me, 0) or st.st_mode & 0o022:
+        return None, ("/", st)
+    while todo:
+        name = todo.pop()
+        if name in ("", "."):
+            continue
+        if name == "..":
+            cur = cur.rpartition("/")[0]
+            continue
+        nxt = cur + "/" + name
+        try:
+            st = lstat(nxt)
+        except OSError:  # missing, or under a file: whoever creates it will fail or check it
+            rest = [n for n in todo[::-1] if n not in ("", ".")]
+            if ".." in rest:
+                return None, (nxt, None)
+            return "/".join([nxt] + rest), None
+        if st.st_uid not in (me, 0):
+            return None, (nxt, st)
+        if st.st_mode & 0o170000 == 0o120000:  # a link of ours or root's: follow it
+            links += 1
+            if links > 40:
+                return None, (nxt, None)
+            target = os.readlink(nxt)
+            if target.startswith("/"):
+                cur = ""
+            todo.extend(target.split("/")[::-1])
+            continue
+        if st.st_mode & 0o022 and not (st.st_mode & 0o1000 and any(n not in ("", ".") for n in todo)):
+            return None, (nxt, st)
+        cur = nxt
+    return cur or "/", None
+
+
+_ROOTS = []
+
+
+def roots(g, me):
+    """(read-only roots, writable root or None, (its path, why) when it is None), resolved and checked
+    (:func:`pin`) once per start. A root another user controls stops the run, except the
+    default root under a home owned by another user (root running with a user's HOME): a cache
+    there would be root's, refused to its user, so the fallback serves instead."""
+    if _ROOTS:
+        return _ROOTS[0]
+    ro = []
+    for p in readonly_roots():
+        real, bad = pin(p, me)
+        if bad is not None:
+            from . import _errors
+
+            _errors.unsafe_path(p, bad, me)
+        ro.append(real)
+    rw, explicit = writable_root(g)
+    why = None if rw is not None else ("~/.cache/pybundle", "no home directory")
+    if rw is not None:
+        real, bad = pin(rw, me)
+        if bad is None:
+            rw = real
+        elif not explicit and bad[1] is not None and bad[1].st_uid not in (me, 0):
+            from . import _errors
+
+            why = (rw, "%s is owned by %s" % (bad[0], _errors.owner(bad[1].st_uid)))
+            rw = None
+        else:
+            from . import _errors
+
+            _errors.unsafe_path(rw, bad, me)
+    _ROOTS.append((ro, rw, why))
+    return _ROOTS[0]
 
 
 # --------------------------------------------------------------------------------------------
@@ -129,9 +218,8 @@ def _lookup(root, key, uid, readonly, checked):
     if not checked[root]:
         return None
     entry = os.path.join(v1, DISTS_DIR, key)
-    try:
-        mst = os.stat(os.path.join(entry, MARKER))
-    except OSError:
+    mst = hold(entry)
+    if mst is None:
         return None
     est = os.stat(entry)
     if not safe(est, uid, readonly):
@@ -139,6 +227,29 @@ def _lookup(root, key, uid, readonly, checked):
 
         _errors.unsafe_dir(entry, est, uid, readonly)
     return entry, mst
+
+
+# Entries in use: a start keeps its entries' markers open until it ends (one descriptor each,
+# closed on exec). `pybundle cache clean`/`prune` remove an entry only under a write lease on its
+# marker, which the kernel grants only while nobody has the file open; an `open` during the
+# lease waits until the entry is gone, and then finds its marker unlinked (``st_nlink == 0``).
+# So a start holds a complete entry for as long as it runs, or none (src/commands/cache.rs).
+_HELD = []
+
+
+def hold(entry):
+    """The stat of ``entry``'s marker, which stays open for the rest of the run, or None if the
+    entry is not complete (no marker, or removed while this start waited for it)."""
+    try:
+        fd = os.open(entry + "/" + MARKER, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return None
+    st = os.fstat(fd)
+    if st.st_nlink == 0:
+        os.close(fd)
+        return None
+    _HELD.append(fd)
+    return st
 
 
 def native_damage(entry, natives):
@@ -160,8 +271,9 @@ def native_damage(entry, natives):
 
 
 def _damage(entry, key, natives, full, repairable):
-    """None if the entry is usable, else the reason (after a warning): the full check
-    (``_extract.verify_entry``) when ``full``, else the native files' (:func:`native_damage`)."""
+    """None if the entry is usable, else the reason: the full check (``_extract.verify_entry``)
+    when ``full``, else the native files' (:func:`native_damage`). The damage is reported here
+    for an entry that will not be repaired; a repair reports it once it knows it can write."""
     if full:
         from . import _extract
 
@@ -169,11 +281,20 @@ def _damage(entry, key, natives, full, repairable):
     if not natives:
         return None
     why = native_damage(entry, natives)
-    if why is not None:
+    if why is not None and not repairable:
         from . import _extract
 
-        _extract.report_damage(entry, why, repairable)
+        _extract.report_damage(entry, why, False)
     return why
+
+
+def _readonly_mount(path):
+    """True if ``path`` is on a read-only mount (nothing can have changed it since it was
+    checked): one ``statvfs``."""
+    try:
+        return bool(os.statvfs(path).f_flag & getattr(os, "ST_RDONLY", 1))
+    except (OSError, AttributeError):
+        return False
 
 
 def resolve(g, archive, items):
@@ -186,8 +307,7 @@ def resolve(g, archive, items):
     force = _flag("PYBUNDLE_FORCE_EXTRACT")
     verify_all = _flag("PYBUNDLE_VERIFY")
     now = time.time()
-    ro = readonly_roots()
-    rw = writable_root(g)
+    ro, rw, rw_why = roots(g, me)
     checked = {}
     dirs = {}
     missing = []
@@ -200,8 +320,9 @@ def resolve(g, archive, items):
                 hit = _lookup(root, key, me, True, checked)
                 if hit is None:
                     continue
-                full = verify_all or now - hit[1].st_mtime > _STALE_SECONDS
-                if _damage(hit[0], key, item.native, full, False) is not None:
+                # Nothing writes to a read-only root: its natives' stat check on every start,
+                # the full check only when asked (PYBUNDLE_VERIFY), whatever the entry's age.
+                if _damage(hit[0], key, item.native, verify_all, False) is not None:
                     continue
                 found = hit[0]
                 log("cache hit %s in read-only root %s" % (key, root))
@@ -210,6 +331,8 @@ def resolve(g, archive, items):
                 hit = _lookup(rw, key, me, False, checked)
                 if hit is not None:
                     stale = now - hit[1].st_mtime > _STALE_SECONDS
+                    if stale and _readonly_mount(hit[0]):
+                        stale = False  # a writable root mounted read-only: as above
                     why = _damage(hit[0], key, item.native, verify_all or stale, True)
                     if why is not None:
                         repair[key] = (hit[0], why)
@@ -221,6 +344,10 @@ def resolve(g, archive, items):
                             hit = None
                         except OSError:
                             pass
+                        from . import _extract
+
+                        # crash leftovers: at most once an hour per entry, like the full check
+                        _extract.cleanup_tmp(os.path.join(rw, LAYOUT, TMP_DIR))
                     if hit is not None:
                         found = hit[0]
                         log("cache hit %s" % found)
@@ -231,7 +358,7 @@ def resolve(g, archive, items):
     if missing:
         from . import _extract
 
-        dirs.update(_extract.extract_missing(archive, rw, missing, force, me, repair))
+        dirs.update(_extract.extract_missing(archive, (ro, rw, rw_why), missing, force, me, repair))
     found = [dirs[item.key] for item in items]
     use_packs(found)
     return found

@@ -287,7 +287,7 @@ def exit_sigint():
     os._exit(130)
 
 
-def _owner(uid):
+def owner(uid):
     try:
         import pwd
 
@@ -300,12 +300,88 @@ def unsafe_dir(path, st, uid, readonly=False):
     """Stop the run: the cache directory ``path`` (stat ``st``) is not ours or is writable by
     group or others."""
     who = "you or root" if readonly else "you"
+    if st.st_uid == uid:
+        fix = "`chmod 700 %s`" % path
+    else:  # only its owner or root can change it: a hint the user can follow
+        fix = "have %s removed by its owner or an administrator (`sudo rm -r %s`; a run as root " \
+              "made it, say)" % (path, path)
     fail(
         "error: refusing to use the pybundle cache directory %s: it is owned by %s and has mode "
         "%04o, but it must be owned by %s (uid %d) and not writable by group or others. fix: "
-        "`chmod 700 %s` (and `chown` it to yourself), or set PYBUNDLE_ROOT to a private directory."
-        % (path, _owner(st.st_uid), st.st_mode & 0o7777, who, uid, path)
+        "%s, or set PYBUNDLE_ROOT to a private directory."
+        % (path, owner(st.st_uid), st.st_mode & 0o7777, who, uid, fix)
     )
+
+
+def describe(st):
+    """What is wrong with a path component of stat ``st`` (see ``_cache.pin``)."""
+    if st is None:
+        return "a loop of links or a `..` after a missing directory"
+    kind = "a link" if st.st_mode & 0o170000 == 0o120000 else "a directory"
+    return "%s owned by %s with mode %04o" % (kind, owner(st.st_uid), st.st_mode & 0o7777)
+
+
+def unsafe_path(root, bad, uid):
+    """Stop the run: the cache root ``root`` is, or passes through, ``bad`` = (component, stat),
+    a link or directory that another user could change (``_cache.pin``)."""
+    comp, st = bad
+    if st is not None and comp == root and st.st_mode & 0o170000 != 0o120000:
+        unsafe_dir(comp, st, uid, True)
+    fail(
+        "error: refusing to use the pybundle cache directory %s: it is or passes through %s, %s, "
+        "which another user could change to make this program load their code; every directory "
+        "and link on the way must be owned by you (uid %d) or root and not writable by group or "
+        "others (a sticky directory such as /tmp may be, as a parent only). fix: set "
+        "PYBUNDLE_ROOT (or PYBUNDLE_ROOTS) to a directory you own, reached without such a link "
+        "or directory." % (root, comp, describe(st), uid)
+    )
+
+
+def no_root(archive, ro, tried, keys):
+    """The paragraph for a start that found no directory to extract ``keys`` into: ``ro`` the
+    read-only roots searched, ``tried`` the writable candidates as (path, why not)."""
+    name = os.path.basename(archive)
+    seeded = ", ".join(ro) + " (no complete entry)" if ro else "none (PYBUNDLE_ROOTS is not set)"
+    return (
+        "error: pybundle has no directory to extract %s into: read-only roots: %s; writable "
+        "roots tried: %s. fix: pre-seed the cache when building the image (`pybundle extract %s "
+        "--root /opt/pybundle`, then PYBUNDLE_ROOTS=/opt/pybundle), or give it a writable "
+        "directory where programs may run (`docker run --tmpfs /tmp:exec`), or set PYBUNDLE_ROOT "
+        "to a writable directory on a mount without noexec."
+        % (", ".join(keys), seeded, "; ".join("%s (%s)" % t for t in tried), name)
+    )
+
+
+class StartError(ImportError):
+    """A start failure inside a lazy import (no cache directory, an extraction that failed, a
+    damaged bundle): an ImportError, so that the application's own handling applies (a gunicorn
+    worker whose application fails to import makes gunicorn exit instead of respawning it
+    forever); its message is the one paragraph a failure at start prints."""
+
+
+_PRINTED = set()
+
+
+def raise_start_error(msg):
+    """Print the paragraph ``msg`` and raise :class:`StartError` with it. Printed first, so that
+    an application that catches ImportError and runs a pure-Python fallback does not do so
+    silently; if nothing catches it, nothing more is printed (no traceback) and the exit status
+    is 1, as for a failure at start."""
+    msg = msg.rstrip("\n")
+    if msg not in _PRINTED:  # once per start, however often the import is tried
+        _PRINTED.add(msg)
+        sys.stderr.write(msg + "\n")
+        sys.stderr.flush()
+    prev = sys.excepthook
+    if getattr(prev, "__name__", "") != "_pybundle_start_error_hook":
+
+        def hook(etype, value, tb):
+            if not isinstance(value, StartError):
+                prev(etype, value, tb)
+
+        hook.__name__ = "_pybundle_start_error_hook"
+        sys.excepthook = hook
+    raise StartError(msg)
 
 
 def flush_std():

@@ -67,36 +67,100 @@ def _prepare_root(root, uid, shared_parent=False):
     return root
 
 
-def _fallback_root(uid):
-    base = os.environ.get("TMPDIR") or "/tmp"
-    return os.path.join(base, "pybundle-%s" % (uid if uid is not None else "user"))
-
-
-def choose_root(rw, uid):
-    """The root to extract into: ``rw`` (the writable root, created if needed), else the
-    fallback in the temp dir, with a warning; stops the run if neither is usable."""
-    reason = None
-    if rw is not None:
-        try:
-            return _prepare_root(rw, uid)
-        except OSError as e:
-            reason = e.strerror or str(e)
-    else:
-        reason = "no home directory"
-    fb = _fallback_root(uid)
+def noexec(path):
+    """True if ``path`` is on a ``noexec`` mount: the dynamic loader cannot map a shared library
+    from there (``failed to map segment from shared object``), so native code extracted there
+    would not load, or a library would quietly run its pure-Python fallback."""
     try:
-        _prepare_root(fb, uid, shared_parent=True)
-    except OSError as e:
-        fail(
-            "error: pybundle cannot create its cache directory: %s: %s; fallback %s: %s. "
-            "fix: set PYBUNDLE_ROOT to a writable private directory."
-            % (rw or "~/.cache/pybundle", reason, fb, e.strerror or e)
-        )
-    sys.stderr.write(
-        "pybundle: warning: cannot use the cache directory %s (%s); using %s instead "
-        "(set PYBUNDLE_ROOT to choose another)\n" % (rw or "~/.cache/pybundle", reason, fb)
-    )
-    return fb
+        return bool(os.statvfs(path).f_flag & getattr(os, "ST_NOEXEC", 8))
+    except (OSError, AttributeError):
+        return False
+
+
+def candidates(rw, uid):
+    """The writable roots to try, in order, as (path, created by us in a shared directory):
+    the writable root (``_cache.writable_root``), ``$XDG_RUNTIME_DIR/pybundle``,
+    ``${TMPDIR:-/tmp}/pybundle-<uid>``, ``/dev/shm/pybundle-<uid>``."""
+    me = uid if uid is not None else "user"
+    out = [(rw, False)] if rw is not None else []
+    run = os.environ.get("XDG_RUNTIME_DIR")
+    if run and os.path.isabs(run):
+        out.append((os.path.join(run, "pybundle"), True))
+    out.append((os.path.join(os.environ.get("TMPDIR") or "/tmp", "pybundle-%s" % me), True))
+    out.append(("/dev/shm/pybundle-%s" % me, True))
+    seen, unique = set(), []
+    for path, shared in out:
+        if path not in seen:
+            seen.add(path)
+            unique.append((path, shared))
+    return unique
+
+
+_CHOSEN = {}  # native code or not -> the root extractions of this start go to
+
+
+def choose_root(archive, roots, uid, items):
+    """The root to extract ``items`` into: the first of :func:`candidates` that can be created
+    and written and, when an item has native files, is not on a ``noexec`` mount. Any other
+    than the writable root gets one warning line per start. Stops the run with one paragraph
+    naming every candidate and why it was passed over when none is usable."""
+    native = any(item.native for item in items)
+    hit = _CHOSEN.get(native)
+    if hit is not None:
+        return hit
+    ro, rw, rw_why = roots
+    tried = []
+    if rw is None:
+        tried.append(rw_why or ("~/.cache/pybundle", "no home directory"))
+    chosen = None
+    for path, why in usable_roots(rw, uid, native):
+        if why is None:
+            chosen = path
+            break
+        tried.append((path, why))
+    if chosen is None:
+        from . import _errors
+
+        fail(_errors.no_root(archive, ro, tried, [item.key for item in items]))
+    _CHOSEN[native] = chosen
+    if tried and not _CHOSEN.get("warned"):
+        _CHOSEN["warned"] = True
+        sys.stderr.write(
+            "pybundle: warning: cannot use the cache directory %s; using %s instead (set "
+            "PYBUNDLE_ROOT to choose another)\n"
+            % ("; nor ".join("%s (%s)" % t for t in tried), chosen))
+    return chosen
+
+
+def usable_roots(rw, uid, native):
+    """(path, None) for each of :func:`candidates` that is ready to be written (created,
+    checked) and, when ``native``, not on a ``noexec`` mount; (path, why not) for the others."""
+    for path, shared in candidates(rw, uid):
+        if shared:
+            real, bad = _cache.pin(path, uid)
+            if bad is not None:
+                from . import _errors
+
+                yield path, "passes through %s, %s" % (bad[0], _errors.describe(bad[1]))
+                continue
+            path = real
+        try:
+            _prepare_root(path, uid, shared_parent=shared)
+        except OSError as e:
+            yield path, _reason(e)
+            continue
+        if native and noexec(path):
+            yield path, "on a noexec mount"
+            continue
+        yield path, None
+
+
+def _reason(e):
+    if isinstance(e, FileNotFoundError):
+        return "missing"
+    if getattr(e, "errno", None) == 30:
+        return "read-only file system"
+    return (e.strerror or str(e)).lower() if e.strerror else str(e)
 
 
 # --------------------------------------------------------------------------------------------
@@ -147,14 +211,14 @@ def check_entry(entry):
 
 def verify_entry(entry, key, repairable=False):
     """Check every file of ``entry`` (see ``check_entry``); None if it is intact, else the
-    reason, after a warning."""
+    reason (after a warning unless ``repairable``: the repair reports it, see ``repair_root``)."""
     import time
 
     t = time.perf_counter()
     why = check_entry(entry)
     log("verified %s in %.1f ms: %s" % (key, (time.perf_counter() - t) * 1000, why or "ok"))
-    if why is not None:
-        report_damage(entry, why, repairable)
+    if why is not None and not repairable:
+        report_damage(entry, why, False)
     return why
 
 
@@ -171,9 +235,10 @@ def repair_root(rw, uid, repair):
     A missing entry falls back to the temporary root (``choose_root``), a damaged one does not:
     the entry is there, so the root was filled once (pre-seeded, then made read-only, say) and
     a copy in a temporary root would hide that it is broken, and be extracted anew on every
-    start of a fresh container."""
+    start of a fresh container. The damage is reported here, once: as being repaired, or in the
+    error that says why it cannot be."""
     try:
-        return _prepare_root(rw, uid)
+        _prepare_root(rw, uid)
     except OSError as e:
         key = sorted(repair)[0]
         entry, why = repair[key]
@@ -184,12 +249,17 @@ def repair_root(rw, uid, repair):
             "list it in PYBUNDLE_ROOTS."
             % (entry, why, rw, e.strerror or e, rw)
         )
+    for key in sorted(repair):
+        report_damage(repair[key][0], repair[key][1], True)
+    return rw
 
 
 # --------------------------------------------------------------------------------------------
 # the temp dir
 # --------------------------------------------------------------------------------------------
-def _cleanup_tmp(tmp):
+def cleanup_tmp(tmp):
+    """Remove the crash leftovers in ``tmp`` (an entry's ``v1/tmp``): dirs older than an hour whose
+    process (the pid in the name) is gone, or older than a day."""
     import time
 
     now = time.time()
@@ -380,6 +450,7 @@ def _install(tmpdir, target, tmp, key, force):
             if os.path.exists(os.path.join(target, MARKER)) and not force:
                 log("another process extracted %s first; using it" % key)
                 _rmtree(tmpdir)
+                _cache.hold(target)
                 return target
             if force:
                 continue
@@ -401,19 +472,23 @@ def _rmtree_later(path):
     _LATER.append(path)
 
 
-def extract_missing(archive, rw, missing, force, uid, repair=()):
-    """Extract every item (``_pybundle.Item``) in ``missing``; return {key: dir}.
+def extract_missing(archive, roots, missing, force, uid, repair=()):
+    """Extract every item (``_pybundle.Item``) in ``missing``; return {key: dir}. ``roots`` is
+    ``_cache.roots``'s (read-only roots, writable root, why there is none).
 
     Keys in ``repair`` ({key: (entry, why)}) had a damaged entry in the writable root: it is
     replaced, or the run stops when that root cannot be written."""
     import time
 
     t0 = time.perf_counter()
-    root = repair_root(rw, uid, repair) if repair else choose_root(rw, uid)
+    if repair:
+        root = repair_root(roots[1], uid, repair)
+    else:
+        root = choose_root(archive, roots, uid, missing)
     v1 = os.path.join(root, LAYOUT)
     dists = os.path.join(v1, DISTS_DIR)
     tmp = os.path.join(v1, TMP_DIR)
-    _cleanup_tmp(tmp)
+    cleanup_tmp(tmp)
     out = {}
     todo = []
     for item in missing:
@@ -428,6 +503,9 @@ def extract_missing(archive, rw, missing, force, uid, repair=()):
                     from . import _errors
 
                     _errors.unsafe_dir(target, st, uid)
+                if _cache.hold(target) is None:  # removed just now: extract it
+                    todo.append(item)
+                    continue
                 out[key] = target
                 log("cache hit %s" % target)
                 continue
@@ -464,6 +542,7 @@ def extract_missing(archive, rw, missing, force, uid, repair=()):
             except BaseException:
                 _rmtree(tmpdir)
                 raise
+            _cache.hold(tmpdir)  # the marker's inode follows the rename: held from the start
             target = _install(tmpdir, os.path.join(dists, key), tmp, key, force or key in repair)
             out[key] = target
             log("extracted %s (%d files) in %.1f ms" % (key, n, (time.perf_counter() - t) * 1000))

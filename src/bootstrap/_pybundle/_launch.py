@@ -282,7 +282,7 @@ def _sha256(data):
 def python_shims(g, archive):
     """The directory of ``python`` shims for this interpreter and bundle, written if missing;
     None when no cache root can take it."""
-    from ._cache import uid as _uid, writable_root
+    from ._cache import uid as _uid, roots as _roots
 
     exe = sys.executable
     if not exe or not os.path.isabs(exe):
@@ -290,18 +290,19 @@ def python_shims(g, archive):
     bundle = os.path.realpath(archive)
     tag = _sha256(("%s\0%s" % (exe, bundle)).encode("utf-8", "surrogateescape"))[:16]
     names = shim_names()
-    rw = writable_root(g)
+    uid = _uid()
+    rw = _roots(g, uid)[1]
     if rw is not None:
         d = os.path.join(rw, LAYOUT, "shims", tag)
         if os.path.isfile(os.path.join(d, names[-1])):
             return d
     from . import _extract
 
-    uid = _uid()
-    roots = ([rw] if rw is not None else []) + [_extract._fallback_root(uid)]
-    for i, root in enumerate(roots):
+    for root, why in _extract.usable_roots(rw, uid, True):  # shims are run: no noexec mount
+        if why is not None:
+            log("cannot write python shims under %s: %s" % (root, why))
+            continue
         try:
-            _extract._prepare_root(root, uid, shared_parent=i == len(roots) - 1)
             v1 = os.path.join(root, LAYOUT)
             d = os.path.join(_extract._ensure_dir(os.path.join(v1, "shims"), uid), tag)
             if not os.path.isfile(os.path.join(d, names[-1])):
