@@ -43,6 +43,8 @@ class ChooseRootTest(unittest.TestCase):
         self.addCleanup(shutil.rmtree, self.tmp, True)
         _extract._CHOSEN.clear()
         self.addCleanup(_extract._CHOSEN.clear)
+        del _extract._WARNED[:]
+        self.addCleanup(_extract._WARNED.clear)
         env = {"TMPDIR": os.path.join(self.tmp, "t"), "XDG_RUNTIME_DIR": os.path.join(self.tmp, "run")}
         os.mkdir(env["TMPDIR"], 0o700)
         os.mkdir(env["XDG_RUNTIME_DIR"], 0o700)
@@ -78,6 +80,7 @@ class ChooseRootTest(unittest.TestCase):
                          % (self.rw, run))
         # pure Python runs from a noexec mount: no reason to move
         _extract._CHOSEN.clear()
+        del _extract._WARNED[:]
         root, err = self.choose([_Item("k", ())], [self.rw])
         self.assertEqual((root, err), (self.rw, ""))
 

@@ -97,6 +97,7 @@ def candidates(rw, uid):
 
 
 _CHOSEN = {}  # native code or not -> the root extractions of this start go to
+_WARNED = []  # the fallback warning was printed (once per start)
 
 
 def choose_root(archive, roots, uid, items):
@@ -123,8 +124,8 @@ def choose_root(archive, roots, uid, items):
 
         fail(_errors.no_root(archive, ro, tried, [item.key for item in items]))
     _CHOSEN[native] = chosen
-    if tried and not _CHOSEN.get("warned"):
-        _CHOSEN["warned"] = True
+    if tried and not _WARNED:
+        _WARNED.append(chosen)
         sys.stderr.write(
             "pybundle: warning: cannot use the cache directory %s; using %s instead (set "
             "PYBUNDLE_ROOT to choose another)\n"
@@ -158,9 +159,9 @@ def usable_roots(rw, uid, native):
 def _reason(e):
     if isinstance(e, FileNotFoundError):
         return "missing"
-    if getattr(e, "errno", None) == 30:
+    if e.errno == 30:  # EROFS
         return "read-only file system"
-    return (e.strerror or str(e)).lower() if e.strerror else str(e)
+    return e.strerror.lower() if e.strerror else str(e)
 
 
 # --------------------------------------------------------------------------------------------
@@ -258,7 +259,7 @@ def repair_root(rw, uid, repair):
 # the temp dir
 # --------------------------------------------------------------------------------------------
 def cleanup_tmp(tmp):
-    """Remove the crash leftovers in ``tmp`` (an entry's ``v1/tmp``): dirs older than an hour whose
+    """Remove the crash leftovers in ``tmp`` (a root's ``v1/tmp``): dirs older than an hour whose
     process (the pid in the name) is gone, or older than a day."""
     import time
 
