@@ -41,6 +41,11 @@ pub struct Interpreter {
     pub magic: String,
     /// Whether `pip` can be imported by this interpreter.
     pub pip: bool,
+    /// Whether this is a Debian/Ubuntu system Python (`sys.prefix` `/usr`, outside a venv, with
+    /// Debian's `dist-packages` layout), where pip comes from the distribution's `python3-pip`
+    /// and `ensurepip` is disabled.
+    #[serde(default)]
+    pub debian_system: bool,
 }
 
 /// Why an interpreter could not be used.

@@ -22,9 +22,9 @@ const TAIL_LINES: usize = 20;
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
     #[error(
-        "`{python}` has no pip\nhint: install it (`{python} -m ensurepip`), or pass --python with an interpreter that has pip"
+        "`{python}` has no pip\nhint: install it ({install}), or pass --python with an interpreter that has pip"
     )]
-    NoPip { python: String },
+    NoPip { python: String, install: String },
     #[error("cannot run pip: {0}")]
     Spawn(#[source] std::io::Error),
     #[error(
@@ -203,6 +203,19 @@ pub fn resolve(
     Ok(wheels)
 }
 
+/// The error for an interpreter without pip, with the way to install pip there: Debian and
+/// Ubuntu disable `ensurepip` for their system Python and ship pip as `python3-pip`.
+pub(crate) fn no_pip(interp: &Interpreter) -> ResolveError {
+    let python = interp.executable.display().to_string();
+    let install = if interp.debian_system {
+        "`apt install python3-pip`: this is Debian's python3, whose ensurepip is disabled"
+            .to_string()
+    } else {
+        format!("`{python} -m ensurepip`")
+    };
+    ResolveError::NoPip { python, install }
+}
+
 /// Runs pip and returns the wheels it left in `wheel_dir`, sorted by file name, and the source
 /// requirements a cross build built first (see [`cross`]; their wheels are among the others).
 fn resolve_pip(
@@ -214,9 +227,7 @@ fn resolve_pip(
     stream: bool,
 ) -> Result<(Vec<PathBuf>, Vec<cross::Built>), ResolveError> {
     if !interp.pip {
-        return Err(ResolveError::NoPip {
-            python: interp.executable.display().to_string(),
-        });
+        return Err(no_pip(interp));
     }
     let Some(target) = target else {
         run_pip(&mut pip_command(interp, options, None, wheel_dir), stream)?;
@@ -444,6 +455,24 @@ mod tests {
             "/usr/bin/python3 -m pip download --disable-pip-version-check --no-input \
              --only-binary=:all: --dest /w --platform manylinux2014_x86_64 --python-version 3.12 \
              --implementation cp --abi cp312 markupsafe"
+        );
+    }
+
+    #[test]
+    fn no_pip_hint_names_the_distribution_package_on_debian() {
+        let mut python = interp();
+        python.pip = false;
+        assert_eq!(
+            no_pip(&python).to_string(),
+            "`/usr/bin/python3` has no pip\nhint: install it (`/usr/bin/python3 -m ensurepip`), \
+             or pass --python with an interpreter that has pip"
+        );
+        python.debian_system = true;
+        assert_eq!(
+            no_pip(&python).to_string(),
+            "`/usr/bin/python3` has no pip\nhint: install it (`apt install python3-pip`: this is \
+             Debian's python3, whose ensurepip is disabled), or pass --python with an interpreter \
+             that has pip"
         );
     }
 

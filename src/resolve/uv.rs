@@ -526,9 +526,7 @@ fn build_wheels(
     stream: bool,
 ) -> Result<(), ResolveError> {
     if !interp.pip {
-        return Err(ResolveError::NoPip {
-            python: interp.executable.display().to_string(),
-        });
+        return Err(super::no_pip(interp));
     }
     let build_options = PipOptions {
         requirements: builds.to_vec(),

@@ -3,7 +3,8 @@
 //! bundle alone in an empty directory, a bare `--without-pip` CPython 3.11 venv first on PATH, a
 //! fresh HOME, no PYBUNDLE_ROOT; no network: `unshare -n` where the machine allows it, except for
 //! servers). Every case asserts real output and records a row of the
-//! compatibility table written to `target/e2e-compat.md`.
+//! compatibility table written to `target/e2e-compat.md`. The `containers` group runs bundles
+//! in a real container engine (see its module) and writes `target/e2e-containers.md`.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -12,6 +13,7 @@ mod harness;
 
 mod ci_recipe;
 mod cli_tools;
+mod containers;
 mod cross;
 mod dev_tools;
 mod doc_tools;

@@ -18,6 +18,7 @@
 //!   inner member names), `verify` naming every damaged member;
 //! - `install`: the install stage against pip; `uv`: the uv resolver; `python`: the bootstrap's
 //!   own unit tests under every CPython;
+//! - `docs`: the README quotes the container recipes of `examples/` word for word;
 //! - `architecture`: the module graph of `src/` has no cycle, no file is too long.
 
 #[path = "../common/mod.rs"]
@@ -30,6 +31,7 @@ mod cli;
 mod compat;
 mod config;
 mod cross;
+mod docs;
 mod errors;
 mod flat;
 mod fuzz;
