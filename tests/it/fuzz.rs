@@ -304,7 +304,7 @@ fn random_damage_is_reported_never_run() {
                         // A flip in a deflate stream's padding, or in the code length of a
                         // Huffman code it never uses, leaves the content as it was.
                         let changed = inside_data.as_ref().filter(|name| {
-                            content(&bytes, name).is_none_or(|c| Some(c) != content(&intact, name))
+                            content(&bytes, name).is_none_or(|c| Some(c) != content(intact, name))
                         });
                         if verify.code != Some(1) && (changed.is_some() || outcome != "same") {
                             fail(format!(
