@@ -192,6 +192,28 @@ pub struct BuildArgs {
     #[arg(long, help_heading = "Resolver")]
     pub pre: bool,
 
+    /// Build from a PEP 751 lock (`pylock.toml`): install exactly its wheels, no resolver runs
+    ///
+    /// Each package's marker is evaluated for the target (--python, or the cross target), the
+    /// locked wheel that matches the target's tags is taken from the lock's path or URL, or from
+    /// a --find-links directory holding a file of the same name, and checked against the lock's
+    /// sha256. REQUIREMENTs must then be local projects (`.`), built with `pip wheel --no-deps`;
+    /// their dependencies must be satisfied by the locked set. Ignores --resolver.
+    #[arg(long, value_name = "FILE", help_heading = "Lock")]
+    pub lock: Option<PathBuf>,
+
+    /// Select an extra the lock offers (its `extras`; repeatable)
+    #[arg(long, value_name = "NAME", requires = "lock", help_heading = "Lock")]
+    pub lock_extra: Vec<String>,
+
+    /// Select a dependency group the lock offers, instead of its `default-groups` (repeatable)
+    #[arg(long, value_name = "NAME", requires = "lock", help_heading = "Lock")]
+    pub lock_group: Vec<String>,
+
+    /// Build locked packages that have only an sdist with `pip wheel --no-deps` (else an error)
+    #[arg(long, requires = "lock", help_heading = "Lock")]
+    pub lock_build_sdists: bool,
+
     /// Include a ready site-packages tree as-is (repeatable)
     #[arg(long, value_name = "DIR", help_heading = "Resolver")]
     pub site_packages: Vec<PathBuf>,
@@ -281,6 +303,18 @@ pub struct InfoArgs {
 pub struct VerifyArgs {
     /// The bundle to check
     pub file: PathBuf,
+    /// Also check that the bundle holds exactly what this PEP 751 lock selects for its target
+    /// (names, versions, wheel sha256); every difference is listed
+    #[arg(long, value_name = "FILE")]
+    pub lock: Option<PathBuf>,
+    /// Interpreter that evaluates the lock's markers (with the environment the bundle recorded)
+    #[arg(
+        long,
+        value_name = "PATH",
+        default_value = "python3",
+        requires = "lock"
+    )]
+    pub python: String,
 }
 
 /// Options of `pybundle extract`.

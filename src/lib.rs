@@ -32,6 +32,7 @@ pub mod layout;
 pub mod name;
 pub mod output;
 pub mod pack;
+pub mod pylock;
 pub mod python;
 pub mod resolve;
 pub mod ui;

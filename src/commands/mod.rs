@@ -31,11 +31,13 @@ pub fn run(command: Command) -> Result<ExitCode> {
             info::info(&args.file, args.json)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Verify(args) => Ok(if verify::verify(&args.file)? {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        }),
+        Command::Verify(args) => Ok(
+            if verify::verify(&args.file, args.lock.as_deref(), &args.python)? {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            },
+        ),
         Command::Extract(args) => {
             extract::run(&args.file, &args.root)?;
             Ok(ExitCode::SUCCESS)

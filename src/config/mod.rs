@@ -135,6 +135,21 @@ pub struct BuildPlan {
     pub target: Option<CrossTarget>,
     /// Run-time defaults baked into the bundle (`--root`, `--inherit-path`, `-E`).
     pub runtime: RuntimeOptions,
+    /// `--lock`: build from a PEP 751 lock instead of resolving.
+    pub lock: Option<LockRequest>,
+}
+
+/// A build from a PEP 751 lock (`--lock`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LockRequest {
+    /// The `pylock.toml`, absolute.
+    pub path: PathBuf,
+    /// `--lock-extra`.
+    pub extras: Vec<String>,
+    /// `--lock-group`.
+    pub groups: Vec<String>,
+    /// `--lock-build-sdists`.
+    pub build_sdists: bool,
 }
 
 /// Run-time defaults baked into the generated `__main__.py`.
@@ -189,6 +204,14 @@ pub enum ConfigError {
     UvCrossTarget,
     #[error("invalid --root `{0}`: it must not be empty or contain a newline or NUL")]
     BadRoot(String),
+    #[error(
+        "with --lock, `{0}` cannot be a requirement: the lock alone says what is installed\nhint: give only local projects (`.`, `./app`, a wheel or sdist file) next to --lock; their dependencies must be in the lock"
+    )]
+    LockRequirement(String),
+    #[error(
+        "with --lock, {0} cannot be given: the lock alone says what is installed\nhint: drop it, or build without --lock"
+    )]
+    LockConflict(&'static str),
 }
 
 /// Parses one `-E KEY=VALUE` (KEY: a portable environment variable name).
@@ -304,7 +327,27 @@ impl BuildPlan {
             pre: args.pre,
             extra_args: args.pip_args,
         };
-        if !pip.has_requirements() && site_packages.is_empty() {
+        let lock = match args.lock {
+            None => None,
+            Some(path) => {
+                if !pip.requirement_files.is_empty() {
+                    return Err(ConfigError::LockConflict("-r/--requirement"));
+                }
+                if !pip.constraint_files.is_empty() {
+                    return Err(ConfigError::LockConflict("--constraint"));
+                }
+                if let Some(req) = pip.requirements.iter().find(|r| !cwd.join(r).exists()) {
+                    return Err(ConfigError::LockRequirement(req.clone()));
+                }
+                Some(LockRequest {
+                    path: absolute(path, "--lock file")?,
+                    extras: args.lock_extra,
+                    groups: args.lock_group,
+                    build_sdists: args.lock_build_sdists,
+                })
+            }
+        };
+        if !pip.has_requirements() && site_packages.is_empty() && lock.is_none() {
             return Err(ConfigError::NothingToBundle);
         }
         let verbosity = if args.quiet {
@@ -345,7 +388,7 @@ impl BuildPlan {
             abis: args.abi,
         });
         let resolver = args.resolver.unwrap_or_default();
-        if resolver == Resolver::Uv && target.is_some() {
+        if resolver == Resolver::Uv && target.is_some() && lock.is_none() {
             return Err(ConfigError::UvCrossTarget);
         }
         Ok(BuildPlan {
@@ -365,6 +408,7 @@ impl BuildPlan {
             verbosity,
             runtime,
             target,
+            lock,
             overrides: Overrides {
                 extract: args.extract.iter().map(|n| normalize_name(n)).collect(),
                 zip_safe: args.zip_safe.iter().map(|n| normalize_name(n)).collect(),

@@ -32,6 +32,7 @@ mod inspect;
 mod install;
 mod interrupted;
 mod launch;
+mod lock;
 mod output;
 mod python;
 mod reproduce;
