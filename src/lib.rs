@@ -6,6 +6,7 @@
 //!   format), [`output`] (the `-o` placeholders and the `--checksum` file), [`interrupt`]
 //!   (SIGINT/SIGTERM during a build);
 //! - [`config`]: the validated [`config::BuildPlan`], from the command line and `[tool.pybundle]`;
+//! - [`pylock`]: PEP 751 lock files and their markers, shared by `--lock` and `verify --lock`;
 //! - the stages of a build, each a function from one typed value to the next: [`python`]
 //!   (interpreter probe), [`resolve`] (pip or uv), [`install`] (wheels → staging trees),
 //!   [`entry`] (entry point checks), [`launch`]
