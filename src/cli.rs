@@ -47,6 +47,8 @@ pub enum Command {
     Diff(DiffArgs),
     /// Print a shell completion script (e.g. `pybundle completions bash > /etc/bash_completion.d/pybundle`)
     Completions(CompletionsArgs),
+    /// Write a PEP 751 lock (pylock.toml) for a target from requirements, with uv or `pip lock`
+    Lock(LockArgs),
 }
 
 /// The backend that resolves requirements and fills the staging wheelhouse (`--resolver`).
@@ -366,6 +368,51 @@ pub struct DiffArgs {
     pub a: PathBuf,
     /// The second bundle
     pub b: PathBuf,
+}
+
+/// Options of `pybundle lock`.
+#[derive(Debug, Args, Default)]
+pub struct LockArgs {
+    /// Requirements: anything pip accepts (`requests>=2`, `.`)
+    #[arg(value_name = "REQUIREMENT")]
+    pub requirements: Vec<String>,
+    /// The lock to write
+    #[arg(short, long, value_name = "FILE", default_value = "pylock.toml")]
+    pub output: PathBuf,
+    /// A requirements file (repeatable)
+    #[arg(short = 'r', long = "requirement", value_name = "FILE")]
+    pub requirement_files: Vec<PathBuf>,
+    /// The interpreter the lock is for (and that runs pip) [default: python3]
+    #[arg(long, value_name = "PATH")]
+    pub python: Option<String>,
+    /// Lock for another platform (a wheel platform tag, e.g. `manylinux2014_x86_64`)
+    #[arg(long, value_name = "TAG")]
+    pub platform: Option<String>,
+    /// Lock for another Python version, X.Y
+    #[arg(long, value_name = "X.Y")]
+    pub python_version: Option<String>,
+    /// Look for wheels and sdists in DIR (repeatable)
+    #[arg(short = 'f', long, value_name = "DIR")]
+    pub find_links: Vec<String>,
+    /// Do not use the package index
+    #[arg(long)]
+    pub no_index: bool,
+    /// Base URL of the package index
+    #[arg(long, value_name = "URL")]
+    pub index_url: Option<String>,
+    /// Extra package index URL (repeatable)
+    #[arg(long, value_name = "URL")]
+    pub extra_index_url: Vec<String>,
+    /// Include pre-release versions
+    #[arg(long)]
+    pub pre: bool,
+    /// The tool that writes the lock: `uv` (uv pip compile) or `pip` (pip lock, pip 25.1 or
+    /// newer) [default: uv when found, else pip]
+    #[arg(long, value_enum, value_name = "TOOL")]
+    pub tool: Option<Resolver>,
+    /// Stream the locking tool's output
+    #[arg(short, long)]
+    pub verbose: bool,
 }
 
 /// Options of `pybundle completions`.

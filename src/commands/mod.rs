@@ -61,6 +61,8 @@ pub fn run(command: Command) -> Result<ExitCode> {
                 Ok(ExitCode::from(2))
             }
         },
+        // Writes a lock (the write side): `crate::run` handles it before this point.
+        Command::Lock(_) => unreachable!("`pybundle lock` is run by `crate::run`"),
         Command::Completions(args) => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(args.shell, &mut cmd, "pybundle", &mut std::io::stdout());

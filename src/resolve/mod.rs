@@ -6,6 +6,7 @@
 pub mod cross;
 pub mod lock;
 pub mod uv;
+pub mod write_lock;
 
 use std::collections::VecDeque;
 use std::ffi::OsString;
@@ -136,6 +137,14 @@ pub enum ResolveError {
         expected: String,
         actual: String,
     },
+    #[error(
+        "uv has no --python-platform for the platform tag `{tag}`\nhint: give a manylinux, musllinux, linux, macosx or win tag"
+    )]
+    NoUvPlatform { tag: String },
+    #[error(
+        "`pip lock` locks for the interpreter that runs it only: it has no --platform or --python-version\nhint: install uv (`python -m pip install uv`) for a cross-target lock, or pass --python with an interpreter of the target"
+    )]
+    PipLockCross,
     #[error("cannot read the wheelhouse `{path}`: {source}")]
     Wheelhouse {
         path: PathBuf,

@@ -647,3 +647,69 @@ fn local_project_with_the_locked_set() {
         "{err}"
     );
 }
+
+/// `pybundle lock` with uv, offline from a wheelhouse; the lock it writes builds.
+#[test]
+fn lock_command_writes_a_lock_that_builds() {
+    let uv = crate::require!(crate::common::uv(), "uv");
+    let ctx = TestContext::new();
+    let wheels = ctx.root().join("wheels");
+    app_wheels(&wheels);
+    let out = run(ctx
+        .pybundle()
+        .env("PYBUNDLE_UV", &uv)
+        .args(["lock", "-o", "pylock.toml", "--python"])
+        .arg(python311())
+        .arg("--no-index")
+        .arg("-f")
+        .arg(&wheels)
+        .arg("lockapp"));
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("(2 packages, by uv)"),
+        "{}",
+        describe(&out)
+    );
+    let bundle = build_ok(
+        &ctx,
+        &ctx.work().join("pylock.toml"),
+        &["-e", "lockapp:main"],
+        "app.pyz",
+    );
+    let out = run_ok(&mut ctx.bundle(&bundle));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "lockapp with lockdep 1.1.0"
+    );
+}
+
+#[test]
+fn lock_command_refusals() {
+    let ctx = TestContext::new();
+    let out = run(ctx.pybundle().args(["lock", "-o", "app.lock", "six"]));
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("invalid lock file name `app.lock`: PEP 751 names a lock"),
+        "{}",
+        describe(&out)
+    );
+    let out = run(ctx
+        .pybundle()
+        .args([
+            "lock",
+            "--tool",
+            "pip",
+            "--python-version",
+            "3.12",
+            "--python",
+        ])
+        .arg(python311())
+        .arg("six"));
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("`pip lock` locks for the interpreter"),
+        "{}",
+        describe(&out)
+    );
+}
