@@ -713,3 +713,127 @@ fn lock_command_refusals() {
         describe(&out)
     );
 }
+
+/// The marker evaluator (`src/pylock/markers.py`) under every CPython 3.8–3.13 found: the same
+/// selection and the same recorded environment.
+#[test]
+fn markers_evaluate_alike_on_every_python() {
+    use pybundle::pylock::{self, LoadedLock, Request};
+    let ctx = TestContext::new();
+    let markers = [
+        ("plain", None),
+        ("old", Some("python_version < \"3.0\"")),
+        (
+            "new",
+            Some("python_version >= \"3.12\" and python_full_version >= \"3.12.0\""),
+        ),
+        ("rhs", Some("\"3.8\" <= python_version")),
+        (
+            "linux",
+            Some("sys_platform == \"linux\" and (os_name == \"posix\" or os_name == \"nt\")"),
+        ),
+        ("machine", Some("platform_machine in \"x86_64 aarch64\"")),
+        ("notwin", Some("sys_platform not in \"win32 cygwin\"")),
+        ("socks", Some("'socks' in extras")),
+        ("notdev", Some("'dev' not in dependency_groups")),
+        ("extra", Some("extra == \"tests\"")),
+        (
+            "impl",
+            Some(
+                "implementation_name == \"cpython\" and platform_python_implementation == 'CPython'",
+            ),
+        ),
+    ];
+    let mut text = String::from("lock-version = \"1.0\"\nextras = [\"socks\"]\n");
+    for (name, marker) in markers {
+        text.push_str(&format!(
+            "[[packages]]\nname = \"{name}\"\nversion = \"1\"\n"
+        ));
+        if let Some(m) = marker {
+            text.push_str(&format!("marker = \"{}\"\n", m.replace('"', "\\\"")));
+        }
+    }
+    let path = ctx.work().join("pylock.toml");
+    std::fs::write(&path, text).unwrap();
+    let lock = LoadedLock::read(&path).unwrap();
+    let request = Request {
+        overrides: [
+            ("python_version", "3.12"),
+            ("python_full_version", "3.12.0"),
+            ("sys_platform", "linux"),
+            ("os_name", "posix"),
+            ("platform_machine", "x86_64"),
+            ("implementation_name", "cpython"),
+            ("platform_python_implementation", "CPython"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect(),
+        extras: vec!["Socks".into()],
+        ..Request::default()
+    };
+    let expected = [
+        true, false, true, true, true, true, true, true, true, false, true,
+    ];
+    let mut found = 0;
+    let mut environments = Vec::new();
+    for minor in 8..=13 {
+        let Some(py) = python(minor) else { continue };
+        found += 1;
+        let evaluated = pylock::evaluate(&py, &lock.lock, &request)
+            .unwrap_or_else(|err| panic!("3.{minor}: {err}"));
+        assert_eq!(evaluated.selected, expected, "3.{minor}");
+        assert!(
+            evaluated.problems.is_empty(),
+            "3.{minor}: {:?}",
+            evaluated.problems
+        );
+        environments.push(evaluated.environment);
+    }
+    assert!(found > 0, "no CPython 3.8-3.13 found");
+    assert!(
+        environments.windows(2).all(|w| w[0] == w[1]),
+        "{environments:?}"
+    );
+    // A recorded environment without a variable a marker reads is an error naming it.
+    let err = pylock::evaluate(
+        &python311(),
+        &lock.lock,
+        &Request {
+            environment: Some(Default::default()),
+            ..Request::default()
+        },
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("reads `python_version`, which is not known"),
+        "{err}"
+    );
+}
+
+/// `lock = "..."` in `[tool.pybundle]`, relative to the pyproject.toml.
+#[test]
+fn lock_key_in_pyproject() {
+    let ctx = TestContext::new();
+    let lock = app_lock(&ctx, "pylock.toml");
+    let conf = ctx.work().join("conf");
+    std::fs::create_dir_all(&conf).unwrap();
+    std::fs::rename(&lock, conf.join("pylock.toml")).unwrap();
+    std::fs::write(
+        conf.join("pyproject.toml"),
+        format!(
+            "[tool.pybundle]\nlock = \"pylock.toml\"\nentry-point = \"lockapp:main\"\noutput = \"app.pyz\"\npython = \"{}\"\npython-shebang = \"{}\"\n",
+            python311().display(),
+            shebang(&python311())
+        ),
+    )
+    .unwrap();
+    let out = run(ctx.pybundle().arg("./conf"));
+    assert!(out.status.success(), "{}", describe(&out));
+    let out = run_ok(&mut ctx.bundle(&conf.join("app.pyz")));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "lockapp with lockdep 1.1.0"
+    );
+}
