@@ -16,7 +16,6 @@ use std::path::{Path, PathBuf};
 use super::uv::{Candidate, Fetcher, Plan};
 use super::{ResolveError, cross, list_wheels, pip_command, run_pip};
 use crate::config::{CrossTarget, LockRequest, PipOptions};
-use crate::fsutil::sha256_file;
 use crate::install::filename::WheelFilename;
 use crate::layout::{LockInfo, WheelInfo};
 use crate::name::normalize_name;
@@ -227,7 +226,16 @@ pub fn resolve(
         fs_err::copy(wheel, &dest).map_err(io(&dest))?;
     }
 
+    // The manifest records the locked wheels (checked above against the lock's sha256), not
+    // the ones built here: a wheel built from a project or an sdist differs from build to build
+    // (file times), and the lock has no hash for it anyway.
     let staged = list_wheels(wheel_dir)?;
+    let locked: BTreeMap<&str, &str> = plan
+        .wheels
+        .iter()
+        .flatten()
+        .filter_map(|c| Some((c.filename.as_str(), c.sha256.as_deref()?)))
+        .collect();
     let mut wheels = BTreeMap::new();
     for wheel in &staged {
         let file = wheel
@@ -235,12 +243,20 @@ pub fn resolve(
             .unwrap_or_default()
             .to_string_lossy()
             .into_owned();
+        let Some(sha256) = locked.get(file.as_str()) else {
+            continue;
+        };
         let name = file
             .parse::<WheelFilename>()
             .map(|w| normalize_name(&w.name))
             .unwrap_or_else(|_| normalize_name(file.split('-').next().unwrap_or(&file)));
-        let (sha256, _) = sha256_file(wheel).map_err(io(wheel))?;
-        wheels.insert(name, WheelInfo { file, sha256 });
+        wheels.insert(
+            name,
+            WheelInfo {
+                file,
+                sha256: (*sha256).to_string(),
+            },
+        );
     }
     let info = LockInfo {
         sha256: loaded.sha256,
