@@ -128,7 +128,7 @@ pub enum ResolveError {
         target: String,
     },
     #[error(
-        "the wheel `{file}` of `{package}` (from `{from}`) does not match the lock: sha256 {actual}, expected {expected}\nhint: the file changed since the lock was written; restore it, or lock again"
+        "the file `{file}` of `{package}` (from `{from}`) does not match the lock: sha256 {actual}, expected {expected}\nhint: the file changed since the lock was written; restore it, or lock again"
     )]
     LockHashMismatch {
         package: String,

@@ -238,7 +238,7 @@ fn refusals_name_the_package_and_file() {
     std::fs::write(&dep, &tampered).unwrap();
     let err = build_fails(&ctx, &lock, &["-e", "lockapp:main"]);
     assert!(
-        err.contains("the wheel `lockdep-1.1.0-py3-none-any.whl` of `lockdep 1.1.0`")
+        err.contains("the file `lockdep-1.1.0-py3-none-any.whl` of `lockdep 1.1.0`")
             && err.contains("does not match the lock: sha256"),
         "{err}"
     );
@@ -839,5 +839,67 @@ fn lock_key_in_pyproject() {
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
         "lockapp with lockdep 1.1.0"
+    );
+}
+
+/// An sdist-only entry builds with `--lock-build-sdists`, after its sha256 is checked.
+#[test]
+fn sdist_only_entry_builds_when_allowed() {
+    let ctx = TestContext::new();
+    let lock = app_lock(&ctx, "pylock.toml");
+    let src = ctx.root().join("sdist/srconly-0.1");
+    std::fs::create_dir_all(src.join("srconly")).unwrap();
+    std::fs::copy(
+        repo_root().join("fixtures/backend/fixture_backend.py"),
+        src.join("fixture_backend.py"),
+    )
+    .unwrap();
+    std::fs::write(src.join("pyproject.toml"), PYPROJECT).unwrap();
+    std::fs::write(
+        src.join("fixture.json"),
+        r#"{"name": "srconly", "version": "0.1", "packages": ["srconly"]}"#,
+    )
+    .unwrap();
+    std::fs::write(src.join("srconly/__init__.py"), "WHERE = 'from an sdist'\n").unwrap();
+    let tarball = ctx.root().join("sdist/srconly-0.1.tar.gz");
+    run_ok(
+        std::process::Command::new("tar")
+            .arg("-czf")
+            .arg(&tarball)
+            .arg("-C")
+            .arg(ctx.root().join("sdist"))
+            .arg("srconly-0.1"),
+    );
+    let entry = format!(
+        "[[packages]]\nname = \"srconly\"\nversion = \"0.1\"\nsdist = {{ name = \"srconly-0.1.tar.gz\", path = \"{}\", hashes = {{ sha256 = \"{}\" }} }}\n",
+        tarball.display(),
+        sha256(&tarball)
+    );
+    let text = std::fs::read_to_string(&lock).unwrap() + &entry;
+    let with_sdist = ctx.work().join("sdist.toml");
+    std::fs::write(&with_sdist, &text).unwrap();
+    let bundle = build_ok(&ctx, &with_sdist, &["--lock-build-sdists"], "sdist.pyz");
+    let out = run_ok(
+        ctx.bundle(&bundle)
+            .args(["-c", "import srconly; print(srconly.WHERE)"]),
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "from an sdist");
+    let out = run_ok(
+        ctx.pybundle()
+            .args(["verify", "--python"])
+            .arg(python311())
+            .arg("--lock")
+            .arg(&with_sdist)
+            .arg(&bundle),
+    );
+    assert!(out.status.success(), "{}", describe(&out));
+    // A changed sdist is refused before it is built.
+    let bad = ctx.work().join("bad-sdist.toml");
+    std::fs::write(&bad, text.replace(&sha256(&tarball), &"0".repeat(64))).unwrap();
+    let err = build_fails(&ctx, &bad, &["--lock-build-sdists"]);
+    assert!(
+        err.contains("the file `srconly-0.1.tar.gz` of `srconly 0.1`")
+            && err.contains("does not match the lock"),
+        "{err}"
     );
 }
