@@ -146,7 +146,27 @@ pub fn resolve(
     let mut plan = Plan::default();
     let mut owners: Vec<&Package> = Vec::new();
     let mut sources: Vec<(&Package, Candidate)> = Vec::new();
+    let mut directories: Vec<String> = Vec::new();
+    let project_names: BTreeSet<String> = evaluated
+        .projects
+        .iter()
+        .map(|n| normalize_name(n))
+        .collect();
     for package in &selected {
+        // A local project of the lock (`uv export` lists the project itself as a directory):
+        // built like the projects of the command line, or taken from there when given.
+        if package.wheels.is_empty()
+            && let Some(dir) = package
+                .directory
+                .as_ref()
+                .and_then(|d| d.get("path"))
+                .and_then(|p| p.as_str())
+        {
+            if !project_names.contains(&normalize_name(&package.name)) {
+                directories.push(lock_dir.join(dir).display().to_string());
+            }
+            continue;
+        }
         let wheels: Vec<Candidate> = package
             .wheels
             .iter()
@@ -221,7 +241,17 @@ pub fn resolve(
             .collect();
         build_no_deps(target.python, options, files, wheel_dir, stream)?;
     }
-    for wheel in &projects {
+    let mut built = projects.clone();
+    if !directories.is_empty() {
+        let dir = work_dir.join("directories");
+        fs_err::create_dir_all(&dir).map_err(io(&dir))?;
+        let options = PipOptions {
+            requirements: directories,
+            ..options.clone()
+        };
+        built.extend(build_projects(target, &options, &dir, stream)?);
+    }
+    for wheel in &built {
         let dest = wheel_dir.join(wheel.file_name().unwrap_or_default());
         fs_err::copy(wheel, &dest).map_err(io(&dest))?;
     }

@@ -248,3 +248,76 @@ fn numpy_from_uv_pip_and_pex_locks() {
         },
     );
 }
+
+const NUMPY_PROJECT: &str = "[project]\nname = \"numpyapp\"\nversion = \"0.1.0\"\n\
+requires-python = \">=3.11\"\ndependencies = [\"numpy\"]\n\n\
+[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n\n\
+[tool.setuptools]\npackages = [\"numpyapp\"]\n";
+
+/// A uv project's universal lock (`uv lock` + `uv export --format pylock.toml`): numpy has one
+/// version per Python (markers on `python_full_version`) and the project itself is a directory
+/// entry. It builds for 3.11 and, cross, for 3.12 from 3.11, each with its own numpy.
+#[test]
+fn uv_export_universal_lock_native_and_cross() {
+    let Some(mut case) = Case::new(
+        33,
+        "numpy",
+        "`uv lock` + `uv export --format pylock.toml` of a project; `--lock L -e numpyapp:main` for 3.11 and `--python-version 3.12 --platform manylinux_2_28_x86_64`",
+    ) else {
+        return;
+    };
+    let dir = case.work().join("uvproject");
+    std::fs::create_dir_all(dir.join("numpyapp")).unwrap();
+    std::fs::write(dir.join("pyproject.toml"), NUMPY_PROJECT).unwrap();
+    std::fs::write(
+        dir.join("numpyapp/__init__.py"),
+        "import sys\nimport numpy\n\n\ndef main():\n    print(sys.version_info[1], numpy.__version__, int(numpy.arange(5).sum()))\n",
+    )
+    .unwrap();
+    let uv = tools(&case.python).join("bin/uv");
+    let py = case.python.to_str().expect("utf-8 path").to_string();
+    for args in [
+        vec!["lock", "--quiet", "--python", &py],
+        vec![
+            "export",
+            "--quiet",
+            "--format",
+            "pylock.toml",
+            "-o",
+            "pylock.toml",
+        ],
+    ] {
+        run_ok(
+            Command::new(&uv)
+                .args(&args)
+                .current_dir(&dir)
+                .env("HOME", case.root().join("home")),
+        );
+    }
+    let lock = dir.join("pylock.toml");
+    let native = dir.join("native.pyz");
+    let mut args = vec!["-o", native.to_str().unwrap(), "--lock", "pylock.toml"];
+    args.extend(["-e", "numpyapp:main"]);
+    timed_build(&case, &dir, &args);
+    case.record_version(&native);
+    let out = case.slim(&native).run_ok(&[]);
+    assert!(
+        out.starts_with("11 ") && out.trim().ends_with(" 10"),
+        "{out}"
+    );
+    verify(&case, &lock, &native);
+    let Some(py312) = crate::common::python(12) else {
+        return;
+    };
+    let cross = dir.join("cross.pyz");
+    let mut args = vec!["-o", cross.to_str().unwrap(), "--lock", "pylock.toml"];
+    args.extend(["-e", "numpyapp:main", "--python-version", "3.12"]);
+    args.extend(["--platform", "manylinux_2_28_x86_64"]);
+    timed_build(&case, &dir, &args);
+    let out = case.slim_with(&cross, &py312, "slim312").run_ok(&[]);
+    assert!(
+        out.starts_with("12 ") && out.trim().ends_with(" 10"),
+        "{out}"
+    );
+    verify(&case, &lock, &cross);
+}

@@ -903,3 +903,38 @@ fn sdist_only_entry_builds_when_allowed() {
         "{err}"
     );
 }
+
+/// A lock that lists the local project itself as a directory (what `uv export` writes): the
+/// project is built with `pip wheel --no-deps`, or taken from the command line when given there.
+#[test]
+fn directory_entry_is_built_like_a_project() {
+    let ctx = TestContext::new();
+    let lock = app_lock(&ctx, "pylock.toml");
+    local_project(&ctx, r#""lockdep>=1""#);
+    let text = std::fs::read_to_string(&lock).unwrap()
+        + "[[packages]]\nname = \"projapp\"\ndirectory = { path = \"proj\", editable = true }\n";
+    std::fs::write(&lock, text).unwrap();
+    let bundle = build_ok(&ctx, &lock, &["-e", "projapp:main"], "dir.pyz");
+    let out = run_ok(&mut ctx.bundle(&bundle));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "projapp with lockdep 1.1.0"
+    );
+    let out = run_ok(
+        ctx.pybundle()
+            .args(["verify", "--python"])
+            .arg(python311())
+            .arg("--lock")
+            .arg(&lock)
+            .arg(&bundle),
+    );
+    assert!(out.status.success(), "{}", describe(&out));
+    let given = build_ok(&ctx, &lock, &["-e", "projapp:main", "./proj"], "given.pyz");
+    let names: Vec<String> = manifest(&ctx, &given)["distributions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["lockapp", "lockdep", "projapp"]);
+}
