@@ -36,7 +36,8 @@ pub struct Cli {
 pub enum Command {
     /// Show what a bundle holds: build id, entry point, target Python, distributions
     Info(InfoArgs),
-    /// Check every member of a bundle against the hashes in its manifest
+    /// Check every member of a bundle against the hashes in its manifest, and with --lock its
+    /// distributions against a PEP 751 lock
     Verify(VerifyArgs),
     /// Extract a bundle's native distributions into a cache root (to pre-seed an image)
     Extract(ExtractArgs),
@@ -199,8 +200,9 @@ pub struct BuildArgs {
     /// Each package's marker is evaluated for the target (--python, or the cross target), the
     /// locked wheel that matches the target's tags is taken from the lock's path or URL, or from
     /// a --find-links directory holding a file of the same name, and checked against the lock's
-    /// sha256. REQUIREMENTs must then be local projects (`.`), built with `pip wheel --no-deps`;
-    /// their dependencies must be satisfied by the locked set. Ignores --resolver.
+    /// sha256. REQUIREMENTs must then be local projects (`.`), built with `pip wheel --no-deps`
+    /// (as are the lock's own `directory` entries); their dependencies must be satisfied by the
+    /// locked set. Ignores --resolver.
     #[arg(long, value_name = "FILE", help_heading = "Lock")]
     pub lock: Option<PathBuf>,
 
