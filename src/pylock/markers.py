@@ -240,8 +240,9 @@ def main():
     problems = []
     python = env.get("python_full_version")
     requires = job.get("requires_python")
-    if requires:
-        ev.used["python_full_version"] = python
+    # requires-python is checked without being recorded: only what markers read goes into the
+    # manifest, so that interpreters of one minor version build the same bytes from most locks.
+    if requires and python is not None:
         if not SpecifierSet(requires).contains(python, prereleases=True):
             problems.append(
                 "the lock's requires-python is `%s`; the target is Python %s" % (requires, python)
@@ -261,8 +262,7 @@ def main():
             continue
         versions[normalize(package["name"])] = package.get("version")
         spec = package.get("requires_python")
-        if spec:
-            ev.used["python_full_version"] = python
+        if spec and python is not None:
             if not SpecifierSet(spec).contains(python, prereleases=True):
                 problems.append(
                     "`%s %s` requires Python `%s`; the target is Python %s"

@@ -444,6 +444,11 @@ fn cross_target_from_a_lock() {
     );
     let m = manifest(&ctx, &bundle);
     assert_eq!(m["python"]["version"], "3.12");
+    // Only what the markers read is recorded (requires-python is checked, not recorded).
+    assert_eq!(
+        m["lock"]["environment"],
+        serde_json::json!({"python_version": "3.12"})
+    );
     assert_eq!(m["distributions"][1]["version"], "1.12.0");
     assert_eq!(
         m["distributions"][1]["wheel"]["file"],
