@@ -36,7 +36,8 @@ pub struct Cli {
 pub enum Command {
     /// Show what a bundle holds: build id, entry point, target Python, distributions
     Info(InfoArgs),
-    /// Check every member of a bundle against the hashes in its manifest
+    /// Check every member of a bundle against the hashes in its manifest, and with --lock its
+    /// distributions against a PEP 751 lock
     Verify(VerifyArgs),
     /// Extract a bundle's native distributions into a cache root (to pre-seed an image)
     Extract(ExtractArgs),
@@ -47,6 +48,8 @@ pub enum Command {
     Diff(DiffArgs),
     /// Print a shell completion script (e.g. `pybundle completions bash > /etc/bash_completion.d/pybundle`)
     Completions(CompletionsArgs),
+    /// Write a PEP 751 lock (pylock.toml) for a target from requirements, with uv or `pip lock`
+    Lock(LockArgs),
 }
 
 /// The backend that resolves requirements and fills the staging wheelhouse (`--resolver`).
@@ -192,6 +195,29 @@ pub struct BuildArgs {
     #[arg(long, help_heading = "Resolver")]
     pub pre: bool,
 
+    /// Build from a PEP 751 lock (`pylock.toml`): install exactly its wheels, no resolver runs
+    ///
+    /// Each package's marker is evaluated for the target (--python, or the cross target), the
+    /// locked wheel that matches the target's tags is taken from the lock's path or URL, or from
+    /// a --find-links directory holding a file of the same name, and checked against the lock's
+    /// sha256. REQUIREMENTs must then be local projects (`.`), built with `pip wheel --no-deps`
+    /// (as are the lock's own `directory` entries); their dependencies must be satisfied by the
+    /// locked set. Ignores --resolver.
+    #[arg(long, value_name = "FILE", help_heading = "Lock")]
+    pub lock: Option<PathBuf>,
+
+    /// Select an extra the lock offers (its `extras`; repeatable)
+    #[arg(long, value_name = "NAME", requires = "lock", help_heading = "Lock")]
+    pub lock_extra: Vec<String>,
+
+    /// Select a dependency group the lock offers, instead of its `default-groups` (repeatable)
+    #[arg(long, value_name = "NAME", requires = "lock", help_heading = "Lock")]
+    pub lock_group: Vec<String>,
+
+    /// Build locked packages that have only an sdist with `pip wheel --no-deps` (else an error)
+    #[arg(long, requires = "lock", help_heading = "Lock")]
+    pub lock_build_sdists: bool,
+
     /// Include a ready site-packages tree as-is (repeatable)
     #[arg(long, value_name = "DIR", help_heading = "Resolver")]
     pub site_packages: Vec<PathBuf>,
@@ -281,6 +307,18 @@ pub struct InfoArgs {
 pub struct VerifyArgs {
     /// The bundle to check
     pub file: PathBuf,
+    /// Also check that the bundle holds exactly what this PEP 751 lock selects for its target
+    /// (names, versions, wheel sha256); every difference is listed
+    #[arg(long, value_name = "FILE")]
+    pub lock: Option<PathBuf>,
+    /// Interpreter that evaluates the lock's markers (with the environment the bundle recorded)
+    #[arg(
+        long,
+        value_name = "PATH",
+        default_value = "python3",
+        requires = "lock"
+    )]
+    pub python: String,
 }
 
 /// Options of `pybundle extract`.
@@ -332,6 +370,51 @@ pub struct DiffArgs {
     pub a: PathBuf,
     /// The second bundle
     pub b: PathBuf,
+}
+
+/// Options of `pybundle lock`.
+#[derive(Debug, Args, Default)]
+pub struct LockArgs {
+    /// Requirements: anything pip accepts (`requests>=2`, `.`)
+    #[arg(value_name = "REQUIREMENT")]
+    pub requirements: Vec<String>,
+    /// The lock to write
+    #[arg(short, long, value_name = "FILE", default_value = "pylock.toml")]
+    pub output: PathBuf,
+    /// A requirements file (repeatable)
+    #[arg(short = 'r', long = "requirement", value_name = "FILE")]
+    pub requirement_files: Vec<PathBuf>,
+    /// The interpreter the lock is for (and that runs pip) [default: python3]
+    #[arg(long, value_name = "PATH")]
+    pub python: Option<String>,
+    /// Lock for another platform (a wheel platform tag, e.g. `manylinux2014_x86_64`)
+    #[arg(long, value_name = "TAG")]
+    pub platform: Option<String>,
+    /// Lock for another Python version, X.Y
+    #[arg(long, value_name = "X.Y")]
+    pub python_version: Option<String>,
+    /// Look for wheels and sdists in DIR (repeatable)
+    #[arg(short = 'f', long, value_name = "DIR")]
+    pub find_links: Vec<String>,
+    /// Do not use the package index
+    #[arg(long)]
+    pub no_index: bool,
+    /// Base URL of the package index
+    #[arg(long, value_name = "URL")]
+    pub index_url: Option<String>,
+    /// Extra package index URL (repeatable)
+    #[arg(long, value_name = "URL")]
+    pub extra_index_url: Vec<String>,
+    /// Include pre-release versions
+    #[arg(long)]
+    pub pre: bool,
+    /// The tool that writes the lock: `uv` (uv pip compile) or `pip` (pip lock, pip 25.1 or
+    /// newer) [default: uv when found, else pip]
+    #[arg(long, value_enum, value_name = "TOOL")]
+    pub tool: Option<Resolver>,
+    /// Stream the locking tool's output
+    #[arg(short, long)]
+    pub verbose: bool,
 }
 
 /// Options of `pybundle completions`.

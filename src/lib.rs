@@ -6,6 +6,7 @@
 //!   format), [`output`] (the `-o` placeholders and the `--checksum` file), [`interrupt`]
 //!   (SIGINT/SIGTERM during a build);
 //! - [`config`]: the validated [`config::BuildPlan`], from the command line and `[tool.pybundle]`;
+//! - [`pylock`]: PEP 751 lock files and their markers, shared by `--lock` and `verify --lock`;
 //! - the stages of a build, each a function from one typed value to the next: [`python`]
 //!   (interpreter probe), [`resolve`] (pip or uv), [`install`] (wheels → staging trees),
 //!   [`entry`] (entry point checks), [`launch`]
@@ -32,6 +33,7 @@ pub mod layout;
 pub mod name;
 pub mod output;
 pub mod pack;
+pub mod pylock;
 pub mod python;
 pub mod resolve;
 pub mod ui;
@@ -45,14 +47,38 @@ use config::BuildPlan;
 
 /// Runs the command line `cli` and returns the process exit code.
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    if let Some(cli::Command::Lock(args)) = cli.command {
+        return lock(args, &cwd);
+    }
     if let Some(command) = cli.command {
         return commands::run(command);
     }
-    let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let plan = BuildPlan::from_args(cli.build, &cwd)?;
     ui::set_verbosity(plan.verbosity);
     let output = plan.output.display().to_string();
     interrupt::install().context("cannot install the handlers of SIGINT and SIGTERM")?;
     build::build(&plan).with_context(|| format!("cannot build `{output}`"))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `pybundle lock`: writes a `pylock.toml` for a target (see [`resolve::write_lock`]).
+fn lock(args: cli::LockArgs, cwd: &std::path::Path) -> Result<ExitCode> {
+    let plan = config::LockPlan::from_args(args, cwd)?;
+    let output = plan.output.display().to_string();
+    interrupt::install().context("cannot install the handlers of SIGINT and SIGTERM")?;
+    let interp = python::Interpreter::probe(&plan.python)?;
+    let tool = resolve::write_lock::write_lock(&interp, &plan)
+        .with_context(|| format!("cannot write the lock `{output}`"))?;
+    let written = pylock::LoadedLock::read(&plan.output)
+        .with_context(|| format!("the lock tool wrote `{output}`, which pybundle cannot read"))?;
+    ui::stage(&format!(
+        "wrote {output} ({}, by {}); build with `pybundle --lock {output}`",
+        ui::count(written.lock.packages.len(), "package"),
+        match tool {
+            resolve::write_lock::LockTool::Uv => "uv",
+            resolve::write_lock::LockTool::Pip => "pip lock",
+        }
+    ));
     Ok(ExitCode::SUCCESS)
 }

@@ -77,8 +77,13 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
     let dir = staging.path();
     let _on_signal = crate::interrupt::tree(dir);
 
-    let resolved = if plan.pip.has_requirements() {
-        let progress = ui::progress("resolve", resolver_message(plan.resolver), None);
+    let resolved = if plan.pip.has_requirements() || plan.lock.is_some() {
+        let message = if plan.lock.is_some() {
+            "fetching the locked wheels…"
+        } else {
+            resolver_message(plan.resolver)
+        };
+        let progress = ui::progress("resolve", message, None);
         let resolved = timings.record("resolve", || resolve_wheels(plan, &target, dir))?;
         progress.finish(&resolved_summary(&resolved));
         resolved
@@ -100,7 +105,8 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
     let info = entry.info();
     let output = naming::output_name(plan, template, &target, &installed, &analyzed, &info)?;
 
-    let (staged, jobs) = stage_sources(plan, &target, &installed, &analyzed, output, dir)?;
+    let (mut staged, jobs) = stage_sources(plan, &target, &installed, &analyzed, output, dir)?;
+    staged.lock = resolved.lock;
     let message = format!(
         "compiling {} modules with {}",
         jobs.jobs.len(),
@@ -136,6 +142,26 @@ fn resolver_message(resolver: Resolver) -> &'static str {
 fn resolve_wheels(plan: &BuildPlan, target: &Target, dir: &Path) -> Result<Resolved> {
     let wheel_dir = dir.join("wheels");
     fs_err::create_dir_all(&wheel_dir)?;
+    if let Some(request) = &plan.lock {
+        // The lock alone says what is installed: `--resolver` plays no part.
+        let lock_target = resolve::lock::LockTarget {
+            python: &target.pip_python,
+            interp: &target.interp,
+            cross: plan.target.as_ref(),
+        };
+        let (wheels, outcome) = resolve::lock::resolve(
+            &lock_target,
+            request,
+            &plan.pip,
+            &wheel_dir,
+            &dir.join("resolver"),
+            ui::is_verbose(),
+        )?;
+        return Ok(Resolved {
+            wheels,
+            lock: Some(outcome),
+        });
+    }
     let wheels = resolve::resolve(
         plan.resolver,
         &target.pip_python,
@@ -145,7 +171,7 @@ fn resolve_wheels(plan: &BuildPlan, target: &Target, dir: &Path) -> Result<Resol
         &dir.join("resolver"),
         ui::is_verbose(),
     )?;
-    Ok(Resolved { wheels })
+    Ok(Resolved { wheels, lock: None })
 }
 
 fn resolved_summary(resolved: &Resolved) -> String {
@@ -249,6 +275,8 @@ struct Staged {
     keys: Vec<Option<String>>,
     /// The output file, its placeholders filled but `{build_id}`.
     output: OutputName,
+    /// The lock the build installs (`--lock`), for the manifest.
+    lock: Option<resolve::lock::LockOutcome>,
 }
 
 /// Writes the run-time package into the staging directory, computes the cache keys of the
@@ -317,6 +345,7 @@ fn stage_sources(
             runtime,
             keys,
             output,
+            lock: None,
         },
         jobs,
     ))
@@ -423,6 +452,7 @@ fn pack_bundle(
         }
     };
     let mut runtime = staged.runtime;
+    let lock = staged.lock;
     for (path, disk) in &jobs.runtime {
         if let Some(source) = bytecode_of(disk) {
             runtime.push(Member {
@@ -479,6 +509,8 @@ fn pack_bundle(
         main: target.main_data(main, &python),
         python,
         runtime,
+        wheels: lock.as_ref().map(|l| l.wheels.clone()).unwrap_or_default(),
+        lock: lock.map(|l| l.info),
     };
     pack::pack(&mut placed, settings)
 }

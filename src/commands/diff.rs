@@ -197,6 +197,7 @@ mod tests {
                     size: 1,
                     sha256: format!("{n}{v}"),
                     unit: None,
+                    wheel: None,
                     license: None,
                     summary: None,
                     tags: vec![],
@@ -204,6 +205,7 @@ mod tests {
                 })
                 .collect(),
             commands: Default::default(),
+            lock: None,
             members: members
                 .iter()
                 .map(|(p, h)| {

@@ -60,6 +60,23 @@ pub fn info(path: &Path, json: bool) -> Result<()> {
             .unwrap_or_default()
     )?;
     writeln!(out, "shebang:      #!{}", p.shebang)?;
+    if let Some(lock) = &m.lock {
+        writeln!(out, "lock:         sha256 {}", lock.sha256)?;
+        let list = |names: &[String]| {
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            }
+        };
+        writeln!(
+            out,
+            "              extras: {}; groups: {}; local projects: {}",
+            list(&lock.extras),
+            list(&lock.groups),
+            list(&lock.projects)
+        )?;
+    }
     let extracted: Vec<_> = m
         .distributions
         .iter()
@@ -96,6 +113,13 @@ pub fn info(path: &Path, json: bool) -> Result<()> {
             Mode::Extract => "extract",
         };
         writeln!(out, "  {label:<width$}  {mode:<7}  {}", d.reason)?;
+        if let Some(wheel) = &d.wheel {
+            writeln!(
+                out,
+                "  {:<width$}  {:<7}  wheel {} sha256 {}",
+                "", "", wheel.file, wheel.sha256
+            )?;
+        }
         if let Some(unit) = &d.unit {
             writeln!(
                 out,

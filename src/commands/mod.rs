@@ -31,11 +31,13 @@ pub fn run(command: Command) -> Result<ExitCode> {
             info::info(&args.file, args.json)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Verify(args) => Ok(if verify::verify(&args.file)? {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        }),
+        Command::Verify(args) => Ok(
+            if verify::verify(&args.file, args.lock.as_deref(), &args.python)? {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            },
+        ),
         Command::Extract(args) => {
             extract::run(&args.file, &args.root)?;
             Ok(ExitCode::SUCCESS)
@@ -59,6 +61,8 @@ pub fn run(command: Command) -> Result<ExitCode> {
                 Ok(ExitCode::from(2))
             }
         },
+        // Writes a lock (the write side): `crate::run` handles it before this point.
+        Command::Lock(_) => unreachable!("`pybundle lock` is run by `crate::run`"),
         Command::Completions(args) => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(args.shell, &mut cmd, "pybundle", &mut std::io::stdout());

@@ -135,6 +135,21 @@ pub struct BuildPlan {
     pub target: Option<CrossTarget>,
     /// Run-time defaults baked into the bundle (`--root`, `--inherit-path`, `-E`).
     pub runtime: RuntimeOptions,
+    /// `--lock`: build from a PEP 751 lock instead of resolving.
+    pub lock: Option<LockRequest>,
+}
+
+/// A build from a PEP 751 lock (`--lock`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LockRequest {
+    /// The `pylock.toml`, absolute.
+    pub path: PathBuf,
+    /// `--lock-extra`.
+    pub extras: Vec<String>,
+    /// `--lock-group`.
+    pub groups: Vec<String>,
+    /// `--lock-build-sdists`.
+    pub build_sdists: bool,
 }
 
 /// Run-time defaults baked into the generated `__main__.py`.
@@ -189,6 +204,18 @@ pub enum ConfigError {
     UvCrossTarget,
     #[error("invalid --root `{0}`: it must not be empty or contain a newline or NUL")]
     BadRoot(String),
+    #[error(
+        "with --lock, `{0}` cannot be a requirement: the lock alone says what is installed\nhint: give only local projects (`.`, `./app`, a wheel or sdist file) next to --lock; their dependencies must be in the lock"
+    )]
+    LockRequirement(String),
+    #[error(
+        "with --lock, {0} cannot be given: the lock alone says what is installed\nhint: drop it, or build without --lock"
+    )]
+    LockConflict(&'static str),
+    #[error(
+        "invalid lock file name `{0}`: PEP 751 names a lock `pylock.toml` or `pylock.NAME.toml`\nhint: e.g. `-o pylock.toml` or `-o pylock.py312.toml`"
+    )]
+    LockName(String),
 }
 
 /// Parses one `-E KEY=VALUE` (KEY: a portable environment variable name).
@@ -304,7 +331,27 @@ impl BuildPlan {
             pre: args.pre,
             extra_args: args.pip_args,
         };
-        if !pip.has_requirements() && site_packages.is_empty() {
+        let lock = match args.lock {
+            None => None,
+            Some(path) => {
+                if !pip.requirement_files.is_empty() {
+                    return Err(ConfigError::LockConflict("-r/--requirement"));
+                }
+                if !pip.constraint_files.is_empty() {
+                    return Err(ConfigError::LockConflict("--constraint"));
+                }
+                if let Some(req) = pip.requirements.iter().find(|r| !cwd.join(r).exists()) {
+                    return Err(ConfigError::LockRequirement(req.clone()));
+                }
+                Some(LockRequest {
+                    path: absolute(path, "--lock file")?,
+                    extras: args.lock_extra,
+                    groups: args.lock_group,
+                    build_sdists: args.lock_build_sdists,
+                })
+            }
+        };
+        if !pip.has_requirements() && site_packages.is_empty() && lock.is_none() {
             return Err(ConfigError::NothingToBundle);
         }
         let verbosity = if args.quiet {
@@ -345,7 +392,7 @@ impl BuildPlan {
             abis: args.abi,
         });
         let resolver = args.resolver.unwrap_or_default();
-        if resolver == Resolver::Uv && target.is_some() {
+        if resolver == Resolver::Uv && target.is_some() && lock.is_none() {
             return Err(ConfigError::UvCrossTarget);
         }
         Ok(BuildPlan {
@@ -365,11 +412,94 @@ impl BuildPlan {
             verbosity,
             runtime,
             target,
+            lock,
             overrides: Overrides {
                 extract: args.extract.iter().map(|n| normalize_name(n)).collect(),
                 zip_safe: args.zip_safe.iter().map(|n| normalize_name(n)).collect(),
                 extract_all: args.extract_all,
             },
+        })
+    }
+}
+
+/// A `pybundle lock` request: requirements in, a `pylock.toml` for a target out.
+#[derive(Debug, Clone)]
+pub struct LockPlan {
+    /// The lock to write, absolute.
+    pub output: PathBuf,
+    /// `--python`.
+    pub python: String,
+    /// What to lock, and the package sources.
+    pub pip: PipOptions,
+    /// `--python-version` and `--platform`, when given.
+    pub target: Option<CrossTarget>,
+    /// `-v`: stream the tool's output.
+    pub stream: bool,
+    /// `--tool`: `None` is uv when found, else pip.
+    pub tool: Option<Resolver>,
+}
+
+impl LockPlan {
+    /// Returns the plan for `args`, with relative paths resolved against `cwd`.
+    pub fn from_args(args: crate::cli::LockArgs, cwd: &Path) -> Result<LockPlan, ConfigError> {
+        let requirement_files = args
+            .requirement_files
+            .into_iter()
+            .map(|p| {
+                let path = cwd.join(p);
+                if path.exists() {
+                    Ok(path)
+                } else {
+                    Err(ConfigError::MissingPath {
+                        path,
+                        what: "requirements file",
+                    })
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let pip = PipOptions {
+            requirements: args.requirements,
+            requirement_files,
+            find_links: args.find_links,
+            no_index: args.no_index,
+            index_url: args.index_url,
+            extra_index_urls: args.extra_index_url,
+            pre: args.pre,
+            ..PipOptions::default()
+        };
+        if !pip.has_requirements() {
+            return Err(ConfigError::NothingToBundle);
+        }
+        let python_version = args
+            .python_version
+            .as_deref()
+            .map(|v| parse_python_version(v).ok_or_else(|| ConfigError::BadPythonVersion(v.into())))
+            .transpose()?;
+        let target = (python_version.is_some() || args.platform.is_some()).then(|| CrossTarget {
+            platforms: args.platform.into_iter().collect(),
+            python_version,
+            ..CrossTarget::default()
+        });
+        // PEP 751's file name rule, which uv enforces too.
+        let name = args
+            .output
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        let middle = name
+            .strip_prefix("pylock.")
+            .and_then(|n| n.strip_suffix(".toml"));
+        if name != "pylock.toml" && middle.is_none_or(|m| m.is_empty() || m.contains('.')) {
+            return Err(ConfigError::LockName(name));
+        }
+        Ok(LockPlan {
+            output: cwd.join(args.output),
+            python: args.python.unwrap_or_else(|| DEFAULT_PYTHON.to_string()),
+            pip,
+            target,
+            stream: args.verbose,
+            tool: args.tool,
         })
     }
 }

@@ -83,6 +83,14 @@ pub struct PybundleTable {
     pub env: Option<Vec<String>>,
     /// `--checksum`: write `<output>.sha256` next to the bundle.
     pub checksum: Option<bool>,
+    /// `--lock`: a PEP 751 `pylock.toml` to build from (relative to the pyproject.toml).
+    pub lock: Option<PathBuf>,
+    /// `--lock-extra`: extras of the lock to install.
+    pub lock_extra: Option<Vec<String>>,
+    /// `--lock-group`: dependency groups of the lock to install.
+    pub lock_group: Option<Vec<String>>,
+    /// `--lock-build-sdists`: build sdist-only locked packages.
+    pub lock_build_sdists: Option<bool>,
 }
 
 /// The parts of `pyproject.toml` pybundle reads.
@@ -298,6 +306,12 @@ fn merge(args: &mut BuildArgs, table: PybundleTable, base: &Path) {
     fill_vec(&mut args.zip_safe, table.zip_safe);
     args.extract_all |= table.extract_all.unwrap_or(false);
     args.checksum |= table.checksum.unwrap_or(false);
+    if args.lock.is_none() {
+        args.lock = table.lock.map(path);
+    }
+    fill_vec(&mut args.lock_extra, table.lock_extra);
+    fill_vec(&mut args.lock_group, table.lock_group);
+    args.lock_build_sdists |= table.lock_build_sdists.unwrap_or(false);
     if args.python_version.is_none() {
         args.python_version = table.python_version;
     }

@@ -80,6 +80,25 @@ pub struct Manifest {
     pub commands: BTreeMap<String, EntryInfo>,
     /// Every member of the bundle except this manifest: path → size and sha256.
     pub members: BTreeMap<String, MemberInfo>,
+    /// The lock the bundle was built from (`--lock`). Absent from the JSON otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock: Option<LockInfo>,
+}
+
+/// The PEP 751 lock a bundle was built from, with what its markers were evaluated for, so that
+/// `verify --lock` can select again from a lock file on any machine.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LockInfo {
+    /// sha256 of the lock file's bytes.
+    pub sha256: String,
+    /// The extras selected (`--lock-extra`).
+    pub extras: Vec<String>,
+    /// The dependency groups selected (`--lock-group`, else the lock's `default-groups`).
+    pub groups: Vec<String>,
+    /// The marker variables the lock's markers read, with the target's values.
+    pub environment: BTreeMap<String, String>,
+    /// The local projects bundled with the locked set (not in the lock).
+    pub projects: Vec<String>,
 }
 
 /// What the bundle runs when it starts.
@@ -255,6 +274,19 @@ pub struct DistInfo {
     /// For a distribution extracted in part: the package subtree that goes to disk.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit: Option<UnitInfo>,
+    /// The wheel it was installed from (bundles built from a lock). Absent from the JSON
+    /// otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wheel: Option<WheelInfo>,
+}
+
+/// The wheel file a distribution was installed from.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct WheelInfo {
+    /// Its file name.
+    pub file: String,
+    /// sha256 of the file.
+    pub sha256: String,
 }
 
 impl DistInfo {

@@ -19,8 +19,8 @@ use crate::fsutil::hex;
 use crate::install::InstalledDist;
 use crate::layout::placement::Placement;
 use crate::layout::{
-    self, DistInfo, EXTRACT_DIR, EntryInfo, MAIN_PATH, MANIFEST_PATH, Manifest, MemberInfo, Mode,
-    PythonInfo, SCHEMA_VERSION, SITE_PACKAGES, UnitInfo,
+    self, DistInfo, EXTRACT_DIR, EntryInfo, LockInfo, MAIN_PATH, MANIFEST_PATH, Manifest,
+    MemberInfo, Mode, PythonInfo, SCHEMA_VERSION, SITE_PACKAGES, UnitInfo, WheelInfo,
 };
 use crate::name::normalize_name;
 use writer::{EntryStyle, Member, Source};
@@ -145,6 +145,10 @@ pub struct PackSettings {
     pub main: MainData,
     /// The run-time package: (archive path, source file on disk or bytes), including bytecode.
     pub runtime: Vec<Member>,
+    /// The lock the bundle is built from (`--lock`), for the manifest.
+    pub lock: Option<LockInfo>,
+    /// The wheel each distribution came from, by normalized name (lock builds only).
+    pub wheels: BTreeMap<String, WheelInfo>,
 }
 
 /// The pack stage's output: what was written.
@@ -327,6 +331,10 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
                 summary: p.dist.summary.clone(),
                 tags: p.dist.tags.clone(),
                 top_level: p.dist.top_level.clone(),
+                wheel: settings
+                    .wheels
+                    .get(&crate::name::normalize_name(&p.dist.name))
+                    .cloned(),
                 unit: p.unit.as_ref().map(|u| UnitInfo {
                     dir: u.dir.clone(),
                     trigger: u.trigger.clone(),
@@ -439,6 +447,7 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
         distributions: dists,
         commands: settings.commands,
         members: listed,
+        lock: settings.lock,
     };
     let manifest_json =
         serde_json::to_vec_pretty(&manifest).context("cannot serialise the manifest")?;

@@ -198,6 +198,14 @@ fn target_tags(
     interp: &Interpreter,
     target: &CrossTarget,
 ) -> Result<BTreeSet<String>, ResolveError> {
+    Ok(ranked_target_tags(interp, target)?.into_iter().collect())
+}
+
+/// Returns the `python-abi-platform` tags pip accepts for `target`, best first.
+pub fn ranked_target_tags(
+    interp: &Interpreter,
+    target: &CrossTarget,
+) -> Result<Vec<String>, ResolveError> {
     let args = serde_json::json!({
         "platforms": target.platforms,
         "version": target.python_version.map(|(major, minor)| [major, minor]),

@@ -3,6 +3,9 @@
 Input (stdin, JSON, possibly empty: then nothing is done): {"cache": DIR or null, "dest": DIR, "packages": [[CANDIDATE, ...], ...]}
 where a CANDIDATE is {"filename": ..., "url": ... or null, "path": ... or null,
 "sha256": ... or null}: the wheels of one locked package that uv found compatible.
+Optional keys (builds from a lock, `--lock`): "tags": [TAG, ...] (the target's tags, best first,
+instead of this interpreter's) and "strict": true (a package none of whose wheels has a tag of
+the target is reported in "unusable" by its index, and nothing is fetched).
 
 For each package it picks the wheel pip would pick (the best-ranked tag of this interpreter),
 then puts it into DEST under its file name: a local file is hard-linked (or copied), a wheel
@@ -10,7 +13,7 @@ with a sha256 is taken from CACHE/<sha256> (downloaded there first when missing,
 and checked), a wheel without a hash is downloaded straight into DEST. Downloads run on a
 thread pool through urllib (which honours the proxy environment variables).
 
-Output (stdout, JSON): {"chosen": [FILENAME, ...], "downloaded": N, "bytes": N}.
+Output (stdout, JSON): {"chosen": [FILENAME, ...], "downloaded": N, "bytes": N, "unusable": [INDEX, ...]}.
 Errors: one line on stderr, exit status 1.
 """
 
@@ -143,6 +146,19 @@ def main():
     if not data:
         return
     job = json.loads(data)
+    if job.get("tags") is not None:
+        ranks = {t: i for i, t in enumerate(job["tags"])}
+    if job.get("strict"):
+        if ranks is None:
+            raise ValueError("cannot list this interpreter's wheel tags (no packaging module)")
+        unusable = [
+            i
+            for i, cands in enumerate(job["packages"])
+            if not any(t in ranks for c in cands for t in wheel_tags(c["filename"]))
+        ]
+        if unusable:
+            json.dump({"chosen": [], "downloaded": 0, "bytes": 0, "unusable": unusable}, sys.stdout)
+            return
     cache, dest = job.get("cache"), job["dest"]
     if cache is not None:
         os.makedirs(cache, exist_ok=True)

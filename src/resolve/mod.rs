@@ -4,7 +4,9 @@
 //! resolves with uv instead and fetches the same wheel files (see [`uv`]).
 
 pub mod cross;
+pub mod lock;
 pub mod uv;
+pub mod write_lock;
 
 use std::collections::VecDeque;
 use std::ffi::OsString;
@@ -92,6 +94,57 @@ pub enum ResolveError {
         requirement: String,
         project: String,
     },
+    #[error(transparent)]
+    Lock(#[from] crate::pylock::LockError),
+    #[error("the lock `{path}` cannot be used for the target ({target}):\n  {problems}")]
+    LockUnusable {
+        path: PathBuf,
+        target: String,
+        problems: String,
+    },
+    #[error(
+        "the lock gives no sha256 for `{file}` of `{package}`\nhint: write the lock with hashes (uv, `pip lock` and pex do); pybundle installs only files it can check"
+    )]
+    LockNoHash { package: String, file: String },
+    #[error(
+        "`{package}` has no wheel in the lock, only {what}{}",
+        if *cross {
+            "\nhint: a cross-target build cannot build from source; lock a version that has a wheel for the target"
+        } else {
+            "\nhint: pass --lock-build-sdists to build it with `pip wheel --no-deps`, or lock a version that has a wheel"
+        }
+    )]
+    LockNoWheelFile {
+        package: String,
+        what: String,
+        cross: bool,
+    },
+    #[error(
+        "`{package}` has no wheel for the target ({target}); the lock has: {files}\nhint: lock for this target (e.g. `pybundle lock --python-version X.Y --platform TAG`), or build for a target the lock covers"
+    )]
+    LockNoWheel {
+        package: String,
+        files: String,
+        target: String,
+    },
+    #[error(
+        "the file `{file}` of `{package}` (from `{from}`) does not match the lock: sha256 {actual}, expected {expected}\nhint: the file changed since the lock was written; restore it, or lock again"
+    )]
+    LockHashMismatch {
+        package: String,
+        file: String,
+        from: String,
+        expected: String,
+        actual: String,
+    },
+    #[error(
+        "uv has no --python-platform for the platform tag `{tag}`\nhint: give a manylinux, musllinux, linux, macosx or win tag"
+    )]
+    NoUvPlatform { tag: String },
+    #[error(
+        "`pip lock` locks for the interpreter that runs it only: it has no --platform or --python-version\nhint: install uv (`python -m pip install uv`) for a cross-target lock, or pass --python with an interpreter of the target"
+    )]
+    PipLockCross,
     #[error("cannot read the wheelhouse `{path}`: {source}")]
     Wheelhouse {
         path: PathBuf,
@@ -159,6 +212,8 @@ pub fn pip_command(
 pub struct Resolved {
     /// Wheel files in the staging wheelhouse, sorted by file name.
     pub wheels: Vec<PathBuf>,
+    /// For a build from a lock (`--lock`): what the manifest records.
+    pub lock: Option<lock::LockOutcome>,
 }
 
 impl Resolved {

@@ -360,6 +360,10 @@ fn percent_decode(text: &str) -> String {
 #[derive(Debug, Deserialize)]
 struct Fetched {
     chosen: Vec<String>,
+    /// With `strict`: the packages (indexes into the plan's wheels) without a wheel for the
+    /// target; nothing was fetched then.
+    #[serde(default)]
+    unusable: Vec<usize>,
 }
 
 /// Resolves `options` with uv for `interp` and fills `wheel_dir`; `work_dir` holds the lock.
@@ -413,13 +417,13 @@ pub fn resolve(
 
 /// `fetch.py`, started before uv runs so that the interpreter's start-up and its tag list
 /// overlap with the resolution; it waits for its job on stdin. Dropped unused, it is stopped.
-struct Fetcher {
+pub(super) struct Fetcher {
     child: Option<Child>,
     _on_signal: crate::interrupt::Guard,
 }
 
 impl Fetcher {
-    fn spawn(interp: &Interpreter) -> Result<Fetcher, ResolveError> {
+    pub(super) fn spawn(interp: &Interpreter) -> Result<Fetcher, ResolveError> {
         let child = crate::interrupt::own_group(&mut Command::new(&interp.executable))
             .args(["-I", "-c", FETCH_SCRIPT])
             .stdin(Stdio::piped())
@@ -438,7 +442,20 @@ impl Fetcher {
 
     /// Puts the chosen wheels of `plan` into `wheel_dir`, then checks each against the lock's
     /// sha256.
-    fn run(mut self, plan: &Plan, wheel_dir: &Path) -> Result<(), ResolveError> {
+    fn run(self, plan: &Plan, wheel_dir: &Path) -> Result<(), ResolveError> {
+        self.run_with(plan, wheel_dir, None, false).map(|_| ())
+    }
+
+    /// Like `run`, choosing by `tags` (the target's, best first) instead of the interpreter's;
+    /// with `strict`, returns the packages (indexes into `plan.wheels`) that have no wheel with
+    /// one of those tags, and then fetches nothing.
+    pub(super) fn run_with(
+        mut self,
+        plan: &Plan,
+        wheel_dir: &Path,
+        tags: Option<&[String]>,
+        strict: bool,
+    ) -> Result<Vec<usize>, ResolveError> {
         let spawn = |source| ResolveError::ToolSpawn {
             tool: "python",
             source,
@@ -453,6 +470,8 @@ impl Fetcher {
                     "cache": wheel_cache_dir(),
                     "dest": wheel_dir,
                     "packages": plan.wheels,
+                    "tags": tags,
+                    "strict": strict,
                 });
                 stdin.write_all(job.to_string().as_bytes()).map_err(spawn)?;
             }
@@ -465,7 +484,7 @@ impl Fetcher {
             });
         }
         if plan.wheels.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         check_fetched(&output.stdout, plan, wheel_dir)
     }
@@ -480,12 +499,16 @@ impl Drop for Fetcher {
     }
 }
 
-/// Checks every wheel `fetch.py` reports (its JSON `answer`) against the lock's sha256.
-fn check_fetched(answer: &[u8], plan: &Plan, wheel_dir: &Path) -> Result<(), ResolveError> {
+/// Checks every wheel `fetch.py` reports (its JSON `answer`) against the lock's sha256; returns
+/// the packages it found no wheel for (strict mode).
+fn check_fetched(answer: &[u8], plan: &Plan, wheel_dir: &Path) -> Result<Vec<usize>, ResolveError> {
     let fetched: Fetched =
         serde_json::from_slice(answer).map_err(|err| ResolveError::FetchFailed {
             message: format!("unreadable answer from the fetcher: {err}"),
         })?;
+    if !fetched.unusable.is_empty() {
+        return Ok(fetched.unusable);
+    }
     let expected: BTreeMap<&str, Option<&str>> = plan
         .wheels
         .iter()
@@ -514,7 +537,8 @@ fn check_fetched(answer: &[u8], plan: &Plan, wheel_dir: &Path) -> Result<(), Res
                 actual,
             })
         }
-    })
+    })?;
+    Ok(Vec::new())
 }
 
 /// Builds the packages uv found no wheel for with `pip wheel --no-deps`.

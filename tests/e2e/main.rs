@@ -20,4 +20,5 @@ mod doc_tools;
 mod first_start;
 mod launch;
 mod libraries;
+mod lock;
 mod servers;

@@ -9,7 +9,7 @@ fn help_texts() {
     let ctx = TestContext::new();
     let out = run_ok(ctx.pybundle().arg("--help"));
     insta::assert_snapshot!("help", stdout(&out));
-    for sub in ["info", "verify", "extract", "cache", "diff"] {
+    for sub in ["info", "verify", "extract", "cache", "diff", "lock"] {
         let out = run_ok(ctx.pybundle().args([sub, "--help"]));
         insta::assert_snapshot!(format!("help_{sub}"), stdout(&out));
     }

@@ -39,6 +39,7 @@ mod inspect;
 mod install;
 mod interrupted;
 mod launch;
+mod lock;
 mod output;
 mod python;
 mod readers;
