@@ -204,6 +204,18 @@ pub struct BuildArgs {
     #[arg(long, help_heading = "Run time")]
     pub inherit_path: bool,
 
+    /// Run in a virtual environment that the bundle builds in its cache on its first start
+    ///
+    /// Every distribution is installed as pip would install it (`share/`, `bin/` under
+    /// `sys.prefix`), and every start executes the environment's python. Chosen without the flag
+    /// when a distribution installs data that is read through `sys.prefix` (`share/jupyter`).
+    #[arg(long, overrides_with = "no_venv", help_heading = "Run time")]
+    pub venv: bool,
+
+    /// Never build a --venv bundle, even when the analysis would choose one
+    #[arg(long, overrides_with = "venv", help_heading = "Run time")]
+    pub no_venv: bool,
+
     /// Default environment variable for the app, set unless already set (repeatable)
     #[arg(
         short = 'E',

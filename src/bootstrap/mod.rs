@@ -54,6 +54,17 @@ pub const RUNTIME_FILES: &[(&str, &str)] = &[
     ("_pybundle/_zip.py", include_str!("_pybundle/_zip.py")),
 ];
 
+/// The run-time files only a `--venv` bundle carries (so that every other bundle stays as it
+/// was): the start that builds and executes its environment.
+pub const VENV_RUNTIME_FILES: &[(&str, &str)] =
+    &[("_pybundle/_venv.py", include_str!("_pybundle/_venv.py"))];
+
+/// Returns the run-time files of a bundle, with [`VENV_RUNTIME_FILES`] when `venv`.
+pub fn runtime_files(venv: bool) -> Vec<(&'static str, &'static str)> {
+    let extra = if venv { VENV_RUNTIME_FILES } else { &[] };
+    RUNTIME_FILES.iter().chain(extra).copied().collect()
+}
+
 /// An `ENTRY` literal of `__main__.py`: `(kind, module or archive dir, attr or script path)`.
 pub type EntryLiteral = (String, Option<String>, Option<String>);
 
@@ -102,6 +113,9 @@ pub struct MainData {
     pub root: Option<String>,
     /// Keep the host's site-packages on sys.path.
     pub inherit_path: bool,
+    /// For a `--venv` bundle, the build half of its environment's key: `__main__.py` gets a
+    /// `VENV` literal and the start executes the environment's python (`_pybundle._venv`).
+    pub venv: Option<String>,
 }
 
 /// One distribution that runs from the extraction cache (an `EXTRACT` item of `__main__.py`).
@@ -219,6 +233,10 @@ pub fn render_main(data: &MainData) -> String {
             })
             .collect();
         format!("COMMANDS = {}\n", py_tuple(&items))
+    };
+    let commands = match &data.venv {
+        Some(key) => format!("{commands}VENV = {}\n", py_str(key)),
+        None => commands,
     };
     let env: Vec<String> = data
         .env
@@ -343,12 +361,24 @@ mod tests {
             })
             .collect();
         on_disk.sort();
-        let mut embedded: Vec<String> = RUNTIME_FILES
+        let mut embedded: Vec<String> = runtime_files(true)
             .iter()
             .map(|(p, _)| (*p).to_string())
             .collect();
         embedded.sort();
         assert_eq!(on_disk, embedded);
+    }
+
+    /// `_venv.py` names the environments' directory and `venv.json` as the Rust side does.
+    #[test]
+    fn the_venv_module_shares_the_format() {
+        let text = include_str!("_pybundle/_venv.py");
+        for (name, value) in [
+            ("VENVS_DIR", crate::layout::venv::VENVS_DIR),
+            ("VENV_INFO", crate::layout::venv::VENV_INFO_PATH),
+        ] {
+            assert!(text.contains(&format!("\n{name} = \"{value}\"\n")), "{name}");
+        }
     }
 
     #[test]
@@ -388,6 +418,7 @@ mod tests {
             root: Some("/opt/app cache".into()),
             inherit_path: true,
             commands: vec![],
+            venv: None,
         };
         let text = render_main(&data);
         let expected = "BUILD_ID = \"abc\"\n\

@@ -15,6 +15,7 @@
 mod naming;
 mod scripts;
 mod target;
+mod venv;
 
 pub use target::Target;
 
@@ -93,14 +94,19 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
     let mut installed = check_installed(installed)?;
 
     let entry = scripts::prepare(plan, &mut installed.dists)?;
-    let analyzed = timings.record("analyze", || {
-        entry.analyze(&installed.dists, &plan.overrides)
-    })?;
+    let why_venv = venv::choose(plan, &installed);
+    let overrides = venv::overrides(&plan.overrides, why_venv.as_deref());
+    let mut analyzed = timings.record("analyze", || entry.analyze(&installed.dists, &overrides))?;
+    venv::relabel(&mut analyzed, why_venv.as_deref());
+    if let Some(why) = &why_venv {
+        ui::stage(&venv::summary(why));
+    }
     report_analysis(&installed, &analyzed);
     let info = entry.info();
     let output = naming::output_name(plan, template, &target, &installed, &analyzed, &info)?;
 
-    let (staged, jobs) = stage_sources(plan, &target, &installed, &analyzed, output, dir)?;
+    let (staged, jobs) =
+        stage_sources(plan, &target, &installed, &analyzed, output, dir, why_venv)?;
     let message = format!(
         "compiling {} modules with {}",
         jobs.jobs.len(),
@@ -249,6 +255,8 @@ struct Staged {
     keys: Vec<Option<String>>,
     /// The output file, its placeholders filled but `{build_id}`.
     output: OutputName,
+    /// For a `--venv` bundle, why.
+    venv: Option<String>,
 }
 
 /// Writes the run-time package into the staging directory, computes the cache keys of the
@@ -260,6 +268,7 @@ fn stage_sources(
     analyzed: &Analyzed,
     output: OutputName,
     dir: &Path,
+    venv: Option<String>,
 ) -> Result<(Staged, bytecode::Plan)> {
     // `{build_id}` stays as written: the id hashes this bytecode, which records the name.
     let bundle_name = output
@@ -268,7 +277,8 @@ fn stage_sources(
         .map_or_else(|| "bundle".into(), |n| n.to_string_lossy().into_owned());
     let runtime_dir = dir.join("runtime");
     let mut runtime: Vec<Member> = Vec::new();
-    for (path, source) in bootstrap::RUNTIME_FILES {
+    let runtime_files = bootstrap::runtime_files(venv.is_some());
+    for (path, source) in &runtime_files {
         let disk = runtime_dir.join(path);
         fs_err::create_dir_all(disk.parent().expect("runtime paths have a parent"))?;
         fs_err::write(&disk, source)?;
@@ -303,7 +313,7 @@ fn stage_sources(
             placement,
         });
     }
-    let runtime_paths: Vec<&str> = bootstrap::RUNTIME_FILES.iter().map(|(p, _)| *p).collect();
+    let runtime_paths: Vec<&str> = runtime_files.iter().map(|(p, _)| *p).collect();
     let jobs = bytecode::plan(
         &runtime_paths,
         &runtime_dir,
@@ -317,6 +327,7 @@ fn stage_sources(
             runtime,
             keys,
             output,
+            venv,
         },
         jobs,
     ))
@@ -479,6 +490,7 @@ fn pack_bundle(
         main: target.main_data(main, &python),
         python,
         runtime,
+        venv: staged.venv,
     };
     pack::pack(&mut placed, settings)
 }

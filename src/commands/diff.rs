@@ -204,6 +204,7 @@ mod tests {
                 })
                 .collect(),
             commands: Default::default(),
+            venv: None,
             members: members
                 .iter()
                 .map(|(p, h)| {

@@ -60,6 +60,12 @@ pub fn info(path: &Path, json: bool) -> Result<()> {
             .unwrap_or_default()
     )?;
     writeln!(out, "shebang:      #!{}", p.shebang)?;
+    if let Some(why) = &m.venv {
+        writeln!(
+            out,
+            "venv:         a virtual environment, built in the cache on the first start ({why}); `pybundle venv` writes it to a directory"
+        )?;
+    }
     let extracted: Vec<_> = m
         .distributions
         .iter()

@@ -164,6 +164,7 @@ pub fn scan_site_packages(dir: &Path) -> Result<Vec<InstalledDist>, InstallError
             license: meta.license,
             summary: meta.summary,
             top_level,
+            prefix_files: Vec::new(),
         });
     }
 
@@ -186,6 +187,7 @@ pub fn scan_site_packages(dir: &Path) -> Result<Vec<InstalledDist>, InstallError
             license: None,
             summary: None,
             top_level: derive_top_level(unclaimed.iter().map(String::as_str)),
+            prefix_files: Vec::new(),
             files: unclaimed,
         });
     }
