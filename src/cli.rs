@@ -40,6 +40,8 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Extract a bundle's native distributions into a cache root (to pre-seed an image)
     Extract(ExtractArgs),
+    /// Write a --venv bundle's virtual environment to a directory (runs as `DIR/bin/<script>`)
+    Venv(VenvArgs),
     /// List, prune or clean the run-time extraction cache
     #[command(subcommand)]
     Cache(CacheCommand),
@@ -303,6 +305,25 @@ pub struct ExtractArgs {
     /// The cache root to fill (`<DIR>/v1/dists/<key>/`)
     #[arg(long, value_name = "DIR")]
     pub root: PathBuf,
+    /// For a --venv bundle: the interpreter its environment links to, as the bundle will be
+    /// started [default: the bundle's shebang]
+    #[arg(long, value_name = "PATH")]
+    pub python: Option<PathBuf>,
+}
+
+/// Options of `pybundle venv`.
+#[derive(Debug, Args)]
+pub struct VenvArgs {
+    /// The --venv bundle
+    pub file: PathBuf,
+    /// The directory to create (it must not exist, or be empty)
+    pub dir: PathBuf,
+    /// Also write the bytecode the bundle carries (`__pycache__/*.pyc`)
+    #[arg(long)]
+    pub compile: bool,
+    /// The interpreter the environment links to [default: the bundle's shebang]
+    #[arg(long, value_name = "PATH")]
+    pub python: Option<PathBuf>,
 }
 
 /// `pybundle cache …`.

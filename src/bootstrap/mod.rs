@@ -377,7 +377,10 @@ mod tests {
             ("VENVS_DIR", crate::layout::venv::VENVS_DIR),
             ("VENV_INFO", crate::layout::venv::VENV_INFO_PATH),
         ] {
-            assert!(text.contains(&format!("\n{name} = \"{value}\"\n")), "{name}");
+            assert!(
+                text.contains(&format!("\n{name} = \"{value}\"\n")),
+                "{name}"
+            );
         }
     }
 
