@@ -16,6 +16,7 @@ mod cross;
 mod dev_tools;
 mod doc_tools;
 mod first_start;
+mod jupyter;
 mod launch;
 mod libraries;
 mod servers;
