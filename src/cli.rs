@@ -38,7 +38,7 @@ pub enum Command {
     Info(InfoArgs),
     /// Check every member of a bundle against the hashes in its manifest
     Verify(VerifyArgs),
-    /// Extract a bundle's native distributions into a cache root (to pre-seed an image)
+    /// Extract a bundle's native distributions, or build a --venv bundle's environment, into a cache root (to pre-seed an image)
     Extract(ExtractArgs),
     /// Write a --venv bundle's virtual environment to a directory (runs as `DIR/bin/<script>`)
     Venv(VenvArgs),

@@ -31,7 +31,13 @@ fn nbconvert_writes_html_from_a_first_start() {
         .pybundle()
         .arg("--python")
         .arg(&case.python)
-        .args(["-o", "nbconvert.pyz", "-c", "jupyter-nbconvert", "nbconvert"])
+        .args([
+            "-o",
+            "nbconvert.pyz",
+            "-c",
+            "jupyter-nbconvert",
+            "nbconvert",
+        ])
         .output()
         .expect("pybundle runs");
     assert!(out.status.success(), "{}", describe(&out));
@@ -51,7 +57,10 @@ fn nbconvert_writes_html_from_a_first_start() {
         assert!(out.status.success(), "{start} start: {}", describe(&out));
         let text = std::fs::read_to_string(&html).expect("nb.html written");
         assert!(text.contains("Hello from a bundle"), "{start} start");
-        assert!(text.contains("<!DOCTYPE html>"), "{start} start: the lab template");
+        assert!(
+            text.contains("<!DOCTYPE html>"),
+            "{start} start: the lab template"
+        );
         let venvs = slim.home.join(".cache/pybundle/v1/venvs");
         let envs: Vec<_> = std::fs::read_dir(&venvs).expect("venvs").collect();
         assert_eq!(envs.len(), 1, "{start} start: one environment");
