@@ -112,3 +112,18 @@ class CommandTest(unittest.TestCase):
             self.assertNotEqual(venv.key({"VENV": "app-0123456789abcdef"}), a)
         finally:
             sys.executable = exe
+
+
+class OptionsTest(unittest.TestCase):
+    def test_interpreter_options_travel_to_the_environment(self):
+        program = ("import sys; sys.path.insert(0, %r); import _pybundle._venv as v; print(v.options())"
+                   % os.path.dirname(BOOTSTRAP))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+        p = subprocess.run([sys.executable, "-X", "utf8", "-u", "-W", "error::DeprecationWarning",
+                            "-O", "-c", program], stdout=subprocess.PIPE, universal_newlines=True,
+                           env=env)
+        self.assertEqual(p.stdout.strip(), repr(["-O", "-u", "-W", "error::DeprecationWarning",
+                                                 "-X", "utf8"]))
+        p = subprocess.run([sys.executable, "-c", program], stdout=subprocess.PIPE,
+                           universal_newlines=True, env=dict(env, PYTHONUNBUFFERED="1"))
+        self.assertEqual(p.stdout.strip(), "[]")

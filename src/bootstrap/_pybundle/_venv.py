@@ -337,7 +337,7 @@ def _record(site, dest, ver, dist_info, installed, extra, write, listing):
 # --------------------------------------------------------------------------------------------
 _FUNCTION = (
     "import sys\n"
-    "if not getattr(sys.flags, 'safe_path', False):\n"
+    "if sys.path and sys.path[0] == '':\n"
     "    del sys.path[0]\n"
     "sys.argv[:2] = sys.argv[1:2]\n"
     "import importlib\n"
@@ -348,6 +348,34 @@ _FUNCTION = (
 )
 
 
+def options():
+    """The interpreter options this process was started with (``python -X utf8 -u app.pyz``),
+    for the environment's python; those that variables set (``PYTHONUNBUFFERED``...) travel
+    with the environment anyway."""
+    f, env, out = sys.flags, os.environ, []
+    if f.isolated:
+        out.append("-I")
+    elif f.ignore_environment:
+        out.append("-E")
+    if f.no_user_site and not f.isolated:
+        out.append("-s")
+    if f.optimize and (f.ignore_environment or not env.get("PYTHONOPTIMIZE")):
+        out.append("-" + "O" * f.optimize)
+    if f.dont_write_bytecode and (f.ignore_environment or not env.get("PYTHONDONTWRITEBYTECODE")):
+        out.append("-B")
+    unbuffered = getattr(sys.__stdout__, "write_through", False)  # -u leaves no flag
+    if unbuffered and (f.ignore_environment or not env.get("PYTHONUNBUFFERED")):
+        out.append("-u")
+    if f.bytes_warning:
+        out.append("-" + "b" * f.bytes_warning)
+    if f.ignore_environment or not env.get("PYTHONWARNINGS"):
+        for w in sys.warnoptions:
+            out.extend(("-W", w))
+    for k, v in getattr(sys, "_xoptions", {}).items():
+        out.extend(("-X", k if v is True else "%s=%s" % (k, v)))
+    return out
+
+
 def command(g, env):
     """The argv that runs the bundle's entry in the environment ``env``."""
     from . import _resolve_entry
@@ -355,14 +383,16 @@ def command(g, env):
     kind, name, attr = _resolve_entry(g)
     py = os.path.join(env, "bin", "python")
     args = sys.argv[1:]
+    if kind in ("executable", "wrapper"):
+        return kind, [os.path.join(env, "bin", attr.rsplit("/", 1)[-1])] + args
+    py = [py] + options()
     if kind == "function":
-        return kind, [py, "-c", _FUNCTION % (name, attr), sys.argv[0]] + args
+        return kind, py + ["-c", _FUNCTION % (name, attr), sys.argv[0]] + args
     if kind == "module":
-        return kind, [py, "-m", name] + args
-    if kind in ("script", "executable", "wrapper"):
-        script = os.path.join(env, "bin", attr.rsplit("/", 1)[-1])
-        return kind, ([py, script] if kind == "script" else [script]) + args
-    return "interpreter", [py] + args
+        return kind, py + ["-m", name] + args
+    if kind == "script":
+        return kind, py + [os.path.join(env, "bin", attr.rsplit("/", 1)[-1])] + args
+    return "interpreter", py + args
 
 
 def _exec(g, env):
