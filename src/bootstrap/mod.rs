@@ -234,9 +234,13 @@ pub fn render_main(data: &MainData) -> String {
             .collect();
         format!("COMMANDS = {}\n", py_tuple(&items))
     };
-    let commands = match &data.venv {
-        Some(key) => format!("{commands}VENV = {}\n", py_str(key)),
-        None => commands,
+    // A venv bundle's start is `_venv.main` (the module ships only in those bundles).
+    let (commands, package) = match &data.venv {
+        Some(key) => (
+            format!("{commands}VENV = {}\n", py_str(key)),
+            "_pybundle._venv",
+        ),
+        None => (commands, "_pybundle"),
     };
     let env: Vec<String> = data
         .env
@@ -258,8 +262,8 @@ pub fn render_main(data: &MainData) -> String {
          ROOT = {root}\n\
          INHERIT_PATH = {inherit}\n\
          {commands}\
-         import _pybundle\n\
-         _pybundle.main(globals())\n",
+         import {package}\n\
+         {package}.main(globals())\n",
         version = env!("CARGO_PKG_VERSION"),
         build_id = py_str(&data.build_id),
         kind = py_str(kind),
@@ -283,6 +287,7 @@ pub fn render_main(data: &MainData) -> String {
         root = py_opt(data.root.as_deref()),
         inherit = py_bool(data.inherit_path),
         commands = commands,
+        package = package,
     )
 }
 
@@ -367,6 +372,23 @@ mod tests {
             .collect();
         embedded.sort();
         assert_eq!(on_disk, embedded);
+    }
+
+    /// A venv bundle's `__main__.py` names its environment and starts through `_venv`.
+    #[test]
+    fn venv_bundles_start_through_the_venv_module() {
+        let data = MainData {
+            entry: ("module".into(), Some("tool".into()), None),
+            venv: Some("app-0123456789abcdef".into()),
+            ..MainData::default()
+        };
+        let text = render_main(&data);
+        assert!(
+            text.ends_with(
+                "VENV = \"app-0123456789abcdef\"\nimport _pybundle._venv\n_pybundle._venv.main(globals())\n"
+            ),
+            "{text}"
+        );
     }
 
     /// `_venv.py` names the environments' directory and `venv.json` as the Rust side does.

@@ -144,3 +144,45 @@ fn papermill_executes_a_notebook_through_ipykernel() {
         assert!(text.contains("answer 42 False"), "{start} start: {text}");
     }
 }
+
+#[test]
+fn jupyterlab_serves_lab_and_its_static_assets() {
+    let Some(mut case) = Case::new(
+        34,
+        "jupyterlab",
+        "`-c jupyter-lab` (chosen `--venv`: assets under `share/jupyter/lab`): `/lab` names JupyterLab and a static asset of `share/jupyter/lab/static` returns 200, first start on an empty cache, then again",
+    ) else {
+        return;
+    };
+    let bundle = case.bundle("lab.pyz", &["-c", "jupyter-lab", "jupyterlab"]);
+    let slim = case.slim(&bundle);
+    for start in ["first", "second"] {
+        let port = free_port();
+        let port_arg = format!("--port={port}");
+        let mut server = slim.serve(&[
+            &port_arg,
+            "--ip=127.0.0.1",
+            "--no-browser",
+            "--allow-root",
+            "--IdentityProvider.token=e2e-token",
+        ]);
+        let page = server.get(port, "/lab?token=e2e-token", FIRST_ANSWER);
+        server.assert_served(&page, "JupyterLab");
+        // The page loads the lab's bundle from `share/jupyter/lab/static`, served by the
+        // environment's prefix.
+        let at = page
+            .find("/static/lab/")
+            .unwrap_or_else(|| panic!("{start} start: no static asset in the page\n{page}"));
+        let asset: String = page[at..]
+            .chars()
+            .take_while(|c| !matches!(c, '"' | '\'' | '?' | ' ' | '<' | '>'))
+            .collect();
+        let response = server.get(port, &asset, FIRST_ANSWER);
+        assert!(
+            response.starts_with("HTTP/1.1 200") || response.starts_with("HTTP/1.0 200"),
+            "{start} start: {asset}\n{}",
+            response.lines().next().unwrap_or_default()
+        );
+        server.stop();
+    }
+}

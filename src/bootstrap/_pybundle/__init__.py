@@ -497,10 +497,6 @@ def main(g):
         os.environ.setdefault(k, v)
 
     _check_python(g.get("PYTHON"), archive)
-    if g.get("VENV"):  # a --venv bundle: its environment's python runs the entry
-        from . import _venv
-
-        _venv.run(g, archive)
     from . import _importer
 
     fd = _importer.guard_zip(archive)

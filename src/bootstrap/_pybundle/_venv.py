@@ -1,8 +1,8 @@
 """A ``--venv`` bundle's start: find (or build, on the first start) its virtual environment in the
 cache, then execute the environment's python on the entry point, in place of this process.
 
-Imported only by bundles whose ``__main__.py`` has ``VENV`` (docs/DESIGN.md, "Virtual
-environments"). Every other start never imports it.
+The ``__main__.py`` of such a bundle (it has ``VENV``) calls :func:`main` here instead of
+``_pybundle.main`` (docs/DESIGN.md, "Virtual environments"); no other bundle carries this module.
 """
 # Comments, not docstrings, below: a warm start of a venv bundle unmarshals this module.
 #
@@ -65,6 +65,22 @@ def _find(root, k, uid, readonly):
 
             _errors.unsafe_dir(d, st, uid, readonly)
     return env
+
+
+def main(g):
+    # What `_pybundle.main` does first (environment defaults, the interpreter check), then `run`.
+    from . import _T0, _check_python, _verbose
+
+    if _verbose():
+        import time
+
+        _T0[0] = time.perf_counter()
+    g.pop("_pybundle", None)
+    archive = g["__loader__"].archive
+    for k, v in g.get("ENV") or ():
+        os.environ.setdefault(k, v)
+    _check_python(g.get("PYTHON"), archive)
+    run(g, archive)
 
 
 def run(g, archive):
