@@ -263,11 +263,13 @@ def build(archive, dest, final, compile_):
             listing.append(("/".join(parts), len(data)))
             return True
 
-        for d in info["dists"]:
+        dists = info["dists"]
+        installed = [{} for _ in dists]  # per dist: inner path -> (path in dest, new hash)
+        jobs, total_bytes = [], 0
+        for i, d in enumerate(dists):
             name = _zip.inner_name(d["key"])
             if name not in toc:
                 damaged(archive, "missing member %s" % name)
-            installed = {}  # inner path -> (path relative to dest, new RECORD hash or None)
             count = total = 0
             for rel, entry, mode in _zip.inner_members(fd, archive, name, toc[name]):
                 if rel.endswith("/"):
@@ -286,16 +288,24 @@ def build(archive, dest, final, compile_):
                     parts = ["bin"] + parts[1:]
                 elif scheme == "headers":
                     parts = ["include", "site", ver] + parts[1:]
+                jobs.append((i, rel, name, entry, mode, parts, scheme))
+            if (count, total) != (d["files"], d["size"]):
+                damaged(archive, "%s holds %d files / %d bytes, expected %d / %d"
+                        % (name, count, total, d["files"], d["size"]))
+            total_bytes += total
+
+        def work(part):
+            for i, rel, name, entry, mode, parts, scheme in part:
                 data = _zip.read(fd, archive, name, entry)
                 new_hash = None
                 if scheme == "scripts" and data.startswith(b"#!python"):
                     data = head + data.split(b"\n", 1)[1] if b"\n" in data else head
                     new_hash = "%s,%d" % (_digest(data), len(data))
                 if write(parts, data, mode):
-                    installed[rel] = ("/".join(parts), new_hash)
-            if (count, total) != (d["files"], d["size"]):
-                damaged(archive, "%s holds %d files / %d bytes, expected %d / %d"
-                        % (name, count, total, d["files"], d["size"]))
+                    installed[i][rel] = ("/".join(parts), new_hash)
+
+        _in_two_threads(work, jobs, total_bytes)
+        for i, d in enumerate(dists):
             extra = []
             for script, module, attr in d["scripts"]:
                 data = console_script(head, module, attr)
@@ -305,13 +315,41 @@ def build(archive, dest, final, compile_):
                 write(["bin", script], data, 0o755)
                 extra.append(("bin/" + script, "%s,%d" % (_digest(data), len(data))))
             if d["dist_info"]:
-                _record(site, dest, ver, d["dist_info"], installed, extra, write, listing)
+                _record(site, dest, ver, d["dist_info"], installed[i], extra, write, listing)
         listing.sort()
         with open(os.path.join(dest, MARKER), "w", encoding="utf-8") as f:
             f.write(_extract.marker_text(listing))
         return len(listing)
     finally:
         os.close(fd)
+
+
+def _in_two_threads(work, jobs, total_bytes):
+    # As extraction does (`_extract`): zlib and file writes release the GIL, so two threads
+    # share the work when there is enough of it; each member costs its size plus a file's.
+    if total_bytes < (4 << 20) or len(jobs) < 2:
+        work(jobs)
+        return
+    import threading
+
+    parts, loads, errors = ([], []), [0, 0], []
+    for job in sorted(jobs, key=lambda j: -j[3][3]):
+        k = 0 if loads[0] <= loads[1] else 1
+        parts[k].append(job)
+        loads[k] += job[3][3] + (64 << 10)
+
+    def run(part):
+        try:
+            work(part)
+        except BaseException as e:  # re-raised in the main thread
+            errors.append(e)
+
+    t = threading.Thread(target=run, args=(parts[1],))
+    t.start()
+    run(parts[0])
+    t.join()
+    if errors:
+        raise errors[0]
 
 
 def _record(site, dest, ver, dist_info, installed, extra, write, listing):
