@@ -402,3 +402,31 @@ fn share_jupyter_data_chooses_venv_and_no_venv_overrides() {
         "{json}"
     );
 }
+
+#[test]
+fn a_preamble_runs_before_the_exec_and_env_defaults_pass_on() {
+    let ctx = TestContext::new();
+    let w = wheels(&ctx);
+    let preamble = ctx.root().join("preamble.py");
+    std::fs::write(&preamble, "import os\nos.environ['APP_EXIT'] = '9'\n").unwrap();
+    let flags = [
+        "--venv",
+        "-c",
+        "jdata",
+        "--preamble",
+        preamble.to_str().unwrap(),
+        "-E",
+        "JDATA_DEFAULT=yes",
+    ];
+    let bundle = build(&ctx, &w, "app.pyz", &flags, &["jdata"]);
+    let mut cmd = ctx.bundle(&bundle);
+    cmd.args([
+        "-c",
+        "import os, sys; print(os.environ['JDATA_DEFAULT']); sys.exit(int(os.environ['APP_EXIT']))",
+    ])
+    .env("PYBUNDLE_INTERPRETER", "1")
+    .stdin(Stdio::null());
+    let out = run(&mut cmd);
+    assert_eq!(out.status.code(), Some(9), "{}", describe(&out));
+    assert_eq!(stdout(&out), "yes\n");
+}

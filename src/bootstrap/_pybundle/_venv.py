@@ -80,6 +80,10 @@ def main(g):
     for k, v in g.get("ENV") or ():
         os.environ.setdefault(k, v)
     _check_python(g.get("PYTHON"), archive)
+    if g.get("PREAMBLE") and DEST_VAR not in os.environ and SEED_VAR not in os.environ:
+        from . import _run_preamble
+
+        _run_preamble(g, archive)  # in this process: what it sets in os.environ is passed on
     run(g, archive)
 
 
