@@ -100,7 +100,10 @@ fn the_env(root: &Path) -> PathBuf {
     let venvs = root.join("v1/venvs");
     let envs = names(&venvs);
     assert_eq!(envs.len(), 1, "{envs:?}");
-    assert!(envs[0].starts_with("app-"), "{envs:?}");
+    assert!(
+        envs[0].starts_with("app-") || envs[0].starts_with("tree-"),
+        "{envs:?}"
+    );
     venvs.join(&envs[0])
 }
 
@@ -429,4 +432,44 @@ fn a_preamble_runs_before_the_exec_and_env_defaults_pass_on() {
     let out = run(&mut cmd);
     assert_eq!(out.status.code(), Some(9), "{}", describe(&out));
     assert_eq!(stdout(&out), "yes\n");
+}
+
+#[test]
+fn a_site_packages_tree_with_jupyter_data_gets_its_environment() {
+    let ctx = TestContext::new();
+    let w = wheels(&ctx);
+    let target = ctx.root().join("target");
+    run_ok(
+        Command::new(python311())
+            .args(["-m", "pip", "install", "-q", "--no-index", "--target"])
+            .arg(&target)
+            .arg("--find-links")
+            .arg(&w)
+            .arg("jnb")
+            .env("PIP_CONFIG_FILE", "/dev/null")
+            .env("PIP_DISABLE_PIP_VERSION_CHECK", "1"),
+    );
+    assert!(target.join("bin/jnb").is_file() && target.join("share/jupyter").is_dir());
+    let mut cmd = ctx.pybundle();
+    cmd.arg("-o")
+        .arg(ctx.work().join("tree.pyz"))
+        .arg("--python")
+        .arg(python311())
+        .args(["-e", "jdata:main", "--site-packages"])
+        .arg(&target);
+    let out = run_ok(&mut cmd);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("installs data under `share/jupyter`"), "{err}");
+    let bundle = ctx.work().join("tree.pyz");
+    let (_, out) = run_with_stdin(ctx.bundle(&bundle).args(["a", "b c"]), "line one\n");
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let env = the_env(&ctx.bundle_root());
+    assert!(
+        env.join("share/jupyter/nbconvert/templates/lab/conf.json")
+            .is_file()
+    );
+    // Console scripts come from the entry points (pip's `--target` RECORD names its scripts
+    // `../../bin/…`, outside the tree: they are not bundled).
+    assert!(env.join("bin/jnb").is_file() && env.join("bin/jdata").is_file());
+    assert!(!env.join("lib/python3.11/site-packages/bin").exists());
 }
