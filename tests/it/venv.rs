@@ -404,6 +404,17 @@ fn share_jupyter_data_chooses_venv_and_no_venv_overrides() {
         !json.contains("_venv.py") && !json.contains("\"venv\""),
         "{json}"
     );
+    let out = run(ctx
+        .pybundle()
+        .arg("venv")
+        .arg(&plain)
+        .arg(ctx.root().join("env")));
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is not a --venv bundle"),
+        "{}",
+        describe(&out)
+    );
 }
 
 #[test]
