@@ -40,13 +40,14 @@ Knobs (environment variables, all optional):
   RUNS          rounds of every run-time measurement (default 7, plus one warm-up)
   BUILD_RUNS    rounds of timed warm builds (default 5, plus one warm-up build)
   SERVER_RUNS   rounds of the server measurement (default: RUNS)
-  WORKLOADS     comma list of black,httpie,twisted,gunicorn,numpy,sphinx,azure-cli, or the
-                groups `core` (the first five, the default), `large` (sphinx,azure-cli), `all`
+  WORKLOADS     comma list of black,httpie,twisted,gunicorn,numpy,sphinx,azure-cli,nbconvert, or
+                the groups `core` (the first five, the default), `large` (sphinx,azure-cli,
+                nbconvert), `all`
   LARGE_RUNS    rounds of the warm and first-start runs of the large applications
                 (default: RUNS, at most 5)
   LARGE_BUILD_RUNS  timed warm builds of the large applications (default: BUILD_RUNS, at
                 most 1); 0 keeps only the warm-up build (time shown as "warm-up only")
-  TOOLS         comma list of shiv,pex,pex-venv,pybundle (the venv baseline is always kept)
+  TOOLS         comma list of shiv,pex,pex-venv,pybundle,pybundle-venv (the venv baseline is always kept)
   SYNTH_FILES   comma list of module counts of the synthetic bundles (default 200,20000;
                 e.g. 200,20000,70000; empty disables the synthetic rows). The smallest is
                 the base of the growth columns. A 70,000-module bundle took 0.5-3 min to
@@ -190,7 +191,7 @@ def local_wheel(name):
 
 
 CORE = ["black", "httpie", "twisted", "gunicorn", "numpy"]
-LARGE = ["sphinx", "azure-cli"]
+LARGE = ["sphinx", "azure-cli", "nbconvert"]
 
 
 def workload_table():
@@ -209,6 +210,9 @@ def workload_table():
                          server=(["-b", "127.0.0.1:{port}", "-w", "1", "hello_wsgi:app"],
                                  "/", b"hello from hello_wsgi")),
         "numpy": dict(reqs=[local_wheel("npdemo")], console="npdemo", args=[], check=r"matmul-trace \d+\.\d+"),
+        # data under share/jupyter: pybundle builds a --venv bundle by itself (#22)
+        "nbconvert": dict(reqs=["nbconvert"], console="jupyter-nbconvert", args=["--version"],
+                          check=r"^\d+\.\d+\.\d+", large=True),
         # sphinx-build prints the name it was started by (`sphinx.pyz 9.0.4`)
         "sphinx": dict(reqs=["sphinx"], console="sphinx-build", args=["--version"], check=r"^\S+ \d+\.\d+\.\d+",
                        large=True),
@@ -309,6 +313,7 @@ class Tool:
             else:
                 src = f"-m {q(w['module'])} {reqs}"
             res = " --resolver uv" if n == "pybundle-uv" else ""
+            res += " --venv" if n == "pybundle-venv" else ""
             return f"{q(PYBUNDLE)} -q -o {q(out)} --python {q(BUILD_PY)}{res} {src}"
         raise ValueError(n)
 
@@ -324,8 +329,9 @@ class Tool:
 
 ALL_TOOLS = [Tool("venv"), Tool("shiv", ".pyz", "SHIV_ROOT"), Tool("pex", ".pex", "PEX_ROOT"),
              Tool("pex-venv", ".pex", "PEX_ROOT"), Tool("pybundle", ".pyz", "PYBUNDLE_ROOT"),
+             Tool("pybundle-venv", ".pyz", "PYBUNDLE_ROOT"),
              Tool("pybundle-uv", ".pyz", "PYBUNDLE_ROOT", build_only=True)]
-RUN_TOOLS = ["venv", "shiv", "pex", "pex-venv", "pybundle"]
+RUN_TOOLS = ["venv", "shiv", "pex", "pex-venv", "pybundle", "pybundle-venv"]
 
 
 def tools(build=False):
@@ -938,7 +944,7 @@ def phase_run():
 # ---------------------------------------------------------------------------------------------
 # report
 # ---------------------------------------------------------------------------------------------
-COLS = ["venv", "shiv", "pex", "pex-venv", "pybundle"]
+COLS = ["venv", "shiv", "pex", "pex-venv", "pybundle", "pybundle-venv"]
 
 
 def med(d, key="time"):

@@ -39,8 +39,10 @@ pub enum Command {
     /// Check every member of a bundle against the hashes in its manifest, and with --lock its
     /// distributions against a PEP 751 lock
     Verify(VerifyArgs),
-    /// Extract a bundle's native distributions into a cache root (to pre-seed an image)
+    /// Extract a bundle's native distributions, or build a --venv bundle's environment, into a cache root (to pre-seed an image)
     Extract(ExtractArgs),
+    /// Write a --venv bundle's virtual environment to a directory (runs as `DIR/bin/<script>`)
+    Venv(VenvArgs),
     /// List, prune or clean the run-time extraction cache
     #[command(subcommand)]
     Cache(CacheCommand),
@@ -230,6 +232,18 @@ pub struct BuildArgs {
     #[arg(long, help_heading = "Run time")]
     pub inherit_path: bool,
 
+    /// Run in a virtual environment that the bundle builds in its cache on its first start
+    ///
+    /// Every distribution is installed as pip would install it (`share/`, `bin/` under
+    /// `sys.prefix`), and every start executes the environment's python. Chosen without the flag
+    /// when a distribution installs data that is read through `sys.prefix` (`share/jupyter`).
+    #[arg(long, overrides_with = "no_venv", help_heading = "Run time")]
+    pub venv: bool,
+
+    /// Never build a --venv bundle, even when the analysis would choose one
+    #[arg(long, overrides_with = "venv", help_heading = "Run time")]
+    pub no_venv: bool,
+
     /// Default environment variable for the app, set unless already set (repeatable)
     #[arg(
         short = 'E',
@@ -329,6 +343,25 @@ pub struct ExtractArgs {
     /// The cache root to fill (`<DIR>/v1/dists/<key>/`)
     #[arg(long, value_name = "DIR")]
     pub root: PathBuf,
+    /// For a --venv bundle: the interpreter its environment links to, as the bundle will be
+    /// started [default: the bundle's shebang]
+    #[arg(long, value_name = "PATH")]
+    pub python: Option<PathBuf>,
+}
+
+/// Options of `pybundle venv`.
+#[derive(Debug, Args)]
+pub struct VenvArgs {
+    /// The --venv bundle
+    pub file: PathBuf,
+    /// The directory to create (it must not exist, or be empty)
+    pub dir: PathBuf,
+    /// Also write the bytecode the bundle carries (`__pycache__/*.pyc`)
+    #[arg(long)]
+    pub compile: bool,
+    /// The interpreter the environment links to [default: the bundle's shebang]
+    #[arg(long, value_name = "PATH")]
+    pub python: Option<PathBuf>,
 }
 
 /// `pybundle cache …`.

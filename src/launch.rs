@@ -384,6 +384,7 @@ pub fn attach(dists: &mut Vec<InstalledDist>, scripts: &mut [Script], used: &BTr
                         license: None,
                         summary: None,
                         top_level: Vec::new(),
+                        prefix_files: Vec::new(),
                     });
                     dists.len() - 1
                 })

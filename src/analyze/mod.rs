@@ -615,6 +615,7 @@ mod tests {
             license: None,
             summary: None,
             top_level: Vec::new(),
+            prefix_files: Vec::new(),
         }
     }
 

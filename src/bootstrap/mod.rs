@@ -60,6 +60,17 @@ pub const RUNTIME_FILES: &[(&str, &str)] = &[
 /// same file.
 pub const GUARD: &str = include_str!("guard.py");
 
+/// The run-time files only a `--venv` bundle carries (so that every other bundle stays as it
+/// was): the start that builds and executes its environment.
+pub const VENV_RUNTIME_FILES: &[(&str, &str)] =
+    &[("_pybundle/_venv.py", include_str!("_pybundle/_venv.py"))];
+
+/// Returns the run-time files of a bundle, with [`VENV_RUNTIME_FILES`] when `venv`.
+pub fn runtime_files(venv: bool) -> Vec<(&'static str, &'static str)> {
+    let extra = if venv { VENV_RUNTIME_FILES } else { &[] };
+    RUNTIME_FILES.iter().chain(extra).copied().collect()
+}
+
 /// An `ENTRY` literal of `__main__.py`: `(kind, module or archive dir, attr or script path)`.
 pub type EntryLiteral = (String, Option<String>, Option<String>);
 
@@ -108,6 +119,9 @@ pub struct MainData {
     pub root: Option<String>,
     /// Keep the host's site-packages on sys.path.
     pub inherit_path: bool,
+    /// For a `--venv` bundle, the build half of its environment's key: `__main__.py` gets a
+    /// `VENV` literal and the start executes the environment's python (`_pybundle._venv`).
+    pub venv: Option<String>,
 }
 
 /// One distribution that runs from the extraction cache (an `EXTRACT` item of `__main__.py`).
@@ -226,6 +240,14 @@ pub fn render_main(data: &MainData) -> String {
             .collect();
         format!("COMMANDS = {}\n", py_tuple(&items))
     };
+    // A venv bundle's start is `_venv.main` (the module ships only in those bundles).
+    let (commands, package) = match &data.venv {
+        Some(key) => (
+            format!("{commands}VENV = {}\n", py_str(key)),
+            "_pybundle._venv",
+        ),
+        None => (commands, "_pybundle"),
+    };
     let env: Vec<String> = data
         .env
         .iter()
@@ -248,8 +270,8 @@ pub fn render_main(data: &MainData) -> String {
          INHERIT_PATH = {inherit}\n\
          {commands}\
          {guard}\
-         import _pybundle\n\
-         _pybundle.main(globals())\n",
+         import {package}\n\
+         {package}.main(globals())\n",
         version = env!("CARGO_PKG_VERSION"),
         build_id = py_str(&data.build_id),
         kind = py_str(kind),
@@ -274,6 +296,7 @@ pub fn render_main(data: &MainData) -> String {
         inherit = py_bool(data.inherit_path),
         commands = commands,
         guard = GUARD,
+        package = package,
     )
 }
 
@@ -364,12 +387,44 @@ mod tests {
             })
             .collect();
         on_disk.sort();
-        let mut embedded: Vec<String> = RUNTIME_FILES
+        let mut embedded: Vec<String> = runtime_files(true)
             .iter()
             .map(|(p, _)| (*p).to_string())
             .collect();
         embedded.sort();
         assert_eq!(on_disk, embedded);
+    }
+
+    /// A venv bundle's `__main__.py` names its environment and starts through `_venv`.
+    #[test]
+    fn venv_bundles_start_through_the_venv_module() {
+        let data = MainData {
+            entry: ("module".into(), Some("tool".into()), None),
+            venv: Some("app-0123456789abcdef".into()),
+            ..MainData::default()
+        };
+        let text = render_main(&data);
+        assert!(
+            text.ends_with(
+                "VENV = \"app-0123456789abcdef\"\nimport _pybundle._venv\n_pybundle._venv.main(globals())\n"
+            ),
+            "{text}"
+        );
+    }
+
+    /// `_venv.py` names the environments' directory and `venv.json` as the Rust side does.
+    #[test]
+    fn the_venv_module_shares_the_format() {
+        let text = include_str!("_pybundle/_venv.py");
+        for (name, value) in [
+            ("VENVS_DIR", crate::layout::venv::VENVS_DIR),
+            ("VENV_INFO", crate::layout::venv::VENV_INFO_PATH),
+        ] {
+            assert!(
+                text.contains(&format!("\n{name} = \"{value}\"\n")),
+                "{name}"
+            );
+        }
     }
 
     #[test]
@@ -409,6 +464,7 @@ mod tests {
             root: Some("/opt/app cache".into()),
             inherit_path: true,
             commands: vec![],
+            venv: None,
         };
         let text = render_main(&data);
         let expected = "BUILD_ID = \"abc\"\n\

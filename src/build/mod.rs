@@ -15,6 +15,7 @@
 mod naming;
 mod scripts;
 mod target;
+mod venv;
 
 pub use target::Target;
 
@@ -98,14 +99,19 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
     let mut installed = check_installed(installed)?;
 
     let entry = scripts::prepare(plan, &mut installed.dists)?;
-    let analyzed = timings.record("analyze", || {
-        entry.analyze(&installed.dists, &plan.overrides)
-    })?;
+    let why_venv = venv::choose(plan, &installed);
+    let overrides = venv::overrides(&plan.overrides, why_venv.as_deref());
+    let mut analyzed = timings.record("analyze", || entry.analyze(&installed.dists, &overrides))?;
+    venv::relabel(&mut analyzed, why_venv.as_deref());
+    if let Some(why) = &why_venv {
+        ui::stage(&venv::summary(why));
+    }
     report_analysis(&installed, &analyzed);
     let info = entry.info();
     let output = naming::output_name(plan, template, &target, &installed, &analyzed, &info)?;
 
-    let (mut staged, jobs) = stage_sources(plan, &target, &installed, &analyzed, output, dir)?;
+    let (mut staged, jobs) =
+        stage_sources(plan, &target, &installed, &analyzed, output, dir, why_venv)?;
     staged.lock = resolved.lock;
     let message = format!(
         "compiling {} modules with {}",
@@ -277,6 +283,8 @@ struct Staged {
     output: OutputName,
     /// The lock the build installs (`--lock`), for the manifest.
     lock: Option<resolve::lock::LockOutcome>,
+    /// For a `--venv` bundle, why.
+    venv: Option<String>,
 }
 
 /// Writes the run-time package into the staging directory, computes the cache keys of the
@@ -288,6 +296,7 @@ fn stage_sources(
     analyzed: &Analyzed,
     output: OutputName,
     dir: &Path,
+    venv: Option<String>,
 ) -> Result<(Staged, bytecode::Plan)> {
     // `{build_id}` stays as written: the id hashes this bytecode, which records the name.
     let bundle_name = output
@@ -296,7 +305,8 @@ fn stage_sources(
         .map_or_else(|| "bundle".into(), |n| n.to_string_lossy().into_owned());
     let runtime_dir = dir.join("runtime");
     let mut runtime: Vec<Member> = Vec::new();
-    for (path, source) in bootstrap::RUNTIME_FILES {
+    let runtime_files = bootstrap::runtime_files(venv.is_some());
+    for (path, source) in &runtime_files {
         let disk = runtime_dir.join(path);
         fs_err::create_dir_all(disk.parent().expect("runtime paths have a parent"))?;
         fs_err::write(&disk, source)?;
@@ -331,7 +341,7 @@ fn stage_sources(
             placement,
         });
     }
-    let runtime_paths: Vec<&str> = bootstrap::RUNTIME_FILES.iter().map(|(p, _)| *p).collect();
+    let runtime_paths: Vec<&str> = runtime_files.iter().map(|(p, _)| *p).collect();
     let jobs = bytecode::plan(
         &runtime_paths,
         &runtime_dir,
@@ -346,6 +356,7 @@ fn stage_sources(
             keys,
             output,
             lock: None,
+            venv,
         },
         jobs,
     ))
@@ -511,6 +522,7 @@ fn pack_bundle(
         runtime,
         wheels: lock.as_ref().map(|l| l.wheels.clone()).unwrap_or_default(),
         lock: lock.map(|l| l.info),
+        venv: staged.venv,
     };
     pack::pack(&mut placed, settings)
 }

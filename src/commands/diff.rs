@@ -206,6 +206,7 @@ mod tests {
                 .collect(),
             commands: Default::default(),
             lock: None,
+            venv: None,
             members: members
                 .iter()
                 .map(|(p, h)| {

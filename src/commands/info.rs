@@ -77,6 +77,12 @@ pub fn info(path: &Path, json: bool) -> Result<()> {
             list(&lock.projects)
         )?;
     }
+    if let Some(why) = &m.venv {
+        writeln!(
+            out,
+            "venv:         a virtual environment, built in the cache on the first start ({why}); `pybundle venv` writes it to a directory"
+        )?;
+    }
     let extracted: Vec<_> = m
         .distributions
         .iter()

@@ -1,5 +1,5 @@
 //! The read side: every subcommand that looks at built bundles or at the run-time cache
-//! (`info`, `verify`, `extract`, `cache`, `diff`, `completions`). Input: the parsed subcommand;
+//! (`info`, `verify`, `extract`, `venv`, `cache`, `diff`, `completions`). Input: the parsed subcommand;
 //! output: text on stdout and an exit code.
 //!
 //! These modules open bundles through [`crate::bundle`] and know the format through
@@ -11,6 +11,7 @@ pub mod diff;
 pub mod extract;
 pub mod info;
 pub mod sbom;
+pub mod venv;
 pub mod verify;
 
 use std::process::ExitCode;
@@ -39,7 +40,15 @@ pub fn run(command: Command) -> Result<ExitCode> {
             },
         ),
         Command::Extract(args) => {
-            extract::run(&args.file, &args.root)?;
+            if venv::is_venv_bundle(&args.file)? {
+                venv::seed(&args.file, &args.root, args.python.as_deref())?;
+            } else {
+                extract::run(&args.file, &args.root)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Venv(args) => {
+            venv::write(&args.file, &args.dir, args.compile, args.python.as_deref())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Cache(cmd) => {

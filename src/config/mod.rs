@@ -159,6 +159,8 @@ pub struct RuntimeOptions {
     pub root: Option<String>,
     /// `--inherit-path`: keep the host's site-packages on `sys.path`.
     pub inherit_path: bool,
+    /// `--venv` (`Some(true)`), `--no-venv` (`Some(false)`), or neither: the analysis chooses.
+    pub venv: Option<bool>,
     /// `-E KEY=VALUE`: default environment, in the order given.
     pub env: Vec<(String, String)>,
 }
@@ -374,6 +376,13 @@ impl BuildPlan {
         let runtime = RuntimeOptions {
             root: args.root,
             inherit_path: args.inherit_path,
+            venv: if args.venv {
+                Some(true)
+            } else if args.no_venv {
+                Some(false)
+            } else {
+                None
+            },
             env,
         };
         let python_version = args
@@ -590,6 +599,7 @@ mod tests {
             RuntimeOptions {
                 root: Some("/opt/cache".into()),
                 inherit_path: true,
+                venv: None,
                 env: vec![("A_1".into(), "x=y".into()), ("_B".into(), String::new())],
             }
         );

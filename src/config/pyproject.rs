@@ -79,6 +79,8 @@ pub struct PybundleTable {
     pub root: Option<String>,
     /// `--inherit-path`: keep the host's site-packages behind the bundle's own.
     pub inherit_path: Option<bool>,
+    /// `--venv` (`true`) or `--no-venv` (`false`); unset: the analysis chooses.
+    pub venv: Option<bool>,
     /// `--env KEY=VALUE`: environment variables the bundle sets.
     pub env: Option<Vec<String>>,
     /// `--checksum`: write `<output>.sha256` next to the bundle.
@@ -301,6 +303,10 @@ fn merge(args: &mut BuildArgs, table: PybundleTable, base: &Path) {
         args.root = table.root;
     }
     args.inherit_path |= table.inherit_path.unwrap_or(false);
+    if !args.venv && !args.no_venv {
+        args.venv = table.venv == Some(true);
+        args.no_venv = table.venv == Some(false);
+    }
     fill_vec(&mut args.env, table.env);
     fill_vec(&mut args.extract, table.extract);
     fill_vec(&mut args.zip_safe, table.zip_safe);

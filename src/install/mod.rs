@@ -77,6 +77,11 @@ pub struct InstalledDist {
     /// Top-level importable names: `top_level.txt` if present, else derived from the library
     /// files (first path component of `.py`/`.so`/`.pyd` files and of package directories).
     pub top_level: Vec<String>,
+    /// The files installed from the wheel's `scripts`, `data` and `headers` schemes, as
+    /// (path under `root`, scheme), sorted: where a virtual environment puts them under its
+    /// prefix (`--venv`). Empty for a scanned tree, whose schemes are not known.
+    #[serde(skip)]
+    pub prefix_files: Vec<(String, data::Scheme)>,
 }
 
 /// Returns the distributions' `Requires-Python` specifiers joined with `,`, without repeats;
@@ -125,6 +130,7 @@ mod tests {
             license: None,
             summary: None,
             top_level: Vec::new(),
+            prefix_files: Vec::new(),
         }
     }
 

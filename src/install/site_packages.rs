@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use std::io;
 use std::path::Path;
 
+use super::data::Scheme;
 use super::error::{InstallError, io_err};
 use super::top_level::{derive_top_level, top_level_from_text};
 use super::{EntryPoints, InstalledDist, entry_points, metadata, record};
@@ -151,6 +152,7 @@ pub fn scan_site_packages(dir: &Path) -> Result<Vec<InstalledDist>, InstallError
             ),
         };
         claimed.extend(files.iter().cloned());
+        let prefix_files = target_prefix_files(&files);
         dists.push(InstalledDist {
             name: meta.name,
             version: meta.version,
@@ -164,6 +166,7 @@ pub fn scan_site_packages(dir: &Path) -> Result<Vec<InstalledDist>, InstallError
             license: meta.license,
             summary: meta.summary,
             top_level,
+            prefix_files,
         });
     }
 
@@ -186,10 +189,26 @@ pub fn scan_site_packages(dir: &Path) -> Result<Vec<InstalledDist>, InstallError
             license: None,
             summary: None,
             top_level: derive_top_level(unclaimed.iter().map(String::as_str)),
+            prefix_files: target_prefix_files(&unclaimed.iter().cloned().collect()),
             files: unclaimed,
         });
     }
     Ok(dists)
+}
+
+/// Returns the files of a distribution of a `pip install --target` tree that came from its
+/// wheel's prefix schemes, as far as the tree tells: `bin/…` (scripts) and `share/…`, `etc/…`
+/// (data: pip's `--target` puts the data scheme at the top of the tree; its `RECORD` names them
+/// `../../share/…`, so they usually fall to the unit of unclaimed files).
+fn target_prefix_files(files: &BTreeSet<String>) -> Vec<(String, Scheme)> {
+    files
+        .iter()
+        .filter_map(|f| match f.split('/').next() {
+            Some("bin") => Some((f.clone(), Scheme::Scripts)),
+            Some("share" | "etc") if f.contains('/') => Some((f.clone(), Scheme::Data)),
+            _ => None,
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -192,6 +192,12 @@ pub fn install_wheel(wheel: &Path, dest: &Path) -> Result<InstalledDist, Install
                 .map(|(_, p)| p.dest.as_str()),
         ),
     };
+    let mut prefix_files: Vec<(String, Scheme)> = plan
+        .iter()
+        .filter(|(_, p)| !p.scheme.is_library())
+        .map(|(_, p)| (p.dest.clone(), p.scheme))
+        .collect();
+    prefix_files.sort_by(|a, b| a.0.cmp(&b.0));
     guard.armed = false;
     Ok(InstalledDist {
         name: info.meta.name,
@@ -206,6 +212,7 @@ pub fn install_wheel(wheel: &Path, dest: &Path) -> Result<InstalledDist, Install
         license: info.meta.license,
         summary: info.meta.summary,
         top_level,
+        prefix_files,
     })
 }
 

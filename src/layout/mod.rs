@@ -11,6 +11,7 @@
 
 pub mod placement;
 pub mod store;
+pub mod venv;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -78,6 +79,10 @@ pub struct Manifest {
     /// as → what it runs. Empty (and absent from the JSON) otherwise.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub commands: BTreeMap<String, EntryInfo>,
+    /// For a `--venv` bundle: why it runs in a virtual environment (`--venv`, or the
+    /// distribution whose prefix data chose it). Absent from the JSON otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub venv: Option<String>,
     /// Every member of the bundle except this manifest: path → size and sha256.
     pub members: BTreeMap<String, MemberInfo>,
     /// The lock the bundle was built from (`--lock`). Absent from the JSON otherwise.

@@ -5,6 +5,7 @@
 //! file next to the output and renamed into place only when complete.
 
 pub mod stream;
+pub mod venv;
 pub mod writer;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -149,6 +150,8 @@ pub struct PackSettings {
     pub lock: Option<LockInfo>,
     /// The wheel each distribution came from, by normalized name (lock builds only).
     pub wheels: BTreeMap<String, WheelInfo>,
+    /// For a `--venv` bundle, why (see [`venv`]); every distribution is then extracted.
+    pub venv: Option<String>,
 }
 
 /// The pack stage's output: what was written.
@@ -419,6 +422,13 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
         .filter(|p| (p.mode == Mode::Zip || p.unit.is_some()) && !p.dist.dist_info.is_empty())
         .map(|p| (normalize_name(&p.dist.name), p.dist.dist_info.clone()))
         .collect();
+    if settings.venv.is_some() {
+        let stem = settings.output.provisional();
+        let stem = stem
+            .file_stem()
+            .map_or("app".into(), |s| s.to_string_lossy());
+        venv::apply(placed, &stem, &mut main, &mut listed, &mut payload.outer)?;
+    }
     // The build id covers every member and the generated `__main__.py` (rendered without it).
     id_hasher.update(bootstrap::render_main(&main).as_bytes());
     main.build_id = settings
@@ -446,6 +456,7 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
         python: settings.python,
         distributions: dists,
         commands: settings.commands,
+        venv: settings.venv,
         members: listed,
         lock: settings.lock,
     };

@@ -18,6 +18,7 @@ mod cross;
 mod dev_tools;
 mod doc_tools;
 mod first_start;
+mod jupyter;
 mod launch;
 mod libraries;
 mod lock;

@@ -208,6 +208,14 @@ fn uvicorn_starlette_workers() {
     server.assert_served(&response, "{\"n\":12,\"square\":144}");
     let response = server.get(port, "/square/7", FIRST_ANSWER);
     server.assert_served(&response, "{\"n\":7,\"square\":49}");
+    // The first worker may answer both requests while the second is still importing (seconds on
+    // a loaded machine): wait for it before stopping.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while server.log().matches("Started server process").count() < 2
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
     server.stop_clean();
     let log = server.log();
     assert_eq!(

@@ -8,6 +8,7 @@
 //! - `flat`: bundles of more than 65,535 files (the site store, Zip64 inner archives); `store`:
 //!   the bundle's own importer of zip-safe code on every CPython;
 //! - `units`: distributions extracted in part, one package subtree on its first import;
+//! - `venv`: `--venv` bundles, `pybundle venv`, the environment pre-seeded by `extract`;
 //! - `config`: `[tool.pybundle]` and `--config`;
 //! - `cli`: help, completions, what a build prints;
 //! - `errors`: every failure names its cause, exits 1 and leaves nothing behind; `interrupted`:
@@ -48,3 +49,4 @@ mod runtime;
 mod store;
 mod units;
 mod uv;
+mod venv;

@@ -1,0 +1,488 @@
+"""A ``--venv`` bundle's start: find (or build, on the first start) its virtual environment in the
+cache, then execute the environment's python on the entry point, in place of this process.
+
+The ``__main__.py`` of such a bundle (it has ``VENV``) calls :func:`main` here instead of
+``_pybundle.main`` (docs/DESIGN.md, "Virtual environments"); no other bundle carries this module.
+"""
+# Comments, not docstrings, below: a warm start of a venv bundle unmarshals this module.
+#
+# Layout: ``<root>/v1/venvs/<key>/`` is a complete environment, marked by ``MARKER`` (written
+# last, like an extracted entry's), built in ``<root>/v1/tmp/<key>.<pid>.<random>/`` and renamed
+# into place (``_extract._install``: the loser of a race uses the winner's). ``<key>`` is
+# ``VENV`` (the bundle's distributions) + ``-`` + 8 hex of the running interpreter's path and
+# version: the environment links to that interpreter. Roots: ``PYBUNDLE_ROOTS`` (read-only, used
+# as they are), then the writable root, chosen and created by ``_cache``/``_extract``.
+#
+# The environment is what ``python -m venv --without-pip`` and ``pip install`` of every
+# distribution would leave: ``pyvenv.cfg`` (home: the interpreter's directory), ``bin/python``
+# linked to the interpreter (``python3``, ``python3.Y`` to ``python``), the distributions'
+# files in ``lib/pythonX.Y/site-packages``, their ``data`` files under the prefix, ``scripts`` in
+# ``bin/`` (``#!python`` rewritten to the environment's python) with the console and GUI scripts,
+# headers in ``include/site/pythonX.Y/<name>/``, each ``RECORD`` listing the installed paths and
+# ``INSTALLER``. Which inner-archive paths go under the prefix comes from ``_pybundle/venv.json``.
+import os
+import sys
+
+from . import LAYOUT, MARKER, TMP_DIR, damaged, fail, log
+
+# --- the format (checked against `src/layout/venv.rs` by `bootstrap::tests`)
+VENVS_DIR = "venvs"
+VENV_INFO = "_pybundle/venv.json"
+# --- end of the format
+# `pybundle venv BUNDLE DIR`: write the environment to DIR (with bytecode when COMPILE_VAR is
+# set), then exit. `pybundle extract BUNDLE --root DIR`: write it under the root DIR, then exit.
+DEST_VAR = "PYBUNDLE_VENV_DEST"
+COMPILE_VAR = "PYBUNDLE_VENV_COMPILE"
+SEED_VAR = "PYBUNDLE_VENV_SEED"
+INSTALLER = b"pybundle\n"
+
+
+def key(g):
+    import zlib
+
+    ident = "%s\0%s\0%s" % (sys.executable, sys.version, sys.implementation.cache_tag)
+    return "%s-%08x" % (g["VENV"], zlib.crc32(ident.encode("utf-8", "surrogateescape")))
+
+
+def _find(root, k, uid, readonly):
+    from . import _cache
+
+    v1 = os.path.join(root, LAYOUT)
+    env = os.path.join(v1, VENVS_DIR, k)
+    for d in (root, v1, None):
+        if d is None:
+            try:
+                os.stat(os.path.join(env, MARKER))
+            except OSError:
+                return None
+            d = env
+        try:
+            st = os.stat(d)
+        except OSError:
+            return None
+        if not _cache.safe(st, uid, readonly):
+            from . import _errors
+
+            _errors.unsafe_dir(d, st, uid, readonly)
+    return env
+
+
+def main(g):
+    # What `_pybundle.main` does first (environment defaults, the interpreter check), then `run`.
+    from . import _T0, _check_python, _verbose
+
+    if _verbose():
+        import time
+
+        _T0[0] = time.perf_counter()
+    g.pop("_pybundle", None)
+    archive = g["__loader__"].archive
+    for k, v in g.get("ENV") or ():
+        os.environ.setdefault(k, v)
+    _check_python(g.get("PYTHON"), archive)
+    if g.get("PREAMBLE") and DEST_VAR not in os.environ and SEED_VAR not in os.environ:
+        from . import _run_preamble
+
+        _run_preamble(g, archive)  # in this process: what it sets in os.environ is passed on
+    run(g, archive)
+
+
+def run(g, archive):
+    dest, seed = os.environ.pop(DEST_VAR, None), os.environ.pop(SEED_VAR, None)
+    compile_ = os.environ.pop(COMPILE_VAR, None) is not None
+    k = key(g)
+    if dest is not None:
+        write_to(archive, os.path.abspath(dest), compile_)
+        raise SystemExit(0)
+    if seed is not None:
+        env = _create(archive, k, os.path.abspath(seed), None, force=False, seed=True)
+        sys.stdout.write(env + "\n")
+        raise SystemExit(0)
+    from . import _cache, _flag
+
+    uid = _cache.uid()
+    force = _flag("PYBUNDLE_FORCE_EXTRACT")
+    env = None
+    roots = _cache.roots(g, uid)  # resolved and checked from `/` down, once per start
+    ro, rw, _ = roots
+    if not force:
+        for root in ro + ([rw] if rw else []):
+            env = _find(root, k, uid, root != rw)
+            if env is not None:
+                break
+    if env is None:
+        env = _create(archive, k, roots, uid, force)
+    log("environment %s" % env)
+    _exec(g, env)
+
+
+class _Wanted(object):
+    # What `_extract.choose_root` is asked to place: an environment holds native code (its
+    # extension modules are mapped), so a `noexec` root is passed over.
+    native = True
+
+    def __init__(self, key):
+        self.key = key
+
+
+def _create(archive, k, roots, uid, force, seed=False):
+    # `roots`: `_cache.roots` (read-only, writable, why not), or the seed root's path.
+    import time
+
+    from . import _extract
+
+    t0 = time.perf_counter()
+    if seed:
+        root = roots
+        for d in (root, os.path.join(root, LAYOUT)):
+            if not os.path.isdir(d):
+                os.mkdir(d, 0o755)
+        mode = 0o755
+    else:
+        root = _extract.choose_root(archive, roots, uid, [_Wanted(k)])
+        mode = 0o700
+    v1 = os.path.join(root, LAYOUT)
+    venvs, tmp = os.path.join(v1, VENVS_DIR), os.path.join(v1, TMP_DIR)
+    for d in (venvs, tmp):
+        if not os.path.isdir(d):
+            os.mkdir(d, mode)
+    if not seed:
+        _extract._ensure_dir(venvs, uid)
+        _extract.cleanup_tmp(tmp)
+    target = os.path.join(venvs, k)
+    if not force and os.path.exists(os.path.join(target, MARKER)):
+        return target  # e.g. the fallback root holds it
+    tmpdir = _extract._private_name(tmp, k)
+    try:
+        n = build(archive, tmpdir, target, True)
+    except OSError as e:
+        _extract._rmtree(tmpdir)
+        fail("error: pybundle could not build its environment %s in %s: %s. fix: free some space "
+             "or set PYBUNDLE_ROOT to another directory." % (k, tmp, e))
+    except BaseException:
+        _extract._rmtree(tmpdir)
+        raise
+    out = _extract._install(tmpdir, target, tmp, k, force)
+    for path in _extract._LATER:
+        _extract._rmtree(path)
+    del _extract._LATER[:]
+    log("built environment %s (%d files) in %.1f ms" % (k, n, (time.perf_counter() - t0) * 1000))
+    return out
+
+
+def write_to(archive, dest, compile_):
+    # `pybundle venv`: DIR must not exist, or be empty; built beside it and renamed into place.
+    if os.path.isdir(dest) and not os.path.islink(dest) and not os.listdir(dest):
+        os.rmdir(dest)
+    if os.path.lexists(dest):
+        fail("error: `%s` exists and is not an empty directory; give a new one" % dest)
+    parent = os.path.dirname(dest)
+    tmpdir = os.path.join(parent, ".%s.%d.tmp" % (os.path.basename(dest), os.getpid()))
+    from . import _extract
+
+    try:
+        build(archive, tmpdir, dest, compile_)
+        os.rename(tmpdir, dest)
+    except BaseException:
+        _extract._rmtree(tmpdir)
+        raise
+
+
+# --------------------------------------------------------------------------------------------
+# building an environment
+# --------------------------------------------------------------------------------------------
+def _scheme(rel, prefixes):
+    for prefix, scheme in prefixes:
+        if rel == prefix or (prefix.endswith("/") and rel.startswith(prefix)):
+            return scheme
+    return None
+
+
+def shebang(python):
+    # pip's rule: a plain `#!` line when the kernel can read it, else a `/bin/sh` trampoline.
+    if len(python) + 3 <= 127 and " " not in python:
+        return ("#!%s\n" % python).encode("utf-8")
+    return ("#!/bin/sh\n'''exec' \"%s\" \"$0\" \"$@\"\n' '''\n" % python).encode("utf-8")
+
+
+def console_script(head, module, attr):
+    first = attr.split(".")[0]
+    return head + (
+        "# -*- coding: utf-8 -*-\nimport re\nimport sys\nfrom %s import %s\n"
+        "if __name__ == \"__main__\":\n"
+        "    sys.argv[0] = re.sub(r\"(-script\\.pyw|\\.exe)?$\", \"\", sys.argv[0])\n"
+        "    sys.exit(%s())\n" % (module, first, attr)
+    ).encode("utf-8")
+
+
+def _digest(data):
+    import base64
+    import hashlib
+
+    h = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode("ascii")
+    return "sha256=%s" % h
+
+
+def _skeleton(dest, ver):
+    base = os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable)
+    site = os.path.join(dest, "lib", ver, "site-packages")
+    os.makedirs(site, 0o755)
+    for d in ("bin", "include"):
+        os.mkdir(os.path.join(dest, d), 0o755)
+    if sys.maxsize > 2 ** 32 and os.name == "posix" and sys.platform != "darwin":
+        os.symlink("lib", os.path.join(dest, "lib64"))
+    os.symlink(base, os.path.join(dest, "bin", "python"))
+    for name in ("python3", "python%d.%d" % sys.version_info[:2]):
+        os.symlink("python", os.path.join(dest, "bin", name))
+    with open(os.path.join(dest, "pyvenv.cfg"), "w", encoding="utf-8") as f:
+        f.write("home = %s\ninclude-system-site-packages = false\nversion = %d.%d.%d\n"
+                "executable = %s\n" % ((os.path.dirname(base),) + sys.version_info[:3] + (base,)))
+    return site
+
+
+def build(archive, dest, final, compile_):
+    """Write the environment of the bundle ``archive`` into ``dest``, which will be renamed to
+    ``final`` (scripts name ``final/bin/python``). Returns the number of files written."""
+    import json
+
+    from . import _extract, _zip
+
+    toc = _zip.toc(archive)
+    if VENV_INFO not in toc:
+        damaged(archive, "missing member %s" % VENV_INFO)
+    fd = os.open(archive, os.O_RDONLY)
+    try:
+        info = json.loads(_zip.read(fd, archive, VENV_INFO, toc[VENV_INFO]).decode("utf-8"))
+        ver = "python%d.%d" % sys.version_info[:2]
+        site = _skeleton(dest, ver)
+        head = shebang(os.path.join(final, "bin", "python"))
+        made = set()
+        listing = []
+
+        def write(parts, data, mode):
+            path = os.path.join(dest, *parts)
+            parent = os.path.dirname(path)
+            if parent not in made:
+                os.makedirs(parent, 0o755, exist_ok=True)
+                made.add(parent)
+            try:
+                out = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+            except FileExistsError:
+                return False  # a namespace file another distribution wrote: the first one wins
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(out, view):]
+            finally:
+                os.close(out)
+            listing.append(("/".join(parts), len(data)))
+            return True
+
+        dists = info["dists"]
+        installed = [{} for _ in dists]  # per dist: inner path -> (path in dest, new hash)
+        jobs, total_bytes = [], 0
+        for i, d in enumerate(dists):
+            name = _zip.inner_name(d["key"])
+            if name not in toc:
+                damaged(archive, "missing member %s" % name)
+            count = total = 0
+            for rel, entry, mode in _zip.inner_members(fd, archive, name, toc[name]):
+                if rel.endswith("/"):
+                    continue
+                parts = _extract._safe_parts(rel)
+                if parts is None:
+                    damaged(archive, "unsafe member name %s/%s" % (name, rel))
+                count += 1
+                total += entry[3]
+                scheme = _scheme(rel, d["prefixes"])
+                if scheme is None:
+                    if "__pycache__" in parts and not compile_:
+                        continue
+                    parts = ["lib", ver, "site-packages"] + parts
+                elif scheme == "scripts":
+                    parts = ["bin"] + parts[1:]
+                elif scheme == "headers":
+                    parts = ["include", "site", ver] + parts[1:]
+                jobs.append((i, rel, name, entry, mode, parts, scheme))
+            if (count, total) != (d["files"], d["size"]):
+                damaged(archive, "%s holds %d files / %d bytes, expected %d / %d"
+                        % (name, count, total, d["files"], d["size"]))
+            total_bytes += total
+
+        def work(part):
+            for i, rel, name, entry, mode, parts, scheme in part:
+                data = _zip.read(fd, archive, name, entry)
+                new_hash = None
+                if scheme == "scripts" and data.startswith(b"#!python"):
+                    data = head + data.split(b"\n", 1)[1] if b"\n" in data else head
+                    new_hash = "%s,%d" % (_digest(data), len(data))
+                if write(parts, data, mode):
+                    installed[i][rel] = ("/".join(parts), new_hash)
+
+        _in_two_threads(work, jobs, total_bytes)
+        for i, d in enumerate(dists):
+            extra = []
+            for script, module, attr in d["scripts"]:
+                data = console_script(head, module, attr)
+                if os.path.lexists(os.path.join(dest, "bin", script)):
+                    os.unlink(os.path.join(dest, "bin", script))
+                    listing[:] = [x for x in listing if x[0] != "bin/" + script]
+                write(["bin", script], data, 0o755)
+                extra.append(("bin/" + script, "%s,%d" % (_digest(data), len(data))))
+            if d["dist_info"]:
+                _record(site, dest, ver, d["dist_info"], installed[i], extra, write, listing)
+        listing.sort()
+        with open(os.path.join(dest, MARKER), "w", encoding="utf-8") as f:
+            f.write(_extract.marker_text(listing))
+        return len(listing)
+    finally:
+        os.close(fd)
+
+
+def _in_two_threads(work, jobs, total_bytes):
+    # As extraction does (`_extract`): zlib and file writes release the GIL, so two threads
+    # share the work when there is enough of it; each member costs its size plus a file's.
+    if total_bytes < (4 << 20) or len(jobs) < 2:
+        work(jobs)
+        return
+    import threading
+
+    parts, loads, errors = ([], []), [0, 0], []
+    for job in sorted(jobs, key=lambda j: -j[3][3]):
+        k = 0 if loads[0] <= loads[1] else 1
+        parts[k].append(job)
+        loads[k] += job[3][3] + (64 << 10)
+
+    def run(part):
+        try:
+            work(part)
+        except BaseException as e:  # re-raised in the main thread
+            errors.append(e)
+
+    t = threading.Thread(target=run, args=(parts[1],))
+    t.start()
+    run(parts[0])
+    t.join()
+    if errors:
+        raise errors[0]
+
+
+def _record(site, dest, ver, dist_info, installed, extra, write, listing):
+    # The installed RECORD: every file at its path relative to site-packages (`../../../bin/x`),
+    # rewritten scripts and the generated ones with their new hashes, bytecode without one (the
+    # spec allows it), INSTALLER, and RECORD itself without a hash.
+    import csv
+    import io
+
+    rec_rel = dist_info + "/RECORD"
+    if rec_rel not in installed:
+        return
+    path = os.path.join(dest, *installed[rec_rel][0].split("/"))
+    with open(path, "r", encoding="utf-8", newline="") as f:
+        rows = {r[0]: r[1:] for r in csv.reader(f) if r}
+    rel = lambda p: os.path.relpath(os.path.join(dest, p), site).replace(os.sep, "/")  # noqa: E731
+    out = []
+    for inner, (where, new_hash) in sorted(installed.items()):
+        if inner == rec_rel:
+            continue
+        fields = new_hash.split(",") if new_hash else rows.get(inner, ["", ""])
+        out.append([rel(where)] + list(fields[:2]))
+    for where, fields in extra:
+        out.append([rel(where)] + fields.split(","))
+    installer = dist_info + "/INSTALLER"
+    if write(["lib", ver, "site-packages", dist_info, "INSTALLER"], INSTALLER, 0o644):
+        out.append([installer, _digest(INSTALLER), str(len(INSTALLER))])
+    out.append([rec_rel, "", ""])
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(out)
+    data = buf.getvalue().encode("utf-8")
+    with open(path, "wb") as f:
+        f.write(data)
+    listing[:] = [x if x[0] != installed[rec_rel][0] else (x[0], len(data)) for x in listing]
+
+
+# --------------------------------------------------------------------------------------------
+# the start: execute the environment's python
+# --------------------------------------------------------------------------------------------
+_FUNCTION = (
+    "import sys\n"
+    "if sys.path and sys.path[0] == '':\n"
+    "    del sys.path[0]\n"
+    "sys.argv[:2] = sys.argv[1:2]\n"
+    "import importlib\n"
+    "obj = importlib.import_module(%r)\n"
+    "for a in %r.split('.'):\n"
+    "    obj = getattr(obj, a)\n"
+    "sys.exit(obj())\n"
+)
+
+
+def options():
+    """The interpreter options this process was started with (``python -X utf8 -u app.pyz``),
+    for the environment's python; those that variables set (``PYTHONUNBUFFERED``...) travel
+    with the environment anyway."""
+    f, env, out = sys.flags, os.environ, []
+    if f.isolated:
+        out.append("-I")
+    elif f.ignore_environment:
+        out.append("-E")
+    if f.no_user_site and not f.isolated:
+        out.append("-s")
+    if f.optimize and (f.ignore_environment or not env.get("PYTHONOPTIMIZE")):
+        out.append("-" + "O" * f.optimize)
+    if f.dont_write_bytecode and (f.ignore_environment or not env.get("PYTHONDONTWRITEBYTECODE")):
+        out.append("-B")
+    unbuffered = getattr(sys.__stdout__, "write_through", False)  # -u leaves no flag
+    if unbuffered and (f.ignore_environment or not env.get("PYTHONUNBUFFERED")):
+        out.append("-u")
+    if f.bytes_warning:
+        out.append("-" + "b" * f.bytes_warning)
+    if f.ignore_environment or not env.get("PYTHONWARNINGS"):
+        for w in sys.warnoptions:
+            out.extend(("-W", w))
+    for k, v in getattr(sys, "_xoptions", {}).items():
+        out.extend(("-X", k if v is True else "%s=%s" % (k, v)))
+    return out
+
+
+def command(g, env):
+    """The argv that runs the bundle's entry in the environment ``env``."""
+    from . import _resolve_entry
+
+    kind, name, attr = _resolve_entry(g)
+    py = os.path.join(env, "bin", "python")
+    args = sys.argv[1:]
+    if kind in ("executable", "wrapper"):
+        return kind, [os.path.join(env, "bin", attr.rsplit("/", 1)[-1])] + args
+    py = [py] + options()
+    if kind == "function":
+        return kind, py + ["-c", _FUNCTION % (name, attr), sys.argv[0]] + args
+    if kind == "module":
+        return kind, py + ["-m", name] + args
+    if kind == "script":
+        return kind, py + [os.path.join(env, "bin", attr.rsplit("/", 1)[-1])] + args
+    return "interpreter", py + args
+
+
+def _exec(g, env):
+    kind, argv = command(g, env)
+    log("exec %s (%s entry)" % (argv[0], kind))
+    if kind in ("executable", "wrapper"):
+        import _signal
+
+        for name in ("SIGPIPE", "SIGXFSZ"):
+            if hasattr(_signal, name):
+                _signal.signal(getattr(_signal, name), _signal.SIG_DFL)
+        if kind == "wrapper":  # its `python` is the environment's
+            bin_dir = os.path.join(env, "bin")
+            os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (AttributeError, ValueError, OSError):
+            pass
+    try:
+        os.execv(argv[0], argv)
+    except OSError as e:
+        fail("error: pybundle cannot run %s: %s. fix: run once with PYBUNDLE_FORCE_EXTRACT=1 to "
+             "build the environment anew" % (argv[0], e.strerror or e))
