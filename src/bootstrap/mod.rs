@@ -405,8 +405,12 @@ mod tests {
         };
         let text = render_main(&data);
         assert!(
+            text.contains("VENV = \"app-0123456789abcdef\"\ndef _pybundle_guard(g):\n"),
+            "{text}"
+        );
+        assert!(
             text.ends_with(
-                "VENV = \"app-0123456789abcdef\"\nimport _pybundle._venv\n_pybundle._venv.main(globals())\n"
+                "\n_pybundle_guard(globals())\nimport _pybundle._venv\n_pybundle._venv.main(globals())\n"
             ),
             "{text}"
         );

@@ -5,7 +5,11 @@
 use crate::common::repo_root;
 
 /// The recipes the README quotes, in order.
-const RECIPES: &[&str] = &["examples/Dockerfile", "examples/Dockerfile.build"];
+const RECIPES: &[&str] = &[
+    "examples/Dockerfile",
+    "examples/Dockerfile.build",
+    "examples/Dockerfile.venv",
+];
 
 /// Returns the fenced blocks of `lang` in `text`, each without its fences.
 fn blocks<'a>(text: &'a str, lang: &str) -> Vec<&'a str> {
@@ -56,8 +60,9 @@ fn recipes_keep_the_default_shebang() {
         let file = std::fs::read_to_string(repo_root().join(path)).expect("read a recipe");
         assert!(!file.contains("-p /usr/local"), "{path} sets a shebang");
         assert!(
-            file.contains("pybundle extract") && file.contains("ENV PYBUNDLE_ROOTS="),
-            "{path} does not pre-seed a read-only root"
+            (file.contains("pybundle extract") && file.contains("ENV PYBUNDLE_ROOTS="))
+                || file.contains("RUN pybundle venv "),
+            "{path} neither pre-seeds a read-only root nor writes a virtual environment"
         );
     }
 }

@@ -22,6 +22,8 @@ pub struct Bundles {
     pub numpy: PathBuf,
     /// markupsafe (behaves like `python`): native speedups with a pure-Python fallback.
     pub markupsafe: PathBuf,
+    /// black built with `--venv`, for `examples/Dockerfile.venv`.
+    pub black_venv: PathBuf,
     /// fixtures/projects/myapp with `wheels/` (its dependencies and the build backend).
     pub myapp: PathBuf,
     /// The pybundle binary, stripped (the recipes copy it from their build context).
@@ -107,6 +109,15 @@ fn build() -> Bundles {
     pybundle(&["-o", numpy.to_str().unwrap(), "numpy"]);
     let markupsafe = dir.join("markupsafe.pyz");
     pybundle(&["-o", markupsafe.to_str().unwrap(), "markupsafe"]);
+    let black_venv = dir.join("black-venv.pyz");
+    pybundle(&[
+        "--venv",
+        "-o",
+        black_venv.to_str().unwrap(),
+        "-c",
+        "black",
+        "black",
+    ]);
 
     // The fixture application with a wheelhouse: its two dependencies (one a C extension) and
     // the build backend, so that `pybundle .` in the image runs offline.
@@ -159,6 +170,7 @@ fn build() -> Bundles {
         black,
         numpy,
         markupsafe,
+        black_venv,
         myapp,
         pybundle: pybundle_bin,
         dir,
@@ -166,8 +178,9 @@ fn build() -> Bundles {
 }
 
 impl Bundles {
-    /// Builds `examples/Dockerfile` for `bundle` on `base`: a context with `app.pyz` and
-    /// `pybundle`; returns the image tag.
+    /// Builds `examples/Dockerfile` (`examples/Dockerfile.venv` for a `name` ending in
+    /// `-venv`) for `bundle` on `base`: a context with `app.pyz` and `pybundle`; returns the
+    /// image tag.
     pub fn prebuilt_image(
         &self,
         engine: &Engine,
@@ -181,7 +194,12 @@ impl Bundles {
         std::fs::copy(bundle, context.join("app.pyz")).map_err(|e| e.to_string())?;
         std::fs::copy(&self.pybundle, context.join("pybundle")).map_err(|e| e.to_string())?;
         let tag = format!("pybundle-e2e/{name}:{}", base.name.replace('.', "-"));
-        let dockerfile = repo_root().join("examples/Dockerfile");
+        let recipe = if name.ends_with("-venv") {
+            "examples/Dockerfile.venv"
+        } else {
+            "examples/Dockerfile"
+        };
+        let dockerfile = repo_root().join(recipe);
         engine.ok(
             &[
                 "build",

@@ -142,6 +142,53 @@ pub fn run_table(base: Base) {
             Ok((parts.join("; "), "-".into()))
         });
     }
+    t.row(
+        "examples/Dockerfile.venv: black's environment, --read-only, no cache root",
+        || {
+            let image = bundles.prebuilt_image(engine, base, &bundles.black_venv, "black-venv")?;
+            let ran = run(
+                engine,
+                &[
+                    "-i",
+                    "--read-only",
+                    "--user",
+                    "1000:1000",
+                    "-e",
+                    "HOME=/nonexistent",
+                    &image,
+                    "black",
+                    "-q",
+                    "-",
+                ],
+                Some("x = {  'a':1 }\n"),
+            );
+            check!(
+                ran.code == Some(0) && ran.stdout == "x = {\"a\": 1}\n",
+                "{}",
+                ran.show()
+            );
+            let which = run(
+                engine,
+                &[
+                    "--read-only",
+                    &image,
+                    "sh",
+                    "-c",
+                    "command -v black; ls /opt/app/bin | head -3",
+                ],
+                None,
+            );
+            check!(
+                which.code == Some(0) && which.stdout.starts_with("/opt/app/bin/black\n"),
+                "{}",
+                which.show()
+            );
+            Ok((
+                "formatted stdin from /opt/app/bin/black".into(),
+                format!("{:.2} s", ran.elapsed.as_secs_f64()),
+            ))
+        },
+    );
     if let Some(image) = &built {
         t.row(
             "built-in-image app: native extension, exit codes 0 / 1 / 3",
