@@ -18,6 +18,7 @@ use serde::Deserialize;
 use super::{ResolveError, quote_command, run_captured};
 use crate::config::PipOptions;
 use crate::fsutil::sha256_file;
+use crate::pylock::percent_decode;
 use crate::python::Interpreter;
 
 /// The embedded fetcher, run with `python -I -c`.
@@ -332,28 +333,6 @@ fn build_target(candidate: &Candidate) -> String {
         (None, Some(url)) => url.clone(),
         (None, None) => candidate.filename.clone(),
     }
-}
-
-/// Decodes `%XX` escapes (URL paths of wheel files, e.g. `%2B` in local versions).
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let (Some(hi), Some(lo)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
-        {
-            let byte = (hi * 16 + lo) as u8;
-            out.push(byte);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// What `fetch.py` reports.

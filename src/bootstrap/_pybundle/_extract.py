@@ -417,34 +417,39 @@ def _extract_one(fd, archive, key, members, dest, expected):
     if pycs:
         jobs.append((None, sum(p[1][3] for p in pycs) + _FILE_COST))
     if total >= _PARALLEL_BYTES and len(jobs) > 1:
-        import threading
-
-        # largest first, dealt to the lighter of two lists
-        parts, loads = ([], []), [0, 0]
-        for job, weight in sorted(jobs, key=lambda j: -j[1]):
-            i = 0 if loads[0] <= loads[1] else 1
-            parts[i].append(job)
-            loads[i] += weight
-        errors = []
-
-        def run(part):
-            try:
-                work(part)
-            except BaseException as e:  # re-raised in the main thread
-                errors.append(e)
-
-        t = threading.Thread(target=run, args=(parts[1],))
-        t.start()
-        run(parts[0])
-        t.join()
-        if errors:
-            raise errors[0]
+        in_two_threads(work, jobs)
     else:
         work([j for j, _ in jobs])
     listing.sort()
     with open(os.path.join(dest, MARKER), "w", encoding="utf-8") as f:
         f.write(marker_text(listing))
     return count
+
+
+def in_two_threads(work, jobs):
+    """Run ``work`` over the ``(job, weight)`` pairs ``jobs`` in two threads (zlib and file
+    writes release the GIL): largest first, each dealt to the lighter of two lists. An exception
+    in either thread is raised here, after both ended."""
+    import threading
+
+    parts, loads, errors = ([], []), [0, 0], []
+    for job, weight in sorted(jobs, key=lambda j: -j[1]):
+        i = 0 if loads[0] <= loads[1] else 1
+        parts[i].append(job)
+        loads[i] += weight
+
+    def run(part):
+        try:
+            work(part)
+        except BaseException as e:  # re-raised in the main thread
+            errors.append(e)
+
+    t = threading.Thread(target=run, args=(parts[1],))
+    t.start()
+    run(parts[0])
+    t.join()
+    if errors:
+        raise errors[0]
 
 
 def _install(tmpdir, target, tmp, key, force):

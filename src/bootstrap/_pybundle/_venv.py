@@ -340,31 +340,14 @@ def build(archive, dest, final, compile_):
 
 
 def _in_two_threads(work, jobs, total_bytes):
-    # As extraction does (`_extract`): zlib and file writes release the GIL, so two threads
-    # share the work when there is enough of it; each member costs its size plus a file's.
-    if total_bytes < (4 << 20) or len(jobs) < 2:
+    # As extraction does (`_extract`): two threads share the work when there is enough of it;
+    # each member costs its size plus a file's.
+    from . import _extract
+
+    if total_bytes < _extract._PARALLEL_BYTES or len(jobs) < 2:
         work(jobs)
         return
-    import threading
-
-    parts, loads, errors = ([], []), [0, 0], []
-    for job in sorted(jobs, key=lambda j: -j[3][3]):
-        k = 0 if loads[0] <= loads[1] else 1
-        parts[k].append(job)
-        loads[k] += job[3][3] + (64 << 10)
-
-    def run(part):
-        try:
-            work(part)
-        except BaseException as e:  # re-raised in the main thread
-            errors.append(e)
-
-    t = threading.Thread(target=run, args=(parts[1],))
-    t.start()
-    run(parts[0])
-    t.join()
-    if errors:
-        raise errors[0]
+    _extract.in_two_threads(work, [(j, j[3][3] + _extract._FILE_COST) for j in jobs])
 
 
 def _record(site, dest, ver, dist_info, installed, extra, write, listing):
