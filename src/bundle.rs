@@ -55,7 +55,7 @@ pub struct Bundle {
     /// The zip archive.
     pub archive: zip::ZipArchive<fs_err::File>,
     /// The file's size: no member can declare more (a reader that sizes a buffer from a
-    /// declared size checks it against this first, see [`buffer_for`]).
+    /// declared size checks it against this first, see [`read_bounded`]).
     pub len: u64,
 }
 
