@@ -52,7 +52,7 @@ const TMP_GRACE: Duration = Duration::from_secs(3600);
 /// `v1/tmp/` entries older than this are removed even if their pid is alive (pid reuse).
 const TMP_MAX: Duration = Duration::from_secs(86400);
 
-/// One entry of `v1/dists/`.
+/// One entry of `v1/dists/`, or an environment of `v1/venvs/` (a `--venv` bundle's).
 #[derive(Debug, Clone)]
 pub struct Entry {
     /// The cache key (directory name).
@@ -65,6 +65,8 @@ pub struct Entry {
     pub last_use: Option<SystemTime>,
     /// Pids of running processes with one of its files mapped.
     pub users: Vec<u32>,
+    /// True for a `--venv` bundle's environment (`v1/venvs/`).
+    pub venv: bool,
 }
 
 /// Returns, for each key under `dists`, the pids that have one of its files mapped or open (a
@@ -154,15 +156,25 @@ fn dir_size(path: &Path) -> u64 {
         .sum()
 }
 
-/// Lists the entries of `root` (sorted by key).
+/// Lists the entries of `root`: extracted distributions, then environments, each sorted by key.
 pub fn entries(root: &Path) -> Result<Vec<Entry>> {
-    let dists = root.join(LAYOUT).join(DISTS_DIR);
+    let mut out = Vec::new();
+    for (dir, venv) in [(DISTS_DIR, false), (crate::layout::venv::VENVS_DIR, true)] {
+        let mut part = entries_in(&root.join(LAYOUT).join(dir), venv)?;
+        part.sort_by(|a, b| a.key.cmp(&b.key));
+        out.extend(part);
+    }
+    Ok(out)
+}
+
+/// The entries of one directory of `v1/` (unsorted).
+fn entries_in(dists: &Path, venv: bool) -> Result<Vec<Entry>> {
     if !dists.is_dir() {
         return Ok(Vec::new());
     }
-    let users = mapped_users(&dists);
+    let users = mapped_users(dists);
     let mut out = Vec::new();
-    for item in fs_err::read_dir(&dists)? {
+    for item in fs_err::read_dir(dists)? {
         let item = item?;
         let key = item.file_name().to_string_lossy().into_owned();
         let path = item.path();
@@ -178,9 +190,9 @@ pub fn entries(root: &Path) -> Result<Vec<Entry>> {
             key,
             path,
             last_use,
+            venv,
         });
     }
-    out.sort_by(|a, b| a.key.cmp(&b.key));
     Ok(out)
 }
 
@@ -244,9 +256,10 @@ pub fn list(root: Option<&Path>) -> Result<()> {
                     .join(", ")
             )
         };
+        let kind = if e.venv { "  (environment)" } else { "" };
         writeln!(
             out,
-            "{:<width$}  {:>9}  last use {}{users}",
+            "{:<width$}  {:>9}  last use {}{users}{kind}",
             e.key,
             format!("{:.1} MB", e.size as f64 / 1e6),
             ago(e.last_use)

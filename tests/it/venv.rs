@@ -484,3 +484,61 @@ fn a_site_packages_tree_with_jupyter_data_gets_its_environment() {
     assert!(env.join("bin/jnb").is_file() && env.join("bin/jdata").is_file());
     assert!(!env.join("lib/python3.11/site-packages/bin").exists());
 }
+
+/// `pybundle cache list` shows environments; `cache clean` keeps the one a running bundle uses
+/// (its marker stays open across the exec) and removes it once nothing runs in it.
+#[test]
+fn cache_commands_manage_environments() {
+    let ctx = TestContext::new();
+    let w = wheels(&ctx);
+    let bundle = build(&ctx, &w, "app.pyz", &["--venv", "-c", "jdata"], &["jdata"]);
+    let (_, out) = run_with_stdin(&mut ctx.bundle(&bundle), "first\n");
+    assert!(out.status.success(), "{}", describe(&out));
+    let env = the_env(&ctx.bundle_root());
+    let listed = stdout(&run_ok(ctx.pybundle().args(["cache", "list"])));
+    assert!(listed.contains("(environment)"), "{listed}");
+
+    // A start blocked on stdin runs in the environment: clean keeps it.
+    let mut running = ctx
+        .bundle(&bundle)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the bundle");
+    let marker = env.join(".pybundle-complete");
+    let holds = |pid: u32| {
+        std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .map(|fds| {
+                fds.filter_map(Result::ok)
+                    .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|t| t == marker))
+            })
+            .unwrap_or(false)
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !holds(running.id()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the running bundle does not hold its environment's marker"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let cleaned = run_ok(ctx.pybundle().args(["cache", "clean"]));
+    assert!(env.is_dir(), "clean removed an environment in use");
+    drop(running.stdin.take());
+    let out = running.wait_with_output().expect("wait for the bundle");
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&cleaned.stdout).contains("in use")
+            || String::from_utf8_lossy(&cleaned.stderr).contains("in use"),
+        "{}",
+        describe(&cleaned)
+    );
+
+    // Nothing runs in it now: clean removes it, and the next start builds it again.
+    run_ok(ctx.pybundle().args(["cache", "clean"]));
+    assert!(!env.exists(), "clean kept an unused environment");
+    let (_, out) = run_with_stdin(&mut ctx.bundle(&bundle), "again\n");
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(env.is_dir());
+}

@@ -44,6 +44,36 @@ def key(g):
     return "%s-%08x" % (g["VENV"], zlib.crc32(ident.encode("utf-8", "surrogateescape")))
 
 
+# The marker of the environment a start runs in stays open across the exec (an inheritable
+# descriptor) for the life of the process: `pybundle cache clean`/`prune` remove an environment
+# only under a write lease on its marker, which the kernel grants only while nobody has it open.
+# In a writable root the marker's mtime is the last use (touched at most once an hour), as for
+# extracted entries.
+_HELD = []
+
+
+def _hold(marker, readonly):
+    try:
+        fd = os.open(marker, os.O_RDONLY)
+    except OSError:
+        return None
+    st = os.fstat(fd)
+    if st.st_nlink == 0:  # removed while this start waited for the lease
+        os.close(fd)
+        return None
+    os.set_inheritable(fd, True)
+    _HELD.append(fd)
+    if not readonly:
+        import time
+
+        if time.time() - st.st_mtime > 3600:
+            try:
+                os.utime(marker)
+            except OSError:
+                pass
+    return st
+
+
 def _find(root, k, uid, readonly):
     from . import _cache
 
@@ -51,9 +81,7 @@ def _find(root, k, uid, readonly):
     env = os.path.join(v1, VENVS_DIR, k)
     for d in (root, v1, None):
         if d is None:
-            try:
-                os.stat(os.path.join(env, MARKER))
-            except OSError:
+            if _hold(os.path.join(env, MARKER), readonly) is None:
                 return None
             d = env
         try:
@@ -112,6 +140,7 @@ def run(g, archive):
                 break
     if env is None:
         env = _create(archive, k, roots, uid, force)
+        _hold(os.path.join(env, MARKER), True)
     log("environment %s" % env)
     _exec(g, env)
 
