@@ -372,15 +372,7 @@ pub fn resolve(
     };
     let lock = work_dir.join("pylock.toml");
     let mut cmd = compile_command(&uv, interp, options, inline.as_deref(), &lock, !stream);
-    let command = quote_command(&cmd);
-    run_captured("uv", &mut cmd, stream).map_err(|failure| match failure {
-        Err(source) => ResolveError::ToolSpawn { tool: "uv", source },
-        Ok((status, tail)) => ResolveError::UvFailed {
-            command,
-            status,
-            tail,
-        },
-    })?;
+    run_uv(&mut cmd, stream)?;
     let text = fs_err::read_to_string(&lock).map_err(io(&lock))?;
     let plan = plan_from_lock(&text, work_dir).map_err(|message| ResolveError::BadLock {
         path: lock.clone(),
@@ -392,6 +384,19 @@ pub fn resolve(
         build_wheels(interp, options, &plan.builds, wheel_dir, stream)?;
     }
     super::list_wheels(wheel_dir)
+}
+
+/// Runs a uv command, its failure as [`ResolveError::UvFailed`] with the output's tail.
+pub(crate) fn run_uv(cmd: &mut Command, stream: bool) -> Result<(), ResolveError> {
+    let command = quote_command(cmd);
+    run_captured("uv", cmd, stream).map_err(|failure| match failure {
+        Err(source) => ResolveError::ToolSpawn { tool: "uv", source },
+        Ok((status, tail)) => ResolveError::UvFailed {
+            command,
+            status,
+            tail,
+        },
+    })
 }
 
 /// `fetch.py`, started before uv runs so that the interpreter's start-up and its tag list

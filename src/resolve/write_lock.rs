@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 
 use super::uv::{compile_command, find_uv, inline_requirements};
-use super::{ResolveError, index_args, quote_command, run_captured, run_pip};
+use super::{ResolveError, index_args, run_pip};
 use crate::config::{CrossTarget, LockPlan, Resolver};
 use crate::python::Interpreter;
 
@@ -57,15 +57,7 @@ pub fn write_lock(interp: &Interpreter, plan: &LockPlan) -> Result<LockTool, Res
             if let Some(target) = &plan.target {
                 uv_target_args(&mut cmd, target)?;
             }
-            let command = quote_command(&cmd);
-            run_captured("uv", &mut cmd, plan.stream).map_err(|failure| match failure {
-                Err(source) => ResolveError::ToolSpawn { tool: "uv", source },
-                Ok((status, tail)) => ResolveError::UvFailed {
-                    command,
-                    status,
-                    tail,
-                },
-            })?;
+            super::uv::run_uv(&mut cmd, plan.stream)?;
             Ok(LockTool::Uv)
         }
         None => {
