@@ -89,17 +89,12 @@ pub fn resolve(
     work_dir: &Path,
     stream: bool,
 ) -> Result<(Vec<PathBuf>, LockOutcome), ResolveError> {
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| ResolveError::Wheelhouse { path, source }
-    };
     let loaded = LoadedLock::read(&request.path)?;
     let groups = loaded.selection(&request.extras, &request.groups)?;
     let lock_dir = request.path.parent().unwrap_or(Path::new("/"));
 
     // The local projects: built first, since the selection must satisfy their requirements.
-    let projects_dir = work_dir.join("projects");
-    fs_err::create_dir_all(&projects_dir).map_err(io(&projects_dir))?;
+    let projects_dir = create_dir(work_dir.join("projects"))?;
     let projects = build_projects(target, options, &projects_dir, stream)?;
 
     let evaluated = pylock::evaluate(
@@ -113,12 +108,76 @@ pub fn resolve(
             projects: projects.clone(),
         },
     )?;
+    let selected = selected_packages(&loaded, &evaluated, request, target)?;
+    let project_names: BTreeSet<String> = evaluated
+        .projects
+        .iter()
+        .map(|n| normalize_name(n))
+        .collect();
+    let sources = Sources::sort(
+        &selected,
+        &project_names,
+        lock_dir,
+        request,
+        options,
+        target,
+    )?;
+
+    fetch_wheels(target, &sources, wheel_dir)?;
+    build_sdists(target, options, sources.sdists, work_dir, wheel_dir, stream)?;
+    let mut built = projects.clone();
+    if !sources.directories.is_empty() {
+        let dir = create_dir(work_dir.join("directories"))?;
+        let options = PipOptions {
+            requirements: sources.directories,
+            ..options.clone()
+        };
+        built.extend(build_projects(target, &options, &dir, stream)?);
+    }
+    for wheel in &built {
+        let dest = wheel_dir.join(wheel.file_name().unwrap_or_default());
+        fs_err::copy(wheel, &dest).map_err(wheelhouse_error(&dest))?;
+    }
+
+    let staged = list_wheels(wheel_dir)?;
+    let wheels = locked_wheels(&sources.wheels, &staged);
+    let info = LockInfo {
+        sha256: loaded.sha256,
+        extras: request.extras.clone(),
+        groups,
+        environment: evaluated.environment,
+        projects: evaluated.projects,
+    };
+    Ok((staged, LockOutcome { info, wheels }))
+}
+
+/// Returns the error for a failed file operation on `path` in the wheelhouse or scratch space.
+fn wheelhouse_error(path: &Path) -> impl FnOnce(std::io::Error) -> ResolveError {
+    let path = path.to_path_buf();
+    move |source| ResolveError::Wheelhouse { path, source }
+}
+
+/// Creates the directory `dir` (and its parents); returns it.
+fn create_dir(dir: PathBuf) -> Result<PathBuf, ResolveError> {
+    fs_err::create_dir_all(&dir).map_err(wheelhouse_error(&dir))?;
+    Ok(dir)
+}
+
+/// Returns the packages the lock's markers select for the target, in lock order; a lock whose
+/// markers fail to evaluate, or select a package twice, is unusable.
+fn selected_packages<'l>(
+    loaded: &'l LoadedLock,
+    evaluated: &pylock::Evaluated,
+    request: &LockRequest,
+    target: &LockTarget<'_>,
+) -> Result<Vec<&'l Package>, ResolveError> {
+    let unusable = |problems| ResolveError::LockUnusable {
+        path: request.path.clone(),
+        target: target.describe(),
+        problems,
+    };
     if !evaluated.problems.is_empty() {
-        return Err(ResolveError::LockUnusable {
-            path: request.path.clone(),
-            target: target.describe(),
-            problems: evaluated.problems.join("\n  "),
-        });
+        return Err(unusable(evaluated.problems.join("\n  ")));
     }
     let selected: Vec<&Package> = loaded
         .lock
@@ -132,83 +191,119 @@ pub fn resolve(
         .iter()
         .find(|p| !seen.insert(normalize_name(&p.name)))
     {
-        return Err(ResolveError::LockUnusable {
-            path: request.path.clone(),
-            target: target.describe(),
-            problems: format!(
-                "`{}` is selected more than once: the markers of its entries overlap",
-                twice.name
-            ),
-        });
+        return Err(unusable(format!(
+            "`{}` is selected more than once: the markers of its entries overlap",
+            twice.name
+        )));
     }
+    Ok(selected)
+}
 
-    // Per package: its wheels, or what to build.
-    let mut plan = Plan::default();
-    let mut owners: Vec<&Package> = Vec::new();
-    let mut sources: Vec<(&Package, Candidate)> = Vec::new();
-    let mut directories: Vec<String> = Vec::new();
-    let project_names: BTreeSet<String> = evaluated
-        .projects
-        .iter()
-        .map(|n| normalize_name(n))
-        .collect();
-    for package in &selected {
-        // A local project of the lock (`uv export` lists the project itself as a directory):
-        // built like the projects of the command line, or taken from there when given.
-        if package.wheels.is_empty()
-            && let Some(dir) = package
-                .directory
-                .as_ref()
-                .and_then(|d| d.get("path"))
-                .and_then(|p| p.as_str())
-        {
-            if !project_names.contains(&normalize_name(&package.name)) {
-                directories.push(lock_dir.join(dir).display().to_string());
-            }
-            continue;
-        }
-        let wheels: Vec<Candidate> = package
-            .wheels
-            .iter()
-            .chain(package.archive.iter())
-            .filter(|f| f.file_name().is_some_and(|n| n.ends_with(".whl")))
-            .map(|f| candidate(package, f, lock_dir, &options.find_links))
-            .collect::<Result<_, _>>()?;
-        if !wheels.is_empty() {
-            plan.wheels.push(wheels);
-            owners.push(package);
-            continue;
-        }
-        let source = package.sdist.as_ref().or(package.archive.as_ref());
-        let what = match source {
-            Some(file) => file.file_name().unwrap_or_default(),
-            None if package.directory.is_some() => "a directory source".to_string(),
-            None if package.vcs.is_some() => "a VCS source".to_string(),
-            None => "nothing to install".to_string(),
+/// The selected packages of a lock, sorted by how each gets into the wheelhouse.
+struct Sources<'l> {
+    /// The locked wheels of each package that has some: the fetcher picks one per package.
+    wheels: Plan,
+    /// The package of each entry of `wheels.wheels`.
+    owners: Vec<&'l Package>,
+    /// Packages without a wheel, built from their sdist (or archive) as the user allows.
+    sdists: Vec<(&'l Package, Candidate)>,
+    /// The lock's local project directories that the command line does not give: built.
+    directories: Vec<String>,
+}
+
+impl<'l> Sources<'l> {
+    /// Sorts `selected`; `project_names` are the local projects of the command line. A package
+    /// with no wheel stops the build unless the user allows building its sdist.
+    fn sort(
+        selected: &[&'l Package],
+        project_names: &BTreeSet<String>,
+        lock_dir: &Path,
+        request: &LockRequest,
+        options: &PipOptions,
+        target: &LockTarget<'_>,
+    ) -> Result<Self, ResolveError> {
+        let mut sources = Sources {
+            wheels: Plan::default(),
+            owners: Vec::new(),
+            sdists: Vec::new(),
+            directories: Vec::new(),
         };
-        if !request.build_sdists || target.cross.is_some() || source.is_none() {
-            return Err(ResolveError::LockNoWheelFile {
-                package: describe(package),
-                what,
-                cross: target.cross.is_some(),
-            });
+        for &package in selected {
+            // A local project of the lock (`uv export` lists the project itself as a directory):
+            // built like the projects of the command line, or taken from there when given.
+            if package.wheels.is_empty()
+                && let Some(dir) = package
+                    .directory
+                    .as_ref()
+                    .and_then(|d| d.get("path"))
+                    .and_then(|p| p.as_str())
+            {
+                if !project_names.contains(&normalize_name(&package.name)) {
+                    sources
+                        .directories
+                        .push(lock_dir.join(dir).display().to_string());
+                }
+                continue;
+            }
+            let wheels: Vec<Candidate> = package
+                .wheels
+                .iter()
+                .chain(package.archive.iter())
+                .filter(|f| f.file_name().is_some_and(|n| n.ends_with(".whl")))
+                .map(|f| candidate(package, f, lock_dir, &options.find_links))
+                .collect::<Result<_, _>>()?;
+            if !wheels.is_empty() {
+                sources.wheels.wheels.push(wheels);
+                sources.owners.push(package);
+                continue;
+            }
+            let file = sdist(package, request, target)?;
+            let found = candidate(package, file, lock_dir, &options.find_links)?;
+            sources.sdists.push((package, found));
         }
-        let file = source.expect("checked above");
-        sources.push((
-            package,
-            candidate(package, file, lock_dir, &options.find_links)?,
-        ));
+        Ok(sources)
     }
+}
 
-    // The wheels, chosen by the target's tags and checked against the lock.
+/// Returns the source archive of `package`, which has no wheel: its sdist (or archive) when the
+/// user allows building one for this target, else the error that says what the lock offers.
+fn sdist<'l>(
+    package: &'l Package,
+    request: &LockRequest,
+    target: &LockTarget<'_>,
+) -> Result<&'l File, ResolveError> {
+    let source = package.sdist.as_ref().or(package.archive.as_ref());
+    match source {
+        Some(file) if request.build_sdists && target.cross.is_none() => Ok(file),
+        _ => Err(ResolveError::LockNoWheelFile {
+            package: describe(package),
+            what: match source {
+                Some(file) => file.file_name().unwrap_or_default(),
+                None if package.directory.is_some() => "a directory source".to_string(),
+                None if package.vcs.is_some() => "a VCS source".to_string(),
+                None => "nothing to install".to_string(),
+            },
+            cross: target.cross.is_some(),
+        }),
+    }
+}
+
+/// Puts into `wheel_dir` the locked wheel of every package of `sources.wheels` that the
+/// target's tags choose, checked against the lock's sha256.
+fn fetch_wheels(
+    target: &LockTarget<'_>,
+    sources: &Sources<'_>,
+    wheel_dir: &Path,
+) -> Result<(), ResolveError> {
+    let (plan, owners) = (&sources.wheels, &sources.owners);
     let tags = match target.cross {
         Some(cross) => Some(cross::ranked_target_tags(target.python, cross)?),
         None => None,
     };
     let fetcher = Fetcher::spawn(target.python)?;
     let unusable = fetcher
-        .run_with(&plan, wheel_dir, tags.as_deref(), true)
-        .map_err(|err| with_package(err, &plan, &owners))?;
+        .run_with(plan, wheel_dir, tags.as_deref(), true)
+        .map_err(|err| with_package(err, plan, owners))?;
     if let Some(&first) = unusable.first() {
         return Err(ResolveError::LockNoWheel {
             package: describe(owners[first]),
@@ -220,46 +315,45 @@ pub fn resolve(
             target: target.describe(),
         });
     }
+    Ok(())
+}
 
-    // sdists the user allowed: fetched and checked like wheels, then built.
-    if !sources.is_empty() {
-        let sdist_dir = work_dir.join("sdists");
-        fs_err::create_dir_all(&sdist_dir).map_err(io(&sdist_dir))?;
-        let (owners, candidates): (Vec<&Package>, Vec<Candidate>) = sources.into_iter().unzip();
-        let sdists = Plan {
-            wheels: candidates.into_iter().map(|c| vec![c]).collect(),
-            builds: Vec::new(),
-        };
-        Fetcher::spawn(target.python)?
-            .run_with(&sdists, &sdist_dir, None, false)
-            .map_err(|err| with_package(err, &sdists, &owners))?;
-        let files: Vec<String> = sdists
-            .wheels
-            .iter()
-            .flatten()
-            .map(|c| sdist_dir.join(&c.filename).display().to_string())
-            .collect();
-        build_no_deps(target.python, options, files, wheel_dir, stream)?;
+/// Fetches the sdists the user allowed, checked like wheels, and builds them into `wheel_dir`.
+fn build_sdists(
+    target: &LockTarget<'_>,
+    options: &PipOptions,
+    sources: Vec<(&Package, Candidate)>,
+    work_dir: &Path,
+    wheel_dir: &Path,
+    stream: bool,
+) -> Result<(), ResolveError> {
+    if sources.is_empty() {
+        return Ok(());
     }
-    let mut built = projects.clone();
-    if !directories.is_empty() {
-        let dir = work_dir.join("directories");
-        fs_err::create_dir_all(&dir).map_err(io(&dir))?;
-        let options = PipOptions {
-            requirements: directories,
-            ..options.clone()
-        };
-        built.extend(build_projects(target, &options, &dir, stream)?);
-    }
-    for wheel in &built {
-        let dest = wheel_dir.join(wheel.file_name().unwrap_or_default());
-        fs_err::copy(wheel, &dest).map_err(io(&dest))?;
-    }
+    let sdist_dir = create_dir(work_dir.join("sdists"))?;
+    let (owners, candidates): (Vec<&Package>, Vec<Candidate>) = sources.into_iter().unzip();
+    let sdists = Plan {
+        wheels: candidates.into_iter().map(|c| vec![c]).collect(),
+        builds: Vec::new(),
+    };
+    Fetcher::spawn(target.python)?
+        .run_with(&sdists, &sdist_dir, None, false)
+        .map_err(|err| with_package(err, &sdists, &owners))?;
+    let files: Vec<String> = sdists
+        .wheels
+        .iter()
+        .flatten()
+        .map(|c| sdist_dir.join(&c.filename).display().to_string())
+        .collect();
+    build_no_deps(target.python, options, files, wheel_dir, stream)
+}
 
-    // The manifest records the locked wheels (checked above against the lock's sha256), not
-    // the ones built here: a wheel built from a project or an sdist differs from build to build
-    // (file times), and the lock has no hash for it anyway.
-    let staged = list_wheels(wheel_dir)?;
+/// Returns the wheel of every staged distribution that came from the lock, by normalized name.
+///
+/// The manifest records the locked wheels (checked against the lock's sha256), not the ones
+/// built here: a wheel built from a project or an sdist differs from build to build (file
+/// times), and the lock has no hash for it anyway.
+fn locked_wheels(plan: &Plan, staged: &[PathBuf]) -> BTreeMap<String, WheelInfo> {
     let locked: BTreeMap<&str, &str> = plan
         .wheels
         .iter()
@@ -267,7 +361,7 @@ pub fn resolve(
         .filter_map(|c| Some((c.filename.as_str(), c.sha256.as_deref()?)))
         .collect();
     let mut wheels = BTreeMap::new();
-    for wheel in &staged {
+    for wheel in staged {
         let file = wheel
             .file_name()
             .unwrap_or_default()
@@ -288,14 +382,7 @@ pub fn resolve(
             },
         );
     }
-    let info = LockInfo {
-        sha256: loaded.sha256,
-        extras: request.extras.clone(),
-        groups,
-        environment: evaluated.environment,
-        projects: evaluated.projects,
-    };
-    Ok((staged, LockOutcome { info, wheels }))
+    wheels
 }
 
 /// Returns `name version` of a package, for messages.

@@ -217,95 +217,133 @@ pub struct Plan {
 /// Reads the lock text (`lock_dir` is the directory relative paths start from).
 pub fn plan_from_lock(text: &str, lock_dir: &Path) -> Result<Plan, String> {
     let lock: Lock = toml::from_str(text).map_err(|err| err.message().to_string())?;
-    let local = |path: &str| normalize(&lock_dir.join(path));
     let mut plan = Plan::default();
-    for package in lock.packages {
-        let file_candidate = |file: &LockFile| -> Option<Candidate> {
-            let (url, path) = match (&file.url, &file.path) {
-                (_, Some(path)) => (None, Some(local(path))),
-                (Some(url), None) => match url.strip_prefix("file://") {
-                    Some(rest) => (None, Some(PathBuf::from(percent_decode(rest)))),
-                    None => (Some(url.clone()), None),
-                },
-                (None, None) => return None,
-            };
-            let filename = match &file.name {
-                Some(name) => name.clone(),
-                None => match (&url, &path) {
-                    (Some(url), _) => {
-                        let last = url.split(['#', '?']).next().unwrap_or(url);
-                        percent_decode(last.rsplit('/').next().unwrap_or(last))
-                    }
-                    (None, Some(path)) => path.file_name()?.to_string_lossy().into_owned(),
-                    (None, None) => return None,
-                },
-            };
-            Some(Candidate {
-                filename,
-                url,
-                path,
-                sha256: file.hashes.get("sha256").map(|h| h.to_ascii_lowercase()),
-            })
-        };
-        let what = || match &package.version {
-            Some(v) => format!("{} {v}", package.name),
-            None => package.name.clone(),
-        };
-        if let Some(wheels) = &package.wheels {
+    for package in &lock.packages {
+        match package.install_from(lock_dir)? {
+            InstallFrom::Wheels(candidates) => plan.wheels.push(candidates),
+            InstallFrom::Build(target) => plan.builds.push(target),
+        }
+    }
+    Ok(plan)
+}
+
+/// How a locked package gets into the wheelhouse.
+enum InstallFrom {
+    /// One of these wheels.
+    Wheels(Vec<Candidate>),
+    /// What `pip wheel --no-deps` builds (a path or a URL).
+    Build(String),
+}
+
+impl LockPackage {
+    /// Returns how to install the package, preferring its wheels, then its archive, sdist,
+    /// directory and VCS source, in that order.
+    fn install_from(&self, lock_dir: &Path) -> Result<InstallFrom, String> {
+        if let Some(wheels) = &self.wheels {
             let candidates: Vec<Candidate> = wheels
                 .iter()
-                .filter_map(file_candidate)
+                .filter_map(|file| file.candidate(lock_dir))
                 .filter(|c| c.filename.ends_with(".whl"))
                 .collect();
             if !candidates.is_empty() {
-                plan.wheels.push(candidates);
-                continue;
+                return Ok(InstallFrom::Wheels(candidates));
             }
         }
-        if let Some(archive) = &package.archive
-            && let Some(candidate) = file_candidate(archive)
+        if let Some(archive) = &self.archive
+            && let Some(candidate) = archive.candidate(lock_dir)
         {
-            if candidate.filename.ends_with(".whl") {
-                plan.wheels.push(vec![candidate]);
+            return Ok(if candidate.filename.ends_with(".whl") {
+                InstallFrom::Wheels(vec![candidate])
             } else {
-                plan.builds.push(build_target(&candidate));
-            }
-            continue;
+                InstallFrom::Build(build_target(&candidate))
+            });
         }
-        if let Some(sdist) = &package.sdist
-            && let Some(candidate) = file_candidate(sdist)
+        if let Some(sdist) = &self.sdist
+            && let Some(candidate) = sdist.candidate(lock_dir)
         {
-            plan.builds.push(build_target(&candidate));
-            continue;
+            return Ok(InstallFrom::Build(build_target(&candidate)));
         }
-        if let Some(dir) = &package.directory {
-            plan.builds.push(local(&dir.path).display().to_string());
-            continue;
+        if let Some(dir) = &self.directory {
+            let path = normalize(&lock_dir.join(&dir.path));
+            return Ok(InstallFrom::Build(path.display().to_string()));
         }
-        if let Some(vcs) = &package.vcs {
-            let repo = match (&vcs.url, &vcs.path) {
-                (Some(url), _) => url.clone(),
-                (None, Some(path)) => format!("file://{}", local(path).display()),
-                (None, None) => return Err(format!("`{}` has a VCS source without a URL", what())),
+        if let Some(vcs) = &self.vcs {
+            return match vcs.build_target(lock_dir) {
+                Some(target) => Ok(InstallFrom::Build(target)),
+                None => Err(format!(
+                    "`{}` has a VCS source without a URL",
+                    self.describe()
+                )),
             };
-            let mut target = format!("{}+{repo}", vcs.kind);
-            if let Some(commit) = &vcs.commit_id {
-                target.push('@');
-                target.push_str(commit);
-            }
-            if let Some(sub) = &vcs.subdirectory {
-                target.push_str("#subdirectory=");
-                target.push_str(sub);
-            }
-            plan.builds.push(target);
-            continue;
         }
-        return Err(format!(
+        Err(format!(
             "`{}` has no wheel, sdist, archive, directory or VCS source",
-            what()
-        ));
+            self.describe()
+        ))
     }
-    Ok(plan)
+
+    /// Returns `name version`, for messages.
+    fn describe(&self) -> String {
+        match &self.version {
+            Some(v) => format!("{} {v}", self.name),
+            None => self.name.clone(),
+        }
+    }
+}
+
+impl LockFile {
+    /// Returns where to get the file (a path relative to `lock_dir`, a `file://` URL read as a
+    /// path, or a URL) and its name (given, else the URL's or path's last component); `None`
+    /// when the lock gives neither a path nor a URL.
+    fn candidate(&self, lock_dir: &Path) -> Option<Candidate> {
+        let (url, path) = match (&self.url, &self.path) {
+            (_, Some(path)) => (None, Some(normalize(&lock_dir.join(path)))),
+            (Some(url), None) => match url.strip_prefix("file://") {
+                Some(rest) => (None, Some(PathBuf::from(percent_decode(rest)))),
+                None => (Some(url.clone()), None),
+            },
+            (None, None) => return None,
+        };
+        let filename = match &self.name {
+            Some(name) => name.clone(),
+            None => match (&url, &path) {
+                (Some(url), _) => {
+                    let last = url.split(['#', '?']).next().unwrap_or(url);
+                    percent_decode(last.rsplit('/').next().unwrap_or(last))
+                }
+                (None, Some(path)) => path.file_name()?.to_string_lossy().into_owned(),
+                (None, None) => return None,
+            },
+        };
+        Some(Candidate {
+            filename,
+            url,
+            path,
+            sha256: self.hashes.get("sha256").map(|h| h.to_ascii_lowercase()),
+        })
+    }
+}
+
+impl LockVcs {
+    /// Returns the pip requirement that builds this source (`git+URL@commit#subdirectory=…`);
+    /// `None` when the lock gives neither a URL nor a path.
+    fn build_target(&self, lock_dir: &Path) -> Option<String> {
+        let repo = match (&self.url, &self.path) {
+            (Some(url), _) => url.clone(),
+            (None, Some(path)) => format!("file://{}", normalize(&lock_dir.join(path)).display()),
+            (None, None) => return None,
+        };
+        let mut target = format!("{}+{repo}", self.kind);
+        if let Some(commit) = &self.commit_id {
+            target.push('@');
+            target.push_str(commit);
+        }
+        if let Some(sub) = &self.subdirectory {
+            target.push_str("#subdirectory=");
+            target.push_str(sub);
+        }
+        Some(target)
+    }
 }
 
 /// Returns `path` with `.` and `..` components resolved lexically (`/stage/uv/../p` → `/stage/p`).
