@@ -3,6 +3,7 @@
 //! the only thing later stages receive. Nothing past this module sees clap's argument structs.
 //! Imports only leaves (`cli`, `name`, `output`, `ui`).
 
+mod checks;
 mod pyproject;
 
 pub use pyproject::{PybundleTable, PyprojectError};
@@ -14,8 +15,8 @@ use std::collections::BTreeSet;
 
 use crate::cli::BuildArgs;
 pub use crate::cli::Resolver;
-use crate::name::{EntryTarget, normalize_name, parse_entry_target};
-use crate::output::{Facts, OutputError, OutputName, OutputTemplate};
+use crate::name::{EntryTarget, normalize_name};
+use crate::output::{OutputError, OutputTemplate};
 pub use crate::ui::Verbosity;
 
 /// The shebang line used when `-p` is not given.
@@ -93,6 +94,17 @@ pub struct Overrides {
     pub zip_safe: BTreeSet<String>,
     /// Extract everything.
     pub extract_all: bool,
+}
+
+impl Overrides {
+    /// Returns the overrides `--extract`, `--zip-safe` and `--extract-all` ask for.
+    fn new(extract: &[String], zip_safe: &[String], extract_all: bool) -> Overrides {
+        Overrides {
+            extract: extract.iter().map(|n| normalize_name(n)).collect(),
+            zip_safe: zip_safe.iter().map(|n| normalize_name(n)).collect(),
+            extract_all,
+        }
+    }
 }
 
 /// A validated build request.
@@ -243,89 +255,14 @@ impl BuildPlan {
         let output = cwd.join(output);
         let template = OutputTemplate::parse(&output)?;
         let local_project = pyproject::local_project_name(&args.requirements, cwd);
-        let entry = if let Some(value) = args.entry_point {
-            let target = parse_entry_target(&value).map_err(|err| ConfigError::BadEntryPoint {
-                value: value.clone(),
-                reason: err.to_string(),
-            })?;
-            if target.attr.is_none() {
-                return Err(ConfigError::BadEntryPoint {
-                    value,
-                    reason: "no function after `:` (use -m to run a module)".to_string(),
-                });
-            }
-            EntryRequest::Function(target)
-        } else if let Some(name) = args.console_script {
-            EntryRequest::ConsoleScript(name)
-        } else if let Some(module) = args.module {
-            match parse_entry_target(&module) {
-                Ok(EntryTarget { attr: None, .. }) => EntryRequest::Module(module),
-                _ => return Err(ConfigError::BadModule(module)),
-            }
-        } else {
-            EntryRequest::Interpreter
-        };
-        // Without an entry point only a local project can name the bundle: say so before the
-        // slow stages rather than after them.
-        if entry == EntryRequest::Interpreter && local_project.is_none() {
-            let why = "the bundle has no entry point and no local project directory is bundled";
-            OutputName::new(
-                template,
-                Facts {
-                    project: Err(why.to_string()),
-                    python: String::new(),
-                    platform: String::new(),
-                    date: String::new(),
-                },
-            )?;
-        }
-        let shebang = args
-            .python_shebang
-            .unwrap_or_else(|| DEFAULT_SHEBANG.to_string());
-        let shebang = shebang.trim_start_matches("#!").trim().to_string();
-        if shebang.is_empty() || shebang.contains(['\n', '\r']) {
-            return Err(ConfigError::BadShebang(shebang));
-        }
-        if let Some(id) = &args.build_id {
-            let ok = !id.is_empty()
-                && id
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
-            if !ok {
-                return Err(ConfigError::BadBuildId(id.clone()));
-            }
-        }
-        let absolute = |path: PathBuf, what: &'static str| -> Result<PathBuf, ConfigError> {
-            let path = cwd.join(path);
-            if path.exists() {
-                Ok(path)
-            } else {
-                Err(ConfigError::MissingPath { path, what })
-            }
-        };
-        let requirement_files = args
-            .requirement_files
-            .into_iter()
-            .map(|p| absolute(p, "requirements file"))
-            .collect::<Result<Vec<_>, _>>()?;
-        let constraint_files = args
-            .constraint_files
-            .into_iter()
-            .map(|p| absolute(p, "constraints file"))
-            .collect::<Result<Vec<_>, _>>()?;
-        let site_packages = args
-            .site_packages
-            .into_iter()
-            .map(|p| absolute(p, "--site-packages directory"))
-            .collect::<Result<Vec<_>, _>>()?;
-        let preamble = args
-            .preamble
-            .map(|p| absolute(p, "--preamble file"))
-            .transpose()?;
+        let entry = checks::entry_request(args.entry_point, args.console_script, args.module)?;
+        checks::nameable(template, &entry, local_project.is_some())?;
+        let shebang = checks::shebang(args.python_shebang)?;
+        checks::build_id(args.build_id.as_deref())?;
         let pip = PipOptions {
             requirements: args.requirements,
-            requirement_files,
-            constraint_files,
+            requirement_files: checks::existing(cwd, args.requirement_files, "requirements file")?,
+            constraint_files: checks::existing(cwd, args.constraint_files, "constraints file")?,
             find_links: args.find_links,
             no_index: args.no_index,
             index_url: args.index_url,
@@ -333,73 +270,37 @@ impl BuildPlan {
             pre: args.pre,
             extra_args: args.pip_args,
         };
+        let site_packages = checks::existing(cwd, args.site_packages, "--site-packages directory")?;
+        let preamble = args
+            .preamble
+            .map(|p| checks::existing_path(cwd, p, "--preamble file"))
+            .transpose()?;
         let lock = match args.lock {
             None => None,
-            Some(path) => {
-                if !pip.requirement_files.is_empty() {
-                    return Err(ConfigError::LockConflict("-r/--requirement"));
-                }
-                if !pip.constraint_files.is_empty() {
-                    return Err(ConfigError::LockConflict("--constraint"));
-                }
-                if let Some(req) = pip.requirements.iter().find(|r| !cwd.join(r).exists()) {
-                    return Err(ConfigError::LockRequirement(req.clone()));
-                }
-                Some(LockRequest {
-                    path: absolute(path, "--lock file")?,
-                    extras: args.lock_extra,
-                    groups: args.lock_group,
-                    build_sdists: args.lock_build_sdists,
-                })
-            }
+            Some(path) => Some(LockRequest {
+                path: checks::lock_path(cwd, &pip, path)?,
+                extras: args.lock_extra,
+                groups: args.lock_group,
+                build_sdists: args.lock_build_sdists,
+            }),
         };
         if !pip.has_requirements() && site_packages.is_empty() && lock.is_none() {
             return Err(ConfigError::NothingToBundle);
         }
-        let verbosity = if args.quiet {
-            Verbosity::Quiet
-        } else if args.verbose > 0 {
-            Verbosity::Verbose
-        } else {
-            Verbosity::Normal
-        };
-        let env = args
-            .env
-            .iter()
-            .map(|e| parse_env(e))
-            .collect::<Result<Vec<_>, _>>()?;
-        if let Some(root) = &args.root {
-            if root.trim().is_empty() || root.contains(['\n', '\0']) {
-                return Err(ConfigError::BadRoot(root.clone()));
-            }
-        }
-        let runtime = RuntimeOptions {
-            root: args.root,
-            inherit_path: args.inherit_path,
-            venv: if args.venv {
-                Some(true)
-            } else if args.no_venv {
-                Some(false)
-            } else {
-                None
-            },
-            env,
-        };
-        let python_version = args
-            .python_version
-            .as_deref()
-            .map(|v| parse_python_version(v).ok_or_else(|| ConfigError::BadPythonVersion(v.into())))
-            .transpose()?;
-        let cross = !args.platform.is_empty()
-            || python_version.is_some()
-            || args.implementation.is_some()
-            || !args.abi.is_empty();
-        let target = cross.then_some(CrossTarget {
-            platforms: args.platform,
-            python_version,
-            implementation: args.implementation,
-            abis: args.abi,
-        });
+        let verbosity = checks::verbosity(args.quiet, args.verbose);
+        let runtime = checks::runtime_options(
+            &args.env,
+            args.root,
+            args.inherit_path,
+            args.venv,
+            args.no_venv,
+        )?;
+        let target = checks::cross_target(
+            args.platform,
+            args.python_version.as_deref(),
+            args.implementation,
+            args.abi,
+        )?;
         let resolver = args.resolver.unwrap_or_default();
         if resolver == Resolver::Uv && target.is_some() && lock.is_none() {
             return Err(ConfigError::UvCrossTarget);
@@ -422,11 +323,7 @@ impl BuildPlan {
             runtime,
             target,
             lock,
-            overrides: Overrides {
-                extract: args.extract.iter().map(|n| normalize_name(n)).collect(),
-                zip_safe: args.zip_safe.iter().map(|n| normalize_name(n)).collect(),
-                extract_all: args.extract_all,
-            },
+            overrides: Overrides::new(&args.extract, &args.zip_safe, args.extract_all),
         })
     }
 }

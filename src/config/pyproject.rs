@@ -224,6 +224,7 @@ fn looks_like_path(req: &str) -> bool {
 /// absolute against `base`.
 fn merge(args: &mut BuildArgs, table: PybundleTable, base: &Path) {
     let path = |p: PathBuf| base.join(p);
+    let paths = |v: Option<Vec<PathBuf>>| v.map(|v| v.into_iter().map(path).collect());
     let link = |l: String| {
         if l.contains("://") || Path::new(&l).is_absolute() {
             l
@@ -231,9 +232,7 @@ fn merge(args: &mut BuildArgs, table: PybundleTable, base: &Path) {
             base.join(l).display().to_string()
         }
     };
-    if args.output.is_none() {
-        args.output = table.output.map(path);
-    }
+    fill(&mut args.output, table.output.map(path));
     // The entry point is one choice: any of -e/-c/-m on the command line replaces all three keys.
     if args.entry_point.is_none() && args.console_script.is_none() && args.module.is_none() {
         args.entry_point = table.entry_point;
@@ -241,56 +240,23 @@ fn merge(args: &mut BuildArgs, table: PybundleTable, base: &Path) {
         args.module = table.module;
     }
     args.multicall |= table.multicall.unwrap_or(false);
-    if args.python_shebang.is_none() {
-        args.python_shebang = table.python_shebang;
-    }
-    if args.python.is_none() {
-        args.python = table.python.map(|p| {
-            if p.contains('/') {
-                base.join(p).display().to_string()
-            } else {
-                p
-            }
-        });
-    }
-    if args.resolver.is_none() {
-        args.resolver = table.resolver;
-    }
-    fill_vec(
-        &mut args.requirement_files,
-        table
-            .requirements
-            .map(|v| v.into_iter().map(path).collect()),
-    );
-    fill_vec(
-        &mut args.constraint_files,
-        table.constraints.map(|v| v.into_iter().map(path).collect()),
-    );
+    fill(&mut args.python_shebang, table.python_shebang);
+    fill(&mut args.python, table.python.map(|p| interpreter(p, base)));
+    fill(&mut args.resolver, table.resolver);
+    fill_vec(&mut args.requirement_files, paths(table.requirements));
+    fill_vec(&mut args.constraint_files, paths(table.constraints));
     fill_vec(
         &mut args.find_links,
         table.find_links.map(|v| v.into_iter().map(link).collect()),
     );
     args.no_index |= table.no_index.unwrap_or(false);
-    if args.index_url.is_none() {
-        args.index_url = table.index_url;
-    }
+    fill(&mut args.index_url, table.index_url);
     fill_vec(&mut args.extra_index_url, table.extra_index_url);
     args.pre |= table.pre.unwrap_or(false);
-    fill_vec(
-        &mut args.site_packages,
-        table
-            .site_packages
-            .map(|v| v.into_iter().map(path).collect()),
-    );
-    if args.compress_level.is_none() {
-        args.compress_level = table.compress_level;
-    }
-    if args.preamble.is_none() {
-        args.preamble = table.preamble.map(path);
-    }
-    if args.build_id.is_none() {
-        args.build_id = table.build_id;
-    }
+    fill_vec(&mut args.site_packages, paths(table.site_packages));
+    fill(&mut args.compress_level, table.compress_level);
+    fill(&mut args.preamble, table.preamble.map(path));
+    fill(&mut args.build_id, table.build_id);
     fill_vec(
         &mut args.pip_args,
         table
@@ -299,9 +265,7 @@ fn merge(args: &mut BuildArgs, table: PybundleTable, base: &Path) {
     );
     fill_vec(&mut args.platform, table.platform);
     // `root` is a path on the machine the bundle runs on: it is kept as written.
-    if args.root.is_none() {
-        args.root = table.root;
-    }
+    fill(&mut args.root, table.root);
     args.inherit_path |= table.inherit_path.unwrap_or(false);
     if !args.venv && !args.no_venv {
         args.venv = table.venv == Some(true);
@@ -312,19 +276,30 @@ fn merge(args: &mut BuildArgs, table: PybundleTable, base: &Path) {
     fill_vec(&mut args.zip_safe, table.zip_safe);
     args.extract_all |= table.extract_all.unwrap_or(false);
     args.checksum |= table.checksum.unwrap_or(false);
-    if args.lock.is_none() {
-        args.lock = table.lock.map(path);
-    }
+    fill(&mut args.lock, table.lock.map(path));
     fill_vec(&mut args.lock_extra, table.lock_extra);
     fill_vec(&mut args.lock_group, table.lock_group);
     args.lock_build_sdists |= table.lock_build_sdists.unwrap_or(false);
-    if args.python_version.is_none() {
-        args.python_version = table.python_version;
-    }
-    if args.implementation.is_none() {
-        args.implementation = table.implementation;
-    }
+    fill(&mut args.python_version, table.python_version);
+    fill(&mut args.implementation, table.implementation);
     fill_vec(&mut args.abi, table.abi);
+}
+
+/// Returns the `python` key: a path (it has a `/`) made absolute against `base`; a command name
+/// is kept as written.
+fn interpreter(python: String, base: &Path) -> String {
+    if python.contains('/') {
+        base.join(python).display().to_string()
+    } else {
+        python
+    }
+}
+
+/// Sets an option the command line left unset to the configured value.
+fn fill<T>(target: &mut Option<T>, configured: Option<T>) {
+    if target.is_none() {
+        *target = configured;
+    }
 }
 
 /// Replaces an empty list with the configured one: a list on the command line replaces the key.
