@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::data::Scheme;
 use super::error::{InstallError, io_err};
@@ -31,6 +31,27 @@ fn is_bytecode(path: &str) -> bool {
 /// the unclaimed unit. A symbolic link that resolves outside `dir` is an error; links inside are
 /// followed. The unclaimed unit's `purelib` is true unless it holds `.so`/`.pyd` files.
 pub fn scan_site_packages(dir: &Path) -> Result<Vec<InstalledDist>, InstallError> {
+    let all_files = tree_files(dir)?;
+    let mut dists = Vec::new();
+    let mut claimed: BTreeSet<String> = BTreeSet::new();
+    for name in dist_info_names(dir)? {
+        let dist = DistInfoDir::new(dir, name).describe(&all_files)?;
+        claimed.extend(dist.files.iter().cloned());
+        dists.push(dist);
+    }
+    let unclaimed: Vec<String> = all_files
+        .into_iter()
+        .filter(|f| !claimed.contains(f) && !f.starts_with("bin/"))
+        .collect();
+    if !unclaimed.is_empty() {
+        dists.push(unclaimed_unit(dir, unclaimed));
+    }
+    Ok(dists)
+}
+
+/// Returns every file of the tree at `dir` (relative, `/`-separated), links inside it followed,
+/// byte-code left out; fails on a link that resolves outside `dir`.
+fn tree_files(dir: &Path) -> Result<BTreeSet<String>, InstallError> {
     let canon =
         fs_err::canonicalize(dir).map_err(io_err("cannot scan the site-packages directory"))?;
     let mut all_files: BTreeSet<String> = BTreeSet::new();
@@ -76,7 +97,11 @@ pub fn scan_site_packages(dir: &Path) -> Result<Vec<InstalledDist>, InstallError
             all_files.insert(rel);
         }
     }
+    Ok(all_files)
+}
 
+/// Returns the names of the top-level `*.dist-info` directories of `dir`, sorted.
+fn dist_info_names(dir: &Path) -> Result<Vec<String>, InstallError> {
     let mut dist_infos: Vec<String> = Vec::new();
     for entry in fs_err::read_dir(dir).map_err(io_err("cannot scan the site-packages directory"))? {
         let entry = entry.map_err(io_err(format!("cannot scan `{}`", dir.display())))?;
@@ -88,42 +113,100 @@ pub fn scan_site_packages(dir: &Path) -> Result<Vec<InstalledDist>, InstallError
         }
     }
     dist_infos.sort();
+    Ok(dist_infos)
+}
 
-    let mut dists = Vec::new();
-    let mut claimed: BTreeSet<String> = BTreeSet::new();
-    for dist_info in dist_infos {
-        let info_dir = dir.join(&dist_info);
-        let label = info_dir.display().to_string();
-        let read_opt = |name: &str| -> Result<Option<String>, InstallError> {
-            let path = info_dir.join(name);
-            if !path.is_file() {
-                return Ok(None);
-            }
-            fs_err::read_to_string(&path)
-                .map(Some)
-                .map_err(io_err(format!("cannot read `{}`", path.display())))
-        };
-        let bad = |name: &str, reason: String| InstallError::BadWheelFile {
-            wheel: label.clone(),
-            path: name.to_string(),
+/// One top-level `*.dist-info` directory of the tree.
+struct DistInfoDir<'a> {
+    /// The tree.
+    root: &'a Path,
+    /// The directory's name, e.g. `a-1.0.dist-info`.
+    name: String,
+    /// `root/name`.
+    path: PathBuf,
+}
+
+impl<'a> DistInfoDir<'a> {
+    fn new(root: &'a Path, name: String) -> Self {
+        let path = root.join(&name);
+        DistInfoDir { root, name, path }
+    }
+
+    /// Returns the text of the directory's file `file`, `None` when it has none.
+    fn read(&self, file: &str) -> Result<Option<String>, InstallError> {
+        let path = self.path.join(file);
+        if !path.is_file() {
+            return Ok(None);
+        }
+        fs_err::read_to_string(&path)
+            .map(Some)
+            .map_err(io_err(format!("cannot read `{}`", path.display())))
+    }
+
+    /// Returns the error for its file `file` that cannot be used, and why.
+    fn bad(&self, file: &str, reason: String) -> InstallError {
+        InstallError::BadWheelFile {
+            wheel: self.path.display().to_string(),
+            path: file.to_string(),
             reason,
-        };
+        }
+    }
+
+    /// Returns the distribution this directory describes, owning its own files and those of
+    /// `all_files` its `RECORD` lists.
+    fn describe(self, all_files: &BTreeSet<String>) -> Result<InstalledDist, InstallError> {
         let meta_text =
-            read_opt("METADATA")?.ok_or_else(|| bad("METADATA", "it is missing".into()))?;
-        let meta = metadata::parse_metadata(&meta_text).map_err(|r| bad("METADATA", r))?;
+            (self.read("METADATA")?).ok_or_else(|| self.bad("METADATA", "it is missing".into()))?;
+        let meta = metadata::parse_metadata(&meta_text).map_err(|r| self.bad("METADATA", r))?;
         // A `.dist-info` without `WHEEL` was not installed from a wheel (pure Python then, as
         // pip assumes for such installs).
-        let (purelib, tags) = match read_opt("WHEEL")? {
+        let (purelib, tags) = match self.read("WHEEL")? {
             Some(text) => metadata::read_installed_wheel(&text),
             None => (true, Vec::new()),
         };
+        let files = self.files(all_files)?;
+        let entry_points = match self.read("entry_points.txt")? {
+            Some(text) => entry_points::parse_entry_points(&text)
+                .map_err(|e| self.bad("entry_points.txt", e.to_string()))?,
+            None => EntryPoints::default(),
+        };
+        let top_level = match self.read("top_level.txt")? {
+            Some(text) => top_level_from_text(&text),
+            None => derive_top_level(
+                files
+                    .iter()
+                    .filter(|f| !f.starts_with("bin/"))
+                    .map(String::as_str),
+            ),
+        };
+        let prefix_files = target_prefix_files(&files);
+        Ok(InstalledDist {
+            name: meta.name,
+            version: meta.version,
+            dist_info: self.name,
+            root: self.root.to_path_buf(),
+            files: files.into_iter().collect(),
+            purelib,
+            tags,
+            entry_points,
+            requires_python: meta.requires_python,
+            license: meta.license,
+            summary: meta.summary,
+            top_level,
+            prefix_files,
+        })
+    }
+
+    /// Returns the files of `all_files` under this directory or listed in its `RECORD` (rows
+    /// that leave the tree or name a missing file are ignored).
+    fn files(&self, all_files: &BTreeSet<String>) -> Result<BTreeSet<String>, InstallError> {
         let mut files: BTreeSet<String> = BTreeSet::new();
-        let prefix = format!("{dist_info}/");
+        let prefix = format!("{}/", self.name);
         files.extend(all_files.iter().filter(|f| f.starts_with(&prefix)).cloned());
-        if let Some(text) = read_opt("RECORD")? {
+        if let Some(text) = self.read("RECORD")? {
             let rows =
                 record::parse_csv(&text).map_err(|(line, reason)| InstallError::BadRecord {
-                    wheel: label.clone(),
+                    wheel: self.path.display().to_string(),
                     path: "RECORD".to_string(),
                     line,
                     reason,
@@ -137,63 +220,30 @@ pub fn scan_site_packages(dir: &Path) -> Result<Vec<InstalledDist>, InstallError
                 }
             }
         }
-        let entry_points = match read_opt("entry_points.txt")? {
-            Some(text) => entry_points::parse_entry_points(&text)
-                .map_err(|e| bad("entry_points.txt", e.to_string()))?,
-            None => EntryPoints::default(),
-        };
-        let top_level = match read_opt("top_level.txt")? {
-            Some(text) => top_level_from_text(&text),
-            None => derive_top_level(
-                files
-                    .iter()
-                    .filter(|f| !f.starts_with("bin/"))
-                    .map(String::as_str),
-            ),
-        };
-        claimed.extend(files.iter().cloned());
-        let prefix_files = target_prefix_files(&files);
-        dists.push(InstalledDist {
-            name: meta.name,
-            version: meta.version,
-            dist_info,
-            root: dir.to_path_buf(),
-            files: files.into_iter().collect(),
-            purelib,
-            tags,
-            entry_points,
-            requires_python: meta.requires_python,
-            license: meta.license,
-            summary: meta.summary,
-            top_level,
-            prefix_files,
-        });
+        Ok(files)
     }
+}
 
-    let unclaimed: Vec<String> = all_files
-        .into_iter()
-        .filter(|f| !claimed.contains(f) && !f.starts_with("bin/"))
-        .collect();
-    if !unclaimed.is_empty() {
-        dists.push(InstalledDist {
-            name: "site-packages".to_string(),
-            version: "0".to_string(),
-            dist_info: String::new(),
-            root: dir.to_path_buf(),
-            purelib: !unclaimed
-                .iter()
-                .any(|f| f.ends_with(".so") || f.ends_with(".pyd")),
-            tags: Vec::new(),
-            entry_points: EntryPoints::default(),
-            requires_python: None,
-            license: None,
-            summary: None,
-            top_level: derive_top_level(unclaimed.iter().map(String::as_str)),
-            prefix_files: target_prefix_files(&unclaimed.iter().cloned().collect()),
-            files: unclaimed,
-        });
+/// Returns the unit of the files no `RECORD` claims: `site-packages`, version `0`, with an
+/// empty `dist_info`.
+fn unclaimed_unit(dir: &Path, unclaimed: Vec<String>) -> InstalledDist {
+    InstalledDist {
+        name: "site-packages".to_string(),
+        version: "0".to_string(),
+        dist_info: String::new(),
+        root: dir.to_path_buf(),
+        purelib: !unclaimed
+            .iter()
+            .any(|f| f.ends_with(".so") || f.ends_with(".pyd")),
+        tags: Vec::new(),
+        entry_points: EntryPoints::default(),
+        requires_python: None,
+        license: None,
+        summary: None,
+        top_level: derive_top_level(unclaimed.iter().map(String::as_str)),
+        prefix_files: target_prefix_files(&unclaimed.iter().cloned().collect()),
+        files: unclaimed,
     }
-    Ok(dists)
 }
 
 /// Returns the files of a distribution of a `pip install --target` tree that came from its

@@ -435,78 +435,8 @@ fn extract_verified<R: Read + io::Seek>(
                 path: member.path.clone(),
             })?;
         let out_path = dest.join(&placement.dest);
-        if let Some(parent) = out_path.parent() {
-            fs_err::create_dir_all(parent).map_err(io_err(format!(
-                "cannot install `{}` from `{w}`",
-                member.path
-            )))?;
-        }
-        let mut out = fs_err::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&out_path)
-            .map_err(io_err(format!(
-                "cannot install `{}` from `{w}`",
-                member.path
-            )))?;
-        let mut zf = archive
-            .by_index(member.index)
-            .map_err(|e| InstallError::Corrupt {
-                wheel: w.to_string(),
-                reason: format!("cannot read `{}`: {e}", member.path),
-            })?;
-        let mut declared =
-            (exp.algorithm != HashAlgorithm::Sha256).then(|| RecordHasher::new(exp.algorithm));
-        let mut sha256 = Sha256::new();
-        let mut size = 0u64;
-        loop {
-            let n = zf.read(&mut buf).map_err(|e| InstallError::Corrupt {
-                wheel: w.to_string(),
-                reason: format!("cannot read `{}`: {e}", member.path),
-            })?;
-            if n == 0 {
-                break;
-            }
-            sha256.update(&buf[..n]);
-            if let Some(h) = declared.as_mut() {
-                h.update(&buf[..n]);
-            }
-            out.write_all(&buf[..n]).map_err(io_err(format!(
-                "cannot install `{}` from `{w}`",
-                member.path
-            )))?;
-            size += n as u64;
-        }
-        drop(zf);
-        out.flush().map_err(io_err(format!(
-            "cannot install `{}` from `{w}`",
-            member.path
-        )))?;
-        drop(out);
-        let sha256 = b64_urlsafe_nopad(&sha256.finalize());
-        let actual = match declared {
-            Some(h) => h.finish(),
-            None => sha256.clone(),
-        };
-        if actual != exp.digest {
-            return Err(InstallError::HashMismatch {
-                wheel: w.to_string(),
-                path: member.path.clone(),
-                algorithm: exp.algorithm.name().to_string(),
-                expected: exp.digest.clone(),
-                actual,
-            });
-        }
-        if let Some(expected_size) = exp.size
-            && expected_size != size
-        {
-            return Err(InstallError::SizeMismatch {
-                wheel: w.to_string(),
-                path: member.path.clone(),
-                expected: expected_size,
-                actual: size,
-            });
-        }
+        let written = extract_member(archive, member, exp.algorithm, &out_path, &mut buf, w)?;
+        written.check(exp, &member.path, w)?;
         set_mode(
             &out_path,
             member.executable || placement.scheme == Scheme::Scripts,
@@ -515,9 +445,101 @@ fn extract_verified<R: Read + io::Seek>(
             "cannot install `{}` from `{w}`",
             member.path
         )))?;
-        installed.push((placement.dest.clone(), sha256, size));
+        installed.push((placement.dest.clone(), written.sha256, written.size));
     }
     Ok(installed)
+}
+
+/// The digests and size of one extracted member, taken as its bytes were written.
+struct Written {
+    /// Its sha256 (urlsafe base64, no padding), for the installed `RECORD`.
+    sha256: String,
+    /// Its digest with the algorithm `RECORD` declares for it.
+    declared: String,
+    /// Its size in bytes.
+    size: u64,
+}
+
+impl Written {
+    /// Checks the member against what `RECORD` declares: its digest, and its size if given.
+    fn check(&self, exp: &Expected, path: &str, w: &str) -> Result<(), InstallError> {
+        if self.declared != exp.digest {
+            return Err(InstallError::HashMismatch {
+                wheel: w.to_string(),
+                path: path.to_string(),
+                algorithm: exp.algorithm.name().to_string(),
+                expected: exp.digest.clone(),
+                actual: self.declared.clone(),
+            });
+        }
+        if let Some(expected_size) = exp.size
+            && expected_size != self.size
+        {
+            return Err(InstallError::SizeMismatch {
+                wheel: w.to_string(),
+                path: path.to_string(),
+                expected: expected_size,
+                actual: self.size,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Writes `member` to the new file `out_path` (creating its directory) through `buf`, hashing
+/// the bytes with sha256 and, when `RECORD` declares another, with `algorithm` too.
+fn extract_member<R: Read + io::Seek>(
+    archive: &mut zip::ZipArchive<R>,
+    member: &Member,
+    algorithm: HashAlgorithm,
+    out_path: &Path,
+    buf: &mut [u8],
+    w: &str,
+) -> Result<Written, InstallError> {
+    let cannot_install = || io_err(format!("cannot install `{}` from `{w}`", member.path));
+    let cannot_read = |e: &dyn std::fmt::Display| InstallError::Corrupt {
+        wheel: w.to_string(),
+        reason: format!("cannot read `{}`: {e}", member.path),
+    };
+    if let Some(parent) = out_path.parent() {
+        fs_err::create_dir_all(parent).map_err(cannot_install())?;
+    }
+    let mut out = fs_err::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(out_path)
+        .map_err(cannot_install())?;
+    let mut zf = archive
+        .by_index(member.index)
+        .map_err(|e| cannot_read(&e))?;
+    let mut declared = (algorithm != HashAlgorithm::Sha256).then(|| RecordHasher::new(algorithm));
+    let mut sha256 = Sha256::new();
+    let mut size = 0u64;
+    loop {
+        let n = zf.read(buf).map_err(|e| cannot_read(&e))?;
+        if n == 0 {
+            break;
+        }
+        sha256.update(&buf[..n]);
+        if let Some(h) = declared.as_mut() {
+            h.update(&buf[..n]);
+        }
+        out.write_all(&buf[..n]).map_err(cannot_install())?;
+        size += n as u64;
+    }
+    drop(zf);
+    out.flush().map_err(cannot_install())?;
+    drop(out);
+    let sha256 = b64_urlsafe_nopad(&sha256.finalize());
+    let declared = match declared {
+        Some(h) => h.finish(),
+        None => sha256.clone(),
+    };
+    Ok(Written {
+        sha256,
+        declared,
+        size,
+    })
 }
 
 /// Step 6. The installed `RECORD`: every installed file with its sha256 and size, sorted, and
