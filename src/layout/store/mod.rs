@@ -257,7 +257,44 @@ impl<W: Write> StoreWriter<W> {
 
 /// Returns the index of `files` (with every ancestor directory) over `data_size` bytes of data.
 fn build_index(files: &BTreeMap<String, FileMeta>, data_size: u64) -> Result<Vec<u8>, StoreError> {
-    // Every path with its record: `None` for a directory.
+    let paths = with_directories(files);
+    let layout = IndexLayout::new(&paths)?;
+    let mut out = Vec::with_capacity(layout.len);
+    out.extend_from_slice(MAGIC);
+    for n in [layout.nslots as u32, layout.nrecords, HEADER_LEN as u32] {
+        out.extend_from_slice(&n.to_le_bytes());
+    }
+    out.extend_from_slice(&data_size.to_le_bytes());
+    out.extend_from_slice(&0u64.to_le_bytes());
+    for (hash, offset) in hash_slots(&layout.offsets, layout.nslots) {
+        out.extend_from_slice(&hash.to_le_bytes());
+        out.extend_from_slice(&offset.to_le_bytes());
+    }
+    for (path, meta) in &paths {
+        let record = match meta {
+            Some(meta) => Record::file(meta),
+            None => Record {
+                kind: KIND_DIR,
+                crc: layout.children.get(path).map_or(0, Vec::len) as u32,
+                offset: u64::from(layout.list_at[path]),
+                ..Record::default()
+            },
+        };
+        record.write(path, &mut out);
+    }
+    for (path, meta) in &paths {
+        if meta.is_none() {
+            for offset in layout.children.get(path).into_iter().flatten() {
+                out.extend_from_slice(&offset.to_le_bytes());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Returns every path of `files` with its record, plus every ancestor directory (the root `""`
+/// included) with `None`.
+fn with_directories(files: &BTreeMap<String, FileMeta>) -> BTreeMap<&str, Option<&FileMeta>> {
     let mut paths: BTreeMap<&str, Option<&FileMeta>> = BTreeMap::new();
     paths.insert("", None);
     for (path, meta) in files {
@@ -268,37 +305,65 @@ fn build_index(files: &BTreeMap<String, FileMeta>, data_size: u64) -> Result<Vec
         }
         paths.insert(path, Some(meta));
     }
-    let overflow = |what: &str| StoreError::Damaged(format!("the index is too large ({what})"));
-    let nrecords = u32::try_from(paths.len()).map_err(|_| overflow("records"))?;
-    let nslots = (paths.len() * 2).next_power_of_two().max(8);
-    // Record offsets, then children lists by parent.
-    let mut offsets: BTreeMap<&str, u32> = BTreeMap::new();
-    let mut at = HEADER_LEN + nslots * SLOT_LEN;
-    for path in paths.keys() {
-        offsets.insert(path, u32::try_from(at).map_err(|_| overflow("records"))?);
-        at += RECORD_LEN + path.len();
-    }
-    let mut children: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
-    for path in paths.keys().filter(|p| !p.is_empty()) {
-        let parent = path.rsplit_once('/').map_or("", |(parent, _)| parent);
-        children.entry(parent).or_default().push(offsets[path]);
-    }
-    let mut list_at: BTreeMap<&str, u32> = BTreeMap::new();
-    for (path, meta) in &paths {
-        if meta.is_none() {
-            list_at.insert(path, u32::try_from(at).map_err(|_| overflow("lists"))?);
-            at += 4 * children.get(path).map_or(0, Vec::len);
+    paths
+}
+
+/// Where each part of the index goes: the header, the hash slots, the records, then the
+/// children lists of the directories.
+struct IndexLayout<'p> {
+    /// The number of hash slots (a power of two, at least twice the records).
+    nslots: usize,
+    /// The number of records.
+    nrecords: u32,
+    /// The offset of each path's record.
+    offsets: BTreeMap<&'p str, u32>,
+    /// The record offsets of each directory's children, in path order.
+    children: BTreeMap<&'p str, Vec<u32>>,
+    /// The offset of each directory's children list.
+    list_at: BTreeMap<&'p str, u32>,
+    /// The length of the whole index.
+    len: usize,
+}
+
+impl<'p> IndexLayout<'p> {
+    fn new(paths: &BTreeMap<&'p str, Option<&FileMeta>>) -> Result<Self, StoreError> {
+        let overflow = |what: &str| StoreError::Damaged(format!("the index is too large ({what})"));
+        let nrecords = u32::try_from(paths.len()).map_err(|_| overflow("records"))?;
+        let nslots = (paths.len() * 2).next_power_of_two().max(8);
+        let mut offsets: BTreeMap<&str, u32> = BTreeMap::new();
+        let mut at = HEADER_LEN + nslots * SLOT_LEN;
+        for path in paths.keys() {
+            offsets.insert(path, u32::try_from(at).map_err(|_| overflow("records"))?);
+            at += RECORD_LEN + path.len();
         }
+        let mut children: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
+        for path in paths.keys().filter(|p| !p.is_empty()) {
+            let parent = path.rsplit_once('/').map_or("", |(parent, _)| parent);
+            children.entry(parent).or_default().push(offsets[path]);
+        }
+        let mut list_at: BTreeMap<&str, u32> = BTreeMap::new();
+        for (path, meta) in paths {
+            if meta.is_none() {
+                list_at.insert(path, u32::try_from(at).map_err(|_| overflow("lists"))?);
+                at += 4 * children.get(path).map_or(0, Vec::len);
+            }
+        }
+        Ok(IndexLayout {
+            nslots,
+            nrecords,
+            offsets,
+            children,
+            list_at,
+            len: at,
+        })
     }
-    let mut out = Vec::with_capacity(at);
-    out.extend_from_slice(MAGIC);
-    for n in [nslots as u32, nrecords, HEADER_LEN as u32] {
-        out.extend_from_slice(&n.to_le_bytes());
-    }
-    out.extend_from_slice(&data_size.to_le_bytes());
-    out.extend_from_slice(&0u64.to_le_bytes());
+}
+
+/// Returns the open-addressing hash table of `offsets` (crc32 of the path, linear probing):
+/// `(hash, record offset)` per slot, `(0, 0)` for an empty one.
+fn hash_slots(offsets: &BTreeMap<&str, u32>, nslots: usize) -> Vec<(u32, u32)> {
     let mut slots = vec![(0u32, 0u32); nslots];
-    for (path, &offset) in &offsets {
+    for (path, &offset) in offsets {
         let hash = crc32fast::hash(path.as_bytes());
         let mut i = hash as usize & (nslots - 1);
         while slots[i].1 != 0 {
@@ -306,49 +371,7 @@ fn build_index(files: &BTreeMap<String, FileMeta>, data_size: u64) -> Result<Vec
         }
         slots[i] = (hash, offset);
     }
-    for (hash, offset) in slots {
-        out.extend_from_slice(&hash.to_le_bytes());
-        out.extend_from_slice(&offset.to_le_bytes());
-    }
-    for (path, meta) in &paths {
-        let record = match meta {
-            Some(meta) => {
-                let pyc = meta.pyc.unwrap_or_default();
-                let flag = |on: bool, bit: u8| if on { bit } else { 0 };
-                let flags = flag(meta.content.deflated, FLAG_DEFLATED)
-                    | flag(meta.pyc.is_some(), FLAG_PYC)
-                    | flag(pyc.deflated, FLAG_PYC_DEFLATED)
-                    | flag(meta.executable, FLAG_EXECUTABLE);
-                Record {
-                    kind: KIND_FILE,
-                    flags,
-                    crc: meta.content.crc,
-                    offset: meta.content.offset,
-                    csize: meta.content.csize,
-                    size: meta.content.size,
-                    pyc_offset: pyc.offset,
-                    pyc_csize: pyc.csize,
-                    pyc_size: pyc.size,
-                    pyc_crc: pyc.crc,
-                }
-            }
-            None => Record {
-                kind: KIND_DIR,
-                crc: children.get(path).map_or(0, Vec::len) as u32,
-                offset: u64::from(list_at[path]),
-                ..Record::default()
-            },
-        };
-        record.write(path, &mut out);
-    }
-    for (path, meta) in &paths {
-        if meta.is_none() {
-            for offset in children.get(path).into_iter().flatten() {
-                out.extend_from_slice(&offset.to_le_bytes());
-            }
-        }
-    }
-    Ok(out)
+    slots
 }
 
 /// One record of the index, without its path.
@@ -367,6 +390,28 @@ pub(crate) struct Record {
 }
 
 impl Record {
+    /// Returns the record of a file: its content's blob and flags, and its bytecode's blob.
+    fn file(meta: &FileMeta) -> Record {
+        let pyc = meta.pyc.unwrap_or_default();
+        let flag = |on: bool, bit: u8| if on { bit } else { 0 };
+        let flags = flag(meta.content.deflated, FLAG_DEFLATED)
+            | flag(meta.pyc.is_some(), FLAG_PYC)
+            | flag(pyc.deflated, FLAG_PYC_DEFLATED)
+            | flag(meta.executable, FLAG_EXECUTABLE);
+        Record {
+            kind: KIND_FILE,
+            flags,
+            crc: meta.content.crc,
+            offset: meta.content.offset,
+            csize: meta.content.csize,
+            size: meta.content.size,
+            pyc_offset: pyc.offset,
+            pyc_csize: pyc.csize,
+            pyc_size: pyc.size,
+            pyc_crc: pyc.crc,
+        }
+    }
+
     pub(crate) fn write(&self, path: &str, out: &mut Vec<u8>) {
         out.push(self.kind);
         out.push(self.flags);
