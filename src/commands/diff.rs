@@ -55,6 +55,14 @@ impl std::fmt::Display for Change {
 /// distributions, then members, each in name order.
 pub fn compare(a: &Manifest, b: &Manifest) -> Vec<Change> {
     let mut out = Vec::new();
+    compare_fields(a, b, &mut out);
+    compare_distributions(a, b, &mut out);
+    compare_members(a, b, &mut out);
+    out
+}
+
+/// Pushes the manifest fields that differ (build id, entry point, target Python, commands).
+fn compare_fields(a: &Manifest, b: &Manifest, out: &mut Vec<Change>) {
     let commands = |m: &Manifest| -> String {
         if m.commands.is_empty() {
             return "none".to_string();
@@ -95,6 +103,11 @@ pub fn compare(a: &Manifest, b: &Manifest) -> Vec<Change> {
             out.push(Change::Field(name, x, y));
         }
     }
+}
+
+/// Pushes the distributions (by normalized name) removed, at another version or with other
+/// content, then those added.
+fn compare_distributions(a: &Manifest, b: &Manifest, out: &mut Vec<Change>) {
     let by_name = |m: &Manifest| -> BTreeMap<String, DistInfo> {
         m.distributions
             .iter()
@@ -121,6 +134,10 @@ pub fn compare(a: &Manifest, b: &Manifest) -> Vec<Change> {
             out.push(Change::DistAdded(y.name.clone(), y.version.clone()));
         }
     }
+}
+
+/// Pushes the members removed or changed, then those added.
+fn compare_members(a: &Manifest, b: &Manifest, out: &mut Vec<Change>) {
     for (path, x) in &a.members {
         match b.members.get(path) {
             None => out.push(Change::MemberRemoved(path.clone())),
@@ -133,7 +150,6 @@ pub fn compare(a: &Manifest, b: &Manifest) -> Vec<Change> {
             out.push(Change::MemberAdded(path.clone()));
         }
     }
-    out
 }
 
 /// Prints the differences between the bundles `a` and `b`; returns true if and only if they are

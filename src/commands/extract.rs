@@ -15,7 +15,7 @@
 //! bits are kept (0755, else 0644), and every member is checked against the manifest's sha256 as
 //! it is written, so a damaged bundle is never laid out.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -168,84 +168,123 @@ fn write_entry(
         let packed_source = pyc_source(&rel, &pyc_suffix).filter(|_| !member.is_dir());
         if let Some(source) = packed_source {
             let size = member.size();
-            let data = crate::bundle::read_bounded(&mut member, &name, size, bundle.len)
-                .with_context(|| {
-                format!(
-                    "`{}` is damaged: cannot read `{name}`\nhint: rebuild the bundle or copy it again",
-                    bundle.path.display()
-                )
-            })?;
-            check_member(
-                bundle,
-                &name,
-                &hex(&Sha256::digest(&data)),
-                data.len() as u64,
-            )?;
+            let data = read_packed(&mut member, size, bundle, &name)?;
             files += 1;
             bytes += data.len() as u64;
             pack.push(source, data);
             continue;
         }
         if member.is_dir() {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o755)
-                .create(&path)
-                .with_context(|| format!("cannot create `{}`", path.display()))?;
+            create_dirs(&path)?;
             continue;
         }
         if let Some(parent) = path.parent() {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o755)
-                .create(parent)
-                .with_context(|| format!("cannot create `{}`", parent.display()))?;
+            create_dirs(parent)?;
         }
         let executable = member.unix_mode().is_some_and(|m| m & 0o111 != 0);
-        let mode = if executable { 0o755 } else { 0o644 };
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&path)
-            .with_context(|| format!("cannot create `{}`", path.display()))?;
-        let mut writer = std::io::BufWriter::new(file);
-        let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; 64 * 1024];
-        let mut written = 0u64;
         let declared = member.size();
-        loop {
-            let n = std::io::Read::read(&mut member, &mut buf).with_context(|| {
-                format!(
-                    "`{}` is damaged: cannot read `{name}`\nhint: rebuild the bundle or copy it again",
-                    bundle.path.display()
-                )
-            })?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-            writer
-                .write_all(&buf[..n])
-                .with_context(|| format!("cannot write `{}`", path.display()))?;
-            written += n as u64;
-            if written > declared {
-                bail!(
-                    "`{}` is damaged: `{name}` inflates past its declared {declared} bytes\nhint: rebuild the bundle or copy it again",
-                    bundle.path.display()
-                );
-            }
-        }
-        writer
-            .flush()
-            .with_context(|| format!("cannot write `{}`", path.display()))?;
-        // umask may have dropped bits; the mode must be exactly what the bootstrap writes.
-        fs_err::set_permissions(&path, std::fs::Permissions::from_mode(mode))?;
-        check_member(bundle, &name, &hex(&hasher.finalize()), written)?;
+        let written = write_file(&mut member, declared, executable, bundle, &name, &path)?;
         files += 1;
         bytes += written;
         listing.push((rel, written));
     }
+    write_pack_and_marker(dest, pack, listing)?;
+    Ok((files, bytes))
+}
+
+/// Creates `dir` and its missing parents with mode 0755.
+fn create_dirs(dir: &Path) -> Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(dir)
+        .with_context(|| format!("cannot create `{}`", dir.display()))
+}
+
+/// Returns the error message of a member `name` of `bundle` that cannot be read.
+fn cannot_read(bundle: &Bundle, name: &str) -> String {
+    format!(
+        "`{}` is damaged: cannot read `{name}`\nhint: rebuild the bundle or copy it again",
+        bundle.path.display()
+    )
+}
+
+/// Reads the bytecode member `name` (of `declared` bytes), which goes into the entry's pyc pack,
+/// checked against the manifest.
+fn read_packed(
+    member: &mut impl Read,
+    declared: u64,
+    bundle: &Bundle,
+    name: &str,
+) -> Result<Vec<u8>> {
+    let data = crate::bundle::read_bounded(member, name, declared, bundle.len)
+        .with_context(|| cannot_read(bundle, name))?;
+    check_member(
+        bundle,
+        name,
+        &hex(&Sha256::digest(&data)),
+        data.len() as u64,
+    )?;
+    Ok(data)
+}
+
+/// Writes the member `name` (of `declared` bytes) to the new file `path` with the mode the
+/// bootstrap gives it (0755 when `executable`, else 0644), checked against the manifest as the
+/// bytes go by; returns its size.
+fn write_file(
+    member: &mut impl Read,
+    declared: u64,
+    executable: bool,
+    bundle: &Bundle,
+    name: &str,
+    path: &Path,
+) -> Result<u64> {
+    let mode = if executable { 0o755 } else { 0o644 };
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+        .with_context(|| format!("cannot create `{}`", path.display()))?;
+    let mut writer = std::io::BufWriter::new(file);
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut written = 0u64;
+    loop {
+        let n = member
+            .read(&mut buf)
+            .with_context(|| cannot_read(bundle, name))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        writer
+            .write_all(&buf[..n])
+            .with_context(|| format!("cannot write `{}`", path.display()))?;
+        written += n as u64;
+        if written > declared {
+            bail!(
+                "`{}` is damaged: `{name}` inflates past its declared {declared} bytes\nhint: rebuild the bundle or copy it again",
+                bundle.path.display()
+            );
+        }
+    }
+    writer
+        .flush()
+        .with_context(|| format!("cannot write `{}`", path.display()))?;
+    // umask may have dropped bits; the mode must be exactly what the bootstrap writes.
+    fs_err::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    check_member(bundle, name, &hex(&hasher.finalize()), written)?;
+    Ok(written)
+}
+
+/// Writes the entry's pyc pack into `dest` (when it holds bytecode), then the marker listing
+/// `listing` (with the pack) and its totals.
+fn write_pack_and_marker(
+    dest: &Path,
+    pack: PycPack,
+    mut listing: Vec<(String, u64)>,
+) -> Result<()> {
     if !pack.is_empty() {
         let data = pack.finish();
         let path = dest.join(PYC_PACK);
@@ -260,7 +299,7 @@ fn write_entry(
         marker.push_str(&format!("{size} {rel}\n"));
     }
     fs_err::write(dest.join(MARKER), marker)?;
-    Ok((files, bytes))
+    Ok(())
 }
 
 /// Fails unless `name`'s content has the sha256 and size the manifest lists.

@@ -8,7 +8,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 use crate::bundle::Bundle;
-use crate::layout::Mode;
+use crate::layout::{DistInfo, LockInfo, Manifest, Mode, PythonInfo};
 
 /// Prints what the bundle at `path` holds; JSON when `json`.
 pub fn info(path: &Path, json: bool) -> Result<()> {
@@ -20,7 +20,23 @@ pub fn info(path: &Path, json: bool) -> Result<()> {
         writeln!(out)?;
         return Ok(());
     }
-    let p = &m.python;
+    write_build(&mut out, path, m)?;
+    write_python(&mut out, &m.python)?;
+    if let Some(lock) = &m.lock {
+        write_lock(&mut out, lock)?;
+    }
+    if let Some(why) = &m.venv {
+        writeln!(
+            out,
+            "venv:         a virtual environment, built in the cache on the first start ({why}); `pybundle venv` writes it to a directory"
+        )?;
+    }
+    write_extracted(&mut out, &m.distributions)?;
+    write_distributions(&mut out, &m.distributions)
+}
+
+/// Prints the bundle's path, how and when it was built, and what it runs.
+fn write_build(out: &mut impl Write, path: &Path, m: &Manifest) -> Result<()> {
     writeln!(out, "bundle:       {}", path.display())?;
     writeln!(out, "build id:     {}", m.build_id)?;
     writeln!(out, "built with:   pybundle {}", m.pybundle_version)?;
@@ -43,6 +59,11 @@ pub fn info(path: &Path, json: bool) -> Result<()> {
             writeln!(out, "  {name:<width$}  {}", entry.target())?;
         }
     }
+    Ok(())
+}
+
+/// Prints the interpreter the bundle was built for, and its shebang.
+fn write_python(out: &mut impl Write, p: &PythonInfo) -> Result<()> {
     writeln!(
         out,
         "python:       {} {} on {}{}{}",
@@ -60,31 +81,32 @@ pub fn info(path: &Path, json: bool) -> Result<()> {
             .unwrap_or_default()
     )?;
     writeln!(out, "shebang:      #!{}", p.shebang)?;
-    if let Some(lock) = &m.lock {
-        writeln!(out, "lock:         sha256 {}", lock.sha256)?;
-        let list = |names: &[String]| {
-            if names.is_empty() {
-                "none".to_string()
-            } else {
-                names.join(", ")
-            }
-        };
-        writeln!(
-            out,
-            "              extras: {}; groups: {}; local projects: {}",
-            list(&lock.extras),
-            list(&lock.groups),
-            list(&lock.projects)
-        )?;
-    }
-    if let Some(why) = &m.venv {
-        writeln!(
-            out,
-            "venv:         a virtual environment, built in the cache on the first start ({why}); `pybundle venv` writes it to a directory"
-        )?;
-    }
-    let extracted: Vec<_> = m
-        .distributions
+    Ok(())
+}
+
+/// Prints the lock the bundle was built from and what its markers were evaluated with.
+fn write_lock(out: &mut impl Write, lock: &LockInfo) -> Result<()> {
+    writeln!(out, "lock:         sha256 {}", lock.sha256)?;
+    let list = |names: &[String]| {
+        if names.is_empty() {
+            "none".to_string()
+        } else {
+            names.join(", ")
+        }
+    };
+    writeln!(
+        out,
+        "              extras: {}; groups: {}; local projects: {}",
+        list(&lock.extras),
+        list(&lock.groups),
+        list(&lock.projects)
+    )?;
+    Ok(())
+}
+
+/// Prints how many distributions are extracted (wholly or in part), and their size.
+fn write_extracted(out: &mut impl Write, distributions: &[DistInfo]) -> Result<()> {
+    let extracted: Vec<_> = distributions
         .iter()
         .filter(|d| d.mode == Mode::Extract)
         .collect();
@@ -105,14 +127,18 @@ pub fn info(path: &Path, json: bool) -> Result<()> {
             .sum::<usize>(),
         extract_bytes as f64 / 1e6
     )?;
-    writeln!(out, "distributions ({}):", m.distributions.len())?;
-    let width = m
-        .distributions
+    Ok(())
+}
+
+/// Prints one line per distribution (zip or extract, and why), with its wheel and its unit.
+fn write_distributions(out: &mut impl Write, distributions: &[DistInfo]) -> Result<()> {
+    writeln!(out, "distributions ({}):", distributions.len())?;
+    let width = distributions
         .iter()
         .map(|d| d.name.len() + d.version.len() + 1)
         .max()
         .unwrap_or(0);
-    for d in &m.distributions {
+    for d in distributions {
         let label = format!("{} {}", d.name, d.version);
         let mode = match d.mode {
             Mode::Zip => "zip",

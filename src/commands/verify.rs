@@ -10,8 +10,9 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 
 use crate::bundle::Bundle;
+use crate::layout::DistInfo;
 use crate::name::normalize_name;
-use crate::pylock::{self, LoadedLock};
+use crate::pylock::{self, LoadedLock, Package};
 
 /// Checks every member of the bundle at `path`; with `lock`, also its distributions against
 /// the lock's selection, markers evaluated by `python`. Returns false when any check fails.
@@ -107,7 +108,7 @@ fn lock_differences(bundle: &Bundle, lock: &Path, python: &str) -> Result<Vec<St
         .iter()
         .map(|p| normalize_name(p))
         .collect();
-    let mut bundled: BTreeMap<String, &crate::layout::DistInfo> = manifest
+    let mut bundled: BTreeMap<String, &DistInfo> = manifest
         .distributions
         .iter()
         .filter(|d| !projects.contains(&normalize_name(&d.name)))
@@ -128,37 +129,7 @@ fn lock_differences(bundle: &Bundle, lock: &Path, python: &str) -> Result<Vec<St
             ));
             continue;
         };
-        if !package
-            .version
-            .as_ref()
-            .is_none_or(|v| same_version(v, &dist.version))
-        {
-            differences.push(format!(
-                "version differs: {}: the bundle has {}, the lock {version}",
-                package.name, dist.version
-            ));
-            continue;
-        }
-        let hashes: BTreeSet<String> = package
-            .wheels
-            .iter()
-            .chain(package.archive.iter())
-            .filter_map(|f| f.sha256())
-            .collect();
-        if hashes.is_empty() {
-            continue; // built from an sdist: no wheel hash to compare
-        }
-        match &dist.wheel {
-            Some(wheel) if hashes.contains(&wheel.sha256) => {}
-            Some(wheel) => differences.push(format!(
-                "hash differs: {} {}: the wheel `{}` has sha256 {}, which is not one the lock lists for it",
-                package.name, dist.version, wheel.file, wheel.sha256
-            )),
-            None => differences.push(format!(
-                "hash unknown: {} {}: the bundle does not record its wheel",
-                package.name, dist.version
-            )),
-        }
+        differences.extend(difference(package, dist));
     }
     for dist in bundled.values() {
         differences.push(format!(
@@ -167,6 +138,42 @@ fn lock_differences(bundle: &Bundle, lock: &Path, python: &str) -> Result<Vec<St
         ));
     }
     Ok(differences)
+}
+
+/// Returns how the bundled `dist` differs from the lock's `package` of the same name: its
+/// version, else its wheel's hash (when the lock lists wheel hashes); `None` when it matches.
+fn difference(package: &Package, dist: &DistInfo) -> Option<String> {
+    let version = package.version.clone().unwrap_or_default();
+    if !package
+        .version
+        .as_ref()
+        .is_none_or(|v| same_version(v, &dist.version))
+    {
+        return Some(format!(
+            "version differs: {}: the bundle has {}, the lock {version}",
+            package.name, dist.version
+        ));
+    }
+    let hashes: BTreeSet<String> = package
+        .wheels
+        .iter()
+        .chain(package.archive.iter())
+        .filter_map(|f| f.sha256())
+        .collect();
+    if hashes.is_empty() {
+        return None; // built from an sdist: no wheel hash to compare
+    }
+    match &dist.wheel {
+        Some(wheel) if hashes.contains(&wheel.sha256) => None,
+        Some(wheel) => Some(format!(
+            "hash differs: {} {}: the wheel `{}` has sha256 {}, which is not one the lock lists for it",
+            package.name, dist.version, wheel.file, wheel.sha256
+        )),
+        None => Some(format!(
+            "hash unknown: {} {}: the bundle does not record its wheel",
+            package.name, dist.version
+        )),
+    }
 }
 
 /// Returns true if and only if two versions are equal, ignoring a leading `v`, case and
