@@ -114,7 +114,7 @@ pub fn resolve(
         .iter()
         .map(|n| normalize_name(n))
         .collect();
-    let sources = Sources::sort(
+    let sources = Sources::classify(
         &selected,
         &project_names,
         lock_dir,
@@ -199,7 +199,7 @@ fn selected_packages<'l>(
     Ok(selected)
 }
 
-/// The selected packages of a lock, sorted by how each gets into the wheelhouse.
+/// The selected packages of a lock, by how each gets into the wheelhouse.
 struct Sources<'l> {
     /// The locked wheels of each package that has some: the fetcher picks one per package.
     wheels: Plan,
@@ -212,9 +212,9 @@ struct Sources<'l> {
 }
 
 impl<'l> Sources<'l> {
-    /// Sorts `selected`; `project_names` are the local projects of the command line. A package
+    /// Classifies `selected`; `project_names` are the local projects of the command line. A package
     /// with no wheel stops the build unless the user allows building its sdist.
-    fn sort(
+    fn classify(
         selected: &[&'l Package],
         project_names: &BTreeSet<String>,
         lock_dir: &Path,
