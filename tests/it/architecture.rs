@@ -147,9 +147,23 @@ fn find_cycle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>>
         .find_map(|node| visit(node, graph, &mut done, &mut Vec::new()))
 }
 
+/// Returns the module graph as text, one module a line with what it imports.
+fn draw(graph: &BTreeMap<String, BTreeSet<String>>) -> String {
+    graph
+        .iter()
+        .map(|(module, refs)| {
+            let refs: Vec<&str> = refs.iter().map(String::as_str).collect();
+            format!("{module:<10} → {}\n", refs.join(", "))
+        })
+        .collect()
+}
+
 #[test]
 fn modules_import_each_other_one_way() {
     let graph = module_graph();
+    // The graph, for a reader of the test's output (`cargo test --test it architecture --
+    // --nocapture`).
+    println!("module graph of src/:\n{}", draw(&graph));
     assert!(
         graph.contains_key("build") && graph["build"].contains("pack"),
         "the graph was not read: {graph:?}"
