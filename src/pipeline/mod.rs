@@ -10,16 +10,13 @@
 //! around the calls ([`build`] reads as the pipeline). The interpreter probe and the cross
 //! target are in `target.rs` ([`Target`]); the facts that fill the placeholders of `-o`, and the
 //! `--checksum` file, in `naming.rs`; the entry and the multi-call commands, which may be
-//! scripts that distributions install, in `scripts.rs`.
+//! scripts that distributions install, in [`crate::entry`].
 
 mod naming;
-mod scripts;
 mod target;
 mod venv;
 
 pub use target::Target;
-
-use scripts::Launched;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -32,7 +29,7 @@ use crate::analyze::Analyzed;
 use crate::bootstrap::{self, MainData};
 use crate::bytecode::{self, Compiled};
 use crate::config::{BuildPlan, Resolver};
-use crate::entry;
+use crate::entry::{self, Launched};
 use crate::install::{self, Installed, InstalledDist};
 use crate::layout::placement::Placement;
 use crate::layout::{Mode, PREAMBLE_PATH};
@@ -98,7 +95,7 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
     progress.finish(&installed_summary(&installed));
     let mut installed = check_installed(installed)?;
 
-    let entry = scripts::prepare(plan, &mut installed.dists)?;
+    let entry = entry::prepare(plan, &mut installed.dists)?;
     let why_venv = venv::choose(plan, &installed);
     let overrides = venv::overrides(&plan.overrides, why_venv.as_deref());
     let mut analyzed = timings.record("analyze", || entry.analyze(&installed.dists, &overrides))?;
@@ -373,7 +370,7 @@ fn compile(
         return Ok(Compiled::nothing());
     };
     let attr_checks: Vec<(PathBuf, String)> = entry
-        .resolved()
+        .entry_point()
         .and_then(|r| r.attr_check.clone())
         .into_iter()
         .collect();
@@ -418,7 +415,7 @@ fn compiled_summary(compiled: &Compiled) -> String {
 /// the files that did not compile.
 fn check_compiled(compiled: &Compiled, entry: &Launched) -> Result<()> {
     let outcome = &compiled.outcome;
-    if let (Some(entry), Some(Some(false))) = (entry.resolved(), outcome.attrs.first())
+    if let (Some(entry), Some(Some(false))) = (entry.entry_point(), outcome.attrs.first())
         && let Some((file, name)) = &entry.attr_check
     {
         bail!(entry::EntryError::NoAttribute {

@@ -17,9 +17,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use super::point::{self, EntryError, Located};
 use crate::bootstrap::EntryLiteral;
 use crate::config::EntryRequest;
-use crate::entry::{self, EntryError, Resolved};
 use crate::install::InstalledDist;
 use crate::layout::{EntryInfo, EntryKind};
 use crate::name::normalize_name;
@@ -74,8 +74,8 @@ pub struct Script {
 /// The entry of a build: an entry point (function or module) or a script.
 #[derive(Debug, Clone)]
 pub enum Launch {
-    /// `-e`, `-m`, a console script or the interpreter: resolved by [`entry::resolve`].
-    EntryPoint(Resolved),
+    /// `-e`, `-m`, a console script or the interpreter: located by [`point::locate`].
+    EntryPoint(Located),
     /// `-c NAME` where NAME is a script: an index into the scripts.
     Script(usize),
 }
@@ -277,9 +277,9 @@ fn entry_point_named(dists: &[InstalledDist], name: &str) -> bool {
 }
 
 /// Returns the entry of the build: a script for `-c NAME` when no distribution declares an
-/// entry point NAME but one installs a script NAME, otherwise what [`entry::resolve`] returns.
+/// entry point NAME but one installs a script NAME, otherwise what [`point::locate`] returns.
 /// An unknown NAME is an error that lists the entry points and the scripts separately.
-pub fn resolve_entry(
+pub fn locate_entry(
     request: &EntryRequest,
     dists: &[InstalledDist],
     scripts: &[Script],
@@ -310,7 +310,7 @@ pub fn resolve_entry(
             scripts: list(scripts),
         });
     }
-    Ok(Launch::EntryPoint(entry::resolve(request, dists)?))
+    Ok(Launch::EntryPoint(point::locate(request, dists)?))
 }
 
 /// Returns every `console_scripts` and `gui_scripts` name, each with the first distribution
@@ -334,7 +334,7 @@ fn entry_point_names(dists: &[InstalledDist]) -> BTreeMap<String, usize> {
 pub fn commands(dists: &[InstalledDist], scripts: &[Script]) -> Result<Vec<Command>, LaunchError> {
     let mut out: BTreeMap<String, Launch> = BTreeMap::new();
     for name in entry_point_names(dists).into_keys() {
-        match entry::resolve(&EntryRequest::ConsoleScript(name.clone()), dists) {
+        match point::locate(&EntryRequest::ConsoleScript(name.clone()), dists) {
             Ok(resolved) => {
                 out.insert(name, Launch::EntryPoint(resolved));
             }

@@ -1,4 +1,4 @@
-//! Resolve the requested entry point against the staged distributions, at build time, so that a
+//! Locate the requested entry point against the staged distributions, at build time, so that a
 //! module, function or console script that is not in the bundle is a build error, not a failure
 //! in production. Input: an [`EntryRequest`] and the distributions; output: the manifest's
 //! [`EntryInfo`] and, for functions, the source file whose top level must define the name.
@@ -34,9 +34,9 @@ pub enum EntryError {
     },
 }
 
-/// A resolved entry point.
+/// An entry point located in the distributions.
 #[derive(Debug, Clone)]
-pub struct Resolved {
+pub struct Located {
     /// What the manifest records.
     pub info: EntryInfo,
     /// For functions: the module's source and the first name of the attribute path, to check
@@ -45,10 +45,10 @@ pub struct Resolved {
 }
 
 /// Returns the entry point for `request`, checked against `dists`.
-pub fn resolve(request: &EntryRequest, dists: &[InstalledDist]) -> Result<Resolved, EntryError> {
+pub fn locate(request: &EntryRequest, dists: &[InstalledDist]) -> Result<Located, EntryError> {
     let (module, attr, console_script) = match request {
         EntryRequest::Interpreter => {
-            return Ok(Resolved {
+            return Ok(Located {
                 info: EntryInfo {
                     kind: EntryKind::Interpreter,
                     module: None,
@@ -61,7 +61,7 @@ pub fn resolve(request: &EntryRequest, dists: &[InstalledDist]) -> Result<Resolv
         }
         EntryRequest::Module(module) => {
             find_module(module, dists)?;
-            return Ok(Resolved {
+            return Ok(Located {
                 info: EntryInfo {
                     kind: EntryKind::Module,
                     module: Some(module.clone()),
@@ -117,7 +117,7 @@ pub fn resolve(request: &EntryRequest, dists: &[InstalledDist]) -> Result<Resolv
     let source = find_module(&module, dists)?;
     let Some(attr) = attr else {
         // A console script may name a bare module (`name = pkg.mod`): run it as `-m`.
-        return Ok(Resolved {
+        return Ok(Located {
             info: EntryInfo {
                 kind: EntryKind::Module,
                 module: Some(module),
@@ -129,7 +129,7 @@ pub fn resolve(request: &EntryRequest, dists: &[InstalledDist]) -> Result<Resolv
         });
     };
     let first = attr.split('.').next().unwrap_or(&attr).to_string();
-    Ok(Resolved {
+    Ok(Located {
         info: EntryInfo {
             kind: EntryKind::Function,
             module: Some(module),

@@ -1,7 +1,15 @@
-//! The launch step of a build: the entry (an entry point or a script a distribution installs,
-//! see [`crate::launch`]) and, with `--multicall`, the commands; the distributions extracted
-//! because a script of theirs is executed from the cache; and the `__main__.py` literals and
-//! manifest entries of what the bundle runs once the distributions are placed.
+//! What a bundle runs: the entry point located in the distributions (`point.rs`), the scripts a
+//! distribution installs and the commands of a multi-call bundle (`script.rs`), and here the
+//! launch step of a build that ties them together: the entry (an entry point or a script) and,
+//! with `--multicall`, the commands; the distributions extracted because a script of theirs is
+//! executed from the cache; and the `__main__.py` literals and manifest entries of what the
+//! bundle runs once the distributions are placed. Nothing here prints but the warning of a
+//! command left out (`script::commands`).
+
+mod point;
+pub mod script;
+
+pub use point::{EntryError, Located, locate};
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -10,12 +18,12 @@ use anyhow::Result;
 use crate::analyze::{self, Analyzed};
 use crate::bootstrap::EntryLiteral;
 use crate::config::{BuildPlan, Overrides};
-use crate::entry;
+
 use crate::install::InstalledDist;
-use crate::launch::{self, Command, Launch, Script};
 use crate::layout::EntryInfo;
 use crate::name::normalize_name;
 use crate::pack::Placed;
+use script::{Command, Launch, Script};
 
 /// What the bundle runs, before the distributions are placed.
 pub struct Launched {
@@ -43,12 +51,12 @@ pub struct Literals {
 }
 
 /// Finds the entry and the commands, and makes the scripts they run part of their
-/// distributions (see [`launch::attach`]).
+/// distributions (see [`script::attach`]).
 pub fn prepare(plan: &BuildPlan, dists: &mut Vec<InstalledDist>) -> Result<Launched> {
-    let mut scripts = launch::collect(dists, &plan.site_packages)?;
-    let entry = launch::resolve_entry(&plan.entry, dists, &scripts)?;
+    let mut scripts = script::collect(dists, &plan.site_packages)?;
+    let entry = script::locate_entry(&plan.entry, dists, &scripts)?;
     let commands = if plan.multicall {
-        launch::commands(dists, &scripts)?
+        script::commands(dists, &scripts)?
     } else {
         Vec::new()
     };
@@ -59,8 +67,8 @@ pub fn prepare(plan: &BuildPlan, dists: &mut Vec<InstalledDist>) -> Result<Launc
             Launch::EntryPoint(_) => None,
         })
         .collect();
-    launch::attach(dists, &mut scripts, &used);
-    let forced = launch::extraction_needed(dists, &scripts, &used);
+    script::attach(dists, &mut scripts, &used);
+    let forced = script::extraction_needed(dists, &scripts, &used);
     Ok(Launched {
         entry,
         scripts,
@@ -71,7 +79,7 @@ pub fn prepare(plan: &BuildPlan, dists: &mut Vec<InstalledDist>) -> Result<Launc
 
 impl Launched {
     /// Returns the entry point when the entry is one (not a script).
-    pub fn resolved(&self) -> Option<&entry::Resolved> {
+    pub fn entry_point(&self) -> Option<&Located> {
         match &self.entry {
             Launch::EntryPoint(resolved) => Some(resolved),
             Launch::Script(_) => None,
@@ -83,7 +91,7 @@ impl Launched {
     pub fn info(&self) -> EntryInfo {
         match &self.entry {
             Launch::EntryPoint(resolved) => resolved.info.clone(),
-            Launch::Script(i) => launch::script_entry(&self.scripts[*i], "").1,
+            Launch::Script(i) => script::script_entry(&self.scripts[*i], "").1,
         }
     }
 
@@ -142,7 +150,7 @@ impl Launched {
                 let owner = script
                     .owner
                     .expect("attach gave every used script an owner");
-                launch::script_entry(script, &placed[owner].archive_dir())
+                script::script_entry(script, &placed[owner].archive_dir())
             }
         }
     }
