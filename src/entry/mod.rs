@@ -16,8 +16,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use anyhow::Result;
 
 use crate::analyze::{self, Analyzed};
-use crate::bootstrap::EntryLiteral;
 use crate::config::{BuildPlan, Overrides};
+use crate::layout::main::EntryLiteral;
 
 use crate::install::InstalledDist;
 use crate::layout::EntryInfo;

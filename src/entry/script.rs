@@ -18,9 +18,9 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::point::{self, EntryError, Located};
-use crate::bootstrap::EntryLiteral;
 use crate::config::EntryRequest;
 use crate::install::InstalledDist;
+use crate::layout::main::EntryLiteral;
 use crate::layout::{EntryInfo, EntryKind};
 use crate::name::normalize_name;
 

@@ -9,6 +9,7 @@
 //! drift. The site store (`_pybundle/site.data` and `site.index`, the files of zip-imported
 //! distributions) is defined in [`store`]. A leaf: it imports only `fsutil` and `name`.
 
+pub mod main;
 pub mod placement;
 pub mod store;
 pub mod venv;

@@ -15,9 +15,9 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::analyze::Unit;
-use crate::bootstrap::{self, MainData};
 use crate::fsutil::hex;
 use crate::install::InstalledDist;
+use crate::layout::main::{ExtractItem, MainData, render_main};
 use crate::layout::placement::Placement;
 use crate::layout::{
     self, DistInfo, EXTRACT_DIR, EntryInfo, LockInfo, MAIN_PATH, MANIFEST_PATH, Manifest,
@@ -396,7 +396,7 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
         .filter(|(d, _)| d.mode == Mode::Extract)
         .filter_map(|(d, p)| {
             let (files, bytes) = d.extracted_totals();
-            Some(bootstrap::ExtractItem {
+            Some(ExtractItem {
                 key: d.key.clone()?,
                 files,
                 bytes,
@@ -430,13 +430,13 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
         venv::apply(placed, &stem, &mut main, &mut listed, &mut payload.outer)?;
     }
     // The build id covers every member and the generated `__main__.py` (rendered without it).
-    id_hasher.update(bootstrap::render_main(&main).as_bytes());
+    id_hasher.update(render_main(&main).as_bytes());
     main.build_id = settings
         .build_id
         .clone()
         .unwrap_or_else(|| hex(&id_hasher.finalize()));
 
-    let main_bytes = bootstrap::render_main(&main).into_bytes();
+    let main_bytes = render_main(&main).into_bytes();
     let main_info = Source::Bytes(main_bytes.clone()).hash()?;
     listed.insert(MAIN_PATH.to_string(), main_info);
     payload.outer.insert(

@@ -9,9 +9,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::bootstrap::MainData;
 use crate::install::InstalledDist;
 use crate::install::data::Scheme;
+use crate::layout::main::MainData;
 use crate::layout::venv::{VENV_FORMAT, VENV_INFO_PATH, VenvDist, VenvInfo, venv_key};
 use crate::layout::{MemberInfo, Mode};
 use crate::name::normalize_name;

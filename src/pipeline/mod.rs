@@ -26,11 +26,12 @@ use anyhow::{Context, Result, bail};
 use rayon::prelude::*;
 
 use crate::analyze::Analyzed;
-use crate::bootstrap::{self, MainData};
+use crate::bootstrap;
 use crate::bytecode::{self, Compiled};
 use crate::config::{BuildPlan, Resolver};
 use crate::entry::{self, Launched};
 use crate::install::{self, Installed, InstalledDist};
+use crate::layout::main::MainData;
 use crate::layout::placement::Placement;
 use crate::layout::{Mode, PREAMBLE_PATH};
 use crate::name::normalize_name;
