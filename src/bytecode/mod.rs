@@ -370,7 +370,7 @@ pub struct Sources<'a> {
     pub files: &'a [String],
     /// Where its files go: modules imported from the bundle get the legacy `module.pyc` next
     /// to `module.py` (and a `dfile` under the bundle's name), extracted ones `__pycache__`.
-    pub placement: Placement<'a>,
+    pub placement: &'a Placement,
 }
 
 /// Returns the compile jobs for the run-time package `runtime` (archive path, sources already on

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::Result;
 
-use crate::analyze::{self, Analyzed};
+use crate::analyze::{self, Analyzed, Reason};
 use crate::config::{BuildPlan, Overrides};
 use crate::layout::main::EntryLiteral;
 
@@ -104,10 +104,10 @@ impl Launched {
         for (dist, decision) in dists.iter().zip(analyzed.decisions.iter_mut()) {
             let name = normalize_name(&dist.name);
             if let Some(script) = self.forced.get(&name)
-                && decision.reason == "--extract"
+                && decision.reason == Reason::ExtractFlag
                 && !user.extract.contains(&name)
             {
-                decision.reason = format!("its script `{script}` is executed from the cache");
+                decision.reason = Reason::ScriptExecuted(script.clone());
             }
         }
         Ok(analyzed)
