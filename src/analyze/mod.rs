@@ -81,6 +81,7 @@ use rayon::prelude::*;
 
 use crate::config::Overrides;
 use crate::install::InstalledDist;
+use crate::layout::placement::holds_code;
 pub use crate::layout::placement::{Placement, Unit};
 use crate::name::normalize_name;
 
@@ -388,11 +389,7 @@ fn every_package(dist: &InstalledDist, unit: &str) -> Option<String> {
     let ancestor = |d: &str| prefix.starts_with(&format!("{d}/"));
     let outside_ok = dist.files.iter().all(|f| {
         let top = f.split('/').next().unwrap_or(f);
-        if f.starts_with(&prefix)
-            || unit::is_meta(top)
-            || !importable_top(top)
-            || f.contains("/__pycache__/")
-        {
+        if f.starts_with(&prefix) || !holds_code(top) || f.contains("/__pycache__/") {
             return true;
         }
         let Some((parent, _)) = f.rsplit_once('/') else {
@@ -555,15 +552,6 @@ fn top_level_names(dist: &InstalledDist) -> BTreeSet<String> {
     );
     out
 }
-/// Returns true if the site-root directory `top` can hold importable code (not metadata,
-/// scripts, headers or bytecode).
-fn importable_top(top: &str) -> bool {
-    !top.ends_with(".dist-info")
-        && !top.ends_with(".data")
-        && top != "bin"
-        && top != "include"
-        && top != "__pycache__"
-}
 
 /// Returns every directory holding importable files of `dist` (`pkg`, `pkg/sub`, …).
 fn package_dirs(dist: &InstalledDist) -> BTreeSet<String> {
@@ -602,7 +590,7 @@ fn top_level_dirs(dist: &InstalledDist) -> BTreeSet<String> {
         .iter()
         .filter_map(|f| {
             let (top, rest) = f.split_once('/')?;
-            (importable_top(top) && !rest.is_empty()).then(|| top.to_string())
+            (holds_code(top) && !rest.is_empty()).then(|| top.to_string())
         })
         .collect()
 }

@@ -314,22 +314,16 @@ fn resource_package(args: &[u8]) -> Option<String> {
     if quote == '"' || quote == '\'' {
         let end = text[1..].find(quote)?;
         let name = &text[1..=end];
-        return name.split('.').all(is_identifier).then(|| name.to_string());
+        return name
+            .split('.')
+            .all(crate::name::is_identifier)
+            .then(|| name.to_string());
     }
     let word: String = text
         .chars()
         .take_while(|c| c.is_alphanumeric() || *c == '_')
         .collect();
     (word == "__name__" || word == "__package__").then_some(word)
-}
-
-/// Returns true if `s` is a Python identifier (ASCII).
-pub(super) fn is_identifier(s: &str) -> bool {
-    let mut chars = s.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// Returns the byte span of the statement around offset `at`: its line, the lines before it

@@ -14,7 +14,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use crate::layout::placement::Placement;
+use crate::layout::placement::{Placement, holds_code};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -457,12 +457,7 @@ fn compiles(file: &str) -> bool {
         .rsplit('/')
         .skip(1)
         .any(|dir| dir == "tests" || dir == "test");
-    file.ends_with(".py")
-        && !in_tests
-        && !top.ends_with(".dist-info")
-        && !top.ends_with(".data")
-        && top != "bin"
-        && top != "include"
+    file.ends_with(".py") && !in_tests && holds_code(top)
 }
 
 /// Returns the archive path of the `.pyc` for `py_path` (a `/`-path ending in `.py`): legacy

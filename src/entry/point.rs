@@ -74,43 +74,7 @@ pub fn locate(request: &EntryRequest, dists: &[InstalledDist]) -> Result<Located
         }
         EntryRequest::Function(target) => (target.module.clone(), target.attr.clone(), None),
         EntryRequest::ConsoleScript(name) => {
-            let found = dists.iter().find_map(|d| {
-                d.entry_points
-                    .console_script(name)
-                    .or_else(|| d.entry_points.entry("gui_scripts", name))
-            });
-            let Some(target) = found else {
-                let mut names: Vec<String> = dists
-                    .iter()
-                    .flat_map(|d| {
-                        d.entry_points
-                            .groups
-                            .get("console_scripts")
-                            .into_iter()
-                            .flat_map(|g| g.keys().cloned())
-                    })
-                    .collect();
-                names.sort();
-                names.dedup();
-                let available = if names.is_empty() {
-                    "hint: no bundled distribution declares console scripts; use -e MODULE:FUNC or -m MODULE".to_string()
-                } else {
-                    format!(
-                        "hint: the bundle's console scripts are: {}",
-                        names.join(", ")
-                    )
-                };
-                let dists = dists
-                    .iter()
-                    .map(|d| format!("`{}`", d.name))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                return Err(EntryError::NoConsoleScript {
-                    name: name.clone(),
-                    dists,
-                    available,
-                });
-            };
+            let target = console_script(name, dists)?;
             (target.module, target.attr, Some(name.clone()))
         }
     };
@@ -138,6 +102,53 @@ pub fn locate(request: &EntryRequest, dists: &[InstalledDist]) -> Result<Located
             script: None,
         },
         attr_check: source.map(|s| (s, first)),
+    })
+}
+
+/// Returns the target of the console (or GUI) script `name`, or an error listing the bundle's
+/// console scripts.
+fn console_script(
+    name: &str,
+    dists: &[InstalledDist],
+) -> Result<crate::name::EntryTarget, EntryError> {
+    let found = dists.iter().find_map(|d| {
+        d.entry_points
+            .console_script(name)
+            .or_else(|| d.entry_points.entry("gui_scripts", name))
+    });
+    if let Some(target) = found {
+        return Ok(target);
+    }
+    let mut names: Vec<String> = dists
+        .iter()
+        .flat_map(|d| {
+            d.entry_points
+                .groups
+                .get("console_scripts")
+                .into_iter()
+                .flat_map(|g| g.keys().cloned())
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    let available = if names.is_empty() {
+        "hint: no bundled distribution declares console scripts; use -e MODULE:FUNC or -m MODULE"
+            .to_string()
+    } else {
+        format!(
+            "hint: the bundle's console scripts are: {}",
+            names.join(", ")
+        )
+    };
+    let dists = dists
+        .iter()
+        .map(|d| format!("`{}`", d.name))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Err(EntryError::NoConsoleScript {
+        name: name.to_string(),
+        dists,
+        available,
     })
 }
 

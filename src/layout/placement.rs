@@ -3,6 +3,16 @@
 //! the rule that pack, the bytecode plan and the read side follow (docs/DESIGN.md, "Extraction
 //! units").
 
+/// Returns true if the site-root directory (or file) `top` can hold importable code: not
+/// metadata (`.dist-info`, `.egg-info`, `.data`), scripts (`bin`), headers (`include`) or
+/// bytecode (`__pycache__`). The one definition the analysis and the bytecode plan share.
+pub fn holds_code(top: &str) -> bool {
+    !(top.ends_with(".dist-info")
+        || top.ends_with(".egg-info")
+        || top.ends_with(".data")
+        || matches!(top, "bin" | "include" | "__pycache__"))
+}
+
 /// The part of an extracted distribution that goes to disk, when it is less than the whole.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unit {
