@@ -20,7 +20,7 @@ pub struct Placed<'a> {
     /// Its inner archive when it is extracted (whole or a unit); `None` when zipped.
     pub extracted: Option<Extracted>,
     /// Compiled bytecode: (path relative to the distribution root, file on disk or bytes taken
-    /// from the build cache). Never executable. Moved into the bundle by [`pack`].
+    /// from the build cache). Never executable. Moved into the bundle by [`super::pack`].
     pub bytecode: Vec<(String, Source)>,
 }
 

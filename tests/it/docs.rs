@@ -84,6 +84,8 @@ fn readme_and_the_analysis_number_the_rules_alike() {
     let analyze = std::fs::read_to_string(repo_root().join("src/analyze/mod.rs")).unwrap();
     let ours = rule_numbers(&readme[start..end], "");
     assert_eq!(ours, (1..=8).collect::<Vec<_>>());
-    let rules_end = analyze.find("//! The unit of rule 5").expect("the rules end");
+    let rules_end = analyze
+        .find("//! The unit of rule 5")
+        .expect("the rules end");
     assert_eq!(rule_numbers(&analyze[..rules_end], "//! "), ours);
 }

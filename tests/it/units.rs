@@ -198,7 +198,10 @@ fn extract_writes_what_a_first_start_writes() {
     assert!(out.contains("spam body {}"), "{out}");
     let (ours, boot) = (entry_tree(&seeded), entry_tree(&ctx.bundle_root()));
     for prefix in ["kit-1.0-", "tool-2.0-", "spam-0.1.0-"] {
-        assert!(ours.keys().any(|k| k.starts_with(prefix)), "{prefix}: {ours:?}");
+        assert!(
+            ours.keys().any(|k| k.starts_with(prefix)),
+            "{prefix}: {ours:?}"
+        );
     }
     assert!(ours.keys().any(|k| k.ends_with(".so")), "{:?}", ours.keys());
     assert_eq!(
