@@ -3,7 +3,7 @@
 //! variables it assigns) shows; whether it runs files by path, reads resources through a loader,
 //! or locates its modules in a way the path uses do not explain; and the names its imports bind.
 //!
-//! It does not know the distribution's other files: [`super::unit`] resolves what a use points at.
+//! It does not know the distribution's other files: [`super::unit`] works out what a use points at.
 //! Everything is byte regexes over the source with comments and `if __name__ == "__main__":`
 //! bodies blanked; no Python is parsed.
 

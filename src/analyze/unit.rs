@@ -1,6 +1,6 @@
 //! The scan of one distribution: whether its own code needs its files on disk, and which part of
 //! them ([`Unit`]). Input: an [`InstalledDist`]; output: a [`Verdict`]. It reads every `.py` file
-//! once (see [`scan::scan_source`]) and resolves what each path use reaches against the
+//! once (see [`scan::scan_source`]) and works out what each path use reaches against the
 //! distribution's files. It does not look at other distributions: [`super::decide_all`] does.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -261,7 +261,7 @@ fn raise(dir: &str, up: usize) -> String {
     d.to_string()
 }
 
-/// What a use points at, once resolved.
+/// What a use points at.
 enum Target {
     /// A directory (`""`: the site root or above).
     Dir(String),
@@ -429,7 +429,7 @@ impl<'d> Layout<'d> {
         // When what `X` is cannot be told: the top-level package holding the file.
         let top = file.split('/').next().unwrap_or(file);
         let mut unknown = false;
-        let mut resolve = |name: &str| match self.resolve(file, imports, name) {
+        let mut module_dir = |name: &str| match self.module_dir(file, imports, name) {
             Ok(dir) => dir,
             Err(Some(outside)) => {
                 foreign.insert(outside);
@@ -443,11 +443,11 @@ impl<'d> Layout<'d> {
         let target = match reach {
             Reach::Listing(None) => Target::Whole,
             Reach::Listing(Some(name)) => {
-                resolve(name);
+                module_dir(name);
                 Target::Whole
             }
             Reach::Own { up } => Target::Dir(raise(parent(file), *up)),
-            Reach::Module { name, up } => Target::Dir(raise(&resolve(name), *up)),
+            Reach::Module { name, up } => Target::Dir(raise(&module_dir(name), *up)),
             Reach::Resource(Some(package)) => {
                 let dir = package.replace('.', "/");
                 if self.packages.contains(&dir) {
@@ -468,7 +468,7 @@ impl<'d> Layout<'d> {
     /// Returns the directory of the module `name` names in `file` (a package's own directory,
     /// a module's parent), through the file's imports; or, when it is not one of the
     /// distribution's, the top-level name it has when an import binds it.
-    fn resolve(
+    fn module_dir(
         &self,
         file: &str,
         imports: &BTreeMap<String, String>,

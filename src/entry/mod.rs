@@ -81,7 +81,7 @@ impl Launched {
     /// Returns the entry point when the entry is one (not a script).
     pub fn entry_point(&self) -> Option<&Located> {
         match &self.entry {
-            Launch::EntryPoint(resolved) => Some(resolved),
+            Launch::EntryPoint(located) => Some(located),
             Launch::Script(_) => None,
         }
     }
@@ -90,7 +90,7 @@ impl Launched {
     /// for a script, before the distributions are placed.
     pub fn info(&self) -> EntryInfo {
         match &self.entry {
-            Launch::EntryPoint(resolved) => resolved.info.clone(),
+            Launch::EntryPoint(located) => located.info.clone(),
             Launch::Script(i) => script::script_entry(&self.scripts[*i], "").1,
         }
     }
@@ -134,8 +134,8 @@ impl Launched {
     /// Returns the `__main__.py` literal and the manifest entry of `launch`.
     fn literal(&self, launch: &Launch, placed: &[Placed<'_>]) -> (EntryLiteral, EntryInfo) {
         match launch {
-            Launch::EntryPoint(resolved) => {
-                let info = resolved.info.clone();
+            Launch::EntryPoint(located) => {
+                let info = located.info.clone();
                 (
                     (
                         info.kind.as_str().to_string(),

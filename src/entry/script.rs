@@ -335,8 +335,8 @@ pub fn commands(dists: &[InstalledDist], scripts: &[Script]) -> Result<Vec<Comma
     let mut out: BTreeMap<String, Launch> = BTreeMap::new();
     for name in entry_point_names(dists).into_keys() {
         match point::locate(&EntryRequest::ConsoleScript(name.clone()), dists) {
-            Ok(resolved) => {
-                out.insert(name, Launch::EntryPoint(resolved));
+            Ok(located) => {
+                out.insert(name, Launch::EntryPoint(located));
             }
             Err(err) => crate::ui::warn(&format!(
                 "--multicall leaves out the command `{name}`: {}",
@@ -370,22 +370,9 @@ pub fn attach(dists: &mut Vec<InstalledDist>, scripts: &mut [Script], used: &BTr
                 let unit = dists
                     .iter()
                     .position(|d| d.dist_info.is_empty() && d.root == script.root);
+                // A tree whose files are all claimed has no such unit yet: its scripts start one.
                 unit.unwrap_or_else(|| {
-                    dists.push(InstalledDist {
-                        name: "site-packages".to_string(),
-                        version: "0".to_string(),
-                        dist_info: String::new(),
-                        root: script.root.clone(),
-                        files: Vec::new(),
-                        purelib: true,
-                        tags: Vec::new(),
-                        entry_points: crate::install::EntryPoints::default(),
-                        requires_python: None,
-                        license: None,
-                        summary: None,
-                        top_level: Vec::new(),
-                        prefix_files: Vec::new(),
-                    });
+                    dists.push(InstalledDist::unclaimed(script.root.clone(), Vec::new()));
                     dists.len() - 1
                 })
             }
