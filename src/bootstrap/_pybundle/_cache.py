@@ -367,7 +367,7 @@ def resolve(g, archive, items):
 # --------------------------------------------------------------------------------------------
 # the bytecode pack: one file per entry instead of __pycache__ files
 # --------------------------------------------------------------------------------------------
-# Format (`pybundle extract` writes the same bytes, src/commands/extract.rs): the `.pyc` contents one
+# Format (`pybundle extract` writes the same bytes, src/extract.rs): the `.pyc` contents one
 # after the other, then the source paths joined by "\n" (UTF-8), then (offset, size) of each as
 # little-endian u64, then the path count and the byte length of the joined paths (u64 each).
 def pack_tail(paths, numbers):
