@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Builds the same three bundles with two pybundle binaries and compares their sha256: the
+# Builds the same five bundles with two pybundle binaries and compares their sha256: the
 # fixture application (offline, from a wheelhouse written once), black from the package index
-# (pinned) and the Django seed application (`pip install --target` once, then `--site-packages`).
+# (pinned), the Django seed application (`pip install --target` once, then `--site-packages`),
+# azure-cli (pinned; about 150 distributions, extraction units) and a `--multicall` bundle of
+# flake8, black and isort (pinned).
 #
 # Usage: bench/same-bytes.sh OLD_PYBUNDLE NEW_PYBUNDLE [PYTHON]
 #   PYTHON defaults to $PYBUNDLE_TEST_PYTHON, else python3.11 on PATH.
@@ -14,6 +16,8 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 BLACK=${BLACK:-black==26.10.1}
 DJANGO=${DJANGO:-django==5.2.19}
 GUNICORN=${GUNICORN:-gunicorn==27.0.1}
+AZURE=${AZURE:-azure-cli==2.91.0}
+MULTICALL=${MULTICALL:-flake8==7.5.0 black==26.10.1 isort==9.0.2}
 
 work=$(mktemp -d -t pybundle-same-bytes.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -27,7 +31,7 @@ sed -i "s/^django$/$DJANGO/; s/^gunicorn$/$GUNICORN/" "$work/django/requirements
 (cd "$work/django" && "$python" -m pip install -q --disable-pip-version-check . \
   -r requirements.txt --target dist/)
 
-build() { # NAME BINARY: builds the three bundles into $work/NAME with a fresh build cache
+build() { # NAME BINARY: builds the five bundles into $work/NAME with a fresh build cache
   local out="$work/$1" bin=$2
   mkdir -p "$out"
   export XDG_CACHE_HOME="$out/cache"
@@ -36,12 +40,15 @@ build() { # NAME BINARY: builds the three bundles into $work/NAME with a fresh b
   "$bin" -q -o "$out/black.pyz" --python "$python" -c black "$BLACK"
   (cd "$work/django" && "$bin" -q --python "$python" --site-packages dist --compressed \
     -p "/usr/bin/env python3" -o "$out/django.pyz" -e myapp.main:main)
+  "$bin" -q -o "$out/azure.pyz" --python "$python" -m azure.cli "$AZURE"
+  # shellcheck disable=SC2086 # one requirement per word
+  "$bin" -q -o "$out/multicall.pyz" --python "$python" --multicall $MULTICALL
 }
 build old "$old"
 build new "$new"
 
 status=0
-for b in myapp black django; do
+for b in myapp black django azure multicall; do
   a=$(sha256sum "$work/old/$b.pyz" | cut -d' ' -f1)
   z=$(sha256sum "$work/new/$b.pyz" | cut -d' ' -f1)
   if [ "$a" = "$z" ]; then

@@ -9,15 +9,13 @@
 //! - [`pylock`]: PEP 751 lock files and their markers, shared by `--lock` and `verify --lock`;
 //! - the stages of a build, each a function from one typed value to the next: [`python`]
 //!   (interpreter probe), [`resolve`] (pip or uv), [`install`] (wheels → staging trees),
-//!   [`entry`] (entry point checks), [`launch`]
-//!   (scripts as entries, multi-call commands), [`analyze`] (zip or extract), [`bytecode`] (compile, with a
+//!   [`entry`] (entry points, scripts as entries, multi-call commands), [`analyze`] (zip or extract), [`bytecode`] (compile, with a
 //!   cache), [`pack`] (the reproducible zip), with [`bootstrap`], the run time every bundle ships;
-//! - [`build`] runs the stages in order; [`bundle`] and [`commands`] are the read side (`info`,
+//! - [`pipeline`] runs the stages in order; [`bundle`] and [`commands`] are the read side (`info`,
 //!   `verify`, `extract`, `cache`, `diff`), which never imports the write side.
 
 pub mod analyze;
 pub mod bootstrap;
-pub mod build;
 pub mod bundle;
 pub mod bytecode;
 pub mod cli;
@@ -28,11 +26,11 @@ pub mod entry;
 pub mod fsutil;
 pub mod install;
 pub mod interrupt;
-pub mod launch;
 pub mod layout;
 pub mod name;
 pub mod output;
 pub mod pack;
+pub mod pipeline;
 pub mod pylock;
 pub mod python;
 pub mod resolve;
@@ -58,7 +56,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     ui::set_verbosity(plan.verbosity);
     let output = plan.output.display().to_string();
     interrupt::install().context("cannot install the handlers of SIGINT and SIGTERM")?;
-    build::build(&plan).with_context(|| format!("cannot build `{output}`"))?;
+    pipeline::build(&plan).with_context(|| format!("cannot build `{output}`"))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -8,7 +8,7 @@
 //! the content is hashed, so the name recorded in the bytecode (what tracebacks show) keeps it as
 //! written ([`OutputName::provisional`]). This module does not write the bundle: `pack` does,
 //! through [`create_parents`] and its atomic writer. A leaf: it imports only other leaves
-//! (`layout`, `fsutil`); which distribution names the bundle is worked out by `build`.
+//! (`layout`, `fsutil`); which distribution names the bundle is worked out by `pipeline`.
 
 use std::path::{Path, PathBuf};
 

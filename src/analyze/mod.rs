@@ -81,38 +81,93 @@ use rayon::prelude::*;
 
 use crate::config::Overrides;
 use crate::install::InstalledDist;
-use crate::layout::Mode;
+use crate::layout::placement::holds_code;
+pub use crate::layout::placement::{Placement, Unit};
 use crate::name::normalize_name;
 
-/// The part of an extracted distribution that goes to disk, when it is less than the whole.
+/// Why a distribution is placed as it is; shown by `pybundle info` and `-v` as its
+/// [`Display`](std::fmt::Display) text, the manifest's `reason`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Unit {
-    /// The package directory extracted with everything under it, `/`-separated, relative to
-    /// the site root, never empty (e.g. `azure/cli/command_modules/acs`,
-    /// `sphinxcontrib/applehelp`, `portalocker`).
-    pub dir: String,
-    /// The dotted module whose first import extracts it: the package itself
-    /// (`azure.cli.command_modules.acs`), or a module inside `dir` when only that module uses
-    /// paths (`portalocker.__main__`). Always `dir` dotted, or `dir` dotted + "." + one module
-    /// name of a file directly in `dir`.
-    pub trigger: String,
-    /// Why only this part: shown by `pybundle info` (e.g. "path use only under
-    /// `azure/cli/command_modules/acs`").
-    pub why: String,
+pub enum Reason {
+    /// It holds native code: this file.
+    Native(String),
+    /// A platlib wheel (`Root-Is-Purelib: false`).
+    Platlib,
+    /// `--extract-all` (also every distribution of a `--venv` bundle).
+    ExtractAll,
+    /// `--extract NAME`.
+    ExtractFlag,
+    /// `--zip-safe NAME`.
+    ZipSafeFlag,
+    /// Extracted because its script, this one, is executed from the cache.
+    ScriptExecuted(String),
+    /// Installed into the environment of a `--venv` bundle.
+    Venv,
+    /// This other distribution finds its files by path (rule 7's exception).
+    FoundByPath(String),
+    /// It shares a package directory (dotted) with a distribution extracted whole.
+    SharesPackage {
+        /// The dotted package.
+        package: String,
+        /// The distribution extracted whole.
+        with: String,
+    },
+    /// What the scan of its own sources found (rules 4 to 7).
+    Scan(String),
+    /// Extracted whole although its scan asked for a unit: the first reason, and why whole.
+    Whole(Box<Reason>, String),
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reason::Native(file) => write!(f, "native code (`{file}`)"),
+            Reason::Platlib => f.write_str("platlib wheel (Root-Is-Purelib: false)"),
+            Reason::ExtractAll => f.write_str("--extract-all"),
+            Reason::ExtractFlag => f.write_str("--extract"),
+            Reason::ZipSafeFlag => f.write_str("--zip-safe"),
+            Reason::ScriptExecuted(script) => {
+                write!(f, "its script `{script}` is executed from the cache")
+            }
+            Reason::Venv => f.write_str("installed into the bundle's virtual environment"),
+            Reason::FoundByPath(other) => write!(
+                f,
+                "`{other}` finds its files by path (a path use of its module)"
+            ),
+            Reason::SharesPackage { package, with } => {
+                write!(f, "shares the package `{package}` with extracted `{with}`")
+            }
+            Reason::Scan(text) => f.write_str(text),
+            Reason::Whole(first, why) => write!(f, "{first}; whole: {why}"),
+        }
+    }
+}
+
+impl Reason {
+    /// Returns this reason with `why` the distribution is extracted whole after all.
+    fn made_whole(self, why: String) -> Reason {
+        Reason::Whole(Box::new(self), why)
+    }
 }
 
 /// Where one distribution runs from, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
-    /// zip or extract.
-    pub mode: Mode,
-    /// A short reason shown by `pybundle info`.
-    pub reason: String,
+    /// Zip, extract whole, or extract a unit.
+    pub placement: Placement,
+    /// Why.
+    pub reason: Reason,
     /// Whether the distribution holds native code.
     pub native: bool,
-    /// `Some` only for mode Extract: only this subtree goes to disk, the rest of the
-    /// distribution runs from the bundle like a zip-safe one.
-    pub unit: Option<Unit>,
+}
+
+impl Decision {
+    /// Extracts the distribution whole, the reason extended with `why` when it had a unit.
+    fn make_whole(&mut self, why: String) {
+        let reason = std::mem::replace(&mut self.reason, Reason::Platlib);
+        self.reason = reason.made_whole(why);
+        self.placement = Placement::Whole;
+    }
 }
 
 /// Returns true if and only if `path` (a `/`-path inside a distribution) is native code or a
@@ -208,7 +263,7 @@ pub fn decide_all(
 /// is extracted whole when another distribution's path use points at one of its top-level names.
 fn pull_found_data(dists: &[InstalledDist], facts: &[Facts], decisions: &mut [Decision]) {
     for (i, dist) in dists.iter().enumerate() {
-        if !facts[i].data_only || decisions[i].mode != Mode::Zip {
+        if !facts[i].data_only || decisions[i].placement != Placement::Zip {
             continue;
         }
         let tops = top_level_names(dist);
@@ -238,13 +293,9 @@ fn pull_found_data(dists: &[InstalledDist], facts: &[Facts], decisions: &mut [De
             .find(|(j, f)| *j != i && loose_data && f.refs.unknown.is_some());
         if let Some((j, _)) = finder.or(framework) {
             decisions[i] = Decision {
-                mode: Mode::Extract,
-                reason: format!(
-                    "`{}` finds its files by path (a path use of its module)",
-                    dists[j].name
-                ),
+                placement: Placement::Whole,
+                reason: Reason::FoundByPath(dists[j].name.clone()),
                 native: decisions[i].native,
-                unit: None,
             };
         }
     }
@@ -260,7 +311,7 @@ fn pull_found_data(dists: &[InstalledDist], facts: &[Facts], decisions: &mut [De
 fn whole_when_reached(dists: &[InstalledDist], facts: &[Facts], decisions: &mut [Decision]) {
     let tops: Vec<BTreeSet<String>> = dists.iter().map(top_level_names).collect();
     for (i, decision) in decisions.iter_mut().enumerate() {
-        let Some(unit) = &decision.unit else {
+        let Some(unit) = decision.placement.unit() else {
             continue;
         };
         let why = facts.iter().enumerate().find_map(|(j, f)| {
@@ -291,21 +342,15 @@ fn whole_when_reached(dists: &[InstalledDist], facts: &[Facts], decisions: &mut 
         match why {
             Some(Reached::Handed(why)) => match every_package(&dists[i], &unit.dir) {
                 Some(dir) => {
-                    decision.unit = Some(Unit {
+                    decision.placement = Placement::Unit(Unit {
                         why: format!("every package of the distribution is under `{dir}`: {why}"),
                         trigger: dir.replace('/', "."),
                         dir,
                     });
                 }
-                None => {
-                    decision.reason = format!("{}; whole: {why}", decision.reason);
-                    decision.unit = None;
-                }
+                None => decision.make_whole(why),
             },
-            Some(Reached::Module(why)) => {
-                decision.reason = format!("{}; whole: {why}", decision.reason);
-                decision.unit = None;
-            }
+            Some(Reached::Module(why)) => decision.make_whole(why),
             None => {}
         }
     }
@@ -344,11 +389,7 @@ fn every_package(dist: &InstalledDist, unit: &str) -> Option<String> {
     let ancestor = |d: &str| prefix.starts_with(&format!("{d}/"));
     let outside_ok = dist.files.iter().all(|f| {
         let top = f.split('/').next().unwrap_or(f);
-        if f.starts_with(&prefix)
-            || unit::is_meta(top)
-            || !importable_top(top)
-            || f.contains("/__pycache__/")
-        {
+        if f.starts_with(&prefix) || !holds_code(top) || f.contains("/__pycache__/") {
             return true;
         }
         let Some((parent, _)) = f.rsplit_once('/') else {
@@ -365,7 +406,7 @@ fn every_package(dist: &InstalledDist, unit: &str) -> Option<String> {
 /// owner of the unit is extracted whole instead.
 fn whole_when_shared_below(dists: &[InstalledDist], decisions: &mut [Decision]) {
     for (i, decision) in decisions.iter_mut().enumerate() {
-        let Some(unit) = &decision.unit else {
+        let Some(unit) = decision.placement.unit() else {
             continue;
         };
         let prefix = format!("{}/", unit.dir);
@@ -376,12 +417,8 @@ fn whole_when_shared_below(dists: &[InstalledDist], decisions: &mut [Decision]) 
                     .any(|f| f.starts_with(&prefix) && !f.contains("/__pycache__/"))
         });
         if let Some((_, other)) = other {
-            let reason = format!(
-                "{}; whole: `{}` also has files under `{}`",
-                decision.reason, other.name, unit.dir
-            );
-            decision.reason = reason;
-            decision.unit = None;
+            let why = format!("`{}` also has files under `{}`", other.name, unit.dir);
+            decision.make_whole(why);
         }
     }
 }
@@ -413,7 +450,7 @@ fn pull_sharing(dists: &[InstalledDist], decisions: &mut [Decision]) {
     owners.retain(|dir, idxs| {
         idxs.len() > 1 && (regular.contains(dir) || idxs.iter().any(|i| nspkg.contains(i)))
     });
-    let whole = |d: &Decision| d.mode == Mode::Extract && d.unit.is_none();
+    let whole = |d: &Decision| d.placement == Placement::Whole;
     loop {
         let mut changed = false;
         for (dir, idxs) in &owners {
@@ -424,18 +461,16 @@ fn pull_sharing(dists: &[InstalledDist], decisions: &mut [Decision]) {
                 if whole(&decisions[i]) {
                     continue;
                 }
-                let shares = format!(
-                    "shares the package `{}` with extracted `{}`",
-                    dir.replace('/', "."),
-                    dists[extracted].name
-                );
-                decisions[i].reason = if decisions[i].mode == Mode::Zip {
-                    shares
-                } else {
-                    format!("{}; whole: {shares}", decisions[i].reason)
+                let shares = Reason::SharesPackage {
+                    package: dir.replace('/', "."),
+                    with: dists[extracted].name.clone(),
                 };
-                decisions[i].mode = Mode::Extract;
-                decisions[i].unit = None;
+                if decisions[i].placement == Placement::Zip {
+                    decisions[i].reason = shares;
+                    decisions[i].placement = Placement::Whole;
+                } else {
+                    decisions[i].make_whole(shares.to_string());
+                }
                 changed = true;
             }
         }
@@ -454,17 +489,16 @@ fn decide(dist: &InstalledDist, overrides: &Overrides) -> (Decision, Option<Stri
         data_only: false,
         refs: unit::Refs::default(),
     };
-    let extract = |reason: String| Decision {
-        mode: Mode::Extract,
+    let extract = |reason: Reason| Decision {
+        placement: Placement::Whole,
         reason,
         native,
-        unit: None,
     };
     let forced_zip = overrides.zip_safe.contains(&name);
     let native_reason = if let Some(file) = native_file {
-        Some(format!("native code (`{file}`)"))
+        Some(Reason::Native(file.clone()))
     } else if !dist.purelib {
-        Some("platlib wheel (Root-Is-Purelib: false)".to_string())
+        Some(Reason::Platlib)
     } else {
         None
     };
@@ -478,15 +512,14 @@ fn decide(dist: &InstalledDist, overrides: &Overrides) -> (Decision, Option<Stri
         return (extract(reason), warning, no_facts());
     }
     let decision = if overrides.extract_all {
-        extract("--extract-all".to_string())
+        extract(Reason::ExtractAll)
     } else if overrides.extract.contains(&name) {
-        extract("--extract".to_string())
+        extract(Reason::ExtractFlag)
     } else if forced_zip {
         Decision {
-            mode: Mode::Zip,
-            reason: "--zip-safe".to_string(),
+            placement: Placement::Zip,
+            reason: Reason::ZipSafeFlag,
             native,
-            unit: None,
         }
     } else {
         let verdict = unit::scan(dist);
@@ -495,14 +528,13 @@ fn decide(dist: &InstalledDist, overrides: &Overrides) -> (Decision, Option<Stri
             refs: verdict.refs,
         };
         let decision = Decision {
-            mode: if verdict.extract {
-                Mode::Extract
-            } else {
-                Mode::Zip
+            placement: match (verdict.extract, verdict.unit) {
+                (false, _) => Placement::Zip,
+                (true, None) => Placement::Whole,
+                (true, Some(unit)) => Placement::Unit(unit),
             },
-            reason: verdict.reason,
+            reason: Reason::Scan(verdict.reason),
             native,
-            unit: verdict.unit,
         };
         return (decision, None, facts);
     };
@@ -519,15 +551,6 @@ fn top_level_names(dist: &InstalledDist) -> BTreeSet<String> {
             .filter_map(|f| f.strip_suffix(".py").map(str::to_string)),
     );
     out
-}
-/// Returns true if the site-root directory `top` can hold importable code (not metadata,
-/// scripts, headers or bytecode).
-fn importable_top(top: &str) -> bool {
-    !top.ends_with(".dist-info")
-        && !top.ends_with(".data")
-        && top != "bin"
-        && top != "include"
-        && top != "__pycache__"
 }
 
 /// Returns every directory holding importable files of `dist` (`pkg`, `pkg/sub`, …).
@@ -567,7 +590,7 @@ fn top_level_dirs(dist: &InstalledDist) -> BTreeSet<String> {
         .iter()
         .filter_map(|f| {
             let (top, rest) = f.split_once('/')?;
-            (importable_top(top) && !rest.is_empty()).then(|| top.to_string())
+            (holds_code(top) && !rest.is_empty()).then(|| top.to_string())
         })
         .collect()
 }
@@ -627,10 +650,10 @@ mod tests {
 
     /// Returns `(dir, trigger)` of the unit, `"whole"` for a whole extraction, `"zip"` for zip.
     fn unit(d: &Decision) -> (String, String) {
-        match (&d.mode, &d.unit) {
-            (Mode::Zip, _) => ("zip".into(), String::new()),
-            (Mode::Extract, None) => ("whole".into(), String::new()),
-            (Mode::Extract, Some(u)) => (u.dir.clone(), u.trigger.clone()),
+        match &d.placement {
+            Placement::Zip => ("zip".into(), String::new()),
+            Placement::Whole => ("whole".into(), String::new()),
+            Placement::Unit(u) => (u.dir.clone(), u.trigger.clone()),
         }
     }
 
@@ -670,10 +693,10 @@ mod tests {
                 "azure.cli.command_modules.acs"
             )
         );
-        let u = decisions[0].unit.as_ref().expect("a unit");
+        let u = decisions[0].placement.unit().expect("a unit");
         assert_eq!(u.why, "path use only under `azure/cli/command_modules/acs`");
         assert_eq!(
-            decisions[0].reason,
+            decisions[0].reason.to_string(),
             "uses `dirname(__file__)` for paths (azure/cli/command_modules/acs/__init__.py:2)"
         );
     }
@@ -752,6 +775,7 @@ mod tests {
             assert!(
                 decisions[0]
                     .reason
+                    .to_string()
                     .ends_with("; whole: it lists or walks directories"),
                 "{}",
                 decisions[0].reason
@@ -791,7 +815,7 @@ mod tests {
             let site = tempfile::tempdir().expect("tempdir");
             let decisions = decide(&[dist(site.path(), "p", files)]);
             assert_eq!(unit(&decisions[0]), pair("whole", ""), "{reason}");
-            assert_eq!(decisions[0].reason, reason);
+            assert_eq!(decisions[0].reason.to_string(), reason);
         }
     }
 
@@ -986,7 +1010,7 @@ mod tests {
         assert_eq!(unit(&decisions[0]), pair("whole", ""));
         assert_eq!(unit(&decisions[1]), pair("whole", ""));
         assert_eq!(
-            decisions[1].reason,
+            decisions[1].reason.to_string(),
             "uses `realpath(__file__)` for paths (azure/cli/command_modules/acs/custom.py:2); whole: `azure-cli-core` shares `azure` and turns modules it is handed into paths (`dirname(pkg.__file__)` at azure/cli/core/aaz/_command.py:3)"
         );
         assert_eq!(unit(&decisions[2]), pair("other", "other"));
@@ -1022,7 +1046,7 @@ mod tests {
             pair("azure/cli/command_modules", "azure.cli.command_modules")
         );
         assert_eq!(
-            decision.unit.expect("unit").why,
+            decision.placement.unit().expect("unit").why,
             "every package of the distribution is under `azure/cli/command_modules`: `azure-cli-core` shares `azure` and turns modules it is handed into paths (`dirname(pkg.__file__)` at azure/cli/core/aaz/_command.py:3)"
         );
         // A package outside, a module in another namespace directory, a data file next to
@@ -1061,6 +1085,7 @@ mod tests {
         assert!(
             decisions[0]
                 .reason
+                .to_string()
                 .ends_with("; whole: `user` turns its module `lib` into a path"),
             "{}",
             decisions[0].reason
@@ -1092,6 +1117,7 @@ mod tests {
         assert!(
             decisions[0]
                 .reason
+                .to_string()
                 .ends_with("; whole: `plugin` also has files under `pkg/sub`"),
             "{}",
             decisions[0].reason
@@ -1100,7 +1126,7 @@ mod tests {
         assert_eq!(unit(&decisions[1]), pair("whole", ""));
         assert_eq!(unit(&decisions[2]), pair("whole", ""));
         assert_eq!(
-            decisions[2].reason,
+            decisions[2].reason.to_string(),
             "shares the package `pkg` with extracted `owner`"
         );
     }
@@ -1137,7 +1163,7 @@ mod tests {
         let decisions = decide(&[web, app, tz]);
         assert_eq!(unit(&decisions[1]), pair("whole", ""));
         assert_eq!(
-            decisions[1].reason,
+            decisions[1].reason.to_string(),
             "`web` finds its files by path (a path use of its module)"
         );
         // Data laid out as packages for the loader is not what a framework reads by path.
@@ -1160,7 +1186,7 @@ mod tests {
         let decisions = decide(std::slice::from_ref(&tzdata));
         assert_eq!(unit(&decisions[0]), pair("zip", ""));
         assert_eq!(
-            decisions[0].reason,
+            decisions[0].reason.to_string(),
             "data files (`tzdata/zoneinfo/Africa/Abidjan`) that no code of its own can find by path (read through the loader)"
         );
         // Code that finds its files by path extracts it after all.
@@ -1175,7 +1201,7 @@ mod tests {
         let decisions = decide(&[tzdata, reader]);
         assert_eq!(unit(&decisions[0]), pair("whole", ""));
         assert_eq!(
-            decisions[0].reason,
+            decisions[0].reason.to_string(),
             "`reader` finds its files by path (a path use of its module)"
         );
     }
@@ -1201,7 +1227,7 @@ mod tests {
         let decisions = decide(&[dist(site.path(), "pycparser", &located)]);
         assert_eq!(unit(&decisions[0]), pair("whole", ""));
         assert_eq!(
-            decisions[0].reason,
+            decisions[0].reason.to_string(),
             "data files next to modules and no loader-based reader (`pycparser/_c_ast.cfg`)"
         );
     }

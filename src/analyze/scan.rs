@@ -3,7 +3,7 @@
 //! variables it assigns) shows; whether it runs files by path, reads resources through a loader,
 //! or locates its modules in a way the path uses do not explain; and the names its imports bind.
 //!
-//! It does not know the distribution's other files: [`super::unit`] resolves what a use points at.
+//! It does not know the distribution's other files: [`super::unit`] works out what a use points at.
 //! Everything is byte regexes over the source with comments and `if __name__ == "__main__":`
 //! bodies blanked; no Python is parsed.
 
@@ -314,22 +314,16 @@ fn resource_package(args: &[u8]) -> Option<String> {
     if quote == '"' || quote == '\'' {
         let end = text[1..].find(quote)?;
         let name = &text[1..=end];
-        return name.split('.').all(is_identifier).then(|| name.to_string());
+        return name
+            .split('.')
+            .all(crate::name::is_identifier)
+            .then(|| name.to_string());
     }
     let word: String = text
         .chars()
         .take_while(|c| c.is_alphanumeric() || *c == '_')
         .collect();
     (word == "__name__" || word == "__package__").then_some(word)
-}
-
-/// Returns true if `s` is a Python identifier (ASCII).
-pub(super) fn is_identifier(s: &str) -> bool {
-    let mut chars = s.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// Returns the byte span of the statement around offset `at`: its line, the lines before it

@@ -1,6 +1,6 @@
 //! The scan of one distribution: whether its own code needs its files on disk, and which part of
 //! them ([`Unit`]). Input: an [`InstalledDist`]; output: a [`Verdict`]. It reads every `.py` file
-//! once (see [`scan::scan_source`]) and resolves what each path use reaches against the
+//! once (see [`scan::scan_source`]) and works out what each path use reaches against the
 //! distribution's files. It does not look at other distributions: [`super::decide_all`] does.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -8,8 +8,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use rayon::prelude::*;
 
 use super::Unit;
-use super::scan::{self, Reach, SourceScan, Use, is_identifier};
+use super::scan::{self, Reach, SourceScan, Use};
 use crate::install::InstalledDist;
+use crate::layout::placement::holds_code;
+use crate::name::is_identifier;
 
 /// What the scan of one distribution decides.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -54,41 +56,15 @@ pub(super) fn is_meta(top: &str) -> bool {
 /// Returns what `dist`'s own code needs. Reads each `.py` file at most once; an unreadable file
 /// counts as a reason to extract it whole.
 pub(super) fn scan(dist: &InstalledDist) -> Verdict {
-    let whole = |reason: String| Verdict {
-        extract: true,
-        reason,
-        ..Verdict::default()
-    };
-    for f in &dist.files {
-        if let Some((top, "not-zip-safe")) = f.split_once('/')
-            && is_meta(top)
-        {
-            return whole(format!("declares not zip-safe (`{f}`)"));
-        }
-    }
-    for f in dist
-        .files
-        .iter()
-        .filter(|f| !f.contains('/') && f.ends_with(".pth"))
-    {
-        let Ok(text) = fs_err::read(dist.root.join(f)) else {
-            return whole(format!("unreadable `.pth` file (`{f}`)"));
-        };
-        let runs_code = text
-            .split(|&b| b == b'\n')
-            .any(|line| line.starts_with(b"import ") || line.starts_with(b"import\t"));
-        if runs_code {
-            return whole(format!(
-                "`.pth` file runs code that needs a directory (`{f}`)"
-            ));
-        }
+    if let Some(reason) = declared_whole(dist) {
+        return Verdict::whole(reason);
     }
     let scanned: Vec<&String> = dist
         .files
         .iter()
         .filter(|f| {
             let top = f.split('/').next().unwrap_or(f);
-            !(is_meta(top) || top == "bin" || top == "include" || in_tests(f))
+            holds_code(top) && !in_tests(f)
         })
         .collect();
     // Sources are read in parallel (a single large distribution is the slow case); the result
@@ -108,26 +84,95 @@ pub(super) fn scan(dist: &InstalledDist) -> Verdict {
         })
         .collect();
     if let Some((f, _)) = sources.iter().find(|(_, s)| s.unreadable) {
-        return whole(format!("unreadable source (`{f}`)"));
+        return Verdict::whole(format!("unreadable source (`{f}`)"));
     }
-    let loader_read = sources.iter().any(|(_, s)| s.loader_read);
-    let other_locate = sources.iter().any(|(_, s)| s.other_locate);
-    let exec_use = sources.iter().find_map(|(f, s)| {
-        s.exec_use
-            .as_ref()
-            .map(|(what, line)| format!("runs files by path with `{what}` ({f}:{line})"))
-    });
-    let data_file = |outside: Option<&str>| {
-        scanned.iter().find(|f| {
-            !f.ends_with(".py")
-                && f.contains('/')
-                && is_data_file(f)
-                && outside.is_none_or(|d| !under(f, d))
-        })
+    let found = Found {
+        scanned: &scanned,
+        loader_read: sources.iter().any(|(_, s)| s.loader_read),
+        other_locate: sources.iter().any(|(_, s)| s.other_locate),
+        exec_use: sources.iter().find_map(|(f, s)| {
+            s.exec_use
+                .as_ref()
+                .map(|(what, line)| format!("runs files by path with `{what}` ({f}:{line})"))
+        }),
     };
-    let layout = Layout::of(dist);
     if sources.iter().any(|(_, s)| !s.uses.is_empty()) {
-        let (unit, reason, refs) = layout.unit(&sources);
+        return found.with_path_uses(dist, &sources);
+    }
+    found.without_path_uses()
+}
+
+impl Verdict {
+    /// Extract the whole distribution, for `reason`.
+    fn whole(reason: String) -> Verdict {
+        Verdict {
+            extract: true,
+            reason,
+            ..Verdict::default()
+        }
+    }
+}
+
+/// Returns why `dist` is extracted whole before its sources are read: it declares itself not
+/// zip-safe, or a `.pth` file of its runs code (or cannot be read).
+fn declared_whole(dist: &InstalledDist) -> Option<String> {
+    for f in &dist.files {
+        if let Some((top, "not-zip-safe")) = f.split_once('/')
+            && is_meta(top)
+        {
+            return Some(format!("declares not zip-safe (`{f}`)"));
+        }
+    }
+    for f in dist
+        .files
+        .iter()
+        .filter(|f| !f.contains('/') && f.ends_with(".pth"))
+    {
+        let Ok(text) = fs_err::read(dist.root.join(f)) else {
+            return Some(format!("unreadable `.pth` file (`{f}`)"));
+        };
+        let runs_code = text
+            .split(|&b| b == b'\n')
+            .any(|line| line.starts_with(b"import ") || line.starts_with(b"import\t"));
+        if runs_code {
+            return Some(format!(
+                "`.pth` file runs code that needs a directory (`{f}`)"
+            ));
+        }
+    }
+    None
+}
+
+/// What the sources of one distribution showed, besides their path uses.
+struct Found<'a> {
+    /// The files that can hold code or data its code reads (not metadata, scripts, tests).
+    scanned: &'a [&'a String],
+    /// Some source reads resources through the loader.
+    loader_read: bool,
+    /// Some source locates files another way than `__file__`.
+    other_locate: bool,
+    /// The first source that runs files by path, as a reason.
+    exec_use: Option<String>,
+}
+
+impl Found<'_> {
+    /// Returns the first data file, outside `outside` when given.
+    fn data_file(&self, outside: Option<&str>) -> Option<&str> {
+        self.scanned
+            .iter()
+            .find(|f| {
+                !f.ends_with(".py")
+                    && f.contains('/')
+                    && is_data_file(f)
+                    && outside.is_none_or(|d| !under(f, d))
+            })
+            .map(|f| f.as_str())
+    }
+
+    /// The verdict when some source uses paths: a unit when they stay under one package
+    /// directory (and nothing else needs the disk), else the whole distribution.
+    fn with_path_uses(self, dist: &InstalledDist, sources: &[(&str, SourceScan)]) -> Verdict {
+        let (unit, reason, refs) = Layout::of(dist).unit(sources);
         let reason = reason.unwrap_or_else(|| {
             let (f, u) = sources
                 .iter()
@@ -135,10 +180,10 @@ pub(super) fn scan(dist: &InstalledDist) -> Verdict {
                 .expect("some source has uses");
             use_reason(f, u)
         });
-        let unit = match (unit, &exec_use) {
+        let unit = match (unit, &self.exec_use) {
             (Some(_), Some(exec)) => Err(format!("also {exec}")),
-            (Some(unit), None) => match data_file(Some(&unit.dir)) {
-                Some(f) if !loader_read && other_locate => Err(format!(
+            (Some(unit), None) => match self.data_file(Some(&unit.dir)) {
+                Some(f) if !self.loader_read && self.other_locate => Err(format!(
                     "data files outside `{}` and no loader-based reader (`{f}`)",
                     unit.dir
                 )),
@@ -146,7 +191,7 @@ pub(super) fn scan(dist: &InstalledDist) -> Verdict {
             },
             (None, _) => Err(String::new()),
         };
-        return match unit {
+        match unit {
             Ok(unit) => Verdict {
                 extract: true,
                 reason,
@@ -156,34 +201,39 @@ pub(super) fn scan(dist: &InstalledDist) -> Verdict {
             },
             Err(why) if why.is_empty() => Verdict {
                 refs,
-                ..whole(reason)
+                ..Verdict::whole(reason)
             },
             Err(why) => Verdict {
                 refs,
-                ..whole(format!("{reason}; whole: {why}"))
+                ..Verdict::whole(format!("{reason}; whole: {why}"))
             },
-        };
+        }
     }
-    if let Some(reason) = exec_use {
-        return whole(reason);
-    }
-    match data_file(None) {
-        Some(f) if !loader_read && other_locate => whole(format!(
-            "data files next to modules and no loader-based reader (`{f}`)"
-        )),
-        Some(f) if !loader_read => Verdict {
-            extract: false,
-            reason: format!(
-                "data files (`{f}`) that no code of its own can find by path (read through the loader)"
-            ),
-            data_only: true,
-            ..Verdict::default()
-        },
-        _ => Verdict {
-            extract: false,
-            reason: "pure Python, no file-system use of its own files".to_string(),
-            ..Verdict::default()
-        },
+
+    /// The verdict when no source uses paths: zip, unless files are run by path or data files
+    /// are found some other way than through the loader.
+    fn without_path_uses(self) -> Verdict {
+        if let Some(reason) = self.exec_use {
+            return Verdict::whole(reason);
+        }
+        match self.data_file(None) {
+            Some(f) if !self.loader_read && self.other_locate => Verdict::whole(format!(
+                "data files next to modules and no loader-based reader (`{f}`)"
+            )),
+            Some(f) if !self.loader_read => Verdict {
+                extract: false,
+                reason: format!(
+                    "data files (`{f}`) that no code of its own can find by path (read through the loader)"
+                ),
+                data_only: true,
+                ..Verdict::default()
+            },
+            _ => Verdict {
+                extract: false,
+                reason: "pure Python, no file-system use of its own files".to_string(),
+                ..Verdict::default()
+            },
+        }
     }
 }
 
@@ -211,7 +261,7 @@ fn raise(dir: &str, up: usize) -> String {
     d.to_string()
 }
 
-/// What a use points at, once resolved.
+/// What a use points at.
 enum Target {
     /// A directory (`""`: the site root or above).
     Dir(String),
@@ -242,7 +292,7 @@ impl<'d> Layout<'d> {
         let mut entries = BTreeSet::new();
         for f in &dist.files {
             let top = f.split('/').next().unwrap_or(f);
-            if is_meta(top) || matches!(top, "bin" | "include" | "__pycache__") {
+            if !holds_code(top) {
                 continue;
             }
             entries.insert(top);
@@ -304,8 +354,18 @@ impl<'d> Layout<'d> {
         if blocker.is_some() {
             return (None, blocker, refs);
         }
+        match self.unit_of(&dirs) {
+            Ok(unit) => (Some(unit), None, refs),
+            Err(why) => (None, Some(why), refs),
+        }
+    }
+
+    /// Returns the unit the directories `dirs` reach (with the file and use that reach each):
+    /// the package directory above them all, with the one module that uses paths as its
+    /// trigger when there is one; or why the whole distribution goes.
+    fn unit_of(&self, dirs: &[(String, &str, &Use)]) -> Result<Unit, String> {
         let mut common: Option<String> = None;
-        for (d, ..) in &dirs {
+        for (d, ..) in dirs {
             common = Some(match common {
                 None => d.clone(),
                 Some(c) => common_ancestor(&c, d),
@@ -320,8 +380,10 @@ impl<'d> Layout<'d> {
                 Some(top) => dir.clone_from(top),
                 None => {
                     let (_, f, u) = dirs.iter().find(|(d, ..)| d.is_empty()).unwrap_or(&dirs[0]);
-                    let why = format!("{}; whole: it reaches the site root", use_reason(f, u));
-                    return (None, Some(why), refs);
+                    return Err(format!(
+                        "{}; whole: it reaches the site root",
+                        use_reason(f, u)
+                    ));
                 }
             }
         }
@@ -341,7 +403,7 @@ impl<'d> Layout<'d> {
             }
             _ => None,
         };
-        let unit = match module {
+        Ok(match module {
             Some((f, stem)) => Unit {
                 why: format!("path use only in `{f}`, under `{dir}`"),
                 trigger: format!("{dotted}.{stem}"),
@@ -352,8 +414,7 @@ impl<'d> Layout<'d> {
                 trigger: dotted,
                 dir,
             },
-        };
-        (Some(unit), None, refs)
+        })
     }
 
     /// Returns what a use in `file` reaches, and whether it is the file of a module that cannot
@@ -368,7 +429,7 @@ impl<'d> Layout<'d> {
         // When what `X` is cannot be told: the top-level package holding the file.
         let top = file.split('/').next().unwrap_or(file);
         let mut unknown = false;
-        let mut resolve = |name: &str| match self.resolve(file, imports, name) {
+        let mut module_dir = |name: &str| match self.module_dir(file, imports, name) {
             Ok(dir) => dir,
             Err(Some(outside)) => {
                 foreign.insert(outside);
@@ -382,11 +443,11 @@ impl<'d> Layout<'d> {
         let target = match reach {
             Reach::Listing(None) => Target::Whole,
             Reach::Listing(Some(name)) => {
-                resolve(name);
+                module_dir(name);
                 Target::Whole
             }
             Reach::Own { up } => Target::Dir(raise(parent(file), *up)),
-            Reach::Module { name, up } => Target::Dir(raise(&resolve(name), *up)),
+            Reach::Module { name, up } => Target::Dir(raise(&module_dir(name), *up)),
             Reach::Resource(Some(package)) => {
                 let dir = package.replace('.', "/");
                 if self.packages.contains(&dir) {
@@ -407,7 +468,7 @@ impl<'d> Layout<'d> {
     /// Returns the directory of the module `name` names in `file` (a package's own directory,
     /// a module's parent), through the file's imports; or, when it is not one of the
     /// distribution's, the top-level name it has when an import binds it.
-    fn resolve(
+    fn module_dir(
         &self,
         file: &str,
         imports: &BTreeMap<String, String>,

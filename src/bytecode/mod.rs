@@ -14,7 +14,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use crate::layout::placement::Placement;
+use crate::layout::placement::{Placement, holds_code};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -370,7 +370,7 @@ pub struct Sources<'a> {
     pub files: &'a [String],
     /// Where its files go: modules imported from the bundle get the legacy `module.pyc` next
     /// to `module.py` (and a `dfile` under the bundle's name), extracted ones `__pycache__`.
-    pub placement: Placement<'a>,
+    pub placement: &'a Placement,
 }
 
 /// Returns the compile jobs for the run-time package `runtime` (archive path, sources already on
@@ -457,12 +457,7 @@ fn compiles(file: &str) -> bool {
         .rsplit('/')
         .skip(1)
         .any(|dir| dir == "tests" || dir == "test");
-    file.ends_with(".py")
-        && !in_tests
-        && !top.ends_with(".dist-info")
-        && !top.ends_with(".data")
-        && top != "bin"
-        && top != "include"
+    file.ends_with(".py") && !in_tests && holds_code(top)
 }
 
 /// Returns the archive path of the `.pyc` for `py_path` (a `/`-path ending in `.py`): legacy

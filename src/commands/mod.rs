@@ -3,7 +3,7 @@
 //! output: text on stdout and an exit code.
 //!
 //! These modules open bundles through [`crate::bundle`] and know the format through
-//! [`crate::layout`]; they never import the write side (`build`, `pack`, `install`, `bytecode`),
+//! [`crate::layout`]; they never import the write side (`pipeline`, `pack`, `install`, `bytecode`),
 //! which the architecture test in `tests/it` checks.
 
 pub mod cache;

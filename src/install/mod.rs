@@ -84,6 +84,28 @@ pub struct InstalledDist {
     pub prefix_files: Vec<(String, data::Scheme)>,
 }
 
+impl InstalledDist {
+    /// The unit of the files of the scanned tree `root` that no `.dist-info` claims (named
+    /// `site-packages`, version `0`, no `.dist-info`), holding `files`.
+    pub fn unclaimed(root: PathBuf, files: Vec<String>) -> InstalledDist {
+        InstalledDist {
+            name: "site-packages".to_string(),
+            version: "0".to_string(),
+            dist_info: String::new(),
+            root,
+            files,
+            purelib: true,
+            tags: Vec::new(),
+            entry_points: EntryPoints::default(),
+            requires_python: None,
+            license: None,
+            summary: None,
+            top_level: Vec::new(),
+            prefix_files: Vec::new(),
+        }
+    }
+}
+
 /// Returns the distributions' `Requires-Python` specifiers joined with `,`, without repeats;
 /// of several `>=` lower bounds only the highest is kept (`>=3.8,>=3.10` → `>=3.10`).
 pub fn join_requires_python(dists: &[InstalledDist]) -> Option<String> {

@@ -9,6 +9,7 @@
 //! drift. The site store (`_pybundle/site.data` and `site.index`, the files of zip-imported
 //! distributions) is defined in [`store`]. A leaf: it imports only `fsutil` and `name`.
 
+pub mod main;
 pub mod placement;
 pub mod store;
 pub mod venv;
@@ -31,9 +32,10 @@ pub const MAIN_PATH: &str = "__main__.py";
 /// The `--preamble` script inside the bundle.
 pub const PREAMBLE_PATH: &str = "_pybundle/preamble.py";
 
-/// The archive directory of zip-imported distributions: the bundle's root, which is the only
-/// place inside a zip where `importlib.metadata` finds `.dist-info` directories.
-pub const SITE_PACKAGES: &str = "";
+/// Zip-imported distributions have no archive directory of their own: their paths are the
+/// bundle's root (the site store), the only place inside a zip where `importlib.metadata` finds
+/// `.dist-info` directories.
+///
 /// The archive directory of extracted distributions (`extract/<key>.zip` in the bundle; the
 /// manifest lists their files as `extract/<key>/<path>`).
 pub const EXTRACT_DIR: &str = "extract";

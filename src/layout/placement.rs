@@ -3,44 +3,87 @@
 //! the rule that pack, the bytecode plan and the read side follow (docs/DESIGN.md, "Extraction
 //! units").
 
+/// Returns true if the site-root directory (or file) `top` can hold importable code: not
+/// metadata (`.dist-info`, `.egg-info`, `.data`), scripts (`bin`), headers (`include`) or
+/// bytecode (`__pycache__`). The one definition the analysis and the bytecode plan share.
+pub fn holds_code(top: &str) -> bool {
+    !(top.ends_with(".dist-info")
+        || top.ends_with(".egg-info")
+        || top.ends_with(".data")
+        || matches!(top, "bin" | "include" | "__pycache__"))
+}
+
+/// The part of an extracted distribution that goes to disk, when it is less than the whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unit {
+    /// The package directory extracted with everything under it, `/`-separated, relative to
+    /// the site root, never empty (e.g. `azure/cli/command_modules/acs`,
+    /// `sphinxcontrib/applehelp`, `portalocker`).
+    pub dir: String,
+    /// The dotted module whose first import extracts it: the package itself
+    /// (`azure.cli.command_modules.acs`), or a module inside `dir` when only that module uses
+    /// paths (`portalocker.__main__`). Always `dir` dotted, or `dir` dotted + "." + one module
+    /// name of a file directly in `dir`.
+    pub trigger: String,
+    /// Why only this part: shown by `pybundle info` (e.g. "path use only under
+    /// `azure/cli/command_modules/acs`").
+    pub why: String,
+}
+
 /// How a distribution is laid out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Placement<'a> {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Placement {
     /// Every file in the site store.
     Zip,
     /// Every file in its inner archive.
     Whole,
-    /// Extracted in part: the package directory `dir` with everything under it goes to the
-    /// inner archive, the rest to the store. `trigger` is the dotted module whose import
-    /// extracts it: `dir` itself (its `__init__.py` then stays in the store too, as source, so
-    /// that listings of the parent package still name it), or one module file under `dir`
-    /// (`pkg.__main__`, `pkg.sub.tool`: only that module leaves the store; the archive holds a
-    /// copy of the whole directory for it to find the files it reads).
-    Unit {
-        /// `/`-separated package directory, relative to the site root.
-        dir: &'a str,
-        /// Dotted module name.
-        trigger: &'a str,
-    },
+    /// Extracted in part: the package directory `unit.dir` with everything under it goes to
+    /// the inner archive, the rest to the store. `unit.trigger` is the dotted module whose
+    /// import extracts it: `dir` itself (its `__init__.py` then stays in the store too, as
+    /// source, so that listings of the parent package still name it), or one module file under
+    /// `dir` (`pkg.__main__`, `pkg.sub.tool`: only that module leaves the store; the archive
+    /// holds a copy of the whole directory for it to find the files it reads).
+    Unit(Unit),
 }
 
-impl Placement<'_> {
+impl Placement {
+    /// Returns the manifest's mode: zip, or extract (whole or in part).
+    pub fn mode(&self) -> super::Mode {
+        match self {
+            Placement::Zip => super::Mode::Zip,
+            Placement::Whole | Placement::Unit(_) => super::Mode::Extract,
+        }
+    }
+
+    /// Returns the unit of a distribution extracted in part.
+    pub fn unit(&self) -> Option<&Unit> {
+        match self {
+            Placement::Unit(unit) => Some(unit),
+            Placement::Zip | Placement::Whole => None,
+        }
+    }
+
+    /// Returns true if the distribution has an inner archive (it is extracted, whole or in
+    /// part).
+    pub fn is_extracted(&self) -> bool {
+        !matches!(self, Placement::Zip)
+    }
     /// Returns true if `rel` (a `/`-path relative to the distribution's root) goes to the
     /// inner archive.
-    pub fn extracts(self, rel: &str) -> bool {
+    pub fn extracts(&self, rel: &str) -> bool {
         match self {
             Placement::Zip => false,
             Placement::Whole => true,
-            Placement::Unit { dir, .. } => under(dir, rel),
+            Placement::Unit(unit) => under(&unit.dir, rel),
         }
     }
 
     /// Returns true if `rel` goes to the site store.
-    pub fn stores(self, rel: &str) -> bool {
+    pub fn stores(&self, rel: &str) -> bool {
         match self {
             Placement::Zip => true,
             Placement::Whole => false,
-            Placement::Unit { dir, trigger } => match trigger_file(dir, trigger) {
+            Placement::Unit(Unit { dir, trigger, .. }) => match trigger_file(dir, trigger) {
                 Some(file) => rel != file,
                 None => !under(dir, rel) || rel == format!("{dir}/__init__.py"),
             },
@@ -49,11 +92,11 @@ impl Placement<'_> {
 
     /// Returns true if the module `rel` is imported from the store (its bytecode is the legacy
     /// `module.pyc` next to it), false if from the cache (`__pycache__`).
-    pub fn imports_from_store(self, rel: &str) -> bool {
+    pub fn imports_from_store(&self, rel: &str) -> bool {
         match self {
             Placement::Zip => true,
             Placement::Whole => false,
-            Placement::Unit { dir, trigger } => match trigger_file(dir, trigger) {
+            Placement::Unit(Unit { dir, trigger, .. }) => match trigger_file(dir, trigger) {
                 Some(file) => rel != file,
                 None => !under(dir, rel),
             },
@@ -80,12 +123,17 @@ fn trigger_file(dir: &str, trigger: &str) -> Option<String> {
 mod tests {
     use super::*;
 
+    fn unit(dir: &str, trigger: &str) -> Placement {
+        Placement::Unit(Unit {
+            dir: dir.into(),
+            trigger: trigger.into(),
+            why: String::new(),
+        })
+    }
+
     #[test]
     fn package_unit_keeps_the_rest_and_its_init_in_the_store() {
-        let p = Placement::Unit {
-            dir: "a/b",
-            trigger: "a.b",
-        };
+        let p = unit("a/b", "a.b");
         assert!(p.extracts("a/b/c.py") && !p.stores("a/b/c.py"));
         assert!(p.extracts("a/b/__init__.py") && p.stores("a/b/__init__.py"));
         assert!(!p.imports_from_store("a/b/__init__.py"));
@@ -95,18 +143,12 @@ mod tests {
 
     #[test]
     fn module_unit_moves_only_that_module_out_of_the_store() {
-        let p = Placement::Unit {
-            dir: "pkg",
-            trigger: "pkg.__main__",
-        };
+        let p = unit("pkg", "pkg.__main__");
         assert!(p.extracts("pkg/__main__.py") && !p.stores("pkg/__main__.py"));
         assert!(!p.imports_from_store("pkg/__main__.py"));
         assert!(p.extracts("pkg/core.py") && p.stores("pkg/core.py"));
         assert!(p.imports_from_store("pkg/core.py"));
-        let deep = Placement::Unit {
-            dir: "pkg",
-            trigger: "pkg.sub.tool",
-        };
+        let deep = unit("pkg", "pkg.sub.tool");
         assert!(!deep.stores("pkg/sub/tool.py") && deep.extracts("pkg/sub/tool.py"));
         assert!(deep.stores("pkg/sub/other.py") && deep.stores("pkg/data.txt"));
     }

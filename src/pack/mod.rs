@@ -4,6 +4,7 @@
 //! build id is computed over the content, and the file is streamed ([`stream`]) to a temporary
 //! file next to the output and renamed into place only when complete.
 
+mod placed;
 pub mod stream;
 pub mod venv;
 pub mod writer;
@@ -14,17 +15,17 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
-use crate::analyze::Unit;
-use crate::bootstrap::{self, MainData};
 use crate::fsutil::hex;
-use crate::install::InstalledDist;
+use crate::layout::main::{ExtractItem, MainData, render_main};
 use crate::layout::placement::Placement;
 use crate::layout::{
     self, DistInfo, EXTRACT_DIR, EntryInfo, LockInfo, MAIN_PATH, MANIFEST_PATH, Manifest,
-    MemberInfo, Mode, PythonInfo, SCHEMA_VERSION, SITE_PACKAGES, UnitInfo, WheelInfo,
+    MemberInfo, PythonInfo, SCHEMA_VERSION, UnitInfo, WheelInfo,
 };
 use crate::name::normalize_name;
 use writer::{EntryStyle, Member, Source};
+
+pub use placed::{Extracted, Placed};
 
 /// The largest bundle a zip can describe without Zip64 offsets.
 pub const ZIP32_MAX_BYTES: u64 = 0xFFFF_FFFF;
@@ -54,73 +55,6 @@ pub fn check_zip_limits(pinned: Option<(u32, u32)>, bytes: u64) -> Result<(), Li
         return Ok(());
     }
     Err(LimitError::TooLarge { bytes })
-}
-
-/// One distribution, placed.
-#[derive(Debug)]
-pub struct Placed<'a> {
-    /// The installed distribution.
-    pub dist: &'a InstalledDist,
-    /// zip or extract.
-    pub mode: Mode,
-    /// Why.
-    pub reason: String,
-    /// Whether it holds native code.
-    pub native: bool,
-    /// Cache key for extracted distributions.
-    pub key: Option<String>,
-    /// For an extracted distribution: the one package subtree that goes to disk (`None`: the
-    /// whole distribution). The rest of its files go to the site store.
-    pub unit: Option<Unit>,
-    /// Compiled bytecode: (path relative to the distribution root, file on disk or bytes taken
-    /// from the build cache). Never executable.
-    pub bytecode: Vec<(String, Source)>,
-}
-
-impl Placed<'_> {
-    /// Returns the archive directory this distribution's top-level files go under (`""` is the
-    /// root): its inner archive when it is extracted whole, else the site store.
-    pub fn archive_dir(&self) -> String {
-        match &self.key {
-            Some(key) if self.mode == Mode::Extract && self.unit.is_none() => {
-                format!("{EXTRACT_DIR}/{key}")
-            }
-            _ => SITE_PACKAGES.to_string(),
-        }
-    }
-
-    /// Returns how its files are laid out.
-    pub fn placement(&self) -> Placement<'_> {
-        match self.key {
-            Some(_) => placement(self.mode, self.unit.as_ref()),
-            None => Placement::Zip,
-        }
-    }
-
-    /// Returns the archive paths of `rel`, a path relative to the distribution's root: in the
-    /// site store, in the inner archive, or both (see [`Placement`]). Bytecode goes where its
-    /// module is imported from: legacy `module.pyc` to the store, `__pycache__` to the archive.
-    pub fn archive_paths(&self, rel: &str, is_pyc: bool) -> Vec<String> {
-        let placement = self.placement();
-        let (store, extract) = if is_pyc {
-            let cached = rel.starts_with("__pycache__/") || rel.contains("/__pycache__/");
-            (!cached, cached)
-        } else {
-            (placement.stores(rel), placement.extracts(rel))
-        };
-        let mut out = Vec::new();
-        if store {
-            out.push(if SITE_PACKAGES.is_empty() {
-                rel.to_string()
-            } else {
-                format!("{SITE_PACKAGES}/{rel}")
-            });
-        }
-        if let (true, Some(key)) = (extract, &self.key) {
-            out.push(format!("{EXTRACT_DIR}/{key}/{rel}"));
-        }
-        out
-    }
 }
 
 /// Everything the writer needs besides the distributions.
@@ -169,40 +103,27 @@ pub struct Packed {
     pub notes: Vec<String>,
 }
 
-/// Returns the layout of a distribution with `mode` and `unit`.
-pub fn placement(mode: Mode, unit: Option<&Unit>) -> Placement<'_> {
-    match (mode, unit) {
-        (Mode::Zip, _) => Placement::Zip,
-        (Mode::Extract, None) => Placement::Whole,
-        (Mode::Extract, Some(u)) => Placement::Unit {
-            dir: &u.dir,
-            trigger: &u.trigger,
-        },
-    }
+/// Who a member belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Owner {
+    /// The run-time package, the preamble.
+    Runtime,
+    /// The distribution at this index of `placed`.
+    Dist(usize),
 }
 
-/// Returns the cache key of the extracted distribution `dist` laid out as `placement`, for
-/// bytecode of `cache_tag` and `magic` (see [`layout::cache_key`]).
-pub fn cache_key(
-    dist: &InstalledDist,
-    placement: Placement<'_>,
-    cache_tag: &str,
-    magic: &str,
-) -> std::io::Result<String> {
-    let unit = match placement {
-        Placement::Unit { dir, trigger } => format!("{dir}\0{trigger}"),
-        Placement::Zip | Placement::Whole => String::new(),
-    };
-    layout::cache_key(
-        &dist.name,
-        &dist.version,
-        &dist.root,
-        &dist.dist_info,
-        &dist.files,
-        &unit,
-        cache_tag,
-        magic,
-    )
+/// The members by archive path, with their owner and whether they are attached bytecode.
+type Members = BTreeMap<String, (Member, Owner, bool)>;
+
+/// One member of the bundle, laid out and hashed.
+struct Laid {
+    /// Its archive path (`extract/<key>/<rel>` for a file of an inner archive).
+    path: String,
+    member: Member,
+    owner: Owner,
+    /// Whether it is the compiled bytecode of a zip-imported module (stored with its source).
+    attached: bool,
+    info: MemberInfo,
 }
 
 /// Writes the bundle. The distributions' bytecode is moved into the bundle (`bytecode` is left
@@ -212,26 +133,94 @@ pub fn cache_key(
 /// and sha256) for the manifest and the build id; the second writes the members in path order
 /// ([`stream::write_bundle`]), compressing bounded batches.
 pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result<Packed> {
-    use anyhow::Context;
     let style = EntryStyle {
         level: settings.level,
         mtime: writer::zip_mtime(settings.source_date_epoch),
     };
-    // Lay out the members. The first distribution to claim a path keeps it (pip would let the
-    // last one win; identical namespace `__init__.py` files are the usual case).
-    let mut members: BTreeMap<String, (Member, usize)> = BTreeMap::new();
-    // The compiled bytecode of zip-imported distributions (logical `X.pyc`): stored with `X.py`.
-    let mut attached: BTreeSet<String> = BTreeSet::new();
-    let mut notes = Vec::new();
-    // Scripts that the entry or a multi-call command executes from the cache: always 0755 in
-    // the bundle (whatever the mode of a `--site-packages` tree's copy), and so also among
-    // their entry's native files, checked before every start that uses the entry.
-    let executed: BTreeSet<String> = std::iter::once(&settings.entry)
+    let executed = executed_scripts(&settings);
+    let (members, notes) = lay_out(placed, settings.runtime, &executed);
+    let laid = hash_members(members)?;
+    let mut listed: BTreeMap<String, MemberInfo> = BTreeMap::new();
+    let mut id_hasher = Sha256::new();
+    for m in &laid {
+        id_hasher.update(format!("{}\0{}\n", m.path, m.info.sha256));
+        listed.insert(m.path.clone(), m.info.clone());
+    }
+    let dists = dist_infos(placed, &laid, &settings.wheels);
+    let (mut payload, native_members) = payload(laid);
+    let pinned = settings.main.native.then_some(settings.main.version);
+    let mut main = main_data(settings.main, placed, &dists, &native_members);
+    if settings.venv.is_some() {
+        let stem = settings.output.provisional();
+        let stem = stem
+            .file_stem()
+            .map_or("app".into(), |s| s.to_string_lossy());
+        venv::apply(placed, &stem, &mut main, &mut listed, &mut payload.outer)?;
+    }
+    // The build id covers every member and the generated `__main__.py` (rendered without it).
+    id_hasher.update(render_main(&main).as_bytes());
+    main.build_id = settings
+        .build_id
+        .clone()
+        .unwrap_or_else(|| hex(&id_hasher.finalize()));
+    let main_bytes = render_main(&main).into_bytes();
+    listed.insert(
+        MAIN_PATH.to_string(),
+        Source::Bytes(main_bytes.clone()).hash()?,
+    );
+    add_outer(&mut payload, MAIN_PATH, main_bytes);
+    let manifest = Manifest {
+        schema: SCHEMA_VERSION,
+        build_id: main.build_id.clone(),
+        pybundle_version: env!("CARGO_PKG_VERSION").to_string(),
+        built_at: settings.source_date_epoch.map(layout::rfc3339),
+        entry: settings.entry,
+        python: settings.python,
+        distributions: dists,
+        commands: settings.commands,
+        venv: settings.venv,
+        members: listed,
+        lock: settings.lock,
+    };
+    let manifest_json = anyhow::Context::context(
+        serde_json::to_vec_pretty(&manifest),
+        "cannot serialise the manifest",
+    )?;
+    add_outer(&mut payload, MANIFEST_PATH, manifest_json);
+    let output = settings.output.path(&main.build_id);
+    let (size, created_dirs) = write_bundle(&output, &settings.shebang, payload, style, pinned)?;
+    Ok(Packed {
+        output,
+        created_dirs,
+        manifest,
+        size,
+        notes,
+    })
+}
+
+/// Scripts that the entry or a multi-call command executes from the cache: always 0755 in the
+/// bundle (whatever the mode of a `--site-packages` tree's copy), and so also among their
+/// entry's native files, checked before every start that uses the entry.
+fn executed_scripts(settings: &PackSettings) -> BTreeSet<String> {
+    std::iter::once(&settings.entry)
         .chain(settings.commands.values())
         .filter_map(|e| e.executed_script().map(str::to_string))
-        .collect();
-    for member in settings.runtime {
-        members.insert(member.path.clone(), (member, usize::MAX));
+        .collect()
+}
+
+/// Lays the members out by archive path: the run-time package, then each distribution's files
+/// and bytecode where its placement puts them. The first distribution to claim a path keeps it
+/// (pip would let the last one win; identical namespace `__init__.py` files are the usual
+/// case); the others give a note for `-v`.
+fn lay_out(
+    placed: &mut [Placed<'_>],
+    runtime: Vec<Member>,
+    executed: &BTreeSet<String>,
+) -> (Members, Vec<String>) {
+    let mut members: Members = BTreeMap::new();
+    let mut notes = Vec::new();
+    for member in runtime {
+        members.insert(member.path.clone(), (member, Owner::Runtime, false));
     }
     for (index, p) in placed.iter_mut().enumerate() {
         let bytecode = std::mem::take(&mut p.bytecode);
@@ -255,78 +244,78 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
                         Source::File(disk) => is_executable(disk),
                         Source::FileFrom(..) | Source::Bytes(_) => false,
                     };
-                if is_pyc && !path.starts_with(&format!("{EXTRACT_DIR}/")) {
-                    attached.insert(path.clone());
-                }
-                let source = source.clone();
-                members.insert(
-                    path.clone(),
-                    (
-                        Member {
-                            path,
-                            source,
-                            executable,
-                        },
-                        index,
-                    ),
-                );
+                // The bytecode of a zip-imported module (logical `X.pyc`) is stored with `X.py`.
+                let attached = is_pyc && !path.starts_with(&format!("{EXTRACT_DIR}/"));
+                let member = Member {
+                    path: path.clone(),
+                    source: source.clone(),
+                    executable,
+                };
+                members.insert(path, (member, Owner::Dist(index), attached));
             }
         }
     }
-    // Pass 1: size and sha256 of every member, in parallel.
-    let members: Vec<(String, Member, usize)> = members
+    (members, notes)
+}
+
+/// Pass 1: size and sha256 of every member, in parallel, in path order.
+fn hash_members(members: Members) -> anyhow::Result<Vec<Laid>> {
+    use anyhow::Context;
+    members
         .into_iter()
-        .map(|(path, (member, owner))| (path, member, owner))
-        .collect();
-    let infos: Vec<MemberInfo> = members
-        .par_iter()
-        .map(|(_, member, _)| {
-            member
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .map(|(path, (member, owner, attached))| {
+            let info = member
                 .source
                 .hash()
-                .with_context(|| format!("cannot read the staged file for `{}`", member.path))
+                .with_context(|| format!("cannot read the staged file for `{}`", member.path))?;
+            Ok(Laid {
+                path,
+                member,
+                owner,
+                attached,
+                info,
+            })
         })
-        .collect::<anyhow::Result<_>>()?;
+        .collect()
+}
 
-    // The manifest's list, and the build id's hash over every member.
-    let mut listed: BTreeMap<String, MemberInfo> = BTreeMap::new();
-    let mut id_hasher = Sha256::new();
-    for ((path, _, _), info) in members.iter().zip(&infos) {
-        id_hasher.update(format!("{}\0{}\n", path, info.sha256));
-        listed.insert(path.clone(), info.clone());
-    }
-    // Per-distribution totals and hashes, and what each one's inner archive holds (checked
-    // when it is extracted; less than the distribution for a unit).
-    let mut per_dist: Vec<(usize, u64, Sha256)> =
-        placed.iter().map(|_| (0, 0, Sha256::new())).collect();
-    let mut inner_totals: Vec<(usize, u64)> = vec![(0, 0); placed.len()];
+/// Returns the manifest's record of every distribution: its totals and hash over its members,
+/// and for a unit what its inner archive holds (checked when it is extracted).
+fn dist_infos(
+    placed: &[Placed<'_>],
+    laid: &[Laid],
+    wheels: &BTreeMap<String, WheelInfo>,
+) -> Vec<DistInfo> {
+    // Per distribution: files, bytes, the hash over its members; files and bytes of its inner
+    // archive.
+    let mut totals: Vec<(usize, u64, Sha256, usize, u64)> =
+        placed.iter().map(|_| (0, 0, Sha256::new(), 0, 0)).collect();
     let inner_prefix = format!("{EXTRACT_DIR}/");
-    for ((path, _, owner), info) in members.iter().zip(&infos) {
-        if let Some(entry) = per_dist.get_mut(*owner) {
-            entry.0 += 1;
-            entry.1 += info.size;
-            entry.2.update(format!("{}\0{}\n", path, info.sha256));
-            if path.starts_with(&inner_prefix) {
-                inner_totals[*owner].0 += 1;
-                inner_totals[*owner].1 += info.size;
-            }
+    for m in laid {
+        let Owner::Dist(index) = m.owner else {
+            continue;
+        };
+        let t = &mut totals[index];
+        t.0 += 1;
+        t.1 += m.info.size;
+        t.2.update(format!("{}\0{}\n", m.path, m.info.sha256));
+        if m.path.starts_with(&inner_prefix) {
+            t.3 += 1;
+            t.4 += m.info.size;
         }
     }
-    let dists: Vec<DistInfo> = placed
+    placed
         .iter()
-        .zip(per_dist)
-        .zip(inner_totals)
+        .zip(totals)
         .map(
-            |((p, (files, size, hasher)), (inner_files, inner_size))| DistInfo {
+            |(p, (files, size, hasher, inner_files, inner_size))| DistInfo {
                 name: p.dist.name.clone(),
                 version: p.dist.version.clone(),
-                mode: p.mode,
-                reason: p.reason.clone(),
-                key: if p.mode == Mode::Extract {
-                    p.key.clone()
-                } else {
-                    None
-                },
+                mode: p.placement().mode(),
+                reason: p.decision.reason.to_string(),
+                key: p.key().map(str::to_string),
                 files,
                 size,
                 sha256: hex(&hasher.finalize()),
@@ -334,11 +323,8 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
                 summary: p.dist.summary.clone(),
                 tags: p.dist.tags.clone(),
                 top_level: p.dist.top_level.clone(),
-                wheel: settings
-                    .wheels
-                    .get(&crate::name::normalize_name(&p.dist.name))
-                    .cloned(),
-                unit: p.unit.as_ref().map(|u| UnitInfo {
+                wheel: wheels.get(&normalize_name(&p.dist.name)).cloned(),
+                unit: p.placement().unit().map(|u| UnitInfo {
                     dir: u.dir.clone(),
                     trigger: u.trigger.clone(),
                     why: u.why.clone(),
@@ -347,14 +333,24 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
                 }),
             },
         )
-        .collect();
+        .collect()
+}
 
-    // Lay out the payload: the run-time package in the outer zip, extracted distributions in
-    // inner archives (under their path inside the entry), zip-imported ones in the site store.
+/// Lays out the payload: the run-time package in the outer zip, extracted distributions in
+/// inner archives (under their path inside the entry), zip-imported ones in the site store.
+/// Returns it with the native members of each inner archive (by cache key), with their sizes.
+fn payload(laid: Vec<Laid>) -> (stream::Payload, BTreeMap<String, Vec<(String, u64)>>) {
     let mut payload = stream::Payload::default();
     let mut pycs = Vec::new();
     let mut native_members: BTreeMap<String, Vec<(String, u64)>> = BTreeMap::new();
-    for ((path, mut member, owner), info) in members.into_iter().zip(&infos) {
+    for Laid {
+        path,
+        mut member,
+        owner,
+        attached,
+        info,
+    } in laid
+    {
         let inner = path
             .strip_prefix(&format!("{EXTRACT_DIR}/"))
             .and_then(|rest| rest.split_once('/'))
@@ -372,9 +368,9 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
                 .entry(key)
                 .or_default()
                 .push((member, info.size));
-        } else if owner == usize::MAX {
+        } else if owner == Owner::Runtime {
             payload.outer.insert(path, member);
-        } else if attached.contains(&path) {
+        } else if attached {
             pycs.push((path, member.source, info.size));
         } else {
             payload.store.push(stream::StoreFile {
@@ -387,31 +383,34 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
         }
     }
     payload.attach_bytecode(pycs);
+    (payload, native_members)
+}
 
-    let pinned = settings.main.native.then_some(settings.main.version);
-    let mut main = settings.main;
+/// Returns `main` with its extraction list and the zip-imported distributions' metadata.
+fn main_data(
+    mut main: MainData,
+    placed: &[Placed<'_>],
+    dists: &[DistInfo],
+    native_members: &BTreeMap<String, Vec<(String, u64)>>,
+) -> MainData {
     main.extract = dists
         .iter()
-        .zip(placed.iter())
-        .filter(|(d, _)| d.mode == Mode::Extract)
+        .zip(placed)
         .filter_map(|(d, p)| {
+            let extracted = p.extracted.as_ref()?;
             let (files, bytes) = d.extracted_totals();
-            Some(bootstrap::ExtractItem {
-                key: d.key.clone()?,
+            let unit = p.placement().unit();
+            Some(ExtractItem {
+                key: extracted.key.clone(),
                 files,
                 bytes,
-                lazy_names: match &p.unit {
-                    Some(unit) => vec![unit.trigger.clone()],
-                    None => lazy_names(p.dist),
-                },
+                lazy_names: extracted.lazy_names.clone(),
                 // A unit's `.dist-info` is in the site store.
-                dist_info: (p.unit.is_none() && !p.dist.dist_info.is_empty())
+                dist_info: (unit.is_none() && !p.dist.dist_info.is_empty())
                     .then(|| p.dist.dist_info.clone()),
-                unit: p.unit.as_ref().map(|u| u.dir.clone()),
-                native: d
-                    .key
-                    .as_ref()
-                    .and_then(|key| native_members.get(key))
+                unit: unit.map(|u| u.dir.clone()),
+                native: native_members
+                    .get(&extracted.key)
                     .cloned()
                     .unwrap_or_default(),
             })
@@ -419,59 +418,35 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
         .collect();
     main.dists = placed
         .iter()
-        .filter(|p| (p.mode == Mode::Zip || p.unit.is_some()) && !p.dist.dist_info.is_empty())
+        .filter(|p| *p.placement() != Placement::Whole && !p.dist.dist_info.is_empty())
         .map(|p| (normalize_name(&p.dist.name), p.dist.dist_info.clone()))
         .collect();
-    if settings.venv.is_some() {
-        let stem = settings.output.provisional();
-        let stem = stem
-            .file_stem()
-            .map_or("app".into(), |s| s.to_string_lossy());
-        venv::apply(placed, &stem, &mut main, &mut listed, &mut payload.outer)?;
-    }
-    // The build id covers every member and the generated `__main__.py` (rendered without it).
-    id_hasher.update(bootstrap::render_main(&main).as_bytes());
-    main.build_id = settings
-        .build_id
-        .clone()
-        .unwrap_or_else(|| hex(&id_hasher.finalize()));
+    main
+}
 
-    let main_bytes = bootstrap::render_main(&main).into_bytes();
-    let main_info = Source::Bytes(main_bytes.clone()).hash()?;
-    listed.insert(MAIN_PATH.to_string(), main_info);
+/// Adds the generated member `path` to the outer zip.
+fn add_outer(payload: &mut stream::Payload, path: &str, bytes: Vec<u8>) {
     payload.outer.insert(
-        MAIN_PATH.to_string(),
+        path.to_string(),
         Member {
-            path: MAIN_PATH.to_string(),
-            source: Source::Bytes(main_bytes),
+            path: path.to_string(),
+            source: Source::Bytes(bytes),
             executable: false,
         },
     );
-    let manifest = Manifest {
-        schema: SCHEMA_VERSION,
-        build_id: main.build_id.clone(),
-        pybundle_version: env!("CARGO_PKG_VERSION").to_string(),
-        built_at: settings.source_date_epoch.map(layout::rfc3339),
-        entry: settings.entry,
-        python: settings.python,
-        distributions: dists,
-        commands: settings.commands,
-        venv: settings.venv,
-        members: listed,
-        lock: settings.lock,
-    };
-    let manifest_json =
-        serde_json::to_vec_pretty(&manifest).context("cannot serialise the manifest")?;
-    payload.outer.insert(
-        MANIFEST_PATH.to_string(),
-        Member {
-            path: MANIFEST_PATH.to_string(),
-            source: Source::Bytes(manifest_json),
-            executable: false,
-        },
-    );
-    let output = settings.output.path(&main.build_id);
-    let created_dirs = crate::output::create_parents(&output)?;
+}
+
+/// Pass 2: creates the output's missing directories and streams the bundle to `output`
+/// atomically; fails when it is too large for the interpreters that may run it (`pinned`).
+/// Returns its size and the directories created.
+fn write_bundle(
+    output: &Path,
+    shebang: &str,
+    payload: stream::Payload,
+    style: EntryStyle,
+    pinned: Option<(u32, u32)>,
+) -> anyhow::Result<(u64, Vec<PathBuf>)> {
+    let created_dirs = crate::output::create_parents(output)?;
     let _on_signal: Vec<_> = created_dirs
         .iter()
         .map(crate::interrupt::empty_dir)
@@ -481,20 +456,14 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."))
         .to_path_buf();
-    let written = write_atomically(&output, |file| {
-        stream::write_bundle(file, &settings.shebang, payload, style, &temp_dir)?;
+    let written = write_atomically(output, |file| {
+        stream::write_bundle(file, shebang, payload, style, &temp_dir)?;
         let written = std::io::Seek::stream_position(file)?;
         check_zip_limits(pinned, written)?;
         Ok(())
     });
     let size = written.inspect_err(|_| crate::output::remove_created(&created_dirs))?;
-    Ok(Packed {
-        output,
-        created_dirs,
-        manifest,
-        size,
-        notes,
-    })
+    Ok((size, created_dirs))
 }
 
 /// Writes `output` through a temporary file in the same directory, renamed into place and made
@@ -534,26 +503,6 @@ pub fn write_atomically(
     Ok(size)
 }
 
-/// The top-level import names whose first import extracts an extracted distribution at run
-/// time (see the bootstrap's `_LazyExtract`): the names of its code files and `top_level.txt`.
-/// Empty (extract at start) when the distribution has a top-level `.pth` file, which the start
-/// runs from the entry's directory.
-fn lazy_names(dist: &InstalledDist) -> Vec<String> {
-    if dist
-        .files
-        .iter()
-        .any(|f| !f.contains('/') && f.ends_with(".pth"))
-    {
-        return Vec::new();
-    }
-    let mut names: BTreeSet<String> =
-        crate::install::derive_top_level(dist.files.iter().map(String::as_str))
-            .into_iter()
-            .collect();
-    names.extend(dist.top_level.iter().cloned());
-    names.into_iter().collect()
-}
-
 /// Returns true if and only if the member `rel` of an extracted distribution is one of the
 /// files every start checks (existence and size) before using the entry: extension modules,
 /// shared libraries and executables (any file with an execute bit, which includes the scripts
@@ -583,7 +532,8 @@ pub fn pth_files(placed: &[Placed<'_>]) -> Vec<(String, String)> {
                 .map(move |f| (dir.clone(), f.clone()))
         })
         .collect();
-    out.sort_by(|a, b| (a.0 != SITE_PACKAGES, &a.0, &a.1).cmp(&(b.0 != SITE_PACKAGES, &b.0, &b.1)));
+    // The site store's (`""`) first, then each inner archive's.
+    out.sort_by(|a, b| (!a.0.is_empty(), &a.0, &a.1).cmp(&(!b.0.is_empty(), &b.0, &b.1)));
     out.dedup();
     out
 }

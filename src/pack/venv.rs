@@ -9,11 +9,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::bootstrap::MainData;
 use crate::install::InstalledDist;
 use crate::install::data::Scheme;
+use crate::layout::MemberInfo;
+use crate::layout::main::MainData;
 use crate::layout::venv::{VENV_FORMAT, VENV_INFO_PATH, VenvDist, VenvInfo, venv_key};
-use crate::layout::{MemberInfo, Mode};
 use crate::name::normalize_name;
 
 use super::Placed;
@@ -28,7 +28,7 @@ pub fn apply(
     listed: &mut BTreeMap<String, MemberInfo>,
     outer: &mut BTreeMap<String, Member>,
 ) -> anyhow::Result<()> {
-    let extracted = placed.iter().filter(|p| p.mode == Mode::Extract);
+    let extracted = placed.iter().filter(|p| p.extracted.is_some());
     let dists: Vec<VenvDist> = extracted
         .zip(&main.extract)
         .map(|(p, item)| VenvDist {

@@ -66,3 +66,26 @@ fn recipes_keep_the_default_shebang() {
         );
     }
 }
+
+/// Returns the numbers of the rules listed in `text` after `prefix` (`1. `, `2. `, …).
+fn rule_numbers(text: &str, prefix: &str) -> Vec<u32> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix(prefix))
+        .filter_map(|l| l.split_once(". ").and_then(|(n, _)| n.parse().ok()))
+        .collect()
+}
+
+/// The README's "Zip or extract" and `src/analyze/mod.rs` number the rules alike.
+#[test]
+fn readme_and_the_analysis_number_the_rules_alike() {
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let start = readme.find("\n## Zip or extract").expect("the section");
+    let end = start + 1 + readme[start + 1..].find("\n## ").expect("the next section");
+    let analyze = std::fs::read_to_string(repo_root().join("src/analyze/mod.rs")).unwrap();
+    let ours = rule_numbers(&readme[start..end], "");
+    assert_eq!(ours, (1..=8).collect::<Vec<_>>());
+    let rules_end = analyze
+        .find("//! The unit of rule 5")
+        .expect("the rules end");
+    assert_eq!(rule_numbers(&analyze[..rules_end], "//! "), ours);
+}

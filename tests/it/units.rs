@@ -139,3 +139,79 @@ fn a_path_used_by_main_only_extracts_under_python_m() {
     let out = run(&ctx, &bundle, &[]);
     assert!(out.contains("entries=[]"), "{out}");
 }
+
+/// Every file under `<root>/v1/dists` (and every directory, with a trailing `/`), by path
+/// relative to it: its bytes and permission bits.
+fn entry_tree(root: &Path) -> std::collections::BTreeMap<String, (Vec<u8>, u32)> {
+    use std::os::unix::fs::PermissionsExt;
+    let dists = root.join("v1/dists");
+    walkdir::WalkDir::new(&dists)
+        .min_depth(1)
+        .into_iter()
+        .map(|e| {
+            let e = e.unwrap();
+            let rel = e.path().strip_prefix(&dists).unwrap().display().to_string();
+            let mode = e.metadata().unwrap().permissions().mode() & 0o7777;
+            if e.file_type().is_dir() {
+                (format!("{rel}/"), (Vec::new(), mode))
+            } else {
+                (rel, (std::fs::read(e.path()).unwrap(), mode))
+            }
+        })
+        .collect()
+}
+
+/// The two writers of an extracted entry, `pybundle extract` (Rust, `src/commands/extract.rs`)
+/// and a first start (the bootstrap's `_extract.py`), write the same tree: the same files and
+/// directories with the same bytes and permissions, markers included, for a distribution with a
+/// C extension (extracted whole), a package unit and a module unit.
+#[test]
+fn extract_writes_what_a_first_start_writes() {
+    let ctx = TestContext::new();
+    let wheels = wheels(&ctx);
+    crate::common::build_fixture_wheels(&python311(), &wheels);
+    WheelBuilder::new("cmpapp", "0.1")
+        .file(
+            "cmpapp/__init__.py",
+            "import importlib\n\ndef main():\n    import spam, kit.themes\n    importlib.import_module('tool.__main__')\n    print('%s %s' % (spam.__name__, kit.themes.read('basic.css').strip()))\n",
+        )
+        .metadata("Requires-Dist", "kit")
+        .metadata("Requires-Dist", "tool")
+        .metadata("Requires-Dist", "spam")
+        .build(&wheels);
+    let bundle = ctx.build_offline(
+        &python311(),
+        &wheels,
+        &["-e", "cmpapp:main"],
+        &["cmpapp"],
+        "cmp.pyz",
+    );
+    let seeded = ctx.root().join("seeded");
+    run_ok(
+        ctx.pybundle()
+            .arg("extract")
+            .arg(&bundle)
+            .arg("--root")
+            .arg(&seeded),
+    );
+    let out = run(&ctx, &bundle, &[]);
+    assert!(out.contains("spam body {}"), "{out}");
+    let (ours, boot) = (entry_tree(&seeded), entry_tree(&ctx.bundle_root()));
+    for prefix in ["kit-1.0-", "tool-2.0-", "spam-0.1.0-"] {
+        assert!(
+            ours.keys().any(|k| k.starts_with(prefix)),
+            "{prefix}: {ours:?}"
+        );
+    }
+    assert!(ours.keys().any(|k| k.ends_with(".so")), "{:?}", ours.keys());
+    assert_eq!(
+        ours.keys().collect::<Vec<_>>(),
+        boot.keys().collect::<Vec<_>>(),
+        "the two writers wrote different paths"
+    );
+    for (path, (bytes, mode)) in &ours {
+        let (boot_bytes, boot_mode) = &boot[path];
+        assert!(bytes == boot_bytes, "`{path}`: different bytes");
+        assert_eq!(mode, boot_mode, "`{path}`: different permissions");
+    }
+}

@@ -84,7 +84,7 @@ class PackTest(TempDirTest):
 
     def test_bytes_are_the_documented_format(self):
         # the `.pyc` contents, the paths joined by "\n", (offset, size) u64 LE each, then the
-        # count and the joined length: what `pybundle extract` writes too (src/extract.rs)
+        # count and the joined length: what `pybundle extract` writes too (src/commands/extract.rs)
         path = self.write_pack([("a.py", b"AAA"), ("p/b.py", b"BB")])
         with open(path, "rb") as f:
             data = f.read()

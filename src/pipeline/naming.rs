@@ -5,13 +5,12 @@
 
 use anyhow::Result;
 
-use crate::analyze::Analyzed;
 use crate::config::BuildPlan;
 use crate::install::{Installed, InstalledDist};
 use crate::layout::{EntryInfo, EntryKind};
 use crate::name::normalize_name;
 use crate::output::{self, OutputName, OutputTemplate};
-use crate::pack::Packed;
+use crate::pack::{Packed, Placed};
 
 use super::Target;
 
@@ -28,11 +27,11 @@ pub(super) fn output_name(
     template: OutputTemplate,
     target: &Target,
     installed: &Installed,
-    analyzed: &Analyzed,
+    placed: &[Placed<'_>],
     entry: &EntryInfo,
 ) -> Result<OutputName> {
     let interp = &target.interp;
-    let native = analyzed.decisions.iter().any(|d| d.native);
+    let native = placed.iter().any(|p| p.decision.native);
     let cross_platform = plan
         .target
         .as_ref()

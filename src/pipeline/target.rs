@@ -6,9 +6,9 @@
 
 use anyhow::Result;
 
-use crate::bootstrap::MainData;
 use crate::config::BuildPlan;
 use crate::layout::PythonInfo;
+use crate::layout::main::MainData;
 use crate::python::{self, Interpreter};
 use crate::ui;
 

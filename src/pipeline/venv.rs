@@ -8,7 +8,7 @@
 //! user's and system directories, never next to the code). `--no-venv` (`venv = false`) keeps
 //! such a bundle plain.
 
-use crate::analyze::Analyzed;
+use crate::analyze::{Analyzed, Reason};
 use crate::config::{BuildPlan, Overrides};
 use crate::install::data::Scheme;
 use crate::install::{Installed, InstalledDist};
@@ -52,7 +52,7 @@ pub fn relabel(analyzed: &mut Analyzed, venv: Option<&str>) {
     }
     for decision in &mut analyzed.decisions {
         if !decision.native {
-            decision.reason = "installed into the bundle's virtual environment".to_string();
+            decision.reason = Reason::Venv;
         }
     }
 }

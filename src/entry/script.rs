@@ -17,10 +17,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::bootstrap::EntryLiteral;
+use super::point::{self, EntryError, Located};
 use crate::config::EntryRequest;
-use crate::entry::{self, EntryError, Resolved};
 use crate::install::InstalledDist;
+use crate::layout::main::EntryLiteral;
 use crate::layout::{EntryInfo, EntryKind};
 use crate::name::normalize_name;
 
@@ -74,8 +74,8 @@ pub struct Script {
 /// The entry of a build: an entry point (function or module) or a script.
 #[derive(Debug, Clone)]
 pub enum Launch {
-    /// `-e`, `-m`, a console script or the interpreter: resolved by [`entry::resolve`].
-    EntryPoint(Resolved),
+    /// `-e`, `-m`, a console script or the interpreter: located by [`point::locate`].
+    EntryPoint(Located),
     /// `-c NAME` where NAME is a script: an index into the scripts.
     Script(usize),
 }
@@ -277,9 +277,9 @@ fn entry_point_named(dists: &[InstalledDist], name: &str) -> bool {
 }
 
 /// Returns the entry of the build: a script for `-c NAME` when no distribution declares an
-/// entry point NAME but one installs a script NAME, otherwise what [`entry::resolve`] returns.
+/// entry point NAME but one installs a script NAME, otherwise what [`point::locate`] returns.
 /// An unknown NAME is an error that lists the entry points and the scripts separately.
-pub fn resolve_entry(
+pub fn locate_entry(
     request: &EntryRequest,
     dists: &[InstalledDist],
     scripts: &[Script],
@@ -310,7 +310,7 @@ pub fn resolve_entry(
             scripts: list(scripts),
         });
     }
-    Ok(Launch::EntryPoint(entry::resolve(request, dists)?))
+    Ok(Launch::EntryPoint(point::locate(request, dists)?))
 }
 
 /// Returns every `console_scripts` and `gui_scripts` name, each with the first distribution
@@ -334,9 +334,9 @@ fn entry_point_names(dists: &[InstalledDist]) -> BTreeMap<String, usize> {
 pub fn commands(dists: &[InstalledDist], scripts: &[Script]) -> Result<Vec<Command>, LaunchError> {
     let mut out: BTreeMap<String, Launch> = BTreeMap::new();
     for name in entry_point_names(dists).into_keys() {
-        match entry::resolve(&EntryRequest::ConsoleScript(name.clone()), dists) {
-            Ok(resolved) => {
-                out.insert(name, Launch::EntryPoint(resolved));
+        match point::locate(&EntryRequest::ConsoleScript(name.clone()), dists) {
+            Ok(located) => {
+                out.insert(name, Launch::EntryPoint(located));
             }
             Err(err) => crate::ui::warn(&format!(
                 "--multicall leaves out the command `{name}`: {}",
@@ -370,22 +370,9 @@ pub fn attach(dists: &mut Vec<InstalledDist>, scripts: &mut [Script], used: &BTr
                 let unit = dists
                     .iter()
                     .position(|d| d.dist_info.is_empty() && d.root == script.root);
+                // A tree whose files are all claimed has no such unit yet: its scripts start one.
                 unit.unwrap_or_else(|| {
-                    dists.push(InstalledDist {
-                        name: "site-packages".to_string(),
-                        version: "0".to_string(),
-                        dist_info: String::new(),
-                        root: script.root.clone(),
-                        files: Vec::new(),
-                        purelib: true,
-                        tags: Vec::new(),
-                        entry_points: crate::install::EntryPoints::default(),
-                        requires_python: None,
-                        license: None,
-                        summary: None,
-                        top_level: Vec::new(),
-                        prefix_files: Vec::new(),
-                    });
+                    dists.push(InstalledDist::unclaimed(script.root.clone(), Vec::new()));
                     dists.len() - 1
                 })
             }

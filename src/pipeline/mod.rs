@@ -10,16 +10,13 @@
 //! around the calls ([`build`] reads as the pipeline). The interpreter probe and the cross
 //! target are in `target.rs` ([`Target`]); the facts that fill the placeholders of `-o`, and the
 //! `--checksum` file, in `naming.rs`; the entry and the multi-call commands, which may be
-//! scripts that distributions install, in `scripts.rs`.
+//! scripts that distributions install, in [`crate::entry`].
 
 mod naming;
-mod scripts;
 mod target;
 mod venv;
 
 pub use target::Target;
-
-use scripts::Launched;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -29,11 +26,12 @@ use anyhow::{Context, Result, bail};
 use rayon::prelude::*;
 
 use crate::analyze::Analyzed;
-use crate::bootstrap::{self, MainData};
+use crate::bootstrap;
 use crate::bytecode::{self, Compiled};
 use crate::config::{BuildPlan, Resolver};
-use crate::entry;
+use crate::entry::{self, Launched};
 use crate::install::{self, Installed, InstalledDist};
+use crate::layout::main::MainData;
 use crate::layout::placement::Placement;
 use crate::layout::{Mode, PREAMBLE_PATH};
 use crate::name::normalize_name;
@@ -98,7 +96,7 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
     progress.finish(&installed_summary(&installed));
     let mut installed = check_installed(installed)?;
 
-    let entry = scripts::prepare(plan, &mut installed.dists)?;
+    let entry = entry::prepare(plan, &mut installed.dists)?;
     let why_venv = venv::choose(plan, &installed);
     let overrides = venv::overrides(&plan.overrides, why_venv.as_deref());
     let mut analyzed = timings.record("analyze", || entry.analyze(&installed.dists, &overrides))?;
@@ -106,12 +104,11 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
     if let Some(why) = &why_venv {
         ui::stage(&venv::summary(why));
     }
-    report_analysis(&installed, &analyzed);
+    let placed = place(&target, &installed, analyzed)?;
     let info = entry.info();
-    let output = naming::output_name(plan, template, &target, &installed, &analyzed, &info)?;
+    let output = naming::output_name(plan, template, &target, &installed, &placed, &info)?;
 
-    let (mut staged, jobs) =
-        stage_sources(plan, &target, &installed, &analyzed, output, dir, why_venv)?;
+    let (mut staged, jobs) = stage_sources(plan, &target, &placed, output, dir, why_venv)?;
     staged.lock = resolved.lock;
     let message = format!(
         "compiling {} modules with {}",
@@ -125,9 +122,7 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
 
     let progress = ui::progress("pack", "writing the zip", None);
     let packed = timings.record("pack", || {
-        pack_bundle(
-            plan, &target, &installed, &analyzed, &entry, staged, compiled,
-        )
+        pack_bundle(plan, &target, &installed, placed, &entry, staged, compiled)
     })?;
     progress.finish(&packed_summary(&packed));
     naming::write_checksum(plan, &packed)?;
@@ -250,35 +245,53 @@ fn check_installed(mut installed: Installed) -> Result<Installed> {
     Ok(installed)
 }
 
-/// Prints the analysis: its warnings, and under `-v` each distribution's decision with, for one
-/// extracted in part, its unit (the directory, the import that extracts it, and why).
-fn report_analysis(installed: &Installed, analyzed: &Analyzed) {
-    for warning in &analyzed.warnings {
-        ui::warn(warning);
-    }
-    for (dist, decision) in installed.dists.iter().zip(&analyzed.decisions) {
-        let mode = match (decision.mode, &decision.unit) {
-            (Mode::Zip, _) => "zip".to_string(),
-            (Mode::Extract, None) => "extract".to_string(),
-            (Mode::Extract, Some(unit)) => format!(
+/// Places every distribution as the analysis decided (one decision per distribution, in their
+/// order), with the cache keys of the extracted ones, and prints the analysis: its warnings,
+/// and under `-v` each distribution's placement with, for one extracted in part, its unit (the
+/// directory, the import that extracts it, and why).
+fn place<'a>(
+    target: &Target,
+    installed: &'a Installed,
+    analyzed: Analyzed,
+) -> Result<Vec<Placed<'a>>> {
+    let Analyzed {
+        decisions,
+        warnings,
+    } = analyzed;
+    warnings.iter().for_each(|w| ui::warn(w));
+    assert_eq!(decisions.len(), installed.dists.len(), "one decision each");
+    let interp = &target.interp;
+    let placed = installed
+        .dists
+        .iter()
+        .zip(decisions)
+        .map(|(dist, decision)| {
+            Placed::new(dist, decision, &interp.cache_tag, &interp.magic)
+                .with_context(|| format!("cannot fingerprint `{}`", dist.name))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    for p in &placed {
+        let mode = match p.placement() {
+            Placement::Zip => "zip".to_string(),
+            Placement::Whole => "extract".to_string(),
+            Placement::Unit(unit) => format!(
                 "extract `{}` on import of `{}`, {}",
                 unit.dir, unit.trigger, unit.why
             ),
         };
+        let (dist, reason) = (p.dist, &p.decision.reason);
         ui::detail(&format!(
-            "{} {}: {mode} ({})",
-            dist.name, dist.version, decision.reason
+            "{} {}: {mode} ({reason})",
+            dist.name, dist.version
         ));
     }
+    Ok(placed)
 }
 
-/// The members the build adds besides the distributions' files, the extracted
-/// distributions' cache keys, and the output's name.
+/// The members the build adds besides the distributions' files, and the output's name.
 struct Staged {
     /// The run-time package's sources (written under `<dir>/runtime`) and the preamble.
     runtime: Vec<Member>,
-    /// One per distribution: its cache key when it is extracted.
-    keys: Vec<Option<String>>,
     /// The output file, its placeholders filled but `{build_id}`.
     output: OutputName,
     /// The lock the build installs (`--lock`), for the manifest.
@@ -287,13 +300,11 @@ struct Staged {
     venv: Option<String>,
 }
 
-/// Writes the run-time package into the staging directory, computes the cache keys of the
-/// extracted distributions, and plans the compile jobs.
+/// Writes the run-time package into the staging directory and plans the compile jobs.
 fn stage_sources(
     plan: &BuildPlan,
     target: &Target,
-    installed: &Installed,
-    analyzed: &Analyzed,
+    placed: &[Placed<'_>],
     output: OutputName,
     dir: &Path,
     venv: Option<String>,
@@ -323,37 +334,26 @@ fn stage_sources(
             executable: false,
         });
     }
-    let interp = &target.interp;
-    let mut keys = Vec::new();
-    let mut sources = Vec::new();
-    for (dist, decision) in installed.dists.iter().zip(&analyzed.decisions) {
-        let placement = pack::placement(decision.mode, decision.unit.as_ref());
-        keys.push(match placement {
-            Placement::Zip => None,
-            _ => Some(
-                pack::cache_key(dist, placement, &interp.cache_tag, &interp.magic)
-                    .with_context(|| format!("cannot fingerprint `{}`", dist.name))?,
-            ),
-        });
-        sources.push(bytecode::Sources {
-            root: &dist.root,
-            files: &dist.files,
-            placement,
-        });
-    }
+    let sources: Vec<bytecode::Sources<'_>> = placed
+        .iter()
+        .map(|p| bytecode::Sources {
+            root: &p.dist.root,
+            files: &p.dist.files,
+            placement: p.placement(),
+        })
+        .collect();
     let runtime_paths: Vec<&str> = runtime_files.iter().map(|(p, _)| *p).collect();
     let jobs = bytecode::plan(
         &runtime_paths,
         &runtime_dir,
         &sources,
         &dir.join("pyc"),
-        &interp.cache_tag,
+        &target.interp.cache_tag,
         &bundle_name,
     );
     Ok((
         Staged {
             runtime,
-            keys,
             output,
             lock: None,
             venv,
@@ -373,7 +373,7 @@ fn compile(
         return Ok(Compiled::nothing());
     };
     let attr_checks: Vec<(PathBuf, String)> = entry
-        .resolved()
+        .entry_point()
         .and_then(|r| r.attr_check.clone())
         .into_iter()
         .collect();
@@ -418,7 +418,7 @@ fn compiled_summary(compiled: &Compiled) -> String {
 /// the files that did not compile.
 fn check_compiled(compiled: &Compiled, entry: &Launched) -> Result<()> {
     let outcome = &compiled.outcome;
-    if let (Some(entry), Some(Some(false))) = (entry.resolved(), outcome.attrs.first())
+    if let (Some(entry), Some(Some(false))) = (entry.entry_point(), outcome.attrs.first())
         && let Some((file, name)) = &entry.attr_check
     {
         bail!(entry::EntryError::NoAttribute {
@@ -444,7 +444,7 @@ fn pack_bundle(
     plan: &BuildPlan,
     target: &Target,
     installed: &Installed,
-    analyzed: &Analyzed,
+    mut placed: Vec<Placed<'_>>,
     entry: &Launched,
     staged: Staged,
     compiled: Compiled,
@@ -473,29 +473,19 @@ fn pack_bundle(
             });
         }
     }
-    let mut dist_pycs = jobs.dists.into_iter();
-    let mut placed: Vec<Placed<'_>> = Vec::new();
-    for ((dist, decision), key) in installed
-        .dists
-        .iter()
-        .zip(&analyzed.decisions)
-        .zip(staged.keys)
-    {
-        let pycs = dist_pycs.next().unwrap_or_default();
-        placed.push(Placed {
-            dist,
-            mode: decision.mode,
-            reason: decision.reason.clone(),
-            native: decision.native,
-            key,
-            unit: decision.unit.clone(),
-            bytecode: pycs
-                .into_iter()
-                .filter_map(|(rel, disk)| Some((rel, bytecode_of(&disk)?)))
-                .collect(),
-        });
+    // The plan has one list of bytecode per distribution, in the order of `placed`.
+    assert_eq!(
+        jobs.dists.len(),
+        placed.len(),
+        "bytecode for each distribution"
+    );
+    for (p, pycs) in placed.iter_mut().zip(jobs.dists) {
+        p.bytecode = pycs
+            .into_iter()
+            .filter_map(|(rel, disk)| Some((rel, bytecode_of(&disk)?)))
+            .collect();
     }
-    let native = placed.iter().any(|p| p.native);
+    let native = placed.iter().any(|p| p.decision.native);
     let python = target.python_info(installed.requires_python(), native, &plan.shebang);
     let literals = entry.literals(&placed);
     let main = MainData {

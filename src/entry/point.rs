@@ -1,4 +1,4 @@
-//! Resolve the requested entry point against the staged distributions, at build time, so that a
+//! Locate the requested entry point against the staged distributions, at build time, so that a
 //! module, function or console script that is not in the bundle is a build error, not a failure
 //! in production. Input: an [`EntryRequest`] and the distributions; output: the manifest's
 //! [`EntryInfo`] and, for functions, the source file whose top level must define the name.
@@ -34,9 +34,9 @@ pub enum EntryError {
     },
 }
 
-/// A resolved entry point.
+/// An entry point located in the distributions.
 #[derive(Debug, Clone)]
-pub struct Resolved {
+pub struct Located {
     /// What the manifest records.
     pub info: EntryInfo,
     /// For functions: the module's source and the first name of the attribute path, to check
@@ -45,10 +45,10 @@ pub struct Resolved {
 }
 
 /// Returns the entry point for `request`, checked against `dists`.
-pub fn resolve(request: &EntryRequest, dists: &[InstalledDist]) -> Result<Resolved, EntryError> {
+pub fn locate(request: &EntryRequest, dists: &[InstalledDist]) -> Result<Located, EntryError> {
     let (module, attr, console_script) = match request {
         EntryRequest::Interpreter => {
-            return Ok(Resolved {
+            return Ok(Located {
                 info: EntryInfo {
                     kind: EntryKind::Interpreter,
                     module: None,
@@ -61,7 +61,7 @@ pub fn resolve(request: &EntryRequest, dists: &[InstalledDist]) -> Result<Resolv
         }
         EntryRequest::Module(module) => {
             find_module(module, dists)?;
-            return Ok(Resolved {
+            return Ok(Located {
                 info: EntryInfo {
                     kind: EntryKind::Module,
                     module: Some(module.clone()),
@@ -74,50 +74,14 @@ pub fn resolve(request: &EntryRequest, dists: &[InstalledDist]) -> Result<Resolv
         }
         EntryRequest::Function(target) => (target.module.clone(), target.attr.clone(), None),
         EntryRequest::ConsoleScript(name) => {
-            let found = dists.iter().find_map(|d| {
-                d.entry_points
-                    .console_script(name)
-                    .or_else(|| d.entry_points.entry("gui_scripts", name))
-            });
-            let Some(target) = found else {
-                let mut names: Vec<String> = dists
-                    .iter()
-                    .flat_map(|d| {
-                        d.entry_points
-                            .groups
-                            .get("console_scripts")
-                            .into_iter()
-                            .flat_map(|g| g.keys().cloned())
-                    })
-                    .collect();
-                names.sort();
-                names.dedup();
-                let available = if names.is_empty() {
-                    "hint: no bundled distribution declares console scripts; use -e MODULE:FUNC or -m MODULE".to_string()
-                } else {
-                    format!(
-                        "hint: the bundle's console scripts are: {}",
-                        names.join(", ")
-                    )
-                };
-                let dists = dists
-                    .iter()
-                    .map(|d| format!("`{}`", d.name))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                return Err(EntryError::NoConsoleScript {
-                    name: name.clone(),
-                    dists,
-                    available,
-                });
-            };
+            let target = console_script(name, dists)?;
             (target.module, target.attr, Some(name.clone()))
         }
     };
     let source = find_module(&module, dists)?;
     let Some(attr) = attr else {
         // A console script may name a bare module (`name = pkg.mod`): run it as `-m`.
-        return Ok(Resolved {
+        return Ok(Located {
             info: EntryInfo {
                 kind: EntryKind::Module,
                 module: Some(module),
@@ -129,7 +93,7 @@ pub fn resolve(request: &EntryRequest, dists: &[InstalledDist]) -> Result<Resolv
         });
     };
     let first = attr.split('.').next().unwrap_or(&attr).to_string();
-    Ok(Resolved {
+    Ok(Located {
         info: EntryInfo {
             kind: EntryKind::Function,
             module: Some(module),
@@ -138,6 +102,53 @@ pub fn resolve(request: &EntryRequest, dists: &[InstalledDist]) -> Result<Resolv
             script: None,
         },
         attr_check: source.map(|s| (s, first)),
+    })
+}
+
+/// Returns the target of the console (or GUI) script `name`, or an error listing the bundle's
+/// console scripts.
+fn console_script(
+    name: &str,
+    dists: &[InstalledDist],
+) -> Result<crate::name::EntryTarget, EntryError> {
+    let found = dists.iter().find_map(|d| {
+        d.entry_points
+            .console_script(name)
+            .or_else(|| d.entry_points.entry("gui_scripts", name))
+    });
+    if let Some(target) = found {
+        return Ok(target);
+    }
+    let mut names: Vec<String> = dists
+        .iter()
+        .flat_map(|d| {
+            d.entry_points
+                .groups
+                .get("console_scripts")
+                .into_iter()
+                .flat_map(|g| g.keys().cloned())
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    let available = if names.is_empty() {
+        "hint: no bundled distribution declares console scripts; use -e MODULE:FUNC or -m MODULE"
+            .to_string()
+    } else {
+        format!(
+            "hint: the bundle's console scripts are: {}",
+            names.join(", ")
+        )
+    };
+    let dists = dists
+        .iter()
+        .map(|d| format!("`{}`", d.name))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Err(EntryError::NoConsoleScript {
+        name: name.to_string(),
+        dists,
+        available,
     })
 }
 

@@ -1,21 +1,29 @@
-//! The launch step of a build: the entry (an entry point or a script a distribution installs,
-//! see [`crate::launch`]) and, with `--multicall`, the commands; the distributions extracted
-//! because a script of theirs is executed from the cache; and the `__main__.py` literals and
-//! manifest entries of what the bundle runs once the distributions are placed.
+//! What a bundle runs: the entry point located in the distributions (`point.rs`), the scripts a
+//! distribution installs and the commands of a multi-call bundle (`script.rs`), and here the
+//! launch step of a build that ties them together: the entry (an entry point or a script) and,
+//! with `--multicall`, the commands; the distributions extracted because a script of theirs is
+//! executed from the cache; and the `__main__.py` literals and manifest entries of what the
+//! bundle runs once the distributions are placed. Nothing here prints but the warning of a
+//! command left out (`script::commands`).
+
+mod point;
+pub mod script;
+
+pub use point::{EntryError, Located, locate};
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::Result;
 
-use crate::analyze::{self, Analyzed};
-use crate::bootstrap::EntryLiteral;
+use crate::analyze::{self, Analyzed, Reason};
 use crate::config::{BuildPlan, Overrides};
-use crate::entry;
+use crate::layout::main::EntryLiteral;
+
 use crate::install::InstalledDist;
-use crate::launch::{self, Command, Launch, Script};
 use crate::layout::EntryInfo;
 use crate::name::normalize_name;
 use crate::pack::Placed;
+use script::{Command, Launch, Script};
 
 /// What the bundle runs, before the distributions are placed.
 pub struct Launched {
@@ -43,12 +51,12 @@ pub struct Literals {
 }
 
 /// Finds the entry and the commands, and makes the scripts they run part of their
-/// distributions (see [`launch::attach`]).
+/// distributions (see [`script::attach`]).
 pub fn prepare(plan: &BuildPlan, dists: &mut Vec<InstalledDist>) -> Result<Launched> {
-    let mut scripts = launch::collect(dists, &plan.site_packages)?;
-    let entry = launch::resolve_entry(&plan.entry, dists, &scripts)?;
+    let mut scripts = script::collect(dists, &plan.site_packages)?;
+    let entry = script::locate_entry(&plan.entry, dists, &scripts)?;
     let commands = if plan.multicall {
-        launch::commands(dists, &scripts)?
+        script::commands(dists, &scripts)?
     } else {
         Vec::new()
     };
@@ -59,8 +67,8 @@ pub fn prepare(plan: &BuildPlan, dists: &mut Vec<InstalledDist>) -> Result<Launc
             Launch::EntryPoint(_) => None,
         })
         .collect();
-    launch::attach(dists, &mut scripts, &used);
-    let forced = launch::extraction_needed(dists, &scripts, &used);
+    script::attach(dists, &mut scripts, &used);
+    let forced = script::extraction_needed(dists, &scripts, &used);
     Ok(Launched {
         entry,
         scripts,
@@ -71,9 +79,9 @@ pub fn prepare(plan: &BuildPlan, dists: &mut Vec<InstalledDist>) -> Result<Launc
 
 impl Launched {
     /// Returns the entry point when the entry is one (not a script).
-    pub fn resolved(&self) -> Option<&entry::Resolved> {
+    pub fn entry_point(&self) -> Option<&Located> {
         match &self.entry {
-            Launch::EntryPoint(resolved) => Some(resolved),
+            Launch::EntryPoint(located) => Some(located),
             Launch::Script(_) => None,
         }
     }
@@ -82,8 +90,8 @@ impl Launched {
     /// for a script, before the distributions are placed.
     pub fn info(&self) -> EntryInfo {
         match &self.entry {
-            Launch::EntryPoint(resolved) => resolved.info.clone(),
-            Launch::Script(i) => launch::script_entry(&self.scripts[*i], "").1,
+            Launch::EntryPoint(located) => located.info.clone(),
+            Launch::Script(i) => script::script_entry(&self.scripts[*i], "").1,
         }
     }
 
@@ -96,10 +104,10 @@ impl Launched {
         for (dist, decision) in dists.iter().zip(analyzed.decisions.iter_mut()) {
             let name = normalize_name(&dist.name);
             if let Some(script) = self.forced.get(&name)
-                && decision.reason == "--extract"
+                && decision.reason == Reason::ExtractFlag
                 && !user.extract.contains(&name)
             {
-                decision.reason = format!("its script `{script}` is executed from the cache");
+                decision.reason = Reason::ScriptExecuted(script.clone());
             }
         }
         Ok(analyzed)
@@ -126,8 +134,8 @@ impl Launched {
     /// Returns the `__main__.py` literal and the manifest entry of `launch`.
     fn literal(&self, launch: &Launch, placed: &[Placed<'_>]) -> (EntryLiteral, EntryInfo) {
         match launch {
-            Launch::EntryPoint(resolved) => {
-                let info = resolved.info.clone();
+            Launch::EntryPoint(located) => {
+                let info = located.info.clone();
                 (
                     (
                         info.kind.as_str().to_string(),
@@ -142,7 +150,7 @@ impl Launched {
                 let owner = script
                     .owner
                     .expect("attach gave every used script an owner");
-                launch::script_entry(script, &placed[owner].archive_dir())
+                script::script_entry(script, &placed[owner].archive_dir())
             }
         }
     }

@@ -1,0 +1,146 @@
+//! One distribution as the analysis placed it ([`Placed`]), with what the later stages add
+//! before pack lays it out: the cache key and lazy names of an extracted one, then its bytecode.
+
+use std::collections::BTreeSet;
+
+use super::writer::Source;
+use crate::analyze::Decision;
+use crate::install::InstalledDist;
+use crate::layout::placement::Placement;
+use crate::layout::{self, EXTRACT_DIR};
+
+/// One distribution as the analysis placed it, with what the later stages add: its cache key
+/// and lazy names when it is extracted (both known before compiling), then its bytecode.
+#[derive(Debug)]
+pub struct Placed<'a> {
+    /// The installed distribution.
+    pub dist: &'a InstalledDist,
+    /// Where it goes and why (see [`Placement`]).
+    pub decision: Decision,
+    /// Its inner archive when it is extracted (whole or a unit); `None` when zipped.
+    pub extracted: Option<Extracted>,
+    /// Compiled bytecode: (path relative to the distribution root, file on disk or bytes taken
+    /// from the build cache). Never executable. Moved into the bundle by [`super::pack`].
+    pub bytecode: Vec<(String, Source)>,
+}
+
+/// What an extracted distribution's `EXTRACT` item needs besides its members.
+#[derive(Debug)]
+pub struct Extracted {
+    /// The cache key (`extract/<key>/`, see [`layout::cache_key`]).
+    pub key: String,
+    /// The top-level names whose first import extracts it (a unit's trigger); empty: at start.
+    pub lazy_names: Vec<String>,
+}
+
+impl<'a> Placed<'a> {
+    /// Places `dist` as `decision` says, for bytecode of `cache_tag` and `magic` (its cache key
+    /// hashes its files when it is extracted).
+    pub fn new(
+        dist: &'a InstalledDist,
+        decision: Decision,
+        cache_tag: &str,
+        magic: &str,
+    ) -> std::io::Result<Self> {
+        let extracted = match &decision.placement {
+            Placement::Zip => None,
+            placement => Some(Extracted {
+                key: cache_key(dist, placement, cache_tag, magic)?,
+                lazy_names: match placement.unit() {
+                    Some(unit) => vec![unit.trigger.clone()],
+                    None => lazy_names(dist),
+                },
+            }),
+        };
+        Ok(Placed {
+            dist,
+            decision,
+            extracted,
+            bytecode: Vec::new(),
+        })
+    }
+
+    /// Returns how its files are laid out.
+    pub fn placement(&self) -> &Placement {
+        &self.decision.placement
+    }
+
+    /// Returns the cache key of an extracted distribution.
+    pub fn key(&self) -> Option<&str> {
+        self.extracted.as_ref().map(|e| e.key.as_str())
+    }
+
+    /// Returns the archive directory this distribution's top-level files go under (`""` is the
+    /// root): its inner archive when it is extracted whole, else the site store.
+    pub fn archive_dir(&self) -> String {
+        match (self.placement(), self.key()) {
+            (Placement::Whole, Some(key)) => format!("{EXTRACT_DIR}/{key}"),
+            _ => String::new(),
+        }
+    }
+
+    /// Returns the archive paths of `rel`, a path relative to the distribution's root: in the
+    /// site store, in the inner archive, or both (see [`Placement`]). Bytecode goes where its
+    /// module is imported from: legacy `module.pyc` to the store, `__pycache__` to the archive.
+    pub fn archive_paths(&self, rel: &str, is_pyc: bool) -> Vec<String> {
+        let placement = self.placement();
+        let (store, extract) = if is_pyc {
+            let cached = rel.starts_with("__pycache__/") || rel.contains("/__pycache__/");
+            (!cached, cached)
+        } else {
+            (placement.stores(rel), placement.extracts(rel))
+        };
+        let mut out = Vec::new();
+        if store {
+            out.push(rel.to_string());
+        }
+        if let (true, Some(key)) = (extract, self.key()) {
+            out.push(format!("{EXTRACT_DIR}/{key}/{rel}"));
+        }
+        out
+    }
+}
+
+/// Returns the cache key of the extracted distribution `dist` laid out as `placement`, for
+/// bytecode of `cache_tag` and `magic` (see [`layout::cache_key`]).
+fn cache_key(
+    dist: &InstalledDist,
+    placement: &Placement,
+    cache_tag: &str,
+    magic: &str,
+) -> std::io::Result<String> {
+    let unit = match placement {
+        Placement::Unit(unit) => format!("{}\0{}", unit.dir, unit.trigger),
+        Placement::Zip | Placement::Whole => String::new(),
+    };
+    layout::cache_key(
+        &dist.name,
+        &dist.version,
+        &dist.root,
+        &dist.dist_info,
+        &dist.files,
+        &unit,
+        cache_tag,
+        magic,
+    )
+}
+
+/// The top-level import names whose first import extracts an extracted distribution at run
+/// time (see the bootstrap's `_LazyExtract`): the names of its code files and `top_level.txt`.
+/// Empty (extract at start) when the distribution has a top-level `.pth` file, which the start
+/// runs from the entry's directory.
+fn lazy_names(dist: &InstalledDist) -> Vec<String> {
+    if dist
+        .files
+        .iter()
+        .any(|f| !f.contains('/') && f.ends_with(".pth"))
+    {
+        return Vec::new();
+    }
+    let mut names: BTreeSet<String> =
+        crate::install::derive_top_level(dist.files.iter().map(String::as_str))
+            .into_iter()
+            .collect();
+    names.extend(dist.top_level.iter().cloned());
+    names.into_iter().collect()
+}
