@@ -35,7 +35,7 @@ PY = os.path.realpath(os.environ.get("BENCH_PYTHON") or sys.executable)
 def wheelhouse(ws):
     """Fills bench.WHEELS with every workload's wheels (kept between runs)."""
     os.makedirs(bench.WHEELS, exist_ok=True)
-    apps = [os.path.join(HERE, "apps", a) for a in ("hello_wsgi", "npdemo")]
+    apps = [os.path.join(HERE, "apps", a) for a in bench.LOCAL_APPS]
     reqs = apps + sorted({r for w in ws.values() for r in w["reqs"] if os.sep not in r})
     subprocess.run([PY, "-m", "pip", "wheel", "-q", "-w", bench.WHEELS, "--find-links", bench.WHEELS] + reqs,
                    check=True)

@@ -7,8 +7,8 @@
 //! (it also holds the Python side's only definitions of the bundle format's names, checked
 //! against the Rust side by a test below); `_cache` the extraction cache as a start reads it
 //! (roots, lookup, the `.pybundle-pyc` format), imported when an extracted distribution is
-//! first needed; `_extract` creating roots, the marker format, checking and writing entries;
-//! `_zip` the bundle's directory and the inner archives; `_metadata` importlib.metadata;
+//! first needed; `_extract` creating roots, the marker format, checking and writing entries
+//! (`_unpack` writing one entry's files); `_zip` the bundle's directory and the inner archives; `_metadata` importlib.metadata;
 //! `_errors` error messages, the exit on KeyboardInterrupt and the thread traceback hook;
 //! `_interp` interpreter mode; `_launch` scripts as entries and the commands of a multi-call
 //! bundle; `_pth` the `.pth` files (imported only by bundles that ship some); `_importer` the
@@ -49,6 +49,7 @@ pub const RUNTIME_FILES: &[(&str, &str)] = &[
         "_pybundle/child/sitecustomize.py",
         include_str!("_pybundle/child/sitecustomize.py"),
     ),
+    ("_pybundle/_unpack.py", include_str!("_pybundle/_unpack.py")),
     ("_pybundle/_zip.py", include_str!("_pybundle/_zip.py")),
 ];
 

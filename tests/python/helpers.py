@@ -117,7 +117,7 @@ def write_store(files, bytecode=True):
 
 def build_bundle(path, entry=("function", "app", "main"), site=None, extract=None, pth=(),
                  python=None, preamble=None, env=(), root=None, inherit=False, main_extra="",
-                 lazy=None, dists=None, natives=None, bytecode=True, units=None):
+                 lazy=None, dists=None, natives=None, bytecode=True, units=None, stored=()):
     """Write a bundle at ``path``.
 
     lazy: {key: (top-level names, dist-info dir or None)}: those entries are extracted on first
@@ -129,6 +129,8 @@ def build_bundle(path, entry=("function", "app", "main"), site=None, extract=Non
     natives: {key: [relpath]}: the entry's native files (the sixth EXTRACT field, with sizes).
     units: {key: unit directory}: entries that are one package subtree of a distribution (the
     seventh EXTRACT field); their ``lazy`` names hold the one dotted trigger.
+    stored: relpaths of ``extract`` files stored in their inner zip, not deflated (as pybundle
+    stores large native libraries).
     """
     site = site or {}
     extract = extract or {}
@@ -195,7 +197,7 @@ def build_bundle(path, entry=("function", "app", "main"), site=None, extract=Non
                             v, mode = v
                         info = zipfile.ZipInfo(rel, (2020, 1, 1, 0, 0, 0))
                         info.external_attr = (0o100000 | mode) << 16
-                        info.compress_type = zipfile.ZIP_DEFLATED
+                        info.compress_type = zipfile.ZIP_STORED if rel in stored else zipfile.ZIP_DEFLATED
                         inner.writestr(info, _bytes(v))
                 info = zipfile.ZipInfo("extract/%s.zip" % key, (2020, 1, 1, 0, 0, 0))
                 info.compress_type = zipfile.ZIP_STORED

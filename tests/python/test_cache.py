@@ -306,6 +306,29 @@ class DamagedBundleTest(BundleTest):
         self.assertEqual(self.dists(), [])
         self.assertEqual(os.listdir(os.path.join(self.root, "v1", "tmp")), [])
 
+    def test_stored_member_is_copied_and_checked(self):
+        # a stored member of the inner archive (a large native library) is copied by the
+        # kernel; its CRC-32 is still checked: a flipped byte in its data is damage
+        blob = bytes(range(256)) * 1024  # 256 KiB, over the copy threshold
+        files = dict(EXTRACT[KEY], **{"dist1data/lib.so": blob})
+        self.build(site={"app.py": APP}, extract={KEY: files}, stored={"dist1data/lib.so"})
+        self.assertOk(self.run_bundle())
+        [entry] = self.dists()
+        with open(os.path.join(self.root, "v1", "dists", entry, "dist1data", "lib.so"), "rb") as f:
+            self.assertEqual(f.read(), blob)
+        self.build(site={"app.py": APP}, extract={KEY: files}, stored={"dist1data/lib.so"})
+        with open(self.bundle, "r+b") as f:
+            data = f.read()
+            f.seek(data.index(blob[:4096]) + 100_000)
+            f.write(b"\xff")
+        root = self.root = os.path.join(self.tmp, "root2")
+        p = self.run_bundle()
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("dist1data/lib.so: CRC-32 mismatch", p.stderr)
+        self.assertNotIn("Traceback", p.stderr)
+        self.assertEqual(os.listdir(os.path.join(root, "v1", "dists")), [])
+        self.assertEqual(os.listdir(os.path.join(root, "v1", "tmp")), [])
+
     def test_truncated(self):
         self.build(site={"app.py": APP}, extract=EXTRACT)
         size = os.path.getsize(self.bundle)

@@ -20,12 +20,11 @@ import sys
 
 from . import DISTS_DIR, EXTRACT_DIR, LAYOUT, MARKER, MARKER_HEADER, PYC_PACK, TMP_DIR
 from . import damaged, fail, log
-from . import _cache
+from . import _cache, _unpack
+from ._unpack import _safe_parts  # noqa: F401 (`_venv` checks names with it)
 
-# Below this many bytes one thread extracts; above it two share the work.
-_PARALLEL_BYTES = 4 << 20
 # The cost of one file (open, write, close) in bytes of inflated data, for balancing.
-_FILE_COST = 64 << 10
+_FILE_COST = _unpack.FILE_COST
 
 
 # --------------------------------------------------------------------------------------------
@@ -308,148 +307,35 @@ def _private_name(tmp, key, tag=""):
 # --------------------------------------------------------------------------------------------
 # extraction
 # --------------------------------------------------------------------------------------------
-def _safe_parts(rel):
-    if not rel or "\x00" in rel or "\n" in rel or "\\" in rel or rel.startswith("/"):
-        return None
-    parts = [p for p in rel.split("/") if p not in ("", ".")]
-    if not parts or any(p == ".." for p in parts) or ":" in parts[0]:
-        return None
-    return parts
-
-
 def _extract_one(fd, archive, key, members, dest, expected):
     """Extract ``members`` ((path, toc entry, mode), see ``_zip.inner_members``) into ``dest``.
 
     Members are read with ``os.pread`` (offsets from zipimport's directory of the bundle and the
-    inner archive's own; no zipfile), inflated with zlib and checked against their CRC-32. The
-    bytecode (``__pycache__/*.<cache_tag>.pyc``) goes into one file, ``PYC_PACK``, with an index
-    at its end (format in ``_cache``): creating a file is the main cost of an
-    extraction, and this halves their number. Two threads share the work when there is enough of
-    it: zlib and file writes release the GIL."""
-    from . import _zip
-
+    inner archive's own; no zipfile), inflated with zlib and checked against their CRC-32; a
+    stored one (a large native library, see ``STORED_NATIVE_BYTES`` on the Rust side) is copied
+    by the kernel (``_zip.copy``); the writing is ``_unpack``'s. The bytecode (``__pycache__/*.<cache_tag>.pyc``) goes into
+    one file, ``PYC_PACK``, with an index at its end (format in ``_cache``): creating a file is
+    the main cost of an extraction, and this halves their number. Threads share the work when
+    there is enough of it: zlib, copies and file writes release the GIL."""
     prefix = "%s/%s/" % (EXTRACT_DIR, key)
-    tag = ".%s.pyc" % sys.implementation.cache_tag
-    files, pycs = [], []
-    dirs = set()  # every directory to create, relative ("a/b"), ancestors included
-    sizes = {}  # every file member, relative ("a/b.py") -> size
-    count = total = 0
-    for rel, entry, mode in members:
-        name = prefix + rel
-        parts = _safe_parts(rel)
-        if parts is None:
-            if rel in ("", "/"):
-                continue
-            damaged(archive, "unsafe member name %r" % name)
-        if rel.endswith("/"):
-            dirs.update("/".join(parts[:i]) for i in range(1, len(parts) + 1))
-            continue
-        count += 1
-        total += entry[3]
-        joined = "/".join(parts)
-        if joined in sizes:
-            damaged(archive, "%s%s is in its archive twice" % (prefix, joined))
-        sizes[joined] = entry[3]
-        if len(parts) >= 2 and parts[-2] == "__pycache__" and parts[-1].endswith(tag):
-            source = "/".join(parts[:-2] + [parts[-1][: -len(tag)] + ".py"])
-            pycs.append((name, entry, source))
-            continue
-        for i in range(len(parts) - 1, 0, -1):
-            parent = "/".join(parts[:i])
-            if parent in dirs:
-                break
-            dirs.add(parent)
-        files.append((name, entry, os.path.join(dest, *parts), mode, "/".join(parts)))
-    if expected is not None and (count, total) != (expected[0], expected[1]):
-        damaged(
-            archive,
-            "%s holds %d files / %d bytes, expected %d / %d"
-            % (prefix, count, total, expected[0], expected[1]),
-        )
-    # A flipped byte in a name: the local header disagrees (`_zip.read`, before its file is
-    # written); checked here first: a name both a file and a directory, and the native files
-    # of the EXTRACT item (path and size), which later starts stat.
-    for rel in sizes:
-        if rel in dirs:
-            damaged(archive, "%s%s is both a file and a directory" % (prefix, rel))
-    for rel, size in (expected[2] if expected is not None and len(expected) > 2 else ()):
-        if sizes.get(rel) != size:
-            damaged(archive, "%s%s: not in its archive with %d bytes" % (prefix, rel, size))
-
+    files, pycs, dirs, sizes = _unpack.plan(archive, prefix, members)
+    _unpack.check_plan(archive, prefix, sizes, dirs, expected)
     # One pass, parents first (sorted order), one mkdir each: no exists checks, no retries.
     os.mkdir(dest, 0o755)
     for d in sorted(dirs):
         os.mkdir(os.path.join(dest, *d.split("/")), 0o755)
-    listing = []
-
-    def write(path, chunks, mode):
-        out = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-        try:
-            for data in chunks:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(out, view):]
-        finally:
-            os.close(out)
-
-    def write_pack():
-        chunks, paths, numbers, offset = [], [], [], 0
-        for name, entry, source in pycs:
-            data = _zip.read(fd, archive, name, entry)
-            paths.append(source)
-            numbers.extend((offset, len(data)))
-            chunks.append(data)
-            offset += len(data)
-        chunks.extend(_cache.pack_tail(paths, numbers))
-        write(os.path.join(dest, PYC_PACK), chunks, 0o644)
-        listing.append((PYC_PACK, offset + sum(len(c) for c in chunks[len(pycs):])))
-
-    def work(part):
-        for job in part:
-            if job is None:
-                write_pack()
-                continue
-            name, entry, target, mode, rel = job
-            write(target, (_zip.read(fd, archive, name, entry),), mode)
-            listing.append((rel, entry[3]))
-
-    jobs = [(j, j[1][3] + _FILE_COST) for j in files]
-    if pycs:
-        jobs.append((None, sum(p[1][3] for p in pycs) + _FILE_COST))
-    if total >= _PARALLEL_BYTES and len(jobs) > 1:
-        in_two_threads(work, jobs)
-    else:
-        work([j for j, _ in jobs])
+    files = [(name, entry, os.path.join(dest, *rel.split("/")), mode, rel)
+             for name, entry, rel, mode in files]
+    listing = _unpack.write_all(fd, archive, dest, files, pycs)
     listing.sort()
     with open(os.path.join(dest, MARKER), "w", encoding="utf-8") as f:
         f.write(marker_text(listing))
-    return count
+    return len(sizes)
 
 
 def in_two_threads(work, jobs):
-    """Run ``work`` over the ``(job, weight)`` pairs ``jobs`` in two threads (zlib and file
-    writes release the GIL): largest first, each dealt to the lighter of two lists. An exception
-    in either thread is raised here, after both ended."""
-    import threading
-
-    parts, loads, errors = ([], []), [0, 0], []
-    for job, weight in sorted(jobs, key=lambda j: -j[1]):
-        i = 0 if loads[0] <= loads[1] else 1
-        parts[i].append(job)
-        loads[i] += weight
-
-    def run(part):
-        try:
-            work(part)
-        except BaseException as e:  # re-raised in the main thread
-            errors.append(e)
-
-    t = threading.Thread(target=run, args=(parts[1],))
-    t.start()
-    run(parts[0])
-    t.join()
-    if errors:
-        raise errors[0]
+    """``_unpack.in_threads`` with two threads (``_venv`` writes an environment with it)."""
+    _unpack.in_threads(work, jobs, 2)
 
 
 def _install(tmpdir, target, tmp, key, force):
@@ -509,32 +395,53 @@ def extract_missing(archive, roots, missing, force, uid, repair=()):
     dists = os.path.join(v1, DISTS_DIR)
     tmp = os.path.join(v1, TMP_DIR)
     cleanup_tmp(tmp)
-    out = {}
-    todo = []
+    out, todo, repair = _found(dists, missing, force, uid, repair)
+    if not todo:
+        return out
+    _extract_todo(archive, todo, dists, tmp, force, repair, out)
+    for path in _LATER:
+        _rmtree(path)
+    del _LATER[:]
+    log("cold path done in %.1f ms" % ((time.perf_counter() - t0) * 1000))
+    return out
+
+
+def _found(dists, missing, force, uid, repair):
+    """({key: dir} of the items of ``missing`` already complete in ``dists`` (e.g. the
+    fallback root holds them), the items to extract, ``repair`` with the damaged ones found
+    here added (they are reported as being repaired))."""
+    out, todo = {}, []
     for item in missing:
         key = item.key
         target = os.path.join(dists, key)
-        if not force and key not in repair and os.path.exists(os.path.join(target, MARKER)):
-            # e.g. the fallback root already holds it
-            why = check_entry(target)
-            if why is None:
-                st = os.stat(target)
-                if not _cache.safe(st, uid):
-                    from . import _errors
-
-                    _errors.unsafe_dir(target, st, uid)
-                if _cache.hold(target) is None:  # removed just now: extract it
-                    todo.append(item)
-                    continue
-                out[key] = target
-                log("cache hit %s" % target)
-                continue
+        if force or key in repair or not os.path.exists(os.path.join(target, MARKER)):
+            todo.append(item)
+            continue
+        why = check_entry(target)
+        if why is not None:
             report_damage(target, why, True)
             repair = dict(repair)
             repair[key] = (target, why)
-        todo.append(item)
-    if not todo:
-        return out
+            todo.append(item)
+            continue
+        st = os.stat(target)
+        if not _cache.safe(st, uid):
+            from . import _errors
+
+            _errors.unsafe_dir(target, st, uid)
+        if _cache.hold(target) is None:  # removed just now: extract it
+            todo.append(item)
+            continue
+        out[key] = target
+        log("cache hit %s" % target)
+    return out, todo, repair
+
+
+def _extract_todo(archive, todo, dists, tmp, force, repair, out):
+    """Extract the items ``todo`` from ``archive`` into private directories of ``tmp`` and
+    rename each to ``dists/<key>`` (``_install``); record each one's directory in ``out``."""
+    import time
+
     from . import _zip
 
     toc = _zip.toc(archive)
@@ -552,9 +459,9 @@ def extract_missing(archive, roots, missing, force, uid, repair=()):
             name = _zip.inner_name(key)
             members = _zip.inner_members(fd, archive, name, toc[name])
             tmpdir = _private_name(tmp, key)
+            expected = (item.files, item.size, item.native) if item.size is not None else None
             try:
-                n = _extract_one(fd, archive, key, members, tmpdir,
-                                 (item.files, item.size, item.native) if item.size is not None else None)
+                n = _extract_one(fd, archive, key, members, tmpdir, expected)
             except OSError as e:
                 _rmtree(tmpdir)
                 fail("error: pybundle could not extract %s into %s: %s. fix: free some space or "
@@ -563,14 +470,7 @@ def extract_missing(archive, roots, missing, force, uid, repair=()):
                 _rmtree(tmpdir)
                 raise
             _cache.hold(tmpdir)  # the marker's inode follows the rename: held from the start
-            target = _install(tmpdir, os.path.join(dists, key), tmp, key, force or key in repair)
-            out[key] = target
+            out[key] = _install(tmpdir, os.path.join(dists, key), tmp, key, force or key in repair)
             log("extracted %s (%d files) in %.1f ms" % (key, n, (time.perf_counter() - t) * 1000))
     finally:
         os.close(fd)
-    for path in _LATER:
-        _rmtree(path)
-    del _LATER[:]
-    log("cold path done in %.1f ms" % ((time.perf_counter() - t0) * 1000))
-    return out
-

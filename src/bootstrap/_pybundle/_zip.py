@@ -13,7 +13,10 @@ from the start of the bundle file.
 import os
 
 from . import EXTRACT_DIR, damaged
-from ._importer import read_member, toc
+from ._importer import member_start, read_member, toc
+
+# Bytes read back at a time to check a copied member's CRC-32.
+_CHECK_CHUNK = 1 << 20
 
 
 def read(fd, archive, name, entry):
@@ -24,6 +27,58 @@ def read(fd, archive, name, entry):
     if data is None:
         damaged(archive, "%s: %s" % (name, why))
     return data
+
+
+def copy(fd, archive, name, entry, out):
+    """Write the stored (not deflated) member ``entry`` of an inner archive into the open file
+    ``out`` (opened for reading and writing) without passing it through Python's memory: the
+    kernel copies it from the bundle at the member's offset (``os.sendfile``; a plain read and
+    write where that is refused). Then its CRC-32 is checked by reading the copy back (from the
+    page cache), so that a damaged member is damage as with :func:`read`; its size was checked
+    against the archive when its directory was read (``inner_members``)."""
+    import zlib
+
+    start, why = member_start(fd, entry, entry[0])
+    size = entry[3]
+    if why is None and start + size > os.fstat(fd).st_size:
+        why = "truncated"
+    if why is None:
+        _send(fd, start, size, out)
+        crc = pos = 0
+        while pos < size:
+            chunk = os.pread(out, min(size - pos, _CHECK_CHUNK), pos)
+            if not chunk:
+                break
+            crc = zlib.crc32(chunk, crc)
+            pos += len(chunk)
+        if pos != size or crc != entry[7]:
+            why = "CRC-32 mismatch"
+    if why is not None:
+        damaged(archive, "%s: %s" % (name, why))
+
+
+def _send(fd, start, size, out):
+    # Copy `size` bytes of `fd` from `start` to `out` (at its current position) by the kernel;
+    # read and write the rest where sendfile is refused (EINVAL, ENOSYS: an odd file system).
+    done = 0
+    while done < size:
+        try:
+            n = os.sendfile(out, fd, start + done, size - done)
+        except OSError as e:
+            if e.errno not in (22, 38) or done:  # EINVAL, ENOSYS
+                raise
+            break
+        if n == 0:
+            return
+        done += n
+    while done < size:
+        data = os.pread(fd, min(size - done, _CHECK_CHUNK), start + done)
+        if not data:
+            return
+        view = memoryview(data)
+        while view:
+            view = view[os.write(out, view):]
+        done += len(data)
 
 
 def inner_members(fd, archive, name, entry):
