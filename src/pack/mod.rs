@@ -226,9 +226,17 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
     // Scripts that the entry or a multi-call command executes from the cache: always 0755 in
     // the bundle (whatever the mode of a `--site-packages` tree's copy), and so also among
     // their entry's native files, checked before every start that uses the entry.
+    let is_venv = settings.venv.is_some();
     let executed: BTreeSet<String> = std::iter::once(&settings.entry)
         .chain(settings.commands.values())
         .filter_map(|e| e.executed_script().map(str::to_string))
+        .map(|p| {
+            if is_venv {
+                venv::store_path(p, false)
+            } else {
+                p
+            }
+        })
         .collect();
     for member in settings.runtime {
         members.insert(member.path.clone(), (member, usize::MAX));
@@ -244,6 +252,11 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
             .map(|(rel, source)| (rel, source, true));
         for (rel, source, is_pyc) in files.chain(compiled) {
             for path in p.archive_paths(&rel, is_pyc) {
+                let path = if is_venv {
+                    venv::store_path(path, is_pyc)
+                } else {
+                    path
+                };
                 if members.contains_key(&path) {
                     notes.push(format!(
                         "`{path}` is in more than one distribution; keeping the first"
@@ -288,6 +301,7 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
         })
         .collect::<anyhow::Result<_>>()?;
 
+    let venv_roots = is_venv.then(|| venv::store_roots(&members, &attached, placed.len()));
     // The manifest's list, and the build id's hash over every member.
     let mut listed: BTreeMap<String, MemberInfo> = BTreeMap::new();
     let mut id_hasher = Sha256::new();
@@ -422,12 +436,19 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
         .filter(|p| (p.mode == Mode::Zip || p.unit.is_some()) && !p.dist.dist_info.is_empty())
         .map(|p| (normalize_name(&p.dist.name), p.dist.dist_info.clone()))
         .collect();
-    if settings.venv.is_some() {
+    if let Some(roots) = venv_roots {
         let stem = settings.output.provisional();
         let stem = stem
             .file_stem()
             .map_or("app".into(), |s| s.to_string_lossy());
-        venv::apply(placed, &stem, &mut main, &mut listed, &mut payload.outer)?;
+        venv::apply(
+            placed,
+            roots,
+            &stem,
+            &mut main,
+            &mut listed,
+            &mut payload.outer,
+        )?;
     }
     // The build id covers every member and the generated `__main__.py` (rendered without it).
     id_hasher.update(bootstrap::render_main(&main).as_bytes());

@@ -5,38 +5,130 @@
 //! reads nothing else).
 //!
 //! Every distribution of a `--venv` bundle is extracted whole (the analysis is told
-//! `--extract-all`), so each has an inner archive laid out like `pip install --target`.
+//! `--extract-all`, so each has its cache key and `__pycache__` bytecode as an extracted one
+//! would), but its files go to the site store, not to an inner archive ([`store_path`]): the
+//! store has no per-file headers, so the bundle is no larger than a plain one. The run time
+//! writes each distribution's files ([`roots`]) into the environment.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::bootstrap::MainData;
 use crate::install::InstalledDist;
 use crate::install::data::Scheme;
 use crate::layout::venv::{VENV_FORMAT, VENV_INFO_PATH, VenvDist, VenvInfo, venv_key};
-use crate::layout::{MemberInfo, Mode};
+use crate::layout::{EXTRACT_DIR, MemberInfo, Mode};
 use crate::name::normalize_name;
 
 use super::Placed;
 use super::writer::{Member, Source};
 
+/// Returns where the member `path` of a venv bundle goes: `extract/<key>/<rel>` is the store's
+/// `<rel>`, and compiled bytecode `<dir>/__pycache__/<stem>.<tag>.pyc` (`is_pyc`) the logical
+/// `<dir>/<stem>.pyc`, which the store attaches to `<dir>/<stem>.py` (the run time writes it
+/// back to `__pycache__`).
+pub fn store_path(path: String, is_pyc: bool) -> String {
+    let rel = match path
+        .strip_prefix(EXTRACT_DIR)
+        .and_then(|p| p.strip_prefix('/'))
+        .and_then(|p| p.split_once('/'))
+    {
+        Some((_key, rel)) => rel.to_string(),
+        None => return path,
+    };
+    let (dir, name) = match rel.rsplit_once('/') {
+        Some((dir, name)) => (Some(dir), name),
+        None => (None, rel.as_str()),
+    };
+    let cached = dir.and_then(|d| d.strip_suffix("__pycache__"));
+    let stem = name
+        .strip_suffix(".pyc")
+        .and_then(|n| n.rsplit_once('.'))
+        .map(|(stem, _tag)| stem);
+    match (is_pyc, cached, stem) {
+        (true, Some(parent), Some(stem)) => format!("{parent}{stem}.pyc"),
+        _ => rel,
+    }
+}
+
+/// Returns, per distribution (`owners` gives the owner index of every store file, the attached
+/// bytecode left out), the shortest list of store paths that covers exactly its files: a
+/// directory (with a trailing `/`) when every file under it is its own, else the file.
+pub fn roots<'a>(
+    owners: impl Iterator<Item = (&'a str, usize)> + Clone,
+    count: usize,
+) -> Vec<Vec<String>> {
+    // Which owners have files under each directory (`""` is the root, never a root itself).
+    let mut under: HashMap<&str, BTreeSet<usize>> = HashMap::new();
+    for (path, owner) in owners.clone() {
+        let mut end = 0;
+        while let Some(i) = path[end..].find('/') {
+            end += i + 1;
+            under.entry(&path[..end]).or_default().insert(owner);
+        }
+    }
+    let mut out: Vec<BTreeSet<String>> = vec![BTreeSet::new(); count];
+    for (path, owner) in owners {
+        let mut end = 0;
+        let mut root = path;
+        while let Some(i) = path[end..].find('/') {
+            end += i + 1;
+            if under.get(&path[..end]).is_some_and(|o| o.len() == 1) {
+                root = &path[..end];
+                break;
+            }
+        }
+        if let Some(set) = out.get_mut(owner) {
+            set.insert(root.to_string());
+        }
+    }
+    out.into_iter().map(|s| s.into_iter().collect()).collect()
+}
+
+/// [`roots`] of the members of a venv bundle (path, member, owner index; sorted by path), with
+/// the bytecode attached to a source (`attached`, whose `.py` is a member) left out.
+pub fn store_roots(
+    members: &[(String, Member, usize)],
+    attached: &BTreeSet<String>,
+    count: usize,
+) -> Vec<Vec<String>> {
+    let has_source = |pyc: &str| {
+        pyc.strip_suffix(".pyc").is_some_and(|stem| {
+            members
+                .binary_search_by(|(p, _, _)| p.as_str().cmp(&format!("{stem}.py")))
+                .is_ok()
+        })
+    };
+    let owners = members.iter().filter_map(|(path, _, owner)| {
+        let own = *owner != usize::MAX && !(attached.contains(path) && has_source(path));
+        own.then_some((path.as_str(), *owner))
+    });
+    roots(owners, count)
+}
+
 /// Replaces the extraction literals of `main` by `VENV` and adds `_pybundle/venv.json` to the
-/// members (`outer`) and to the manifest's list (`listed`). `stem` names the environment.
+/// members (`outer`) and to the manifest's list (`listed`). `stem` names the environment;
+/// `roots` are each distribution's files in the store ([`roots`]).
 pub fn apply(
     placed: &[Placed<'_>],
+    roots: Vec<Vec<String>>,
     stem: &str,
     main: &mut MainData,
     listed: &mut BTreeMap<String, MemberInfo>,
     outer: &mut BTreeMap<String, Member>,
 ) -> anyhow::Result<()> {
-    let extracted = placed.iter().filter(|p| p.mode == Mode::Extract);
+    let extracted = placed
+        .iter()
+        .zip(roots)
+        .filter(|(p, _)| p.mode == Mode::Extract);
     let dists: Vec<VenvDist> = extracted
         .zip(&main.extract)
-        .map(|(p, item)| VenvDist {
+        .map(|((p, roots), item)| VenvDist {
             name: p.dist.name.clone(),
             key: item.key.clone(),
             dist_info: p.dist.dist_info.clone(),
             files: item.files,
             size: item.bytes,
+            roots,
             prefixes: prefixes(p.dist),
             scripts: scripts(p.dist),
         })
@@ -45,6 +137,7 @@ pub fn apply(
     let info = VenvInfo {
         format: VENV_FORMAT,
         key: venv_key(&normalize_name(stem), &keys),
+        cache_tag: main.cache_tag.clone(),
         dists,
     };
     let bytes = serde_json::to_vec(&info)?;
