@@ -221,3 +221,53 @@ fn scripts(dist: &InstalledDist) -> Vec<(String, String, String)> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn members_go_to_the_store_with_bytecode_beside_its_source() {
+        let at = |p: &str, pyc| store_path(p.to_string(), pyc);
+        assert_eq!(at("extract/a-1-0123/pkg/mod.py", false), "pkg/mod.py");
+        assert_eq!(
+            at("extract/a-1-0123/pkg/__pycache__/mod.cpython-311.pyc", true),
+            "pkg/mod.pyc"
+        );
+        assert_eq!(
+            at("extract/a-1-0123/__pycache__/top.cpython-311.pyc", true),
+            "top.pyc"
+        );
+        // A `.pyc` the distribution ships itself stays where it is.
+        assert_eq!(
+            at(
+                "extract/a-1-0123/pkg/__pycache__/mod.cpython-311.pyc",
+                false
+            ),
+            "pkg/__pycache__/mod.cpython-311.pyc"
+        );
+        assert_eq!(at("_pybundle/venv.json", false), "_pybundle/venv.json");
+    }
+
+    #[test]
+    fn roots_are_the_widest_directories_one_distribution_owns() {
+        let files = [
+            ("a-1.dist-info/RECORD", 0),
+            ("bin/a", 0),
+            ("bin/b", 1),
+            ("ns/a/__init__.py", 0),
+            ("ns/a/sub/x.py", 0),
+            ("ns/b/__init__.py", 1),
+            ("share/jupyter/a/x.json", 0),
+            ("share/jupyter/a/y.json", 0),
+            ("six.py", 1),
+        ];
+        let roots = roots(files.iter().copied(), 3);
+        assert_eq!(
+            roots[0],
+            ["a-1.dist-info/", "bin/a", "ns/a/", "share/"].map(String::from)
+        );
+        assert_eq!(roots[1], ["bin/b", "ns/b/", "six.py"].map(String::from));
+        assert!(roots[2].is_empty());
+    }
+}
