@@ -1,5 +1,5 @@
 //! A `--venv` bundle's description of its environment (`_pybundle/venv.json`, format in
-//! [`crate::layout::venv`]): which paths of each distribution's inner archive go under the
+//! [`crate::layout::venv`]): which of each distribution's files in the site store go under the
 //! environment's prefix, which console scripts to write, and the environment's key, which goes
 //! into `__main__.py` as `VENV` in place of the `EXTRACT` and `DISTS` literals (a warm start
 //! reads nothing else).
