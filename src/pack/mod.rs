@@ -230,13 +230,7 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
     let executed: BTreeSet<String> = std::iter::once(&settings.entry)
         .chain(settings.commands.values())
         .filter_map(|e| e.executed_script().map(str::to_string))
-        .map(|p| {
-            if is_venv {
-                venv::store_path(p, false)
-            } else {
-                p
-            }
-        })
+        .map(|p| venv::member_path(is_venv, p, false))
         .collect();
     for member in settings.runtime {
         members.insert(member.path.clone(), (member, usize::MAX));
@@ -252,11 +246,7 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
             .map(|(rel, source)| (rel, source, true));
         for (rel, source, is_pyc) in files.chain(compiled) {
             for path in p.archive_paths(&rel, is_pyc) {
-                let path = if is_venv {
-                    venv::store_path(path, is_pyc)
-                } else {
-                    path
-                };
+                let path = venv::member_path(is_venv, path, is_pyc);
                 if members.contains_key(&path) {
                     notes.push(format!(
                         "`{path}` is in more than one distribution; keeping the first"
@@ -437,18 +427,8 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
         .map(|p| (normalize_name(&p.dist.name), p.dist.dist_info.clone()))
         .collect();
     if let Some(roots) = venv_roots {
-        let stem = settings.output.provisional();
-        let stem = stem
-            .file_stem()
-            .map_or("app".into(), |s| s.to_string_lossy());
-        venv::apply(
-            placed,
-            roots,
-            &stem,
-            &mut main,
-            &mut listed,
-            &mut payload.outer,
-        )?;
+        let (outer, output) = (&mut payload.outer, &settings.output);
+        venv::apply(placed, roots, output, &mut main, &mut listed, outer)?;
     }
     // The build id covers every member and the generated `__main__.py` (rendered without it).
     id_hasher.update(bootstrap::render_main(&main).as_bytes());

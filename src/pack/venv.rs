@@ -50,6 +50,11 @@ pub fn store_path(path: String, is_pyc: bool) -> String {
     }
 }
 
+/// Returns where the member `path` goes: [`store_path`] in a venv bundle (`venv`), else `path`.
+pub fn member_path(venv: bool, path: String, is_pyc: bool) -> String {
+    if venv { store_path(path, is_pyc) } else { path }
+}
+
 /// Returns, per distribution (`owners` gives the owner index of every store file, the attached
 /// bytecode left out), the shortest list of store paths that covers exactly its files: a
 /// directory (with a trailing `/`) when every file under it is its own, else the file.
@@ -106,12 +111,12 @@ pub fn store_roots(
 }
 
 /// Replaces the extraction literals of `main` by `VENV` and adds `_pybundle/venv.json` to the
-/// members (`outer`) and to the manifest's list (`listed`). `stem` names the environment;
-/// `roots` are each distribution's files in the store ([`roots`]).
+/// members (`outer`) and to the manifest's list (`listed`). The output's stem names the
+/// environment; `roots` are each distribution's files in the store ([`roots`]).
 pub fn apply(
     placed: &[Placed<'_>],
     roots: Vec<Vec<String>>,
-    stem: &str,
+    output: &crate::output::OutputName,
     main: &mut MainData,
     listed: &mut BTreeMap<String, MemberInfo>,
     outer: &mut BTreeMap<String, Member>,
@@ -134,9 +139,13 @@ pub fn apply(
         })
         .collect();
     let keys: Vec<&str> = dists.iter().map(|d| d.key.as_str()).collect();
+    let output = output.provisional();
+    let stem = output
+        .file_stem()
+        .map_or("app".into(), |s| s.to_string_lossy());
     let info = VenvInfo {
         format: VENV_FORMAT,
-        key: venv_key(&normalize_name(stem), &keys),
+        key: venv_key(&normalize_name(&stem), &keys),
         cache_tag: main.cache_tag.clone(),
         dists,
     };
