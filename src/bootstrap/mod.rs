@@ -61,10 +61,32 @@ pub use crate::layout::main::GUARD;
 pub const VENV_RUNTIME_FILES: &[(&str, &str)] =
     &[("_pybundle/_venv.py", include_str!("_pybundle/_venv.py"))];
 
-/// Returns the run-time files of a bundle, with [`VENV_RUNTIME_FILES`] when `venv`.
+/// The run-time files a `--venv` bundle leaves out: its start only builds and executes the
+/// environment (`_venv` with `__init__`, `_importer`'s store reader, `_cache`, `_extract`'s
+/// roots and rename, `_errors`, `_launch` for a multi-call bundle), nothing is imported from the
+/// bundle, no distribution is extracted from an inner archive.
+pub const NOT_IN_VENV_BUNDLES: &[&str] = &[
+    "_pybundle/_child.py",
+    "_pybundle/_interp.py",
+    "_pybundle/_metadata.py",
+    "_pybundle/_pth.py",
+    "_pybundle/_resources.py",
+    "_pybundle/_zip.py",
+    "_pybundle/child/sitecustomize.py",
+];
+
+/// Returns the run-time files of a bundle: for a `venv` one with [`VENV_RUNTIME_FILES`] and
+/// without [`NOT_IN_VENV_BUNDLES`].
 pub fn runtime_files(venv: bool) -> Vec<(&'static str, &'static str)> {
-    let extra = if venv { VENV_RUNTIME_FILES } else { &[] };
-    RUNTIME_FILES.iter().chain(extra).copied().collect()
+    if !venv {
+        return RUNTIME_FILES.to_vec();
+    }
+    RUNTIME_FILES
+        .iter()
+        .filter(|(path, _)| !NOT_IN_VENV_BUNDLES.contains(path))
+        .chain(VENV_RUNTIME_FILES)
+        .copied()
+        .collect()
 }
 
 #[cfg(test)]
@@ -148,12 +170,28 @@ mod tests {
             })
             .collect();
         on_disk.sort();
-        let mut embedded: Vec<String> = runtime_files(true)
+        let mut embedded: Vec<String> = RUNTIME_FILES
             .iter()
+            .chain(VENV_RUNTIME_FILES)
             .map(|(p, _)| (*p).to_string())
             .collect();
         embedded.sort();
         assert_eq!(on_disk, embedded);
+    }
+
+    /// `_venv.py` imports none of the modules a venv bundle leaves out.
+    #[test]
+    fn the_venv_module_needs_no_module_it_leaves_out() {
+        let text = include_str!("_pybundle/_venv.py");
+        for path in NOT_IN_VENV_BUNDLES {
+            let module = path.trim_end_matches(".py").rsplit('/').next().unwrap();
+            assert!(!text.contains(&format!(" {module}")), "{module}");
+            assert!(!text.contains(&format!(".{module}")), "{module}");
+        }
+        assert_eq!(
+            runtime_files(true).len() + NOT_IN_VENV_BUNDLES.len(),
+            RUNTIME_FILES.len() + 1
+        );
     }
 
     /// `_venv.py` names the environments' directory and `venv.json` as the Rust side does.

@@ -2,9 +2,10 @@
 //! module (read on the cold path only, when it builds the environment), the key of the
 //! environment, and where environments live in a cache root (`<root>/v1/venvs/<key>/`).
 //!
-//! A `--venv` bundle carries every distribution as an inner archive (`extract/<key>.zip`), laid
+//! A `--venv` bundle carries every distribution in the site store (`_pybundle/site.data`), laid
 //! out as `pip install --target` would (scripts in `bin/`, data at the top, headers in
-//! `include/<name>/`); [`VenvDist::prefixes`] says which of those paths belong under the
+//! `include/<name>/`), each `.py` with its bytecode attached; [`VenvDist::roots`] says which
+//! store paths are a distribution's, [`VenvDist::prefixes`] which of those belong under the
 //! environment's prefix rather than in its site-packages. Its `__main__.py` holds
 //! `VENV = "<key>"` and no `EXTRACT` items, so a warm start parses a few literals, stats the
 //! marker of `<root>/v1/venvs/<key>-<interpreter>/` and executes its python.
@@ -30,6 +31,9 @@ pub struct VenvInfo {
     /// The build half of the environment's key (see [`venv_key`]); the run time appends the
     /// interpreter's.
     pub key: String,
+    /// The cache tag of the bytecode attached in the store: `X.py`'s goes to
+    /// `__pycache__/X.<cache_tag>.pyc`.
+    pub cache_tag: String,
     /// The distributions, in the bundle's order.
     pub dists: Vec<VenvDist>,
 }
@@ -39,16 +43,21 @@ pub struct VenvInfo {
 pub struct VenvDist {
     /// Project name as in its metadata (pip's `include/site/pythonX.Y/<name>/` for headers).
     pub name: String,
-    /// Its inner archive: `extract/<key>.zip`.
+    /// Its cache key (as if it were extracted; part of the environment's key).
     pub key: String,
     /// The `.dist-info` directory (its `RECORD` is rewritten for the environment's paths);
     /// empty for the unit of unclaimed files of `--site-packages`.
     pub dist_info: String,
-    /// File count and total bytes of the inner archive (checked while it is installed).
+    /// File count (bytecode included) and total bytes of its files in the store (checked
+    /// while it is installed).
     pub files: usize,
     /// See `files`.
     pub size: u64,
-    /// Paths (a directory ending in `/`, or one file) of the inner archive that belong under
+    /// Its files in the store: directories (ending in `/`) all of whose files are its own, and
+    /// single files (see `pack::venv::roots`). A path that several distributions ship is the
+    /// first one's.
+    pub roots: Vec<String>,
+    /// Paths (a directory ending in `/`, or one file) of its files that belong under
     /// the prefix, with their scheme: `scripts` (`bin/…`, `#!python` rewritten), `data`
     /// (`share/…` at the prefix) or `headers` (`include/<name>/…`). Everything else goes to
     /// site-packages.

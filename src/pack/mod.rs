@@ -105,7 +105,7 @@ pub struct Packed {
 
 /// Who a member belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Owner {
+pub(crate) enum Owner {
     /// The run-time package, the preamble.
     Runtime,
     /// The distribution at this index of `placed`.
@@ -113,7 +113,7 @@ enum Owner {
 }
 
 /// The members by archive path, with their owner and whether they are attached bytecode.
-type Members = BTreeMap<String, (Member, Owner, bool)>;
+pub(crate) type Members = BTreeMap<String, (Member, Owner, bool)>;
 
 /// One member of the bundle, laid out and hashed.
 struct Laid {
@@ -137,8 +137,10 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
         level: settings.level,
         mtime: writer::zip_mtime(settings.source_date_epoch),
     };
-    let executed = executed_scripts(&settings);
-    let (members, notes) = lay_out(placed, settings.runtime, &executed);
+    let is_venv = settings.venv.is_some();
+    let executed = executed_scripts(&settings, is_venv);
+    let (members, notes) = lay_out(placed, settings.runtime, &executed, is_venv);
+    let venv_roots = is_venv.then(|| venv::store_roots(&members, placed.len()));
     let laid = hash_members(members)?;
     let mut listed: BTreeMap<String, MemberInfo> = BTreeMap::new();
     let mut id_hasher = Sha256::new();
@@ -150,12 +152,9 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
     let (mut payload, native_members) = payload(laid);
     let pinned = settings.main.native.then_some(settings.main.version);
     let mut main = main_data(settings.main, placed, &dists, &native_members);
-    if settings.venv.is_some() {
-        let stem = settings.output.provisional();
-        let stem = stem
-            .file_stem()
-            .map_or("app".into(), |s| s.to_string_lossy());
-        venv::apply(placed, &stem, &mut main, &mut listed, &mut payload.outer)?;
+    if let Some(roots) = venv_roots {
+        let (outer, output) = (&mut payload.outer, &settings.output);
+        venv::apply(placed, roots, output, &mut main, &mut listed, outer)?;
     }
     // The build id covers every member and the generated `__main__.py` (rendered without it).
     id_hasher.update(render_main(&main).as_bytes());
@@ -200,22 +199,26 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
 
 /// Scripts that the entry or a multi-call command executes from the cache: always 0755 in the
 /// bundle (whatever the mode of a `--site-packages` tree's copy), and so also among their
-/// entry's native files, checked before every start that uses the entry.
-fn executed_scripts(settings: &PackSettings) -> BTreeSet<String> {
+/// entry's native files, checked before every start that uses the entry. In a venv bundle
+/// (`is_venv`) they are named by their path in the site store.
+fn executed_scripts(settings: &PackSettings, is_venv: bool) -> BTreeSet<String> {
     std::iter::once(&settings.entry)
         .chain(settings.commands.values())
         .filter_map(|e| e.executed_script().map(str::to_string))
+        .map(|p| venv::member_path(is_venv, p, false))
         .collect()
 }
 
 /// Lays the members out by archive path: the run-time package, then each distribution's files
 /// and bytecode where its placement puts them. The first distribution to claim a path keeps it
 /// (pip would let the last one win; identical namespace `__init__.py` files are the usual
-/// case); the others give a note for `-v`.
+/// case); the others give a note for `-v`. A venv bundle (`is_venv`) puts the extracted
+/// distributions' files in the site store ([`venv::member_path`]).
 fn lay_out(
     placed: &mut [Placed<'_>],
     runtime: Vec<Member>,
     executed: &BTreeSet<String>,
+    is_venv: bool,
 ) -> (Members, Vec<String>) {
     let mut members: Members = BTreeMap::new();
     let mut notes = Vec::new();
@@ -233,6 +236,7 @@ fn lay_out(
             .map(|(rel, source)| (rel, source, true));
         for (rel, source, is_pyc) in files.chain(compiled) {
             for path in p.archive_paths(&rel, is_pyc) {
+                let path = venv::member_path(is_venv, path, is_pyc);
                 if members.contains_key(&path) {
                     notes.push(format!(
                         "`{path}` is in more than one distribution; keeping the first"

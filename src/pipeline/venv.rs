@@ -1,6 +1,6 @@
 //! Whether the bundle runs in a virtual environment (`--venv`), and what that changes for the
-//! analysis: every distribution is extracted whole (each becomes an inner archive that the run
-//! time installs into the environment, see `pack::venv`).
+//! analysis: every distribution is extracted whole (its files then go to the site store, from
+//! which the run time installs them into the environment, see `pack::venv`).
 //!
 //! Chosen without the flag when a distribution installs data-scheme files that programs find
 //! through `sys.prefix` only: `share/jupyter` and `etc/jupyter` (jupyter_core's

@@ -542,3 +542,29 @@ fn cache_commands_manage_environments() {
     assert!(out.status.success(), "{}", describe(&out));
     assert!(env.is_dir());
 }
+
+/// A flipped byte in a file of the site store, which a venv bundle's first start writes into its
+/// environment: the damage paragraph, exit 1, and no environment left behind.
+#[test]
+fn a_damaged_file_in_the_store_builds_no_environment() {
+    let ctx = TestContext::new();
+    let w = wheels(&ctx);
+    let bundle = build(&ctx, &w, "app.pyz", &["--venv", "-c", "jdata"], &["jdata"]);
+    let mut bytes = std::fs::read(&bundle).unwrap();
+    let needle = b"hello from share";
+    let at = bytes
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .expect("the data file is stored as it is");
+    bytes[at] ^= 0x20;
+    std::fs::write(&bundle, &bytes).unwrap();
+    let out = run(ctx.bundle(&bundle).stdin(Stdio::null()));
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("is damaged (share/jdata/hello.txt: CRC-32 mismatch"),
+        "{err}"
+    );
+    let venvs = ctx.bundle_root().join("v1/venvs");
+    assert!(names(&venvs).is_empty(), "{:?}", names(&venvs));
+}

@@ -1,4 +1,4 @@
-"""``_pybundle._venv``: which inner-archive paths go under the prefix, the scripts it writes, the
+"""``_pybundle._venv``: which store paths go under the prefix, the scripts it writes, the
 key, and the command a start executes (the ``-c`` program of a function entry, on every CPython).
 
 See: #22

@@ -21,10 +21,8 @@ import sys
 from . import DISTS_DIR, EXTRACT_DIR, LAYOUT, MARKER, MARKER_HEADER, PYC_PACK, TMP_DIR
 from . import damaged, fail, log
 from . import _cache, _unpack
-from ._unpack import _safe_parts  # noqa: F401 (`_venv` checks names with it)
 
 # The cost of one file (open, write, close) in bytes of inflated data, for balancing.
-_FILE_COST = _unpack.FILE_COST
 
 
 # --------------------------------------------------------------------------------------------
@@ -331,11 +329,6 @@ def _extract_one(fd, archive, key, members, dest, expected):
     with open(os.path.join(dest, MARKER), "w", encoding="utf-8") as f:
         f.write(marker_text(listing))
     return len(sizes)
-
-
-def in_two_threads(work, jobs):
-    """``_unpack.in_threads`` with two threads (``_venv`` writes an environment with it)."""
-    _unpack.in_threads(work, jobs, 2)
 
 
 def _install(tmpdir, target, tmp, key, force):

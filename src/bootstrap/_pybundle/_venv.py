@@ -19,7 +19,8 @@ The ``__main__.py`` of such a bundle (it has ``VENV``) calls :func:`main` here i
 # files in ``lib/pythonX.Y/site-packages``, their ``data`` files under the prefix, ``scripts`` in
 # ``bin/`` (``#!python`` rewritten to the environment's python) with the console and GUI scripts,
 # headers in ``include/site/pythonX.Y/<name>/``, each ``RECORD`` listing the installed paths and
-# ``INSTALLER``. Which inner-archive paths go under the prefix comes from ``_pybundle/venv.json``.
+# ``INSTALLER``. The files are read from the site store (each distribution's `roots`, a source's
+# bytecode attached); which of them go under the prefix comes from ``_pybundle/venv.json``.
 import os
 import sys
 
@@ -272,57 +273,107 @@ def _skeleton(dest, ver):
 def build(archive, dest, final, compile_):
     """Write the environment of the bundle ``archive`` into ``dest``, which will be renamed to
     ``final`` (scripts name ``final/bin/python``). Returns the number of files written."""
-    import json
+    from . import _extract, _importer
 
-    from . import _extract, _zip
-
-    toc = _zip.toc(archive)
-    if VENV_INFO not in toc:
-        damaged(archive, "missing member %s" % VENV_INFO)
+    entries = _importer.toc(archive)
     fd = os.open(archive, os.O_RDONLY)
     try:
-        info = json.loads(_zip.read(fd, archive, VENV_INFO, toc[VENV_INFO]).decode("utf-8"))
-        ver = "python%d.%d" % sys.version_info[:2]
-        site = _skeleton(dest, ver)
-        head = shebang(os.path.join(final, "bin", "python"))
-        made = set()
-        listing = []
-
-        def write(parts, data, mode):
-            path = os.path.join(dest, *parts)
-            parent = os.path.dirname(path)
-            if parent not in made:
-                os.makedirs(parent, 0o755, exist_ok=True)
-                made.add(parent)
-            try:
-                out = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-            except FileExistsError:
-                return False  # a namespace file another distribution wrote: the first one wins
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(out, view):]
-            finally:
-                os.close(out)
-            listing.append(("/".join(parts), len(data)))
-            return True
-
+        info = _read_info(archive, fd, entries)
+        store = _importer.Store(archive, fd, entries)
+        out = _Out(dest, final)
+        jobs, total_bytes = _plan(archive, store, info, out.ver, compile_)
         dists = info["dists"]
-        installed = [{} for _ in dists]  # per dist: inner path -> (path in dest, new hash)
-        jobs, total_bytes = [], 0
+        installed = [{} for _ in dists]  # per dist: store path -> (path in dest, new hash)
+
+        def work(part):
+            for i, rel, parts, scheme, path, r, _size in part:
+                data = store.read(path, r) if rel == path else store.pyc(path, r)
+                new_hash = None
+                if scheme == "scripts" and data.startswith(b"#!python"):
+                    data = out.head + data.split(b"\n", 1)[1] if b"\n" in data else out.head
+                    new_hash = "%s,%d" % (_digest(data), len(data))
+                mode = 0o755 if rel == path and r[1] & _importer.F_EXEC else 0o644
+                if out.write(parts, data, mode):
+                    installed[i][rel] = ("/".join(parts), new_hash)
+
+        _in_two_threads(work, jobs, total_bytes)
         for i, d in enumerate(dists):
-            name = _zip.inner_name(d["key"])
-            if name not in toc:
-                damaged(archive, "missing member %s" % name)
-            count = total = 0
-            for rel, entry, mode in _zip.inner_members(fd, archive, name, toc[name]):
-                if rel.endswith("/"):
-                    continue
-                parts = _extract._safe_parts(rel)
+            extra = _console_scripts(out, d["scripts"])
+            if d["dist_info"]:
+                _record(out, d["dist_info"], installed[i], extra)
+        out.listing.sort()
+        with open(os.path.join(dest, MARKER), "w", encoding="utf-8") as f:
+            f.write(_extract.marker_text(out.listing))
+        return len(out.listing)
+    finally:
+        os.close(fd)
+
+
+def _read_info(archive, fd, entries):
+    # `_pybundle/venv.json`, read and checked as every member is.
+    import json
+
+    from . import _importer
+
+    entry = entries.get(VENV_INFO)
+    data, why = _importer.read_member(fd, entry) if entry else (None, "missing member")
+    if why:
+        damaged(archive, "%s: %s" % (VENV_INFO, why))
+    return json.loads(data.decode("utf-8"))
+
+
+class _Out(object):
+    # The environment being written into `dest`: its skeleton, the shebang of its scripts, the
+    # files written (`write`) and their list for the marker.
+    def __init__(self, dest, final):
+        self.dest, self.ver = dest, "python%d.%d" % sys.version_info[:2]
+        self.site = _skeleton(dest, self.ver)
+        self.head = shebang(os.path.join(final, "bin", "python"))
+        self.made, self.listing = set(), []
+
+    def write(self, parts, data, mode):
+        path = os.path.join(self.dest, *parts)
+        parent = os.path.dirname(path)
+        if parent not in self.made:
+            os.makedirs(parent, 0o755, exist_ok=True)
+            self.made.add(parent)
+        try:
+            out = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        except FileExistsError:
+            return False  # a file another distribution wrote: the first one wins
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(out, view):]
+        finally:
+            os.close(out)
+        self.listing.append(("/".join(parts), len(data)))
+        return True
+
+
+def _plan(archive, store, info, ver, compile_):
+    # ([(dist index, path in the distribution, parts in dest, scheme, store path, its record,
+    # size)], total bytes): every distribution's files in the store (its `roots`), a source's
+    # attached bytecode as `__pycache__/X.<tag>.pyc`, each distribution's count and bytes
+    # checked against venv.json. Bytecode is left out unless `compile_`.
+    from . import _unpack
+    from ._importer import F_BYTECODE
+
+    tag = ".%s.pyc" % info["cache_tag"]
+    jobs, total_bytes = [], 0
+    for i, d in enumerate(info["dists"]):
+        count = total = 0
+        for path, r in _files(archive, store, d["roots"]):
+            items = [(path, r[6])]
+            if r[1] & F_BYTECODE:
+                head, _, name = path.rpartition("/")
+                items.append(((head + "/" if head else "") + "__pycache__/" + name[:-3] + tag, r[9]))
+            for rel, size in items:
+                parts = _unpack._safe_parts(rel)
                 if parts is None:
-                    damaged(archive, "unsafe member name %s/%s" % (name, rel))
+                    damaged(archive, "unsafe path %s in the store" % rel)
                 count += 1
-                total += entry[3]
+                total += size
                 scheme = _scheme(rel, d["prefixes"])
                 if scheme is None:
                     if "__pycache__" in parts and not compile_:
@@ -332,54 +383,60 @@ def build(archive, dest, final, compile_):
                     parts = ["bin"] + parts[1:]
                 elif scheme == "headers":
                     parts = ["include", "site", ver] + parts[1:]
-                jobs.append((i, rel, name, entry, mode, parts, scheme))
-            if (count, total) != (d["files"], d["size"]):
-                damaged(archive, "%s holds %d files / %d bytes, expected %d / %d"
-                        % (name, count, total, d["files"], d["size"]))
-            total_bytes += total
+                jobs.append((i, rel, parts, scheme, path, r, size))
+        if (count, total) != (d["files"], d["size"]):
+            damaged(archive, "the store holds %d files / %d bytes of %s, expected %d / %d"
+                    % (count, total, d["name"], d["files"], d["size"]))
+        total_bytes += total
+    return jobs, total_bytes
 
-        def work(part):
-            for i, rel, name, entry, mode, parts, scheme in part:
-                data = _zip.read(fd, archive, name, entry)
-                new_hash = None
-                if scheme == "scripts" and data.startswith(b"#!python"):
-                    data = head + data.split(b"\n", 1)[1] if b"\n" in data else head
-                    new_hash = "%s,%d" % (_digest(data), len(data))
-                if write(parts, data, mode):
-                    installed[i][rel] = ("/".join(parts), new_hash)
 
-        _in_two_threads(work, jobs, total_bytes)
-        for i, d in enumerate(dists):
-            extra = []
-            for script, module, attr in d["scripts"]:
-                data = console_script(head, module, attr)
-                if os.path.lexists(os.path.join(dest, "bin", script)):
-                    os.unlink(os.path.join(dest, "bin", script))
-                    listing[:] = [x for x in listing if x[0] != "bin/" + script]
-                write(["bin", script], data, 0o755)
-                extra.append(("bin/" + script, "%s,%d" % (_digest(data), len(data))))
-            if d["dist_info"]:
-                _record(site, dest, ver, d["dist_info"], installed[i], extra, write, listing)
-        listing.sort()
-        with open(os.path.join(dest, MARKER), "w", encoding="utf-8") as f:
-            f.write(_extract.marker_text(listing))
-        return len(listing)
-    finally:
-        os.close(fd)
+def _files(archive, store, roots):
+    # [(store path, record)] of every file under `roots` (directories end in `/`).
+    from ._importer import KIND_DIR, KIND_FILE
+
+    out, todo = [], list(reversed(roots))
+    while todo:
+        root = todo.pop()
+        if not root.endswith("/"):
+            r = store.rec(root)
+            if r is None or r[0] != KIND_FILE:
+                damaged(archive, "%s is missing from the store" % root)
+            out.append((root, r))
+            continue
+        if not store.is_dir(root[:-1]):
+            damaged(archive, "%s is missing from the store" % root)
+        for name, r in reversed(store.children(root[:-1])):
+            todo.append(root + name + ("/" if r[0] == KIND_DIR else ""))
+    return out
+
+
+def _console_scripts(out, scripts):
+    # Writes the console and GUI scripts (over a `scripts` file of the same name, as pip does);
+    # returns their RECORD rows [(path, "hash,size")].
+    extra = []
+    for script, module, attr in scripts:
+        data = console_script(out.head, module, attr)
+        if os.path.lexists(os.path.join(out.dest, "bin", script)):
+            os.unlink(os.path.join(out.dest, "bin", script))
+            out.listing[:] = [x for x in out.listing if x[0] != "bin/" + script]
+        out.write(["bin", script], data, 0o755)
+        extra.append(("bin/" + script, "%s,%d" % (_digest(data), len(data))))
+    return extra
 
 
 def _in_two_threads(work, jobs, total_bytes):
-    # As extraction does (`_extract`): two threads share the work when there is enough of it;
-    # each member costs its size plus a file's.
-    from . import _extract
+    # As extraction does (`_unpack`): two threads share the work when there is enough of it;
+    # each file costs its size plus a file's.
+    from . import _unpack
 
-    if total_bytes < _extract._PARALLEL_BYTES or len(jobs) < 2:
+    if total_bytes < _unpack._PARALLEL_BYTES or len(jobs) < 2:
         work(jobs)
         return
-    _extract.in_two_threads(work, [(j, j[3][3] + _extract._FILE_COST) for j in jobs])
+    _unpack.in_two_threads(work, [(j, j[6] + _unpack.FILE_COST) for j in jobs])
 
 
-def _record(site, dest, ver, dist_info, installed, extra, write, listing):
+def _record(out, dist_info, installed, extra):
     # The installed RECORD: every file at its path relative to site-packages (`../../../bin/x`),
     # rewritten scripts and the generated ones with their new hashes, bytecode without one (the
     # spec allows it), INSTALLER, and RECORD itself without a hash.
@@ -389,28 +446,29 @@ def _record(site, dest, ver, dist_info, installed, extra, write, listing):
     rec_rel = dist_info + "/RECORD"
     if rec_rel not in installed:
         return
+    dest, site = out.dest, out.site
     path = os.path.join(dest, *installed[rec_rel][0].split("/"))
     with open(path, "r", encoding="utf-8", newline="") as f:
         rows = {r[0]: r[1:] for r in csv.reader(f) if r}
     rel = lambda p: os.path.relpath(os.path.join(dest, p), site).replace(os.sep, "/")  # noqa: E731
-    out = []
+    rows_out = []
     for inner, (where, new_hash) in sorted(installed.items()):
         if inner == rec_rel:
             continue
         fields = new_hash.split(",") if new_hash else rows.get(inner, ["", ""])
-        out.append([rel(where)] + list(fields[:2]))
+        rows_out.append([rel(where)] + list(fields[:2]))
     for where, fields in extra:
-        out.append([rel(where)] + fields.split(","))
+        rows_out.append([rel(where)] + fields.split(","))
     installer = dist_info + "/INSTALLER"
-    if write(["lib", ver, "site-packages", dist_info, "INSTALLER"], INSTALLER, 0o644):
-        out.append([installer, _digest(INSTALLER), str(len(INSTALLER))])
-    out.append([rec_rel, "", ""])
+    if out.write(["lib", out.ver, "site-packages", dist_info, "INSTALLER"], INSTALLER, 0o644):
+        rows_out.append([installer, _digest(INSTALLER), str(len(INSTALLER))])
+    rows_out.append([rec_rel, "", ""])
     buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows(out)
+    csv.writer(buf, lineterminator="\n").writerows(rows_out)
     data = buf.getvalue().encode("utf-8")
     with open(path, "wb") as f:
         f.write(data)
-    listing[:] = [x if x[0] != installed[rec_rel][0] else (x[0], len(data)) for x in listing]
+    out.listing[:] = [x if x[0] != installed[rec_rel][0] else (x[0], len(data)) for x in out.listing]
 
 
 # --------------------------------------------------------------------------------------------
