@@ -63,7 +63,7 @@ imports it. Creating roots, the marker's format, checking and writing entries ar
 import os
 import sys
 
-from . import DISTS_DIR, LAYOUT, MARKER, PYC_PACK, TMP_DIR, _flag, log
+from . import DISTS_DIR, LAYOUT, MARKER, PYC_PACK, SITE_DIR, TMP_DIR, _flag, log
 
 # A marker older than this is checked in full and touched (last use for `pybundle cache prune`).
 _STALE_SECONDS = 3600
@@ -260,7 +260,7 @@ def native_damage(entry, natives):
     one and leaves the marker: without this check the start would import a library's pure-Python
     fallback instead of its missing extension, or fail far from the cause."""
     st = os.stat
-    prefix = entry + os.sep
+    prefix = entry + os.sep + SITE_DIR + os.sep
     for rel, size in natives:
         try:
             if st(prefix + rel).st_size != size:
@@ -359,7 +359,7 @@ def resolve(g, archive, items):
         from . import _extract
 
         dirs.update(_extract.extract_missing(archive, (ro, rw, rw_why), missing, force, me, repair))
-    found = [dirs[item.key] for item in items]
+    found = [dirs[item.key] + os.sep + SITE_DIR for item in items]
     use_packs(found)
     return found
 
@@ -404,7 +404,8 @@ _ENTRY_FINDERS = []
 
 
 def _pack(entry):
-    """(fd, {source path: (offset, size)}) of ``entry``'s pack, or None (no pack: an entry
+    """(fd, {source path: (offset, size)}) of the pack beside ``entry`` (the directory of an
+    extracted entry's files, ``<entry>/site-packages``), or None (no pack: an entry
     written by ``pybundle extract`` of a bundle without bytecode, or a damaged pack)."""
     try:
         return _PACKS[entry]
@@ -412,7 +413,7 @@ def _pack(entry):
         pass
     pack = None
     try:
-        fd = os.open(os.path.join(entry, PYC_PACK), os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(os.path.join(os.path.dirname(entry), PYC_PACK), os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     except OSError:
         fd = None
     if fd is not None:
@@ -443,16 +444,20 @@ def _entry_path_hook(path):
 
 
 def use_packs(dirs):
-    """Serve the bytecode of the extracted entries ``dirs`` from their packs."""
+    """Serve the bytecode of the extracted entries ``dirs`` from their packs. The packs hold
+    level 0's bytecode: under ``-O``/``-OO`` the source loader compiles at the interpreter's
+    level and keeps the result in the entry's ``__pycache__`` (a venv's first ``-O`` run does
+    the same), or in memory only where the entry cannot be written."""
     if not dirs:
         return
     ext = sys.modules["_frozen_importlib_external"]
     magic = ext.MAGIC_NUMBER
+    from _imp import _fix_co_filename
 
     def make(entry):
         class _PackLoader(ext.SourceFileLoader):
             def get_code(self, fullname):
-                pack = _pack(entry)
+                pack = None if sys.flags.optimize else _pack(entry)
                 if pack is not None:
                     hit = pack[1].get(self.path[len(entry) + 1:].replace(os.sep, "/"))
                     if hit is not None:
@@ -461,9 +466,12 @@ def use_packs(dirs):
                             import marshal
 
                             try:
-                                return marshal.loads(memoryview(data)[16:])
+                                code = marshal.loads(memoryview(data)[16:])
                             except Exception:  # marshal raises many kinds on garbage
-                                pass  # a damaged pack: compile the source instead
+                                code = None  # a damaged pack: compile the source instead
+                            if code is not None:  # compiled as `pkg/mod.py`: its real path
+                                _fix_co_filename(code, self.path)
+                                return code
                 return ext.SourceFileLoader.get_code(self, fullname)
 
         return _PackLoader

@@ -18,7 +18,7 @@ the inner archive's own; no zipfile). Where the roots are and the bytecode pack'
 import os
 import sys
 
-from . import DISTS_DIR, EXTRACT_DIR, LAYOUT, MARKER, MARKER_HEADER, PYC_PACK, TMP_DIR
+from . import DISTS_DIR, EXTRACT_DIR, LAYOUT, MARKER, MARKER_HEADER, PYC_PACK, SITE_DIR, TMP_DIR
 from . import damaged, fail, log
 from . import _cache
 
@@ -359,7 +359,7 @@ def _extract_one(fd, archive, key, members, dest, expected):
             if parent in dirs:
                 break
             dirs.add(parent)
-        files.append((name, entry, os.path.join(dest, *parts), mode, "/".join(parts)))
+        files.append((name, entry, os.path.join(dest, SITE_DIR, *parts), mode, SITE_DIR + "/" + joined))
     if expected is not None and (count, total) != (expected[0], expected[1]):
         damaged(
             archive,
@@ -378,8 +378,9 @@ def _extract_one(fd, archive, key, members, dest, expected):
 
     # One pass, parents first (sorted order), one mkdir each: no exists checks, no retries.
     os.mkdir(dest, 0o755)
+    os.mkdir(os.path.join(dest, SITE_DIR), 0o755)  # the files; the marker and the pack beside
     for d in sorted(dirs):
-        os.mkdir(os.path.join(dest, *d.split("/")), 0o755)
+        os.mkdir(os.path.join(dest, SITE_DIR, *d.split("/")), 0o755)
     listing = []
 
     def write(path, chunks, mode):

@@ -145,10 +145,11 @@ def _run_python(g, archive, rel, path):
     from . import _exit_sigint, _install_excepthook
 
     if path is None:
-        filename = archive + "/" + rel
         from ._importer import store_of
 
-        source = store_of(archive).read(rel)  # a script of a zip-safe distribution
+        store = store_of(archive)
+        filename = store.root + "/" + rel
+        source = store.read(rel)  # a script of a zip-safe distribution
         loader = _Source(source)
     else:
         filename = path
