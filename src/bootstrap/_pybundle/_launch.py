@@ -106,12 +106,12 @@ def run(g, archive, kind, where, rel, dirs):
 
 
 def _mount(key):
-    from . import _LazyExtract
+    from . import SITE_DIR, _LazyExtract
 
     for finder in sys.meta_path:
         if isinstance(finder, _LazyExtract):
             finder.mount([key])
-            prefix = os.sep + key
+            prefix = os.sep + key + os.sep + SITE_DIR
             for d in finder.own:
                 if d.endswith(prefix):
                     return d
@@ -145,11 +145,10 @@ def _run_python(g, archive, rel, path):
     from . import _exit_sigint, _install_excepthook
 
     if path is None:
+        filename = archive + "/" + rel
         from ._importer import store_of
 
-        store = store_of(archive)
-        filename = store.root + "/" + rel
-        source = store.read(rel)  # a script of a zip-safe distribution
+        source = store_of(archive).read(rel)  # a script of a zip-safe distribution
         loader = _Source(source)
     else:
         filename = path
