@@ -39,7 +39,8 @@ def _pybundle_guard(g):
             return un(self, path, full, name, data)
         src = os.path.abspath(path[:-1])
         if __import__("sys").flags.optimize > 1:
-            return compile(read(self.archive, self._files[full[:-1]]), src, "exec", dont_inherit=True)
+            toc = z._zip_directory_cache[self.archive]
+            return compile(read(self.archive, toc[full[:-1]]), src, "exec", dont_inherit=True)
         code = un(self, path, full, name, data)
         if code is not None:
             fix(code, src)
