@@ -91,6 +91,30 @@ class OptimizeTest(BundleTest):
                 self.assertIn("bootstrap-doc=%s" % (level < 2), out, (flags, env))
         self.assertIn("debug=False assert=skipped doc=None", _venv_report(["-OO"]))
 
+    def test_store_levels_are_kept_in_the_cache(self):
+        dists = os.path.join(self.root, "v1", "dists")
+        for flags, level in ((["-O"], 1), (["-OO"], 2)):
+            self.assertOk(self.run_with(flags))
+            opt = [d for d in os.listdir(dists) if ".opt%d-" % level in d]
+            self.assertEqual(len(opt), 1, os.listdir(dists))
+            entry = os.path.join(dists, opt[0])
+            self.assertEqual(sorted(os.listdir(entry)), [".pybundle-complete", "app.pyc", "storemod.pyc"])
+            # the next start reads it: a file headed for another source is compiled anew
+            with open(os.path.join(entry, "storemod.pyc"), "r+b") as f:
+                f.seek(12)
+                f.write(b"\0\0\0\0")
+            out = self.assertOk(self.run_with(flags)).stdout
+            self.assertIn("storemod " + _venv_report(flags), out)
+            with open(os.path.join(entry, "storemod.pyc"), "rb") as f:
+                self.assertNotEqual(f.read()[12:16], b"\0\0\0\0")  # rewritten
+        # a root that cannot be made (under a file; root could write anywhere): compiled in
+        # memory, same semantics
+        afile = os.path.join(self.tmp, "afile")
+        open(afile, "w").close()
+        p = self.assertOk(self.run_with(["-OO"], PYBUNDLE_ROOT=os.path.join(afile, "root"), PYBUNDLE_VERBOSE="1"))
+        self.assertIn("storemod " + _venv_report(["-OO"]), p.stdout)
+        self.assertIn("no cache for the store's level 2 bytecode", p.stderr)
+
     def test_code_objects_name_their_files(self):
         out = self.assertOk(self.run_with([])).stdout
         store = self.bundle + "/site-packages/storemod.py"

@@ -365,7 +365,8 @@ def _setup_path(g, archive, extract_dirs_list, extract, inherit, lazy=(), fd=Non
             pass
     zip_sp = zip_archive
     store = _importer.open_store(zip_archive, fd) if fd is not None else None
-    if store is not None:  # the zip-safe distributions: `<bundle>/` is the store's root
+    if store is not None:  # the zip-safe distributions: `<bundle>/site-packages/` is its root
+        store.g = g  # its cache root (bytecode at -O, _cache.optimized_code)
         _importer.install(store)
     pythonpath, stdlib, host = _split_path(archive)
     dists = g.get("DISTS")

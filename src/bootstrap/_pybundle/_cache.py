@@ -481,3 +481,78 @@ def use_packs(dirs):
     if _entry_path_hook not in sys.path_hooks:
         sys.path_hooks.insert(0, _entry_path_hook)
 
+
+
+# --------------------------------------------------------------------------------------------
+# the store's bytecode at the interpreter's optimisation level (-O, -OO)
+# --------------------------------------------------------------------------------------------
+# The store holds level 0's bytecode (as pip writes a venv's). Under -O/-OO a module of the
+# store is compiled from its source once and kept in an entry of the writable root,
+# `dists/<cache tag>.opt<N>-<index CRC-32><index size>/` (created with its marker, so that
+# `pybundle cache` lists, prunes and cleans it like the others), one file per module (its store
+# path with "/" as "%"), headed like a .pyc whose last 8 bytes are the source's CRC-32 and size,
+# checked on every read. Where no root can be written, modules are compiled in memory.
+_OPT = {}
+
+
+def _opt_entry(store, level):
+    """The directory of the store's entry at ``level``, created if needed, or None."""
+    key = (store.archive, level)
+    if key not in _OPT:
+        _OPT[key] = None
+        try:
+            from . import _extract
+
+            me = uid()
+            rw = roots(getattr(store, "g", None) or {}, me)[1]
+            if rw is None:
+                return None
+            _extract._prepare_root(rw, me)
+            name = "%s.opt%d-%08x%08x" % (sys.implementation.cache_tag, level, store.crc,
+                                           store.index_size & 0xFFFFFFFF)
+            entry = os.path.join(rw, LAYOUT, DISTS_DIR, name)
+            if not os.path.exists(os.path.join(entry, MARKER)):
+                tmp = _extract._private_name(os.path.join(rw, LAYOUT, TMP_DIR), name)
+                os.mkdir(tmp, 0o700)
+                with open(os.path.join(tmp, MARKER), "w", encoding="utf-8") as f:
+                    f.write(_extract.marker_text([]))
+                try:
+                    os.rename(tmp, entry)
+                except OSError:  # another start made it first
+                    _extract._rmtree(tmp)
+            if safe(os.stat(entry), me) and os.path.exists(os.path.join(entry, MARKER)):
+                _OPT[key] = entry
+        except (OSError, SystemExit, ImportError) as e:
+            log("no cache for the store's level %d bytecode: %s" % (level, e))
+    return _OPT[key]
+
+
+def optimized_code(store, rel, r, path):
+    """The code of the store's source ``rel`` (record ``r``) at the interpreter's optimisation
+    level, named ``path``: from the store's entry at that level, else compiled (and kept)."""
+    import marshal
+    from _imp import _fix_co_filename
+
+    ext = sys.modules["_frozen_importlib_external"]
+    head = ext.MAGIC_NUMBER + bytes(4) + r[3].to_bytes(4, "little") + (r[6] & 0xFFFFFFFF).to_bytes(4, "little")
+    entry = _opt_entry(store, sys.flags.optimize)
+    file = os.path.join(entry, rel.replace("/", "%") + "c") if entry else None
+    try:
+        with open(file, "rb") as f:
+            data = f.read()
+        if data[:16] == head:
+            code = marshal.loads(memoryview(data)[16:])
+            _fix_co_filename(code, path)  # the bundle may have moved since
+            return code
+    except Exception:  # no file (or none to look for), or garbage: compile
+        pass
+    code = compile(store.read(rel, r), path, "exec", dont_inherit=True)
+    if file is not None:
+        tmp = "%s.%d.tmp" % (file, os.getpid())
+        try:
+            with open(tmp, "wb") as f:
+                f.write(head + marshal.dumps(code))
+            os.replace(tmp, file)
+        except OSError:
+            pass
+    return code

@@ -160,6 +160,7 @@ class Store(object):
         # would make a lookup miss silently (an import or a distribution's metadata gone, with no
         # error). About 0.35 ms per MB (some 10,000 files), and lookups then slice memory.
         self.idx, why = read_member(fd, entries[INDEX])
+        self.crc = entries[INDEX][7]  # the store's identity (for its -O bytecode, see _cache)
         if why:
             _damaged(archive, "%s: %s" % (INDEX, why))
         head = self.idx[:_HEADER_SIZE]
@@ -523,7 +524,9 @@ class Loader(object):
         st = self.store
         r = st.rec(self.rel)
         if sys.flags.optimize and not self.rel.endswith(".pyc"):  # the store holds level 0's
-            return _optimized(st, self.rel, r, self.path)
+            from . import _cache
+
+            return _cache.optimized_code(st, self.rel, r, self.path)
         pyc = st.read(self.rel, r) if self.rel.endswith(".pyc") else st.pyc(self.rel, r)
         if pyc is not None and pyc[:4] == ext.MAGIC_NUMBER and len(pyc) >= 16:
             code = marshal.loads(memoryview(pyc)[16:])
@@ -556,12 +559,6 @@ class Loader(object):
         from . import _resources  # a module's resources are those of its directory (3.12+)
 
         return _resources.Reader(self.store, self.rel.rpartition("/")[0])
-
-
-def _optimized(store, rel, r, path):
-    # The code of source `rel` (record `r`) at the interpreter's optimisation level: compiled
-    # from the source, as a venv's first -O run compiles (its pip wrote level 0's pycs only).
-    return compile(store.read(rel, r), path, "exec", dont_inherit=True)
 
 
 # --- importlib.metadata
