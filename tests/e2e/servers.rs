@@ -227,40 +227,47 @@ fn uvicorn_starlette_workers() {
 
 /// Streamlit bundled with no flags, run as users type it: `./streamlit.pyz run app.py
 /// --server.port PORT`. Streamlit refuses `--server.port` in development mode, which it assumes
-/// unless `site-packages` is in its `__file__`: extracted or from the store, the bundle's code
-/// sits under a `site-packages` directory, as from a venv.
+/// unless `site-packages` is in its `__file__`. With no flags the analysis chooses `--venv`
+/// (pydeck's data under `etc/jupyter`); the `--no-venv` bundle runs from the store and
+/// extracted entries, whose code sits under a `site-packages` directory too.
 #[test]
 fn streamlit_health_on_first_start() {
     let Some(mut case) = Case::new(
         35,
         "streamlit",
-        "`-c streamlit streamlit`; `run app.py --server.port PORT --server.headless true` answers `/_stcore/health` from a first start",
+        "`-c streamlit streamlit` (and with `--no-venv`); `run app.py --server.port PORT --server.headless true` answers `/_stcore/health` from a first start",
     ) else {
         return;
     };
-    let bundle = case.bundle("streamlit.pyz", &["-c", "streamlit", "streamlit"]);
-
-    let slim = case.slim(&bundle);
-    write_tree(
-        &slim.run,
-        &[(
+    for (name, extra) in [
+        ("streamlit.pyz", None),
+        ("streamlit-nv.pyz", Some("--no-venv")),
+    ] {
+        let mut args = vec!["-c", "streamlit", "streamlit"];
+        args.extend(extra);
+        let bundle = case.bundle(name, &args);
+        let slim = case.slim_with(&bundle, &case.python, name);
+        write_tree(
+            &slim.run,
+            &[(
+                "app.py",
+                "import streamlit as st\n\nst.write(\"hello from a bundle\")\n",
+            )],
+        );
+        let port = free_port();
+        let port_arg = port.to_string();
+        let mut server = slim.serve(&[
+            "run",
             "app.py",
-            "import streamlit as st\n\nst.write(\"hello from a bundle\")\n",
-        )],
-    );
-    let port = free_port();
-    let port_arg = port.to_string();
-    let mut server = slim.serve(&[
-        "run",
-        "app.py",
-        "--server.port",
-        &port_arg,
-        "--server.headless",
-        "true",
-        "--browser.gatherUsageStats",
-        "false",
-    ]);
-    let response = server.get(port, "/_stcore/health", FIRST_ANSWER);
-    server.assert_served(&response, "ok");
-    server.stop_clean();
+            "--server.port",
+            &port_arg,
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+        ]);
+        let response = server.get(port, "/_stcore/health", FIRST_ANSWER);
+        server.assert_served(&response, "ok");
+        server.stop_clean();
+    }
 }

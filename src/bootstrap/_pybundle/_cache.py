@@ -28,7 +28,8 @@ imports it. Creating roots, the marker's format, checking and writing entries ar
 #   start; with none left the run stops with one paragraph (``_extract.choose_root``).
 #
 # Layout: ``<root>/v1/dists/<key>/`` (complete entries, each with the marker file
-# ``.pybundle-complete``) and ``<root>/v1/tmp/`` (extractions in progress).
+# ``.pybundle-complete`` and the pack beside the files' ``site-packages/``) and ``<root>/v1/tmp/``
+# (extractions in progress).
 #
 # Integrity
 # ---------

@@ -318,7 +318,8 @@ def _safe_parts(rel):
 
 
 def _extract_one(fd, archive, key, members, dest, expected):
-    """Extract ``members`` ((path, toc entry, mode), see ``_zip.inner_members``) into ``dest``.
+    """Extract ``members`` ((path, toc entry, mode), see ``_zip.inner_members``) into
+    ``dest/site-packages`` (``SITE_DIR``; the marker and the pack go into ``dest``).
 
     Members are read with ``os.pread`` (offsets from zipimport's directory of the bundle and the
     inner archive's own; no zipfile), inflated with zlib and checked against their CRC-32. The
