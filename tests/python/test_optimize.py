@@ -93,6 +93,8 @@ class OptimizeTest(BundleTest):
 
     def test_store_levels_are_kept_in_the_cache(self):
         dists = os.path.join(self.root, "v1", "dists")
+        self.assertOk(self.run_with(["-O"], PYTHONDONTWRITEBYTECODE="1"))  # as a venv: nothing
+        self.assertEqual([d for d in os.listdir(dists) if ".opt" in d], [])
         for flags, level in ((["-O"], 1), (["-OO"], 2)):
             self.assertOk(self.run_with(flags))
             opt = [d for d in os.listdir(dists) if ".opt%d-" % level in d]

@@ -492,7 +492,8 @@ def use_packs(dirs):
 # `dists/<cache tag>.opt<N>-<index CRC-32><index size>/` (created with its marker, so that
 # `pybundle cache` lists, prunes and cleans it like the others), one file per module (its store
 # path with "/" as "%"), headed like a .pyc whose last 8 bytes are the source's CRC-32 and size,
-# checked on every read. Where no root can be written, modules are compiled in memory.
+# checked on every read. Where no root can be written, modules are compiled in memory; with
+# PYTHONDONTWRITEBYTECODE (-B) nothing is written, as a venv writes nothing.
 _OPT = {}
 
 
@@ -513,6 +514,8 @@ def _opt_entry(store, level):
                                            store.index_size & 0xFFFFFFFF)
             entry = os.path.join(rw, LAYOUT, DISTS_DIR, name)
             if not os.path.exists(os.path.join(entry, MARKER)):
+                if sys.dont_write_bytecode:
+                    return None
                 tmp = _extract._private_name(os.path.join(rw, LAYOUT, TMP_DIR), name)
                 os.mkdir(tmp, 0o700)
                 with open(os.path.join(tmp, MARKER), "w", encoding="utf-8") as f:
@@ -548,7 +551,7 @@ def optimized_code(store, rel, r, path):
     except Exception:  # no file (or none to look for), or garbage: compile
         pass
     code = compile(store.read(rel, r), path, "exec", dont_inherit=True)
-    if file is not None:
+    if file is not None and not sys.dont_write_bytecode:
         tmp = "%s.%d.tmp" % (file, os.getpid())
         try:
             with open(tmp, "wb") as f:
