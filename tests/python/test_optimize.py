@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 import unittest
 
 from .helpers import BOOTSTRAP, BundleTest, pyc
@@ -101,6 +102,10 @@ class OptimizeTest(BundleTest):
             self.assertEqual(len(opt), 1, os.listdir(dists))
             entry = os.path.join(dists, opt[0])
             self.assertEqual(sorted(os.listdir(entry)), [".pybundle-complete", "app.pyc", "storemod.pyc"])
+            marker = os.path.join(entry, ".pybundle-complete")
+            self.set_old(marker)  # its last use is recorded (hourly), for `cache prune`
+            self.assertOk(self.run_with(flags))
+            self.assertLess(time.time() - os.stat(marker).st_mtime, 600)
             # the next start reads it: a file headed for another source is compiled anew
             with open(os.path.join(entry, "storemod.pyc"), "r+b") as f:
                 f.seek(12)

@@ -490,7 +490,8 @@ def use_packs(dirs):
 # The store holds level 0's bytecode (as pip writes a venv's). Under -O/-OO a module of the
 # store is compiled from its source once and kept in an entry of the writable root,
 # `dists/<cache tag>.opt<N>-<index CRC-32><index size>/` (created with its marker, so that
-# `pybundle cache` lists, prunes and cleans it like the others), one file per module (its store
+# `pybundle cache` lists, prunes and cleans it like the others; its last use recorded at most
+# hourly, as theirs), one file per module (its store
 # path with "/" as "%"), headed like a .pyc whose last 8 bytes are the source's CRC-32 and size,
 # checked on every read. Where no root can be written, modules are compiled in memory; with
 # PYTHONDONTWRITEBYTECODE (-B) nothing is written, as a venv writes nothing.
@@ -524,8 +525,13 @@ def _opt_entry(store, level):
                     os.rename(tmp, entry)
                 except OSError:  # another start made it first
                     _extract._rmtree(tmp)
-            if safe(os.stat(entry), me) and os.path.exists(os.path.join(entry, MARKER)):
+            marker = os.path.join(entry, MARKER)
+            if safe(os.stat(entry), me) and os.path.exists(marker):
                 _OPT[key] = entry
+                import time
+
+                if time.time() - os.stat(marker).st_mtime > _STALE_SECONDS:
+                    os.utime(marker)  # its last use, for `pybundle cache prune`
         except (OSError, SystemExit, ImportError) as e:
             log("no cache for the store's level %d bytecode: %s" % (level, e))
     return _OPT[key]
