@@ -278,7 +278,9 @@ fn damaged_entry_is_repaired() {
         let out = run(&mut cmd);
         assert_myapp_output(&out);
         assert!(
-            stderr(&out).contains("is damaged (missing file: site-packages/spam/__init__.py); repairing it"),
+            stderr(&out).contains(
+                "is damaged (missing file: site-packages/spam/__init__.py); repairing it"
+            ),
             "{how}: {}",
             describe(&out)
         );
