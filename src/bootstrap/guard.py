@@ -30,6 +30,23 @@ def _pybundle_guard(g):
 
     z._get_data = read
     read(a, z._zip_directory_cache[a]["__main__.py"])
+    # Its code objects name the file where it is now (zipimport keeps the build's relative
+    # name), and under -OO it has no docstrings (it has no asserts: -O runs level 0's code).
+    un, fix = z._unmarshal_code, __import__("_imp")._fix_co_filename
+
+    def unmarshal(self, path, full, name, data):
+        if self.archive not in ours:
+            return un(self, path, full, name, data)
+        src = os.path.abspath(path[:-1])
+        if __import__("sys").flags.optimize > 1:
+            toc = z._zip_directory_cache[self.archive]
+            return compile(read(self.archive, toc[full[:-1]]), src, "exec", dont_inherit=True)
+        code = un(self, path, full, name, data)
+        if code is not None:
+            fix(code, src)
+        return code
+
+    z._unmarshal_code = unmarshal
 
 
 _pybundle_guard(globals())

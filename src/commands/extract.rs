@@ -25,8 +25,8 @@ use sha2::{Digest, Sha256};
 use crate::bundle::{Bundle, InnerArchive};
 use crate::fsutil::{enclosed_relative, hex};
 use crate::layout::{
-    DISTS_DIR, EXTRACT_DIR, LAYOUT, MARKER, MARKER_HEADER, Mode, PYC_PACK, PycPack, TMP_DIR,
-    pyc_source,
+    DISTS_DIR, EXTRACT_DIR, LAYOUT, MARKER, MARKER_HEADER, Mode, PYC_PACK, PycPack, SITE_DIR,
+    TMP_DIR, pyc_source,
 };
 
 /// What happened to one distribution.
@@ -139,6 +139,11 @@ fn write_entry(
         .mode(0o755)
         .create(dest)
         .with_context(|| format!("cannot create `{}`", dest.display()))?;
+    let site = dest.join(SITE_DIR); // the files; the marker and the pack beside
+    std::fs::DirBuilder::new()
+        .mode(0o755)
+        .create(&site)
+        .with_context(|| format!("cannot create `{}`", site.display()))?;
     let prefix = format!("{EXTRACT_DIR}/{key}/");
     let pyc_suffix = format!(".{}.pyc", bundle.manifest.python.cache_tag);
     let mut listing: Vec<(String, u64)> = Vec::new();
@@ -164,7 +169,7 @@ fn write_entry(
                 bundle.path.display()
             );
         };
-        let path = dest.join(&rel);
+        let path = site.join(&rel);
         let packed_source = pyc_source(&rel, &pyc_suffix).filter(|_| !member.is_dir());
         if let Some(source) = packed_source {
             let size = member.size();
@@ -186,7 +191,7 @@ fn write_entry(
         let written = write_file(&mut member, declared, executable, bundle, &name, &path)?;
         files += 1;
         bytes += written;
-        listing.push((rel, written));
+        listing.push((format!("{SITE_DIR}/{rel}"), written));
     }
     write_pack_and_marker(dest, pack, listing)?;
     Ok((files, bytes))

@@ -58,6 +58,9 @@ pub const TMP_DIR: &str = "tmp";
 /// The file of an extracted entry that holds its bytecode (`PYC_PACK` in `_pybundle`); see
 /// [`PycPack`].
 pub const PYC_PACK: &str = ".pybundle-pyc";
+/// The directory of an extracted entry that holds its files, beside [`MARKER`] and [`PYC_PACK`]
+/// (`SITE_DIR` in `_pybundle`): code runs from `<entry>/site-packages/`, as from a venv.
+pub const SITE_DIR: &str = "site-packages";
 
 /// Everything a bundle records about itself.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -334,7 +337,8 @@ pub struct MemberInfo {
 /// Returns the cache key of an extracted distribution: `<normalized name>-<version>-<16 hex>`.
 /// The fingerprint covers the distribution's RECORD (`<root>/<dist_info>/RECORD`, which lists
 /// every file's hash), the part extracted (`unit`: its directory and trigger, `""` for the whole),
-/// the bytecode's interpreter (`cache_tag`, `magic`) and [`LAYOUT`], or the files themselves
+/// the bytecode's interpreter (`cache_tag`, `magic`), [`LAYOUT`] and [`SITE_DIR`] (an entry
+/// of another shape never shares a key), or the files themselves
 /// when there is no RECORD (the leftover unit of `--site-packages`).
 #[allow(clippy::too_many_arguments)]
 pub fn cache_key(
@@ -349,7 +353,7 @@ pub fn cache_key(
 ) -> std::io::Result<String> {
     let mut hasher = Sha256::new();
     hasher.update(format!(
-        "{LAYOUT}\0{cache_tag}\0{magic}\0{name}\0{version}\0"
+        "{LAYOUT}\0{SITE_DIR}\0{cache_tag}\0{magic}\0{name}\0{version}\0"
     ));
     if !unit.is_empty() {
         hasher.update(format!("unit\0{unit}\0"));
@@ -558,6 +562,7 @@ mod tests {
             ("MARKER", MARKER),
             ("MARKER_HEADER", MARKER_HEADER),
             ("PYC_PACK", PYC_PACK),
+            ("SITE_DIR", SITE_DIR),
             ("PREAMBLE", PREAMBLE_PATH),
             ("DISTS_DIR", DISTS_DIR),
             ("TMP_DIR", TMP_DIR),

@@ -1,7 +1,7 @@
 //! Web servers bundled with their applications, started in the slim setting, fetched over HTTP
 //! on 127.0.0.1 and stopped with SIGTERM: the Django seed workflow (`pip install --target` +
-//! `--site-packages`), Twisted from a wheelhouse, gunicorn serving a Flask app, and uvicorn
-//! serving a Starlette app from spawned worker processes.
+//! `--site-packages`), Twisted from a wheelhouse, gunicorn serving a Flask app, uvicorn
+//! serving a Starlette app from spawned worker processes, and a Streamlit app's health check.
 
 use std::time::Duration;
 
@@ -223,4 +223,51 @@ fn uvicorn_starlette_workers() {
         2,
         "two workers should have started:\n{log}"
     );
+}
+
+/// Streamlit bundled with no flags, run as users type it: `./streamlit.pyz run app.py
+/// --server.port PORT`. Streamlit refuses `--server.port` in development mode, which it assumes
+/// unless `site-packages` is in its `__file__`. With no flags the analysis chooses `--venv`
+/// (pydeck's data under `etc/jupyter`); the `--no-venv` bundle runs from the store and
+/// extracted entries, whose code sits under a `site-packages` directory too.
+#[test]
+fn streamlit_health_on_first_start() {
+    let Some(mut case) = Case::new(
+        35,
+        "streamlit",
+        "`-c streamlit streamlit` (and with `--no-venv`); `run app.py --server.port PORT --server.headless true` answers `/_stcore/health` from a first start",
+    ) else {
+        return;
+    };
+    for (name, extra) in [
+        ("streamlit.pyz", None),
+        ("streamlit-nv.pyz", Some("--no-venv")),
+    ] {
+        let mut args = vec!["-c", "streamlit", "streamlit"];
+        args.extend(extra);
+        let bundle = case.bundle(name, &args);
+        let slim = case.slim_with(&bundle, &case.python, name);
+        write_tree(
+            &slim.run,
+            &[(
+                "app.py",
+                "import streamlit as st\n\nst.write(\"hello from a bundle\")\n",
+            )],
+        );
+        let port = free_port();
+        let port_arg = port.to_string();
+        let mut server = slim.serve(&[
+            "run",
+            "app.py",
+            "--server.port",
+            &port_arg,
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+        ]);
+        let response = server.get(port, "/_stcore/health", FIRST_ANSWER);
+        server.assert_served(&response, "ok");
+        server.stop_clean();
+    }
 }

@@ -404,27 +404,12 @@ fn comments(text: &str, rust: bool) -> String {
         .join("\n")
 }
 
-/// TEMPORARY, emptied at the merge: citations left to the branch that owns the file, as (file
-/// under the repository, cited path). `_pybundle/_cache.py` ships in every bundle, so fixing its
-/// comment changes every bundle's bytes: it goes with a change of the run time.
-const DANGLING_CITATIONS_ELSEWHERE: &[(&str, &str)] =
-    &[("src/bootstrap/_pybundle/_cache.py", "src/extract.rs")];
-
-/// Returns "`file`: `path`" for every cited path that does not exist under `root`, but the
-/// ones `exempt` names (file relative to `root`, path).
-fn dangling_citations(
-    root: &Path,
-    texts: &[(String, String)],
-    exempt: &[(&str, &str)],
-) -> Vec<String> {
+/// Returns "`file`: `path`" for every cited path that does not exist under `root`.
+fn dangling_citations(root: &Path, texts: &[(String, String)]) -> Vec<String> {
     let mut wrong = Vec::new();
     for (file, text) in texts {
-        let rel = Path::new(file)
-            .strip_prefix(root)
-            .unwrap_or(Path::new(file));
-        let rel = rel.to_string_lossy();
         for path in cited_src_paths(text) {
-            if !root.join(&path).exists() && !exempt.contains(&(rel.as_ref(), path.as_str())) {
+            if !root.join(&path).exists() {
                 wrong.push(format!("`{file}` cites `{path}`, which does not exist"));
             }
         }
@@ -451,7 +436,7 @@ fn cited_source_paths_exist() {
         }
     }
     assert!(texts.iter().any(|(_, t)| t.contains("src/bootstrap/")));
-    let wrong = dangling_citations(&root, &texts, DANGLING_CITATIONS_ELSEWHERE);
+    let wrong = dangling_citations(&root, &texts);
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
@@ -467,25 +452,15 @@ fn the_citation_check_finds_a_dangling_path() {
     let code = "let x = \"src/nothing.rs\"; // the writer (src/commands/extract.rs)\n// also src/extract.rs";
     let texts = vec![("a.rs".to_string(), comments(code, true))];
     assert_eq!(
-        dangling_citations(root.path(), &texts, &[]),
+        dangling_citations(root.path(), &texts),
         ["`a.rs` cites `src/extract.rs`, which does not exist"]
     );
-    assert!(dangling_citations(root.path(), &texts, &[("a.rs", "src/extract.rs")]).is_empty());
 }
 
 // --- no production function over 80 lines
 
 /// The longest a production function may be, in lines from its `fn`/`def` line to its end.
 const MAX_FUNCTION_LINES: usize = 80;
-
-/// TEMPORARY, emptied when the branches that shorten them are merged: functions still over the
-/// limit, as (file under `src/`, function name). Nothing else may be added here.
-const LONG_FUNCTIONS_BEING_SPLIT: &[(&str, &str)] = &[
-    // Python (the run time's extraction and `--venv` start).
-    ("bootstrap/_pybundle/_extract.py", "_extract_one"),
-    ("bootstrap/_pybundle/_extract.py", "extract_missing"),
-    ("bootstrap/_pybundle/_venv.py", "build"),
-];
 
 /// Returns `code` with the contents of comments, strings and character literals blanked
 /// (replaced by spaces, newlines kept), so that braces in them do not count.
@@ -648,8 +623,8 @@ fn python_functions(code: &str) -> Vec<(String, usize, usize)> {
 }
 
 /// Returns "`file`:line `name` has N lines" for every function over the limit in `files`
-/// (path under `src/`, text), but the ones `exempt` names.
-fn long_functions(files: &[(String, String)], exempt: &[(&str, &str)]) -> Vec<String> {
+/// (path under `src/`, text).
+fn long_functions(files: &[(String, String)]) -> Vec<String> {
     let mut wrong = Vec::new();
     for (file, text) in files {
         let functions = if file.ends_with(".rs") {
@@ -658,7 +633,7 @@ fn long_functions(files: &[(String, String)], exempt: &[(&str, &str)]) -> Vec<St
             python_functions(text)
         };
         for (name, line, n) in functions {
-            if n > MAX_FUNCTION_LINES && !exempt.contains(&(file.as_str(), name.as_str())) {
+            if n > MAX_FUNCTION_LINES {
                 wrong.push(format!(
                     "`src/{file}`:{line} `{name}` has {n} lines (at most {MAX_FUNCTION_LINES})"
                 ));
@@ -696,7 +671,7 @@ fn no_production_function_is_too_long() {
         })
         .sum();
     assert!(counted > 500, "the functions were not read: {counted}");
-    let wrong = long_functions(&files, LONG_FUNCTIONS_BEING_SPLIT);
+    let wrong = long_functions(&files);
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
@@ -721,20 +696,10 @@ fn the_function_check_finds_a_long_function() {
         [("long".to_string(), 2, 84), ("short".to_string(), 87, 1)]
     );
     assert_eq!(
-        long_functions(&files, &[]),
+        long_functions(&files),
         [
             "`src/pack/mod.rs`:2 `long` has 84 lines (at most 80)",
             "`src/bootstrap/_pybundle/_x.py`:1 `long` has 84 lines (at most 80)"
         ]
-    );
-    assert_eq!(
-        long_functions(
-            &files,
-            &[
-                ("pack/mod.rs", "long"),
-                ("bootstrap/_pybundle/_x.py", "long")
-            ]
-        ),
-        Vec::<String>::new()
     );
 }

@@ -76,7 +76,7 @@ fn entry_point_function() {
     assert!(
         stdout(&out)
             .trim_end()
-            .ends_with("app.pyz/puredep/__init__.py"),
+            .ends_with("app.pyz/site-packages/puredep/__init__.py"),
         "{}",
         describe(&out)
     );
@@ -176,7 +176,7 @@ fn native_cache_is_reused_and_shared() {
     };
     let inode = |name: &str| {
         use std::os::unix::fs::MetadataExt;
-        std::fs::metadata(dists.join(name).join("spam/__init__.py"))
+        std::fs::metadata(dists.join(name).join("site-packages/spam/__init__.py"))
             .unwrap()
             .ino()
     };

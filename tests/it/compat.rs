@@ -237,7 +237,7 @@ fn warm_start_imports_a_pure_package_from_the_zip() {
                 .args(["-c", "import pureone; print(pureone.__file__)"]),
         );
         // zipimport before 3.13 reports the legacy `.pyc` it loaded as `__file__`.
-        let expected = format!("{}/pureone/__init__.py", bundle.display());
+        let expected = format!("{}/site-packages/pureone/__init__.py", bundle.display());
         let file = stdout(&out);
         assert!(
             file.trim() == expected || file.trim() == format!("{expected}c"),

@@ -322,7 +322,7 @@ fn native_executable_replaces_the_process() {
         })
         .expect("the distribution is extracted");
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(entry.join("bin/hello"))
+    let mode = std::fs::metadata(entry.join("site-packages/bin/hello"))
         .unwrap()
         .permissions()
         .mode();
@@ -387,7 +387,7 @@ fn python_script_that_execs_sys_executable_runs_the_bundle() {
     );
     assert!(
         text.contains(&format!(
-            "scripted {}/scripted/__init__.py",
+            "scripted {}/site-packages/scripted/__init__.py",
             bundle.display()
         )),
         "{}",
@@ -556,7 +556,7 @@ fn multicall_command_lost_from_the_cache_is_repaired() {
                 .starts_with("scripted-")
         })
         .expect("the distribution is extracted");
-    let script = entry.join("bin/shscript");
+    let script = entry.join("site-packages/bin/shscript");
     std::fs::remove_file(&script).unwrap();
     let (_, out) = run_with_stdin(&mut ctx.bundle(&link), "b\n");
     assert_eq!(out.status.code(), Some(5), "{}", describe(&out));

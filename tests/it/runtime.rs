@@ -266,7 +266,7 @@ fn damaged_entry_is_repaired() {
     run_ok(&mut ctx.bundle(&bundle));
     let dists = ctx.bundle_root().join("v1/dists");
     let entry = dists.join(&names(&dists)[0]);
-    let init = entry.join("spam/__init__.py");
+    let init = entry.join("site-packages/spam/__init__.py");
     for how in ["verify", "aged"] {
         std::fs::remove_file(&init).unwrap();
         let mut cmd = ctx.bundle(&bundle);
@@ -278,7 +278,9 @@ fn damaged_entry_is_repaired() {
         let out = run(&mut cmd);
         assert_myapp_output(&out);
         assert!(
-            stderr(&out).contains("is damaged (missing file: spam/__init__.py); repairing it"),
+            stderr(&out).contains(
+                "is damaged (missing file: site-packages/spam/__init__.py); repairing it"
+            ),
             "{how}: {}",
             describe(&out)
         );
@@ -360,11 +362,11 @@ fn deleted_extension_module_is_repaired() {
     let out = run_ok(&mut ctx.bundle(&bundle));
     let dists = ctx.bundle_root().join("v1/dists");
     let entry = dists.join(&names(&dists)[0]);
-    let so_name = names(&entry.join("spam"))
+    let so_name = names(&entry.join("site-packages/spam"))
         .into_iter()
         .find(|n| n.starts_with("_speedups") && n.ends_with(".so"))
         .expect("the extension module is extracted");
-    let so = entry.join("spam").join(&so_name);
+    let so = entry.join("site-packages/spam").join(&so_name);
     let native = format!("add=5 via C extension {}", so.display());
     assert_eq!(stdout(&out).trim(), native, "{}", describe(&out));
 

@@ -106,7 +106,7 @@ fn only_the_subtree_that_uses_paths_goes_to_disk_on_its_first_import() {
     );
     assert!(!out.contains(&format!("kit={root}")), "{out}");
     assert!(
-        out.contains("files:kit=['kit/themes/__init__.py', 'kit/themes/basic.css']"),
+        out.contains("files:kit=['site-packages/kit/themes/__init__.py', 'site-packages/kit/themes/basic.css']"),
         "{out}"
     );
     // A warm start finds it in the cache.

@@ -39,6 +39,16 @@ def _bytes(v):
     return v.encode("utf-8") if isinstance(v, str) else v
 
 
+def pyc(source, dfile):
+    """An unchecked-hash ``.pyc`` of ``source`` compiled at level 0 under the name ``dfile``, as
+    pybundle compiles: whatever the optimisation level of the interpreter that runs this."""
+    import importlib.util
+    import marshal
+
+    code = compile(source, dfile, "exec", dont_inherit=True, optimize=0)
+    return importlib.util.MAGIC_NUMBER + (1).to_bytes(4, "little") + b"\0" * 8 + marshal.dumps(code)
+
+
 def _squeeze(data):
     c = zlib.compressobj(6, zlib.DEFLATED, -15)
     z = c.compress(data) + c.flush()
@@ -87,7 +97,7 @@ def write_store(files, bytecode=True):
         pyc = b""
         if bytecode and p.endswith(".py"):
             try:
-                code = compile(content, p, "exec", dont_inherit=True)
+                code = compile(content, p, "exec", dont_inherit=True, optimize=0)
                 pyc = MAGIC_NUMBER + b"\0" * 12 + __import__("marshal").dumps(code)
             except SyntaxError:
                 pass
@@ -117,7 +127,8 @@ def write_store(files, bytecode=True):
 
 def build_bundle(path, entry=("function", "app", "main"), site=None, extract=None, pth=(),
                  python=None, preamble=None, env=(), root=None, inherit=False, main_extra="",
-                 lazy=None, dists=None, natives=None, bytecode=True, units=None, stored=()):
+                 lazy=None, dists=None, natives=None, bytecode=True, units=None, stored=(),
+                 bootstrap_pyc=False):
     """Write a bundle at ``path``.
 
     lazy: {key: (top-level names, dist-info dir or None)}: those entries are extracted on first
@@ -131,6 +142,8 @@ def build_bundle(path, entry=("function", "app", "main"), site=None, extract=Non
     seventh EXTRACT field); their ``lazy`` names hold the one dotted trigger.
     stored: relpaths of ``extract`` files stored in their inner zip, not deflated (as pybundle
     stores large native libraries).
+    bootstrap_pyc: ship ``_pybundle``'s bytecode as pybundle does (compiled under the bundle's
+    build-time name, ``app.pyz/_pybundle/<file>``), which zipimport loads before the source.
     """
     site = site or {}
     extract = extract or {}
@@ -180,6 +193,9 @@ def build_bundle(path, entry=("function", "app", "main"), site=None, extract=Non
             for name in sorted(os.listdir(BOOTSTRAP)) + ["child/sitecustomize.py"]:
                 if name.endswith(".py"):
                     zf.write(os.path.join(BOOTSTRAP, name), "_pybundle/" + name)
+                    if bootstrap_pyc:
+                        with open(os.path.join(BOOTSTRAP, name), "rb") as src:
+                            zf.writestr("_pybundle/" + name + "c", pyc(src.read(), "app.pyz/_pybundle/" + name))
             if preamble is not None:
                 zf.writestr("_pybundle/preamble.py", preamble)
             data, index = write_store({rel: _bytes(v) for rel, v in site.items()}, bytecode)

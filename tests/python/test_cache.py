@@ -31,25 +31,25 @@ class CacheTest(BundleTest):
 
     def test_extract_then_reuse(self):
         p = self.assertOk(self.run_bundle(env={"PYBUNDLE_VERBOSE": "1"}))
-        self.assertIn("dist1=%s/dist1mod.py" % self.entry, p.stdout)
+        self.assertIn("dist1=%s/site-packages/dist1mod.py" % self.entry, p.stdout)
         self.assertIn("data=payload", p.stdout)
         self.assertIn("exec=True", p.stdout)
         self.assertIn("pybundle: extracted %s (3 files)" % KEY, p.stderr)
         self.assertEqual(stat.S_IMODE(os.stat(self.root).st_mode), 0o700)
         self.assertEqual(os.listdir(os.path.join(self.root, "v1", "tmp")), [])
-        ino = os.stat(os.path.join(self.entry, "dist1mod.py")).st_ino
+        ino = os.stat(os.path.join(self.entry, "site-packages", "dist1mod.py")).st_ino
         p = self.assertOk(self.run_bundle(env={"PYBUNDLE_VERBOSE": "1"}, cmd=[sys.executable, "-S", self.bundle]))
         self.assertIn("cache hit", p.stderr)
         self.assertNotIn("pybundle: extracted", p.stderr)
         self.assertIn("zipfile-loaded=False", p.stdout)
-        self.assertEqual(ino, os.stat(os.path.join(self.entry, "dist1mod.py")).st_ino)
+        self.assertEqual(ino, os.stat(os.path.join(self.entry, "site-packages", "dist1mod.py")).st_ino)
 
     def test_force_extract_replaces(self):
         self.assertOk(self.run_bundle())
-        ino = os.stat(os.path.join(self.entry, "dist1mod.py")).st_ino
+        ino = os.stat(os.path.join(self.entry, "site-packages", "dist1mod.py")).st_ino
         p = self.assertOk(self.run_bundle(env={"PYBUNDLE_FORCE_EXTRACT": "1", "PYBUNDLE_VERBOSE": "1"}))
         self.assertIn("extracted", p.stderr)
-        self.assertNotEqual(ino, os.stat(os.path.join(self.entry, "dist1mod.py")).st_ino)
+        self.assertNotEqual(ino, os.stat(os.path.join(self.entry, "site-packages", "dist1mod.py")).st_ino)
         self.assertEqual(self.dists(), [KEY])
         self.assertEqual(os.listdir(os.path.join(self.root, "v1", "tmp")), [])
 
@@ -67,29 +67,30 @@ class CacheTest(BundleTest):
 
     def test_stale_dir_without_marker_replaced(self):
         os.makedirs(os.path.join(self.entry, "junk"), 0o700)
+        os.makedirs(os.path.join(self.entry, "site-packages"), 0o700)
         os.chmod(self.root, 0o700)
-        with open(os.path.join(self.entry, "dist1mod.py"), "w") as f:
+        with open(os.path.join(self.entry, "site-packages", "dist1mod.py"), "w") as f:
             f.write("X = 'stale'\n")
         p = self.assertOk(self.run_bundle())
-        self.assertIn("dist1=%s/dist1mod.py" % self.entry, p.stdout)
+        self.assertIn("dist1=%s/site-packages/dist1mod.py" % self.entry, p.stdout)
         self.assertTrue(os.path.exists(os.path.join(self.entry, ".pybundle-complete")))
         self.assertFalse(os.path.exists(os.path.join(self.entry, "junk")))
         self.assertEqual(os.listdir(os.path.join(self.root, "v1", "tmp")), [])
 
     def test_damaged_entry_repaired(self):
         self.assertOk(self.run_bundle())
-        os.unlink(os.path.join(self.entry, "dist1data", "thing.txt"))
+        os.unlink(os.path.join(self.entry, "site-packages", "dist1data", "thing.txt"))
         # within the hour, only the marker is checked: PYBUNDLE_VERIFY=1 forces the full check
         p = self.assertOk(self.run_bundle(env={"PYBUNDLE_VERIFY": "1"}))
-        self.assertIn("damaged (missing file: dist1data/thing.txt); repairing", p.stderr)
+        self.assertIn("damaged (missing file: site-packages/dist1data/thing.txt); repairing", p.stderr)
         self.assertIn("data=payload", p.stdout)
         # a marker older than one hour triggers the full check and records the last use
-        with open(os.path.join(self.entry, "dist1mod.py"), "a") as f:
+        with open(os.path.join(self.entry, "site-packages", "dist1mod.py"), "a") as f:
             f.write("# grown\n")
         marker = os.path.join(self.entry, ".pybundle-complete")
         self.set_old(marker)
         p = self.assertOk(self.run_bundle())
-        self.assertIn("wrong size: dist1mod.py", p.stderr)
+        self.assertIn("wrong size: site-packages/dist1mod.py", p.stderr)
         self.assertGreater(os.stat(marker).st_mtime, time.time() - 600)
         p = self.assertOk(self.run_bundle())
         self.assertEqual(p.stderr, "")
@@ -127,7 +128,7 @@ class CacheTest(BundleTest):
         self.assertIn("warning: cannot use the cache directory", lines[0])
         fb = os.path.join(self.tmp, "tmpdir", "pybundle-%d" % os.getuid())
         self.assertIn(fb, lines[0])
-        self.assertIn("dist1=%s/v1/dists/%s/dist1mod.py" % (fb, KEY), p.stdout)
+        self.assertIn("dist1=%s/v1/dists/%s/site-packages/dist1mod.py" % (fb, KEY), p.stdout)
         self.assertEqual(stat.S_IMODE(os.stat(fb).st_mode), 0o700)
         # nonexistent HOME, no PYBUNDLE_ROOT: same fallback
         p = self.assertOk(self.run_bundle(env={"PYBUNDLE_ROOT": None, "HOME": os.path.join(self.tmp, "nohome")}))
@@ -148,7 +149,7 @@ class CacheTest(BundleTest):
         before = os.stat(marker).st_mtime
         other = os.path.join(self.tmp, "other")
         p = self.assertOk(self.run_bundle(env={"PYBUNDLE_ROOT": other, "PYBUNDLE_ROOTS": os.pathsep.join([os.path.join(self.tmp, "missing"), seed])}))
-        self.assertIn("dist1=%s/v1/dists/%s/dist1mod.py" % (seed, KEY), p.stdout)
+        self.assertIn("dist1=%s/v1/dists/%s/site-packages/dist1mod.py" % (seed, KEY), p.stdout)
         self.assertFalse(os.path.exists(other))
         self.assertEqual(before, os.stat(marker).st_mtime)
         # nothing writes to a read-only root: however old its entry, a start does not check
@@ -158,10 +159,10 @@ class CacheTest(BundleTest):
         self.assertNotIn("verified", p.stderr)
         self.assertIn("cache hit %s in read-only root %s" % (KEY, seed), p.stderr)
         # a damaged read-only entry is skipped, the writable root is used
-        os.unlink(os.path.join(seed, "v1", "dists", KEY, "dist1mod.py"))
+        os.unlink(os.path.join(seed, "v1", "dists", KEY, "site-packages", "dist1mod.py"))
         p = self.assertOk(self.run_bundle(env={"PYBUNDLE_ROOT": other, "PYBUNDLE_ROOTS": seed,
                                                "PYBUNDLE_VERIFY": "1"}))
-        self.assertIn("dist1=%s/v1/dists/%s/dist1mod.py" % (other, KEY), p.stdout)
+        self.assertIn("dist1=%s/v1/dists/%s/site-packages/dist1mod.py" % (other, KEY), p.stdout)
         # an unsafe read-only root is refused
         os.chmod(seed, 0o777)
         p = self.run_bundle(env={"PYBUNDLE_ROOT": other, "PYBUNDLE_ROOTS": seed})
@@ -210,7 +211,7 @@ class NativeCheckTest(BundleTest):
         super().setUp()
         self.build(site={"app.py": NATIVE_APP}, extract=NATIVE_EXTRACT, natives=NATIVES)
         self.entry = os.path.join(self.root, "v1", "dists", NATIVE_KEY)
-        self.so = os.path.join(self.entry, "natdist", "_native.so")
+        self.so = os.path.join(self.entry, "site-packages", "natdist", "_native.so")
 
     def test_missing_native_file_repaired(self):
         self.assertOk(self.run_bundle())
@@ -223,7 +224,7 @@ class NativeCheckTest(BundleTest):
                     f.truncate(3)
                 why = "wrong size: natdist/_native.so"
             else:
-                os.unlink(os.path.join(self.entry, "bin", "natdist-tool"))
+                os.unlink(os.path.join(self.entry, "site-packages", "bin", "natdist-tool"))
                 why = "missing file: bin/natdist-tool"
             p = self.assertOk(self.run_bundle())  # marker fresh: no full check
             self.assertIn("native=ELF-not-really", p.stdout)
@@ -235,7 +236,7 @@ class NativeCheckTest(BundleTest):
         self.assertEqual(self.dists(), [NATIVE_KEY])
         self.assertEqual(os.listdir(os.path.join(self.root, "v1", "tmp")), [])
         # a data file is left to the hourly full check (documented)
-        os.unlink(os.path.join(self.entry, "natdist", "data.txt"))
+        os.unlink(os.path.join(self.entry, "site-packages", "natdist", "data.txt"))
         p = self.assertOk(self.run_bundle())
         self.assertEqual(p.stderr, "")
 
@@ -274,9 +275,9 @@ class NativeCheckTest(BundleTest):
         seed = os.path.join(self.tmp, "seed")
         self.assertOk(self.run_bundle(env={"PYBUNDLE_ROOT": seed}))
         seeded = os.path.join(seed, "v1", "dists", NATIVE_KEY)
-        os.unlink(os.path.join(seeded, "natdist", "_native.so"))
+        os.unlink(os.path.join(seeded, "site-packages", "natdist", "_native.so"))
         p = self.assertOk(self.run_bundle(env={"PYBUNDLE_ROOTS": seed}))
-        self.assertIn("dir=%s" % os.path.join(self.entry, "natdist"), p.stdout)
+        self.assertIn("dir=%s" % os.path.join(self.entry, "site-packages", "natdist"), p.stdout)
         self.assertIn("cache entry %s is damaged (missing file: natdist/_native.so); not using it"
                       % seeded, p.stderr)
 
@@ -394,8 +395,8 @@ class PycPackTest(BundleTest):
         self.assertIn("packed=pack sub=source", p.stdout)
         self.assertIn("pycache=False", p.stdout)
         entry = os.path.join(self.root, "v1", "dists", PACK_KEY)
-        self.assertIn("file=%s" % os.path.join(entry, "packed", "__init__.py"), p.stdout)
-        self.assertEqual(sorted(os.listdir(entry)), sorted([".pybundle-complete", ".pybundle-pyc", "packed"]))
+        self.assertIn("file=%s" % os.path.join(entry, "site-packages", "packed", "__init__.py"), p.stdout)
+        self.assertEqual(sorted(os.listdir(entry)), sorted([".pybundle-complete", ".pybundle-pyc", "site-packages"]))
         with open(os.path.join(entry, ".pybundle-complete")) as f:
             marker = f.read()
         self.assertIn(" .pybundle-pyc\n", marker)

@@ -80,7 +80,7 @@ class FunctionEntryTest(BundleTest):
         p = self.run_bundle()
         self.assertEqual(p.returncode, 1)
         self.assertIn("Traceback (most recent call last)", p.stderr)
-        self.assertIn(".pyz/app.py", p.stderr)
+        self.assertIn(".pyz/site-packages/app.py", p.stderr)
         self.assertIn('raise RuntimeError("boom-line-marker")', p.stderr)
         self.assertIn("RuntimeError: boom-line-marker", p.stderr)
 
@@ -104,7 +104,7 @@ class FunctionEntryTest(BundleTest):
             p = self.assertOk(self.run_bundle())
             self.assertIn("joined", p.stdout)
             self.assertIn("Exception in thread worker-1:", p.stderr)
-            self.assertIn(".pyz/app.py\", line 4, in boom", p.stderr)
+            self.assertIn(".pyz/site-packages/app.py\", line 4, in boom", p.stderr)
             self.assertIn('raise RuntimeError("thread-boom-marker")', p.stderr)
             self.assertIn("RuntimeError: thread-boom-marker", p.stderr)
 
@@ -129,7 +129,7 @@ class FunctionEntryTest(BundleTest):
         self.build(site=self.site, entry=("function", "app", "show_main"))
         p = self.assertOk(self.run_bundle(cmd=[sys.executable, "-S", self.bundle]))
         self.assertIn("main-names=BUILD_ID,ENTRY,ENV,EXTRACT,INHERIT_PATH,PREAMBLE,PTH,PYTHON,ROOT\n", p.stdout)
-        self.assertIn("file=%s/app.py" % self.bundle, p.stdout)
+        self.assertIn("file=%s/site-packages/app.py" % self.bundle, p.stdout)
         self.assertIn(".pyz", p.stdout)
         self.assertIn("zipfile-loaded=False", p.stdout)
 

@@ -40,7 +40,7 @@ class ScriptEntryTest(BundleTest):
                    entry=("script", "extract/k1", "bin/s"))
         p = self.run_bundle("0")
         self.assertOk(p)
-        path = os.path.join(self.root, "v1", "dists", "k1", "bin", "s")
+        path = os.path.join(self.root, "v1", "dists", "k1", "site-packages", "bin", "s")
         self.assertIn("script __main__ [%r, '0'] %s" % (path, path), p.stdout)
 
     def test_wrapper_gets_the_bundle_as_python(self):
@@ -54,7 +54,7 @@ class ScriptEntryTest(BundleTest):
         self.build(extract={"k1": {"bin/x": "#!/bin/sh\nexit 0\n"}}, entry=("executable", "extract/k1", "bin/x"))
         p = self.run_bundle()
         self.assertEqual(p.returncode, 1)
-        self.assertIn("error: cannot run `%s`" % os.path.join(self.root, "v1", "dists", "k1", "bin", "x"), p.stderr)
+        self.assertIn("error: cannot run `%s`" % os.path.join(self.root, "v1", "dists", "k1", "site-packages", "bin", "x"), p.stderr)
 
 
 class ShimTest(BundleTest):

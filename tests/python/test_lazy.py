@@ -28,7 +28,7 @@ APP = textwrap.dedent('''\
             print("lazy1=%s" % lazy1.__file__)
             print("data=%s" % open(os.path.join(os.path.dirname(lazy1.__file__), "data.txt")).read())
             print("exec=%s" % os.access(os.path.join(os.path.dirname(lazy1.__file__), "tool"), os.X_OK))
-            own = [i for i, p in enumerate(sys.path) if p.endswith(".pyz/")][0]
+            own = [i for i, p in enumerate(sys.path) if p.endswith(".pyz/site-packages/")][0]
             print("path-offset=%d" % (sys.path.index(os.path.dirname(os.path.dirname(lazy1.__file__))) - own))
         if "ns" in cmd:
             import nsp.zipped, nsp.ondisk
@@ -85,12 +85,12 @@ class LazyTest(BundleTest):
 
     def test_first_import_extracts_then_cache_hit(self):
         p = self.assertOk(self.run_bundle("import", env={"PYBUNDLE_VERBOSE": "1"}))
-        self.assertIn("lazy1=%s/lazy1/__init__.py" % self.entry, p.stdout)
+        self.assertIn("lazy1=%s/site-packages/lazy1/__init__.py" % self.entry, p.stdout)
         self.assertIn("data=payload", p.stdout)
         self.assertIn("exec=True", p.stdout)
         self.assertIn("after=['%s']" % KEY, p.stdout)  # only the imported entry
         self.assertIn("mounted %s" % KEY, p.stderr)
-        self.assertEqual(stat.S_IMODE(os.stat(os.path.join(self.entry, "lazy1", "data.txt")).st_mode), 0o644)
+        self.assertEqual(stat.S_IMODE(os.stat(os.path.join(self.entry, "site-packages", "lazy1", "data.txt")).st_mode), 0o644)
         p = self.assertOk(self.run_bundle("import", env={"PYBUNDLE_VERBOSE": "1"}))
         self.assertIn("cache hit", p.stderr)
         self.assertNotIn("pybundle: extracted", p.stderr)

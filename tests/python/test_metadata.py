@@ -7,7 +7,7 @@ APP = textwrap.dedent('''\
     import sys
     def main():
         import importlib.metadata as md
-        print("entry=%r" % [p for p in sys.path if p.endswith(".pyz/")])
+        print("entry=%r" % [p for p in sys.path if p.endswith(".pyz/site-packages/")])
         print("version=%s" % md.version("Foo_Bar"))
         print("summary=%s" % md.metadata("foo-bar")["Summary"])
         eps = md.entry_points()
@@ -42,7 +42,7 @@ class MetadataTest(BundleTest):
             main_extra='DISTS = (("foo-bar", "%s"), ("other", "other-2.0.dist-info"))\n' % DIST_INFO,
         )
         out = self.assertOk(self.run_bundle()).stdout
-        self.assertIn("entry=['%s/']" % self.bundle, out)
+        self.assertIn("entry=['%s/site-packages/']" % self.bundle, out)
         self.assertIn("version=1.5", out)
         self.assertIn("summary=a test dist", out)
         self.assertIn("scripts=['foo']", out)
@@ -54,6 +54,6 @@ class MetadataTest(BundleTest):
     def test_without_dists_the_store_lists_them(self):
         self.build(site=SITE)
         out = self.assertOk(self.run_bundle()).stdout
-        self.assertIn("entry=['%s/']" % self.bundle, out)
+        self.assertIn("entry=['%s/site-packages/']" % self.bundle, out)
         self.assertIn("version=1.5", out)
         self.assertIn("scripts=['foo']", out)

@@ -94,7 +94,7 @@ class PackTest(TempDirTest):
 
     def test_index_round_trip(self):
         self.write_pack([("a.py", b"AAA"), ("p/b.py", b"BB")])
-        pack = _cache._pack(self.tmp)
+        pack = _cache._pack(os.path.join(self.tmp, _pybundle.SITE_DIR))  # the pack is beside it
         self.addCleanup(os.close, pack[0])
         self.assertEqual(pack[1], {"a.py": (0, 3), "p/b.py": (3, 2)})
         self.assertEqual(os.pread(pack[0], 2, 3), b"BB")
@@ -108,8 +108,8 @@ class PackTest(TempDirTest):
         os.mkdir(bad)
         with open(os.path.join(bad, _pybundle.PYC_PACK), "wb") as f:
             f.write(b"\xff" * 40)
-        self.assertIsNone(_cache._pack(bad))
-        self.assertIsNone(_cache._pack(os.path.join(self.tmp, "no-such-entry")))
+        self.assertIsNone(_cache._pack(os.path.join(bad, _pybundle.SITE_DIR)))
+        self.assertIsNone(_cache._pack(os.path.join(self.tmp, "no-such-entry", _pybundle.SITE_DIR)))
 
 
 class MarkerTest(TempDirTest):

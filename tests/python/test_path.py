@@ -43,7 +43,7 @@ class PathTest(BundleTest):
             pth=(("", "a.pth"), ("extract/" + KEY, "nsdist-2.0-nspkg.pth"),
                  ("extract/" + KEY, "b.pth")),
         )
-        self.entry = os.path.join(self.root, "v1", "dists", KEY)
+        self.entry = os.path.join(self.root, "v1", "dists", KEY, "site-packages")
 
     def _lines(self, out):
         return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
@@ -51,19 +51,19 @@ class PathTest(BundleTest):
     def test_pth_processing_and_order(self):
         p = self.assertOk(self.run_bundle("zextra", "nsp.sub", "moremod", "zmod"))
         d = self._lines(p.stdout)
-        self.assertEqual(d["zextra"], self.bundle + "/extra_in_zip/zextra.py")
+        self.assertEqual(d["zextra"], self.bundle + "/site-packages/extra_in_zip/zextra.py")
         self.assertEqual(d["nsp.sub"], os.path.join(self.entry, "nsp", "sub.py"))
         self.assertEqual(d["moremod"], os.path.join(self.entry, "more", "moremod.py"))
-        self.assertEqual(d["PTH_SITEDIR"], self.bundle)
+        self.assertEqual(d["PTH_SITEDIR"], self.bundle + "/site-packages")
         path = eval(d["PATH"])
         # The stdlib comes first, then the bundle, then the extracted distributions.
-        i_sp = path.index(self.bundle + "/")
+        i_sp = path.index(self.bundle + "/site-packages/")
         i_ex = path.index(self.entry)
         self.assertLess(i_sp, i_ex)
         self.assertGreater(i_sp, 0)
         self.assertTrue(all(p.startswith(sys.base_prefix) or p.startswith(sys.prefix) for p in path[:i_sp]), path)
         self.assertNotIn(os.path.join(self.entry, "missing_dir"), path)
-        self.assertFalse(any("site-packages" in p and not p.startswith(self.bundle) for p in path), path)
+        self.assertFalse(any("site-packages" in p and not p.startswith((self.bundle, self.root)) for p in path), path)
 
     def test_nspkg_line(self):
         p = self.assertOk(self.run_bundle("nsp.sub", "nsp", env={"PYBUNDLE_VERBOSE": "1"}))
@@ -130,14 +130,14 @@ class PathTest(BundleTest):
         self.assertEqual(d["ppmod"], os.path.join(pypath, "ppmod.py"))
         path = eval(d["PATH"])
         self.assertNotIn(usersite, path)
-        self.assertGreater(path.index(pypath), path.index(self.bundle + "/"))
+        self.assertGreater(path.index(pypath), path.index(self.bundle + "/site-packages/"))
 
         p = self.assertOk(self.run_bundle("hostmod", "hostextramod", "zmod",
                                           env=dict(env, PYBUNDLE_INHERIT_PATH="1")))
         d = self._lines(p.stdout)
         self.assertEqual(d["hostmod"], os.path.join(usersite, "hostmod.py"))
         self.assertEqual(d["hostextramod"], os.path.join(hostextra, "hostextramod.py"))
-        self.assertEqual(d["zmod"], self.bundle + "/zmod.py")  # bundle wins
+        self.assertEqual(d["zmod"], self.bundle + "/site-packages/zmod.py")  # bundle wins
         path = eval(d["PATH"])
         self.assertGreater(path.index(usersite), path.index(self.entry))
 

@@ -165,7 +165,7 @@ class NoexecMountTest(BundleTest):
         root = os.path.join(self.noexec, "root")
         p = self.assertOk(self.run_ns(PYBUNDLE_ROOT=root))
         fb = os.path.join(self.tmp, "tmpdir", "pybundle-%d" % os.getuid())
-        self.assertIn("dir=%s" % os.path.join(fb, "v1", "dists", NATIVE_KEY, "natdist"), p.stdout)
+        self.assertIn("dir=%s" % os.path.join(fb, "v1", "dists", NATIVE_KEY, "site-packages", "natdist"), p.stdout)
         self.assertEqual(p.stderr, "pybundle: warning: cannot use the cache directory %s (on a "
                                    "noexec mount); using %s instead (set PYBUNDLE_ROOT to choose "
                                    "another)\n" % (root, fb))
@@ -211,7 +211,7 @@ class NoexecMountTest(BundleTest):
         marker = os.path.join(entry, ".pybundle-complete")
         self.set_old(marker)
         before = os.stat(marker).st_mtime
-        os.unlink(os.path.join(entry, "dist1data", "thing.txt"))  # not a native file
+        os.unlink(os.path.join(entry, "site-packages", "dist1data", "thing.txt"))  # not a native file
         ro = "mount --bind %s %s && mount -o remount,bind,ro %s" % ((self.root,) * 3)
         cmd = ["unshare", "-m", "sh", "-c", ro + ' && exec "$0" "$@"', self.bundle]
         p = self.run_bundle(cmd=cmd, env={"PYBUNDLE_VERBOSE": "1"})
@@ -221,14 +221,14 @@ class NoexecMountTest(BundleTest):
         # on a writable mount the same entry gets the full check, and is repaired
         p = self.assertOk(self.run_bundle(env={"PYBUNDLE_VERBOSE": "1"}))
         self.assertIn("verified %s" % KEY, p.stderr)
-        self.assertIn("(missing file: dist1data/thing.txt); repairing it", p.stderr)
+        self.assertIn("(missing file: site-packages/dist1data/thing.txt); repairing it", p.stderr)
 
     def test_pure_entries_stay(self):
         self.build(site={"app.py": NATIVE_APP}, extract=NATIVE_EXTRACT)  # no native files listed
         root = os.path.join(self.noexec, "root")
         p = self.assertOk(self.run_ns(PYBUNDLE_ROOT=root))
         self.assertEqual(p.stderr, "")
-        self.assertIn("dir=%s" % os.path.join(root, "v1", "dists", NATIVE_KEY, "natdist"), p.stdout)
+        self.assertIn("dir=%s" % os.path.join(root, "v1", "dists", NATIVE_KEY, "site-packages", "natdist"), p.stdout)
 
 
 TWO = dict(NATIVE_EXTRACT)
@@ -333,8 +333,8 @@ class PinTest(BundleTest):
         os.symlink(a, link)
         os.symlink(b, swap)
         p = self.assertOk(self.run_bundle(env={"PYBUNDLE_ROOT": link, "SWAP": swap, "LINK": link}))
-        self.assertIn("natdist=%s/v1/dists/%s/natdist/__init__.py" % (a, NATIVE_KEY), p.stdout)
-        self.assertIn("second=%s/v1/dists/second-1.0-0123456789abcdef/second.py" % a, p.stdout)
+        self.assertIn("natdist=%s/v1/dists/%s/site-packages/natdist/__init__.py" % (a, NATIVE_KEY), p.stdout)
+        self.assertIn("second=%s/v1/dists/second-1.0-0123456789abcdef/site-packages/second.py" % a, p.stdout)
         self.assertEqual(os.readlink(link), b)
         self.assertEqual(os.listdir(b), [])
 

@@ -283,7 +283,7 @@ class StoreReaderTest(unittest.TestCase):
         self.assertEqual(st.pyc("pkg/a.py", r)[:4], importlib.util.MAGIC_NUMBER)
         self.assertEqual(st.read("pkg/sub/deep.txt"), b"x" * 1000)  # deflated
         self.assertRaises(FileNotFoundError, st.read, "pkg/sub")
-        self.assertEqual(st.rel(st.archive + "/pkg/a.py"), "pkg/a.py")
+        self.assertEqual(st.rel(st.root + "/pkg/a.py"), "pkg/a.py")
         self.assertIsNone(st.rel("/elsewhere/pkg/a.py"))
 
     def test_field_ranges_are_the_record_struct(self):

@@ -87,8 +87,8 @@ class UnitTest(BundleTest):
     def test_trigger_extracts_only_its_unit(self):
         p = self.assertOk(self.run_bundle("sub", env={"PYBUNDLE_VERBOSE": "1"}))
         entry = os.path.join(self.dists_dir, SUB)
-        self.assertIn("sub=%s" % os.path.join(entry, "pkg", "sub", "__init__.py"), p.stdout)
-        self.assertIn("mod=%s" % os.path.join(entry, "pkg", "sub", "mod.py"), p.stdout)
+        self.assertIn("sub=%s" % os.path.join(entry, "site-packages", "pkg", "sub", "__init__.py"), p.stdout)
+        self.assertIn("mod=%s" % os.path.join(entry, "site-packages", "pkg", "sub", "mod.py"), p.stdout)
         self.assertIn("data=payload", p.stdout)
         self.assertNotIn("parent=%s" % entry, p.stdout)  # the parent package stays in the store
         self.assertIn("after=['%s']" % SUB, p.stdout)

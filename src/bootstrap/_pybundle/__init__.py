@@ -44,6 +44,9 @@ MARKER = ".pybundle-complete"
 MARKER_HEADER = "pybundle-complete 1"
 # The bytecode of an extracted entry, in one file (format in `_cache`).
 PYC_PACK = ".pybundle-pyc"
+# The directory of an entry that holds its files (the marker and the pack are beside it): code
+# runs from `<entry>/site-packages/`, as it would from a venv.
+SITE_DIR = "site-packages"
 # --- end of the bundle format
 
 _T0 = [None]
@@ -362,14 +365,18 @@ def _setup_path(g, archive, extract_dirs_list, extract, inherit, lazy=(), fd=Non
             pass
     zip_sp = zip_archive
     store = _importer.open_store(zip_archive, fd) if fd is not None else None
-    if store is not None:  # the zip-safe distributions: `<bundle>/` is the store's root
+    if store is not None:  # the zip-safe distributions: `<bundle>/site-packages/` is its root
+        store.g = g  # its cache root (bytecode at -O, _cache.optimized_code)
         _importer.install(store)
     pythonpath, stdlib, host = _split_path(archive)
     dists = g.get("DISTS")
-    # The bundle's own entry is `<bundle>/`: the store's root (or, in a bundle without a store
-    # but with DISTS, zipimport's), and importlib.metadata asks our finder (see _metadata)
-    # instead of parsing the whole zip. Children (PYTHONPATH) get the hook's directory first.
+    # The bundle's own entry is `<bundle>/site-packages/`: the store's root (or, in a bundle
+    # without a store but with DISTS, zipimport's `<bundle>/`), and importlib.metadata asks our
+    # finder (see _metadata) instead of parsing the whole zip. Children (PYTHONPATH) get the
+    # hook's directory first.
     entry = zip_archive + "/" if dists is not None or store is not None else zip_archive
+    if store is not None:
+        entry = store.root + "/"
     # Units extracted at start are found through the finder, not sys.path.
     units = _importer.Units()
     whole = []

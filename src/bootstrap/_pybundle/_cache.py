@@ -28,7 +28,8 @@ imports it. Creating roots, the marker's format, checking and writing entries ar
 #   start; with none left the run stops with one paragraph (``_extract.choose_root``).
 #
 # Layout: ``<root>/v1/dists/<key>/`` (complete entries, each with the marker file
-# ``.pybundle-complete``) and ``<root>/v1/tmp/`` (extractions in progress).
+# ``.pybundle-complete`` and the pack beside the files' ``site-packages/``) and ``<root>/v1/tmp/``
+# (extractions in progress).
 #
 # Integrity
 # ---------
@@ -63,7 +64,7 @@ imports it. Creating roots, the marker's format, checking and writing entries ar
 import os
 import sys
 
-from . import DISTS_DIR, LAYOUT, MARKER, PYC_PACK, TMP_DIR, _flag, log
+from . import DISTS_DIR, LAYOUT, MARKER, PYC_PACK, SITE_DIR, TMP_DIR, _flag, log
 
 # A marker older than this is checked in full and touched (last use for `pybundle cache prune`).
 _STALE_SECONDS = 3600
@@ -260,7 +261,7 @@ def native_damage(entry, natives):
     one and leaves the marker: without this check the start would import a library's pure-Python
     fallback instead of its missing extension, or fail far from the cause."""
     st = os.stat
-    prefix = entry + os.sep
+    prefix = entry + os.sep + SITE_DIR + os.sep
     for rel, size in natives:
         try:
             if st(prefix + rel).st_size != size:
@@ -359,7 +360,7 @@ def resolve(g, archive, items):
         from . import _extract
 
         dirs.update(_extract.extract_missing(archive, (ro, rw, rw_why), missing, force, me, repair))
-    found = [dirs[item.key] for item in items]
+    found = [dirs[item.key] + os.sep + SITE_DIR for item in items]
     use_packs(found)
     return found
 
@@ -367,7 +368,7 @@ def resolve(g, archive, items):
 # --------------------------------------------------------------------------------------------
 # the bytecode pack: one file per entry instead of __pycache__ files
 # --------------------------------------------------------------------------------------------
-# Format (`pybundle extract` writes the same bytes, src/extract.rs): the `.pyc` contents one
+# Format (`pybundle extract` writes the same bytes, src/commands/extract.rs): the `.pyc` contents one
 # after the other, then the source paths joined by "\n" (UTF-8), then (offset, size) of each as
 # little-endian u64, then the path count and the byte length of the joined paths (u64 each).
 def pack_tail(paths, numbers):
@@ -404,7 +405,8 @@ _ENTRY_FINDERS = []
 
 
 def _pack(entry):
-    """(fd, {source path: (offset, size)}) of ``entry``'s pack, or None (no pack: an entry
+    """(fd, {source path: (offset, size)}) of the pack beside ``entry`` (the directory of an
+    extracted entry's files, ``<entry>/site-packages``), or None (no pack: an entry
     written by ``pybundle extract`` of a bundle without bytecode, or a damaged pack)."""
     try:
         return _PACKS[entry]
@@ -412,7 +414,7 @@ def _pack(entry):
         pass
     pack = None
     try:
-        fd = os.open(os.path.join(entry, PYC_PACK), os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(os.path.join(os.path.dirname(entry), PYC_PACK), os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     except OSError:
         fd = None
     if fd is not None:
@@ -443,16 +445,20 @@ def _entry_path_hook(path):
 
 
 def use_packs(dirs):
-    """Serve the bytecode of the extracted entries ``dirs`` from their packs."""
+    """Serve the bytecode of the extracted entries ``dirs`` from their packs. The packs hold
+    level 0's bytecode: under ``-O``/``-OO`` the source loader compiles at the interpreter's
+    level and keeps the result in the entry's ``__pycache__`` (a venv's first ``-O`` run does
+    the same), or in memory only where the entry cannot be written."""
     if not dirs:
         return
     ext = sys.modules["_frozen_importlib_external"]
     magic = ext.MAGIC_NUMBER
+    from _imp import _fix_co_filename
 
     def make(entry):
         class _PackLoader(ext.SourceFileLoader):
             def get_code(self, fullname):
-                pack = _pack(entry)
+                pack = None if sys.flags.optimize else _pack(entry)
                 if pack is not None:
                     hit = pack[1].get(self.path[len(entry) + 1:].replace(os.sep, "/"))
                     if hit is not None:
@@ -461,9 +467,12 @@ def use_packs(dirs):
                             import marshal
 
                             try:
-                                return marshal.loads(memoryview(data)[16:])
+                                code = marshal.loads(memoryview(data)[16:])
                             except Exception:  # marshal raises many kinds on garbage
-                                pass  # a damaged pack: compile the source instead
+                                code = None  # a damaged pack: compile the source instead
+                            if code is not None:  # compiled as `pkg/mod.py`: its real path
+                                _fix_co_filename(code, self.path)
+                                return code
                 return ext.SourceFileLoader.get_code(self, fullname)
 
         return _PackLoader
@@ -473,3 +482,87 @@ def use_packs(dirs):
     if _entry_path_hook not in sys.path_hooks:
         sys.path_hooks.insert(0, _entry_path_hook)
 
+
+
+# --------------------------------------------------------------------------------------------
+# the store's bytecode at the interpreter's optimisation level (-O, -OO)
+# --------------------------------------------------------------------------------------------
+# The store holds level 0's bytecode (as pip writes a venv's). Under -O/-OO a module of the
+# store is compiled from its source once and kept in an entry of the writable root,
+# `dists/<cache tag>.opt<N>-<index CRC-32><index size>/` (created with its marker, so that
+# `pybundle cache` lists, prunes and cleans it like the others; its last use recorded at most
+# hourly, as theirs), one file per module (its store
+# path with "/" as "%"), headed like a .pyc whose last 8 bytes are the source's CRC-32 and size,
+# checked on every read. Where no root can be written, modules are compiled in memory; with
+# PYTHONDONTWRITEBYTECODE (-B) nothing is written, as a venv writes nothing.
+_OPT = {}
+
+
+def _opt_entry(store, level):
+    """The directory of the store's entry at ``level``, created if needed, or None."""
+    key = (store.archive, level)
+    if key not in _OPT:
+        _OPT[key] = None
+        try:
+            from . import _extract
+
+            me = uid()
+            rw = roots(getattr(store, "g", None) or {}, me)[1]
+            if rw is None:
+                return None
+            _extract._prepare_root(rw, me)
+            name = "%s.opt%d-%08x%08x" % (sys.implementation.cache_tag, level, store.crc,
+                                           store.index_size & 0xFFFFFFFF)
+            entry = os.path.join(rw, LAYOUT, DISTS_DIR, name)
+            if not os.path.exists(os.path.join(entry, MARKER)):
+                if sys.dont_write_bytecode:
+                    return None
+                tmp = _extract._private_name(os.path.join(rw, LAYOUT, TMP_DIR), name)
+                os.mkdir(tmp, 0o700)
+                with open(os.path.join(tmp, MARKER), "w", encoding="utf-8") as f:
+                    f.write(_extract.marker_text([]))
+                try:
+                    os.rename(tmp, entry)
+                except OSError:  # another start made it first
+                    _extract._rmtree(tmp)
+            marker = os.path.join(entry, MARKER)
+            if safe(os.stat(entry), me) and os.path.exists(marker):
+                _OPT[key] = entry
+                import time
+
+                if time.time() - os.stat(marker).st_mtime > _STALE_SECONDS:
+                    os.utime(marker)  # its last use, for `pybundle cache prune`
+        except (OSError, SystemExit, ImportError) as e:
+            log("no cache for the store's level %d bytecode: %s" % (level, e))
+    return _OPT[key]
+
+
+def optimized_code(store, rel, r, path):
+    """The code of the store's source ``rel`` (record ``r``) at the interpreter's optimisation
+    level, named ``path``: from the store's entry at that level, else compiled (and kept)."""
+    import marshal
+    from _imp import _fix_co_filename
+
+    ext = sys.modules["_frozen_importlib_external"]
+    head = ext.MAGIC_NUMBER + bytes(4) + r[3].to_bytes(4, "little") + (r[6] & 0xFFFFFFFF).to_bytes(4, "little")
+    entry = _opt_entry(store, sys.flags.optimize)
+    file = os.path.join(entry, rel.replace("/", "%") + "c") if entry else None
+    try:
+        with open(file, "rb") as f:
+            data = f.read()
+        if data[:16] == head:
+            code = marshal.loads(memoryview(data)[16:])
+            _fix_co_filename(code, path)  # the bundle may have moved since
+            return code
+    except Exception:  # no file (or none to look for), or garbage: compile
+        pass
+    code = compile(store.read(rel, r), path, "exec", dont_inherit=True)
+    if file is not None and not sys.dont_write_bytecode:
+        tmp = "%s.%d.tmp" % (file, os.getpid())
+        try:
+            with open(tmp, "wb") as f:
+                f.write(head + marshal.dumps(code))
+            os.replace(tmp, file)
+        except OSError:
+            pass
+    return code

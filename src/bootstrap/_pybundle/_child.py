@@ -28,11 +28,13 @@ def install(archive):
     if store is None:
         return
     _importer.install(store)
-    # site made `<bundle>/` of PYTHONPATH absolute, which dropped it as a duplicate of `<bundle>`
-    if archive in sys.path and archive + "/" not in sys.path:
-        sys.path.insert(sys.path.index(archive) + 1, archive + "/")
+    # site made `<bundle>/site-packages/` of PYTHONPATH absolute: the hook's entry is the path
+    # with the slash, which importlib.metadata's finder passes over
+    entry = store.root + "/"
+    if store.root in sys.path and entry not in sys.path:
+        sys.path[sys.path.index(store.root)] = entry
     if not any(isinstance(f, _importer.MetadataFinder) for f in sys.meta_path):
-        sys.meta_path.append(_importer.MetadataFinder(archive, archive + "/", dists(store)))
+        sys.meta_path.append(_importer.MetadataFinder(archive, entry, dists(store)))
     units = _importer.Units.from_env()
     if units is not None and not any(isinstance(f, _importer.Units) for f in sys.meta_path):
         _importer.before_path_finder(units)

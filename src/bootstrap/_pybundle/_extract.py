@@ -18,7 +18,7 @@ the inner archive's own; no zipfile). Where the roots are and the bytecode pack'
 import os
 import sys
 
-from . import DISTS_DIR, EXTRACT_DIR, LAYOUT, MARKER, MARKER_HEADER, PYC_PACK, TMP_DIR
+from . import DISTS_DIR, EXTRACT_DIR, LAYOUT, MARKER, MARKER_HEADER, PYC_PACK, SITE_DIR, TMP_DIR
 from . import damaged, fail, log
 from . import _cache, _unpack
 
@@ -306,13 +306,14 @@ def _private_name(tmp, key, tag=""):
 # extraction
 # --------------------------------------------------------------------------------------------
 def _extract_one(fd, archive, key, members, dest, expected):
-    """Extract ``members`` ((path, toc entry, mode), see ``_zip.inner_members``) into ``dest``.
+    """Extract ``members`` ((path, toc entry, mode), see ``_zip.inner_members``) into
+    ``dest/site-packages`` (``SITE_DIR``; the marker and the pack go into ``dest``).
 
     Members are read with ``os.pread`` (offsets from zipimport's directory of the bundle and the
     inner archive's own; no zipfile), inflated with zlib and checked against their CRC-32; a
     stored one (a large native library, see ``STORED_NATIVE_BYTES`` on the Rust side) is copied
-    by the kernel (``_zip.copy``); the writing is ``_unpack``'s. The bytecode (``__pycache__/*.<cache_tag>.pyc``) goes into
-    one file, ``PYC_PACK``, with an index at its end (format in ``_cache``): creating a file is
+    by the kernel (``_zip.copy``); the writing is ``_unpack``'s. The bytecode
+    (``__pycache__/*.<cache_tag>.pyc``) goes into one file, ``PYC_PACK``, with an index at its end (format in ``_cache``): creating a file is
     the main cost of an extraction, and this halves their number. Threads share the work when
     there is enough of it: zlib, copies and file writes release the GIL."""
     prefix = "%s/%s/" % (EXTRACT_DIR, key)
@@ -320,9 +321,11 @@ def _extract_one(fd, archive, key, members, dest, expected):
     _unpack.check_plan(archive, prefix, sizes, dirs, expected)
     # One pass, parents first (sorted order), one mkdir each: no exists checks, no retries.
     os.mkdir(dest, 0o755)
+    os.mkdir(os.path.join(dest, SITE_DIR), 0o755)  # the files; the marker and the pack beside
     for d in sorted(dirs):
-        os.mkdir(os.path.join(dest, *d.split("/")), 0o755)
-    files = [(name, entry, os.path.join(dest, *rel.split("/")), mode, rel)
+        os.mkdir(os.path.join(dest, SITE_DIR, *d.split("/")), 0o755)
+    site = os.path.join(dest, SITE_DIR)
+    files = [(name, entry, os.path.join(site, *rel.split("/")), mode, SITE_DIR + "/" + rel)
              for name, entry, rel, mode in files]
     listing = _unpack.write_all(fd, archive, dest, files, pycs)
     listing.sort()

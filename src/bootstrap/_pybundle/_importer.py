@@ -142,7 +142,12 @@ def _fields(raw):
 class Store(object):
     # site.data and site.index of one bundle, read with pread from one descriptor.
     def __init__(self, archive, fd, entries):
+        from . import SITE_DIR
+
         self.archive, self.fd, self.recs = archive, fd, {}
+        # Its files' paths: `<bundle>/site-packages/<path>` (a directory only the path hook
+        # knows), as they would be installed.
+        self.root = archive + "/" + SITE_DIR
         offs = []
         for name in (DATA, INDEX):
             entry = entries.get(name)
@@ -155,6 +160,7 @@ class Store(object):
         # would make a lookup miss silently (an import or a distribution's metadata gone, with no
         # error). About 0.35 ms per MB (some 10,000 files), and lookups then slice memory.
         self.idx, why = read_member(fd, entries[INDEX])
+        self.crc = entries[INDEX][7]  # the store's identity (for its -O bytecode, see _cache)
         if why:
             _damaged(archive, "%s: %s" % (INDEX, why))
         head = self.idx[:_HEADER_SIZE]
@@ -221,7 +227,7 @@ class Store(object):
         # The content of file `path`; FileNotFoundError if there is none.
         r = r or self.rec(path)
         if r is None or r[0] != KIND_FILE:
-            raise FileNotFoundError(2, "No such file in the bundle", self.archive + "/" + path)
+            raise FileNotFoundError(2, "No such file in the bundle", self.root + "/" + path)
         return self._bytes(path, r[4], r[5], r[6], r[3], r[1] & F_DEFLATED)
 
     def pyc(self, path, r):
@@ -275,9 +281,9 @@ class Store(object):
         return out
 
     def rel(self, path):
-        # `path` inside the store for `<bundle>/path` (or a relative store path), else None.
+        # `path` inside the store for `<bundle>/site-packages/path`, else None.
         p = os.fspath(path)
-        a = self.archive + "/"
+        a = self.root + "/"
         if p.startswith(a):
             return p[len(a):].rstrip("/")
         p = os.path.normpath(p).replace(os.sep, "/")  # `<bundle>/./pkg/../pkg/x`
@@ -312,18 +318,19 @@ def install(store):
         sys.path_hooks.insert(0, _hook)
         sys.meta_path.insert(0, _Watch())
     for p in list(sys.path_importer_cache):
-        if isinstance(p, str) and p.startswith(store.archive + "/"):
+        if isinstance(p, str) and p.startswith(store.root):
             del sys.path_importer_cache[p]
 
 
 def _hook(path):
     if "/." in path or "//" in path:
         path = os.path.normpath(path)
-    for archive, store in _STORES.items():
-        if path.startswith(archive) and path[len(archive):len(archive) + 1] == "/":
-            rel = path[len(archive) + 1:].rstrip("/")
+    for store in _STORES.values():
+        root = store.root
+        if path.startswith(root) and path[len(root):len(root) + 1] in ("/", ""):
+            rel = path[len(root) + 1:].rstrip("/")
             if rel == "" or store.is_dir(rel):
-                return Finder(store, rel, path.rstrip("/") if rel else archive + "/")
+                return Finder(store, rel, path.rstrip("/") if rel else root + "/")
     raise ImportError("not a directory of a pybundle store", path=path)
 
 
@@ -440,7 +447,7 @@ class Finder(object):
         st = self.store
         base = self.rel + "/" if self.rel else ""
         base += fullname.rpartition(".")[2]
-        where = st.archive + "/" + base
+        where = st.root + "/" + base
         is_dir = st.is_dir(base)
         if is_dir:
             for init in ("/__init__.py", "/__init__.pyc"):
@@ -490,7 +497,7 @@ class Loader(object):
     # duck typing), `rel` the path of its file.
     def __init__(self, store, fullname, rel, package):
         self.store, self.name, self.rel, self.package = store, fullname, rel, package
-        self.path = store.archive + "/" + rel
+        self.path = store.root + "/" + rel
 
     def __repr__(self):
         return "<pybundle loader %r>" % self.path
@@ -516,6 +523,10 @@ class Loader(object):
 
         st = self.store
         r = st.rec(self.rel)
+        if sys.flags.optimize and not self.rel.endswith(".pyc"):  # the store holds level 0's
+            from . import _cache
+
+            return _cache.optimized_code(st, self.rel, r, self.path)
         pyc = st.read(self.rel, r) if self.rel.endswith(".pyc") else st.pyc(self.rel, r)
         if pyc is not None and pyc[:4] == ext.MAGIC_NUMBER and len(pyc) >= 16:
             code = marshal.loads(memoryview(pyc)[16:])

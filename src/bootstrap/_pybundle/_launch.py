@@ -106,12 +106,12 @@ def run(g, archive, kind, where, rel, dirs):
 
 
 def _mount(key):
-    from . import _LazyExtract
+    from . import SITE_DIR, _LazyExtract
 
     for finder in sys.meta_path:
         if isinstance(finder, _LazyExtract):
             finder.mount([key])
-            prefix = os.sep + key
+            prefix = os.sep + key + os.sep + SITE_DIR
             for d in finder.own:
                 if d.endswith(prefix):
                     return d

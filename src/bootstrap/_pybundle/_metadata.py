@@ -6,8 +6,8 @@ finder cannot read: this finder reads the few metadata files it is asked for fro
 lists the distributions from the ``DISTS`` literal of ``__main__.py`` (or, without one, from the
 store's root directory).
 
-The bundle's own ``sys.path`` entry is ``<bundle>/`` (trailing slash), on which the stdlib
-metadata finder fails fast.
+The bundle's own ``sys.path`` entry is ``<bundle>/site-packages/`` (trailing slash), on which the
+stdlib metadata finder fails fast.
 """
 import importlib.metadata as _md
 import os
@@ -59,7 +59,9 @@ class PendingDistribution(_md.Distribution):
         import pathlib
 
         self._lazy.mount([self._key])
-        suffix = os.sep + self._key
+        from . import SITE_DIR
+
+        suffix = os.sep + self._key + os.sep + SITE_DIR
         where = next((d for d in self._lazy.own if d.endswith(suffix)), None)
         return pathlib.Path(where) / str(path)
 

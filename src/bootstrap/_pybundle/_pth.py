@@ -15,8 +15,8 @@ def process(g, archive, zip_sp, extract_dirs, pth):
     store = store_of(archive)
     for d, name in pth:
         if d == "":
-            sitedir = zip_sp
-            fullname = archive + "/" + name
+            sitedir = store.root
+            fullname = sitedir + "/" + name
             try:
                 data = store.read(name)
             except Exception as e:

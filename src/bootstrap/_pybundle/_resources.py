@@ -21,7 +21,7 @@ class Traversable(object):
         return "<pybundle resource %r>" % str(self)
 
     def __str__(self):
-        return self.store.archive + "/" + self.rel
+        return self.store.root + "/" + self.rel
 
     def __eq__(self, other):
         return isinstance(other, Traversable) and (self.store, self.rel) == (other.store, other.rel)
@@ -228,6 +228,6 @@ def _find_distributions(importer, path_item, only=False):
     cls = _provider_class(pkg_resources)
     loader = _importer.Loader(store, "", "", False)
     for name in store.dist_infos():
-        meta = cls(_Meta(loader, store.archive + "/" + name + "/METADATA"))
-        meta.egg_info = store.archive + "/" + name
-        yield pkg_resources.Distribution.from_location(store.archive + "/", name, meta)
+        meta = cls(_Meta(loader, store.root + "/" + name + "/METADATA"))
+        meta.egg_info = store.root + "/" + name
+        yield pkg_resources.Distribution.from_location(store.root + "/", name, meta)
