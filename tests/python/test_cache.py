@@ -315,7 +315,8 @@ class DamagedBundleTest(BundleTest):
         self.build(site={"app.py": APP}, extract={KEY: files}, stored={"dist1data/lib.so"})
         self.assertOk(self.run_bundle())
         [entry] = self.dists()
-        with open(os.path.join(self.root, "v1", "dists", entry, "dist1data", "lib.so"), "rb") as f:
+        site = os.path.join(self.root, "v1", "dists", entry, "site-packages")
+        with open(os.path.join(site, "dist1data", "lib.so"), "rb") as f:
             self.assertEqual(f.read(), blob)
         self.build(site={"app.py": APP}, extract={KEY: files}, stored={"dist1data/lib.so"})
         with open(self.bundle, "r+b") as f:
