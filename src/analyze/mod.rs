@@ -199,10 +199,10 @@ pub enum AnalyzeError {
 }
 
 /// The analysis of every distribution: what the build packs, and what it tells the user.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Analyzed {
-    /// One decision per distribution, in the order of the distributions.
-    pub decisions: Vec<Decision>,
+#[derive(Debug, Clone)]
+pub struct Analyzed<'a> {
+    /// Every distribution with its decision, in the order of the distributions.
+    pub decisions: Vec<(&'a InstalledDist, Decision)>,
     /// Warnings for the user (an override that cannot be honoured), in the same order; the
     /// caller prints them.
     pub warnings: Vec<String>,
@@ -216,12 +216,12 @@ struct Facts {
     refs: unit::Refs,
 }
 
-/// Returns one decision per distribution, in the same order, with the warnings to show, and
-/// fails when an override names a distribution that is not in `dists`. Prints nothing.
-pub fn decide_all(
-    dists: &[InstalledDist],
+/// Returns every distribution with its decision, in the same order, with the warnings to show,
+/// and fails when an override names a distribution that is not in `dists`. Prints nothing.
+pub fn decide_all<'a>(
+    dists: &'a [InstalledDist],
     overrides: &Overrides,
-) -> Result<Analyzed, AnalyzeError> {
+) -> Result<Analyzed<'a>, AnalyzeError> {
     let known: BTreeSet<String> = dists.iter().map(|d| normalize_name(&d.name)).collect();
     for (flag, set) in [
         ("--extract", &overrides.extract),
@@ -254,7 +254,7 @@ pub fn decide_all(
     whole_when_shared_below(dists, &mut decisions);
     pull_sharing(dists, &mut decisions);
     Ok(Analyzed {
-        decisions,
+        decisions: dists.iter().zip(decisions).collect(),
         warnings,
     })
 }
@@ -646,6 +646,9 @@ mod tests {
         decide_all(dists, &Overrides::default())
             .expect("no overrides")
             .decisions
+            .into_iter()
+            .map(|(_, decision)| decision)
+            .collect()
     }
 
     /// Returns `(dir, trigger)` of the unit, `"whole"` for a whole extraction, `"zip"` for zip.

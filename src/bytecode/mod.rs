@@ -304,9 +304,6 @@ pub struct Plan {
     pub jobs: Vec<Job>,
     /// The run-time package's bytecode: (archive path, job target).
     pub runtime: Vec<(String, PathBuf)>,
-    /// Each distribution's bytecode, in the order given: (path relative to the distribution's
-    /// root, job target).
-    pub dists: Vec<Vec<(String, PathBuf)>>,
 }
 
 /// The compile stage's output: the plan that was carried out and what it produced.
@@ -362,7 +359,7 @@ pub fn compile_all(
 }
 
 /// One distribution's sources, as [`plan`] needs them.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 pub struct Sources<'a> {
     /// The distribution's staging root.
     pub root: &'a Path,
@@ -371,16 +368,19 @@ pub struct Sources<'a> {
     /// Where its files go: modules imported from the bundle get the legacy `module.pyc` next
     /// to `module.py` (and a `dfile` under the bundle's name), extracted ones `__pycache__`.
     pub placement: &'a Placement,
+    /// Filled by [`plan`] with the distribution's bytecode: (path relative to `root`, job
+    /// target).
+    pub pycs: &'a mut Vec<(String, PathBuf)>,
 }
 
 /// Returns the compile jobs for the run-time package `runtime` (archive path, sources already on
-/// disk under `runtime_dir`) and for `dists`; results are written under `runtime_dir` and
-/// `pyc_dir`. `bundle_name` prefixes the file names recorded in zip-imported code objects.
+/// disk under `runtime_dir`) and for `dists` (each one's bytecode goes to its `pycs`); results
+/// are written under `runtime_dir` and `pyc_dir`. `bundle_name` prefixes the file names recorded in zip-imported code objects.
 /// Sources that an extension module shadows, metadata and scripts get no bytecode.
 pub fn plan(
     runtime: &[&str],
     runtime_dir: &Path,
-    dists: &[Sources<'_>],
+    dists: Vec<Sources<'_>>,
     pyc_dir: &Path,
     cache_tag: &str,
     bundle_name: &str,
@@ -396,7 +396,7 @@ pub fn plan(
         });
         out.runtime.push((pyc.clone(), runtime_dir.join(&pyc)));
     }
-    for (i, dist) in dists.iter().enumerate() {
+    for (i, dist) in dists.into_iter().enumerate() {
         let mut pycs = Vec::new();
         let shadowed = shadowed_sources(dist.files);
         for file in dist
@@ -419,7 +419,7 @@ pub fn plan(
             });
             pycs.push((pyc, target));
         }
-        out.dists.push(pycs);
+        *dist.pycs = pycs;
     }
     out
 }

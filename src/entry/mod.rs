@@ -97,11 +97,15 @@ impl Launched {
 
     /// Decides zip or extract with the distributions whose scripts are executed from the cache
     /// added to `--extract`, and gives those a reason that says so.
-    pub fn analyze(&self, dists: &[InstalledDist], user: &Overrides) -> Result<Analyzed> {
+    pub fn analyze<'a>(
+        &self,
+        dists: &'a [InstalledDist],
+        user: &Overrides,
+    ) -> Result<Analyzed<'a>> {
         let mut overrides = user.clone();
         overrides.extract.extend(self.forced.keys().cloned());
         let mut analyzed = analyze::decide_all(dists, &overrides)?;
-        for (dist, decision) in dists.iter().zip(analyzed.decisions.iter_mut()) {
+        for (dist, decision) in &mut analyzed.decisions {
             let name = normalize_name(&dist.name);
             if let Some(script) = self.forced.get(&name)
                 && decision.reason == Reason::ExtractFlag
@@ -111,6 +115,26 @@ impl Launched {
             }
         }
         Ok(analyzed)
+    }
+
+    /// Returns the scripts of `dist` (one of `dists`, the distributions the entry was prepared
+    /// with) that the entry or a multi-call command executes from the cache, by path relative
+    /// to its root.
+    pub fn executed_scripts(
+        &self,
+        dists: &[InstalledDist],
+        dist: &InstalledDist,
+    ) -> BTreeSet<String> {
+        std::iter::once(&self.entry)
+            .chain(self.commands.iter().map(|c| &c.launch))
+            .filter_map(|launch| match launch {
+                Launch::Script(i) => Some(&self.scripts[*i]),
+                Launch::EntryPoint(_) => None,
+            })
+            .filter(|s| s.kind.needs_extraction())
+            .filter(|s| s.owner.is_some_and(|o| std::ptr::eq(&dists[o], dist)))
+            .map(|s| s.rel.clone())
+            .collect()
     }
 
     /// Returns the literals and manifest entries of the entry and the commands.

@@ -9,7 +9,7 @@ pub mod stream;
 pub mod venv;
 pub mod writer;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -138,8 +138,7 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
         mtime: writer::zip_mtime(settings.source_date_epoch),
     };
     let is_venv = settings.venv.is_some();
-    let executed = executed_scripts(&settings, is_venv);
-    let (members, notes) = lay_out(placed, settings.runtime, &executed, is_venv);
+    let (members, notes) = lay_out(placed, settings.runtime, is_venv);
     let venv_roots = is_venv.then(|| venv::store_roots(&members, placed.len()));
     let laid = hash_members(members)?;
     let mut listed: BTreeMap<String, MemberInfo> = BTreeMap::new();
@@ -149,9 +148,9 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
         listed.insert(m.path.clone(), m.info.clone());
     }
     let dists = dist_infos(placed, &laid, &settings.wheels);
-    let (mut payload, native_members) = payload(laid);
+    let mut payload = payload(laid);
     let pinned = settings.main.native.then_some(settings.main.version);
-    let mut main = main_data(settings.main, placed, &dists, &native_members);
+    let mut main = main_data(settings.main, placed, &dists, &listed);
     if let Some(roots) = venv_roots {
         let (outer, output) = (&mut payload.outer, &settings.output);
         venv::apply(placed, roots, output, &mut main, &mut listed, outer)?;
@@ -197,27 +196,15 @@ pub fn pack(placed: &mut [Placed<'_>], settings: PackSettings) -> anyhow::Result
     })
 }
 
-/// Scripts that the entry or a multi-call command executes from the cache: always 0755 in the
-/// bundle (whatever the mode of a `--site-packages` tree's copy), and so also among their
-/// entry's native files, checked before every start that uses the entry. In a venv bundle
-/// (`is_venv`) they are named by their path in the site store.
-fn executed_scripts(settings: &PackSettings, is_venv: bool) -> BTreeSet<String> {
-    std::iter::once(&settings.entry)
-        .chain(settings.commands.values())
-        .filter_map(|e| e.executed_script().map(str::to_string))
-        .map(|p| venv::member_path(is_venv, p, false))
-        .collect()
-}
-
 /// Lays the members out by archive path: the run-time package, then each distribution's files
 /// and bytecode where its placement puts them. The first distribution to claim a path keeps it
 /// (pip would let the last one win; identical namespace `__init__.py` files are the usual
 /// case); the others give a note for `-v`. A venv bundle (`is_venv`) puts the extracted
-/// distributions' files in the site store ([`venv::member_path`]).
+/// distributions' files in the site store ([`venv::member_path`]). The scripts the bundle
+/// executes ([`Placed::executed`]) are made executable.
 fn lay_out(
     placed: &mut [Placed<'_>],
     runtime: Vec<Member>,
-    executed: &BTreeSet<String>,
     is_venv: bool,
 ) -> (Members, Vec<String>) {
     let mut members: Members = BTreeMap::new();
@@ -243,9 +230,9 @@ fn lay_out(
                     ));
                     continue;
                 }
-                let executable = executed.contains(&path)
+                let executable = (!is_pyc && p.executed.contains(&rel))
                     || match &source {
-                        Source::File(disk) => is_executable(disk),
+                        Source::File(disk) => placed::is_executable(disk),
                         Source::FileFrom(..) | Source::Bytes(_) => false,
                     };
                 // The bytecode of a zip-imported module (logical `X.pyc`) is stored with `X.py`.
@@ -342,11 +329,9 @@ fn dist_infos(
 
 /// Lays out the payload: the run-time package in the outer zip, extracted distributions in
 /// inner archives (under their path inside the entry), zip-imported ones in the site store.
-/// Returns it with the native members of each inner archive (by cache key), with their sizes.
-fn payload(laid: Vec<Laid>) -> (stream::Payload, BTreeMap<String, Vec<(String, u64)>>) {
+fn payload(laid: Vec<Laid>) -> stream::Payload {
     let mut payload = stream::Payload::default();
     let mut pycs = Vec::new();
-    let mut native_members: BTreeMap<String, Vec<(String, u64)>> = BTreeMap::new();
     for Laid {
         path,
         mut member,
@@ -360,12 +345,6 @@ fn payload(laid: Vec<Laid>) -> (stream::Payload, BTreeMap<String, Vec<(String, u
             .and_then(|rest| rest.split_once('/'))
             .map(|(key, rel)| (key.to_string(), rel.to_string()));
         if let Some((key, rel)) = inner {
-            if is_native_member(&rel, member.executable) {
-                native_members
-                    .entry(key.clone())
-                    .or_default()
-                    .push((rel.clone(), info.size));
-            }
             member.path = rel;
             payload
                 .inner
@@ -387,15 +366,16 @@ fn payload(laid: Vec<Laid>) -> (stream::Payload, BTreeMap<String, Vec<(String, u
         }
     }
     payload.attach_bytecode(pycs);
-    (payload, native_members)
+    payload
 }
 
-/// Returns `main` with its extraction list and the zip-imported distributions' metadata.
+/// Returns `main` with its extraction list and the zip-imported distributions' metadata; the
+/// sizes of the native files come from the `listed` members.
 fn main_data(
     mut main: MainData,
     placed: &[Placed<'_>],
     dists: &[DistInfo],
-    native_members: &BTreeMap<String, Vec<(String, u64)>>,
+    listed: &BTreeMap<String, MemberInfo>,
 ) -> MainData {
     main.extract = dists
         .iter()
@@ -413,10 +393,14 @@ fn main_data(
                 dist_info: (unit.is_none() && !p.dist.dist_info.is_empty())
                     .then(|| p.dist.dist_info.clone()),
                 unit: unit.map(|u| u.dir.clone()),
-                native: native_members
-                    .get(&extracted.key)
-                    .cloned()
-                    .unwrap_or_default(),
+                native: extracted
+                    .native
+                    .iter()
+                    .filter_map(|rel| {
+                        let path = format!("{EXTRACT_DIR}/{}/{rel}", extracted.key);
+                        Some((rel.clone(), listed.get(&path)?.size))
+                    })
+                    .collect(),
             })
         })
         .collect();
@@ -505,21 +489,6 @@ pub fn write_atomically(
         .map_err(|e| e.error)
         .with_context(|| format!("cannot write `{}`", output.display()))?;
     Ok(size)
-}
-
-/// Returns true if and only if the member `rel` of an extracted distribution is one of the
-/// files every start checks (existence and size) before using the entry: extension modules,
-/// shared libraries and executables (any file with an execute bit, which includes the scripts
-/// that the entry or a multi-call command executes, see `executed` in [`pack`]). They are what
-/// a damaged entry must not lose silently: a library whose extension module is missing runs its
-/// pure-Python fallback, if it has one.
-fn is_native_member(rel: &str, executable: bool) -> bool {
-    executable || crate::analyze::is_native_file(rel)
-}
-
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    fs_err::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
 }
 
 /// Returns the `.pth` files at the top of each distribution, as (archive directory, name), in

@@ -1,7 +1,9 @@
 //! One distribution as the analysis placed it ([`Placed`]), with what the later stages add
-//! before pack lays it out: the cache key and lazy names of an extracted one, then its bytecode.
+//! before pack lays it out: the cache key, lazy names and native files of an extracted one, the
+//! scripts the entry executes, then its bytecode.
 
 use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 
 use super::writer::Source;
 use crate::analyze::Decision;
@@ -19,6 +21,13 @@ pub struct Placed<'a> {
     pub decision: Decision,
     /// Its inner archive when it is extracted (whole or a unit); `None` when zipped.
     pub extracted: Option<Extracted>,
+    /// Its scripts that the entry or a multi-call command executes from the cache (paths
+    /// relative to its root): always 0755 in the bundle, whatever the mode of a
+    /// `--site-packages` tree's copy.
+    pub executed: BTreeSet<String>,
+    /// The bytecode the compile stage is to write: (path relative to the distribution root,
+    /// the compile job's target), filled in by `bytecode::plan`.
+    pub planned: Vec<(String, PathBuf)>,
     /// Compiled bytecode: (path relative to the distribution root, file on disk or bytes taken
     /// from the build cache). Never executable. Moved into the bundle by [`super::pack`].
     pub bytecode: Vec<(String, Source)>,
@@ -31,16 +40,22 @@ pub struct Extracted {
     pub key: String,
     /// The top-level names whose first import extracts it (a unit's trigger); empty: at start.
     pub lazy_names: Vec<String>,
+    /// The files of its inner archive that every start checks before using the entry (paths
+    /// relative to the distribution's root, sorted), see [`native_files`]; empty in a venv
+    /// bundle, which has no inner archives.
+    pub native: Vec<String>,
 }
 
 impl<'a> Placed<'a> {
-    /// Places `dist` as `decision` says, for bytecode of `cache_tag` and `magic` (its cache key
-    /// hashes its files when it is extracted).
+    /// Places `dist` as `decision` says, with `executed` its scripts that the bundle executes,
+    /// for bytecode of `cache_tag` and `magic` (its cache key hashes its files when it is
+    /// extracted), in a venv bundle when `venv`.
     pub fn new(
         dist: &'a InstalledDist,
         decision: Decision,
-        cache_tag: &str,
-        magic: &str,
+        executed: BTreeSet<String>,
+        venv: bool,
+        (cache_tag, magic): (&str, &str),
     ) -> std::io::Result<Self> {
         let extracted = match &decision.placement {
             Placement::Zip => None,
@@ -50,12 +65,19 @@ impl<'a> Placed<'a> {
                     Some(unit) => vec![unit.trigger.clone()],
                     None => lazy_names(dist),
                 },
+                native: if venv {
+                    Vec::new()
+                } else {
+                    native_files(dist, placement, &executed)
+                },
             }),
         };
         Ok(Placed {
             dist,
             decision,
             extracted,
+            executed,
+            planned: Vec::new(),
             bytecode: Vec::new(),
         })
     }
@@ -99,6 +121,38 @@ impl<'a> Placed<'a> {
         }
         out
     }
+}
+
+/// Returns the files of `dist` that `placement` puts in its inner archive and every start checks
+/// (existence and size) before using the entry: extension modules, shared libraries and
+/// executables (any file with an execute bit, and the scripts in `executed`). They are what a
+/// damaged entry must not lose silently: a library whose extension module is missing runs its
+/// pure-Python fallback, if it has one. Sorted by path, as the inner archive lists them.
+fn native_files(
+    dist: &InstalledDist,
+    placement: &Placement,
+    executed: &BTreeSet<String>,
+) -> Vec<String> {
+    let mut out: Vec<String> = dist
+        .files
+        .iter()
+        .filter(|f| placement.extracts(f))
+        .filter(|f| {
+            crate::analyze::is_native_file(f)
+                || executed.contains(*f)
+                || is_executable(&dist.root.join(f))
+        })
+        .cloned()
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Returns true if and only if the file at `path` has an execute bit.
+pub(super) fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    fs_err::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
 }
 
 /// Returns the cache key of the extracted distribution `dist` laid out as `placement`, for

@@ -104,11 +104,11 @@ pub fn build(plan: &BuildPlan) -> Result<()> {
     if let Some(why) = &why_venv {
         ui::stage(&venv::summary(why));
     }
-    let placed = place(&target, &installed, analyzed)?;
+    let mut placed = place(&target, analyzed, &entry, &installed, why_venv.is_some())?;
     let info = entry.info();
     let output = naming::output_name(plan, template, &target, &installed, &placed, &info)?;
 
-    let (mut staged, jobs) = stage_sources(plan, &target, &placed, output, dir, why_venv)?;
+    let (mut staged, jobs) = stage_sources(plan, &target, &mut placed, output, dir, why_venv)?;
     staged.lock = resolved.lock;
     let message = format!(
         "compiling {} modules with {}",
@@ -245,28 +245,30 @@ fn check_installed(mut installed: Installed) -> Result<Installed> {
     Ok(installed)
 }
 
-/// Places every distribution as the analysis decided (one decision per distribution, in their
-/// order), with the cache keys of the extracted ones, and prints the analysis: its warnings,
+/// Places every distribution as the analysis decided, with the cache keys and native files of
+/// the extracted ones and the scripts the `entry` executes (`installed` are the distributions
+/// it was prepared with; `venv` for a venv bundle), and prints the analysis: its warnings,
 /// and under `-v` each distribution's placement with, for one extracted in part, its unit (the
 /// directory, the import that extracts it, and why).
 fn place<'a>(
     target: &Target,
-    installed: &'a Installed,
-    analyzed: Analyzed,
+    analyzed: Analyzed<'a>,
+    entry: &Launched,
+    installed: &Installed,
+    venv: bool,
 ) -> Result<Vec<Placed<'a>>> {
     let Analyzed {
         decisions,
         warnings,
     } = analyzed;
     warnings.iter().for_each(|w| ui::warn(w));
-    assert_eq!(decisions.len(), installed.dists.len(), "one decision each");
     let interp = &target.interp;
-    let placed = installed
-        .dists
-        .iter()
-        .zip(decisions)
+    let placed = decisions
+        .into_iter()
         .map(|(dist, decision)| {
-            Placed::new(dist, decision, &interp.cache_tag, &interp.magic)
+            let executed = entry.executed_scripts(&installed.dists, dist);
+            let bytecode = (interp.cache_tag.as_str(), interp.magic.as_str());
+            Placed::new(dist, decision, executed, venv, bytecode)
                 .with_context(|| format!("cannot fingerprint `{}`", dist.name))
         })
         .collect::<Result<Vec<_>>>()?;
@@ -300,11 +302,12 @@ struct Staged {
     venv: Option<String>,
 }
 
-/// Writes the run-time package into the staging directory and plans the compile jobs.
+/// Writes the run-time package into the staging directory and plans the compile jobs (each
+/// distribution's bytecode in its [`Placed::planned`]).
 fn stage_sources(
     plan: &BuildPlan,
     target: &Target,
-    placed: &[Placed<'_>],
+    placed: &mut [Placed<'_>],
     output: OutputName,
     dir: &Path,
     venv: Option<String>,
@@ -335,18 +338,19 @@ fn stage_sources(
         });
     }
     let sources: Vec<bytecode::Sources<'_>> = placed
-        .iter()
+        .iter_mut()
         .map(|p| bytecode::Sources {
             root: &p.dist.root,
             files: &p.dist.files,
-            placement: p.placement(),
+            placement: &p.decision.placement,
+            pycs: &mut p.planned,
         })
         .collect();
     let runtime_paths: Vec<&str> = runtime_files.iter().map(|(p, _)| *p).collect();
     let jobs = bytecode::plan(
         &runtime_paths,
         &runtime_dir,
-        &sources,
+        sources,
         &dir.join("pyc"),
         &target.interp.cache_tag,
         &bundle_name,
@@ -473,14 +477,8 @@ fn pack_bundle(
             });
         }
     }
-    // The plan has one list of bytecode per distribution, in the order of `placed`.
-    assert_eq!(
-        jobs.dists.len(),
-        placed.len(),
-        "bytecode for each distribution"
-    );
-    for (p, pycs) in placed.iter_mut().zip(jobs.dists) {
-        p.bytecode = pycs
+    for p in &mut placed {
+        p.bytecode = std::mem::take(&mut p.planned)
             .into_iter()
             .filter_map(|(rel, disk)| Some((rel, bytecode_of(&disk)?)))
             .collect();

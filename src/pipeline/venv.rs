@@ -46,11 +46,11 @@ pub fn overrides(user: &Overrides, venv: Option<&str>) -> Overrides {
 }
 
 /// Says, in every decision of a venv bundle, where the distribution goes.
-pub fn relabel(analyzed: &mut Analyzed, venv: Option<&str>) {
+pub fn relabel(analyzed: &mut Analyzed<'_>, venv: Option<&str>) {
     if venv.is_none() {
         return;
     }
-    for decision in &mut analyzed.decisions {
+    for (_, decision) in &mut analyzed.decisions {
         if !decision.native {
             decision.reason = Reason::Venv;
         }
