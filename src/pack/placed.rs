@@ -41,8 +41,9 @@ pub struct Extracted {
     /// The top-level names whose first import extracts it (a unit's trigger); empty: at start.
     pub lazy_names: Vec<String>,
     /// The files of its inner archive that every start checks before using the entry (paths
-    /// relative to the distribution's root, sorted), see [`native_files`]; empty in a venv
-    /// bundle, which has no inner archives.
+    /// relative to the distribution's root, sorted): extension modules, shared libraries and
+    /// executables (the scripts the bundle executes included); empty in a venv bundle, which
+    /// has no inner archives.
     pub native: Vec<String>,
 }
 
