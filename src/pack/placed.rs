@@ -199,3 +199,92 @@ fn lazy_names(dist: &InstalledDist) -> Vec<String> {
     names.extend(dist.top_level.iter().cloned());
     names.into_iter().collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+    use crate::analyze::Reason;
+    use crate::layout::placement::Unit;
+
+    /// A distribution with a plain module, an extension module, a vendored library, an
+    /// executable file and a script that is executed without an execute bit on disk.
+    fn dist(site: &Path) -> InstalledDist {
+        let files = [
+            "pkg/__init__.py",
+            "pkg/_speed.cpython-311-x86_64-linux-gnu.so",
+            "pkg/tool",
+            "pkg.libs/libz.so.1",
+            "bin/run",
+            "other/mod.py",
+        ];
+        for f in files {
+            let disk = site.join(f);
+            fs_err::create_dir_all(disk.parent().expect("a parent")).expect("mkdir");
+            fs_err::write(&disk, f).expect("write");
+        }
+        let tool = site.join("pkg/tool");
+        fs_err::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let mut files: Vec<String> = files.iter().map(|f| f.to_string()).collect();
+        files.sort();
+        InstalledDist {
+            name: "pkg".into(),
+            version: "1".into(),
+            dist_info: String::new(),
+            root: site.to_path_buf(),
+            files,
+            purelib: false,
+            tags: Vec::new(),
+            entry_points: crate::install::EntryPoints::default(),
+            requires_python: None,
+            license: None,
+            summary: None,
+            top_level: Vec::new(),
+            prefix_files: Vec::new(),
+        }
+    }
+
+    fn place(dist: &InstalledDist, placement: Placement, venv: bool) -> Placed<'_> {
+        let decision = Decision {
+            placement,
+            reason: Reason::Platlib,
+            native: true,
+        };
+        let executed = BTreeSet::from(["bin/run".to_string()]);
+        Placed::new(dist, decision, executed, venv, ("cpython-311", "a70d0d0a")).expect("key")
+    }
+
+    #[test]
+    fn native_files_are_known_before_pack() {
+        let site = tempfile::tempdir().expect("tempdir");
+        let dist = dist(site.path());
+        let whole = place(&dist, Placement::Whole, false);
+        let native = &whole.extracted.as_ref().expect("extracted").native;
+        assert_eq!(
+            native,
+            &[
+                "bin/run",
+                "pkg.libs/libz.so.1",
+                "pkg/_speed.cpython-311-x86_64-linux-gnu.so",
+                "pkg/tool",
+            ]
+        );
+        // A unit's inner archive holds its directory only.
+        let unit = Placement::Unit(Unit {
+            dir: "pkg".into(),
+            trigger: "pkg".into(),
+            why: "path use".into(),
+        });
+        let unit = place(&dist, unit, false);
+        let native = &unit.extracted.as_ref().expect("extracted").native;
+        assert_eq!(
+            native,
+            &["pkg/_speed.cpython-311-x86_64-linux-gnu.so", "pkg/tool"]
+        );
+        // A venv bundle has no inner archives; a zipped distribution none of its own.
+        let venv = place(&dist, Placement::Whole, true);
+        assert!(venv.extracted.expect("extracted").native.is_empty());
+        assert!(place(&dist, Placement::Zip, false).extracted.is_none());
+    }
+}
