@@ -632,16 +632,7 @@ mod tests {
             name: name.into(),
             version: "1".into(),
             dist_info,
-            root: site.to_path_buf(),
-            files: paths,
-            purelib: true,
-            tags: Vec::new(),
-            entry_points: crate::install::EntryPoints::default(),
-            requires_python: None,
-            license: None,
-            summary: None,
-            top_level: Vec::new(),
-            prefix_files: Vec::new(),
+            ..InstalledDist::unclaimed(site.to_path_buf(), paths)
         }
     }
 

@@ -232,17 +232,8 @@ mod tests {
         InstalledDist {
             name: "pkg".into(),
             version: "1".into(),
-            dist_info: String::new(),
-            root: site.to_path_buf(),
-            files,
             purelib: false,
-            tags: Vec::new(),
-            entry_points: crate::install::EntryPoints::default(),
-            requires_python: None,
-            license: None,
-            summary: None,
-            top_level: Vec::new(),
-            prefix_files: Vec::new(),
+            ..InstalledDist::unclaimed(site.to_path_buf(), files)
         }
     }
 

@@ -140,6 +140,19 @@ fn a_path_used_by_main_only_extracts_under_python_m() {
     assert!(out.contains("entries=[]"), "{out}");
 }
 
+/// Pre-seeds a cache root with `pybundle extract` and returns it.
+fn seed(ctx: &TestContext, bundle: &Path) -> PathBuf {
+    let seeded = ctx.root().join("seeded");
+    run_ok(
+        ctx.pybundle()
+            .arg("extract")
+            .arg(bundle)
+            .arg("--root")
+            .arg(&seeded),
+    );
+    seeded
+}
+
 /// Every file under `<root>/v1/dists` (and every directory, with a trailing `/`), by path
 /// relative to it: its bytes and permission bits.
 fn entry_tree(root: &Path) -> std::collections::BTreeMap<String, (Vec<u8>, u32)> {
@@ -186,14 +199,7 @@ fn extract_writes_what_a_first_start_writes() {
         &["cmpapp"],
         "cmp.pyz",
     );
-    let seeded = ctx.root().join("seeded");
-    run_ok(
-        ctx.pybundle()
-            .arg("extract")
-            .arg(&bundle)
-            .arg("--root")
-            .arg(&seeded),
-    );
+    let seeded = seed(&ctx, &bundle);
     let out = run(&ctx, &bundle, &[]);
     assert!(out.contains("spam body {}"), "{out}");
     let (ours, boot) = (entry_tree(&seeded), entry_tree(&ctx.bundle_root()));
@@ -285,14 +291,7 @@ fn test_suites_nothing_imports_stay_in_the_bundle() {
         !written.iter().any(|p| p.contains("suited/tests")),
         "{written:?}"
     );
-    let seeded = ctx.root().join("seeded");
-    run_ok(
-        ctx.pybundle()
-            .arg("extract")
-            .arg(&bundle)
-            .arg("--root")
-            .arg(&seeded),
-    );
+    let seeded = seed(&ctx, &bundle);
     assert_eq!(
         entry_tree(&seeded).into_keys().collect::<Vec<_>>(),
         written,
