@@ -7,6 +7,13 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
+/// Returns true if and only if `path` is a regular file with an execute bit.
+pub fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    fs_err::metadata(path)
+        .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+}
+
 /// Normalises a `/`-separated archive path into a clean relative path, or returns `None` when the
 /// path is unsafe or meaningless.
 ///

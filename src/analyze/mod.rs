@@ -68,11 +68,13 @@
 //! its own directory and those below it: distributions that share its ancestors (`azure/`,
 //! `azure/cli/`, `sphinxcontrib/`) are not pulled in.
 //!
-//! Files under `tests/` and `test/` directories are not read (they do not run in a bundle), nor
-//! are comment lines and `if __name__ == "__main__":` bodies. The analysis errs on the side of
-//! extracting: a false positive costs a one-time extraction, a false negative a crash.
+//! Files under `tests/` and `test/` directories are not read (they do not run in a bundle; those
+//! of a distribution extracted whole stay in the store, see [`suites`]), nor are comment lines
+//! and `if __name__ == "__main__":` bodies. The analysis errs on the side of extracting: a false
+//! positive costs a one-time extraction, a false negative a crash.
 
 mod scan;
+mod suites;
 mod unit;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -166,7 +168,7 @@ impl Decision {
     fn make_whole(&mut self, why: String) {
         let reason = std::mem::replace(&mut self.reason, Reason::Platlib);
         self.reason = reason.made_whole(why);
-        self.placement = Placement::Whole;
+        self.placement = Placement::whole();
     }
 }
 
@@ -253,6 +255,7 @@ pub fn decide_all<'a>(
     whole_when_reached(dists, &facts, &mut decisions);
     whole_when_shared_below(dists, &mut decisions);
     pull_sharing(dists, &mut decisions);
+    suites::leave_in_store(dists, &mut decisions);
     Ok(Analyzed {
         decisions: dists.iter().zip(decisions).collect(),
         warnings,
@@ -293,7 +296,7 @@ fn pull_found_data(dists: &[InstalledDist], facts: &[Facts], decisions: &mut [De
             .find(|(j, f)| *j != i && loose_data && f.refs.unknown.is_some());
         if let Some((j, _)) = finder.or(framework) {
             decisions[i] = Decision {
-                placement: Placement::Whole,
+                placement: Placement::whole(),
                 reason: Reason::FoundByPath(dists[j].name.clone()),
                 native: decisions[i].native,
             };
@@ -450,7 +453,7 @@ fn pull_sharing(dists: &[InstalledDist], decisions: &mut [Decision]) {
     owners.retain(|dir, idxs| {
         idxs.len() > 1 && (regular.contains(dir) || idxs.iter().any(|i| nspkg.contains(i)))
     });
-    let whole = |d: &Decision| d.placement == Placement::Whole;
+    let whole = |d: &Decision| d.placement == Placement::whole();
     loop {
         let mut changed = false;
         for (dir, idxs) in &owners {
@@ -467,7 +470,7 @@ fn pull_sharing(dists: &[InstalledDist], decisions: &mut [Decision]) {
                 };
                 if decisions[i].placement == Placement::Zip {
                     decisions[i].reason = shares;
-                    decisions[i].placement = Placement::Whole;
+                    decisions[i].placement = Placement::whole();
                 } else {
                     decisions[i].make_whole(shares.to_string());
                 }
@@ -490,7 +493,7 @@ fn decide(dist: &InstalledDist, overrides: &Overrides) -> (Decision, Option<Stri
         refs: unit::Refs::default(),
     };
     let extract = |reason: Reason| Decision {
-        placement: Placement::Whole,
+        placement: Placement::whole(),
         reason,
         native,
     };
@@ -530,7 +533,7 @@ fn decide(dist: &InstalledDist, overrides: &Overrides) -> (Decision, Option<Stri
         let decision = Decision {
             placement: match (verdict.extract, verdict.unit) {
                 (false, _) => Placement::Zip,
-                (true, None) => Placement::Whole,
+                (true, None) => Placement::whole(),
                 (true, Some(unit)) => Placement::Unit(unit),
             },
             reason: Reason::Scan(verdict.reason),
@@ -629,16 +632,7 @@ mod tests {
             name: name.into(),
             version: "1".into(),
             dist_info,
-            root: site.to_path_buf(),
-            files: paths,
-            purelib: true,
-            tags: Vec::new(),
-            entry_points: crate::install::EntryPoints::default(),
-            requires_python: None,
-            license: None,
-            summary: None,
-            top_level: Vec::new(),
-            prefix_files: Vec::new(),
+            ..InstalledDist::unclaimed(site.to_path_buf(), paths)
         }
     }
 
@@ -655,7 +649,7 @@ mod tests {
     fn unit(d: &Decision) -> (String, String) {
         match &d.placement {
             Placement::Zip => ("zip".into(), String::new()),
-            Placement::Whole => ("whole".into(), String::new()),
+            Placement::Whole { .. } => ("whole".into(), String::new()),
             Placement::Unit(u) => (u.dir.clone(), u.trigger.clone()),
         }
     }

@@ -204,6 +204,7 @@ mod tests {
             distributions: dists
                 .iter()
                 .map(|(n, v)| DistInfo {
+                    tests: None,
                     name: (*n).into(),
                     version: (*v).into(),
                     mode: Mode::Zip,

@@ -130,7 +130,8 @@ fn write_extracted(out: &mut impl Write, distributions: &[DistInfo]) -> Result<(
     Ok(())
 }
 
-/// Prints one line per distribution (zip or extract, and why), with its wheel and its unit.
+/// Prints one line per distribution (zip or extract, and why), with its wheel, its unit and
+/// the test suites it leaves in the bundle.
 fn write_distributions(out: &mut impl Write, distributions: &[DistInfo]) -> Result<()> {
     writeln!(out, "distributions ({}):", distributions.len())?;
     let width = distributions
@@ -157,6 +158,17 @@ fn write_distributions(out: &mut impl Write, distributions: &[DistInfo]) -> Resu
                 out,
                 "  {:<width$}  {:<7}  unit `{}` ({} files, on import of `{}`): {}",
                 "", "", unit.dir, unit.files, unit.trigger, unit.why
+            )?;
+        }
+        if let Some(tests) = &d.tests {
+            writeln!(
+                out,
+                "  {:<width$}  {:<7}  test suites left in the bundle, not written to the cache ({} files, {:.1} MB; nothing imports them): {}",
+                "",
+                "",
+                tests.files,
+                tests.size as f64 / 1e6,
+                tests.dirs.join(", ")
             )?;
         }
     }

@@ -86,6 +86,9 @@ pub struct ExtractItem {
     /// entry (`azure/cli/command_modules/acs`); `lazy_names` then holds the one dotted module
     /// whose import extracts it, and the module is found in that directory's parent.
     pub unit: Option<String>,
+    /// For a distribution extracted whole: its test suites left in the site store
+    /// (`numpy/linalg/tests`), not in the entry; the run time imports them from the store.
+    pub tests: Vec<String>,
 }
 
 /// Returns `s` as a Python string literal (valid on every supported version).
@@ -126,8 +129,9 @@ fn py_tuple(items: &[String]) -> String {
 }
 
 /// The fields of an `EXTRACT` item, in the order of the tuple (the parameters of `Item` in
-/// `_pybundle/__init__.py`, checked by a test); a trailing `unit` of `None` is left out.
-pub const EXTRACT_FIELDS: [&str; 7] = [
+/// `_pybundle/__init__.py`, checked by a test); trailing fields with no value (`unit` of
+/// `None`, no `tests`) are left out.
+pub const EXTRACT_FIELDS: [&str; 8] = [
     "key",
     "files",
     "size",
@@ -135,6 +139,7 @@ pub const EXTRACT_FIELDS: [&str; 7] = [
     "dist_info",
     "native",
     "unit",
+    "tests",
 ];
 
 /// Returns the `EXTRACT` tuple of `item`, its fields in the order of [`EXTRACT_FIELDS`].
@@ -153,8 +158,12 @@ fn extract_literal(item: &ExtractItem) -> String {
         ("dist_info", py_opt(item.dist_info.as_deref())),
         ("native", py_tuple(&native)),
     ];
-    if let Some(dir) = &item.unit {
-        fields.push(("unit", py_str(dir)));
+    if item.unit.is_some() || !item.tests.is_empty() {
+        fields.push(("unit", py_opt(item.unit.as_deref())));
+    }
+    if !item.tests.is_empty() {
+        let tests: Vec<String> = item.tests.iter().map(|t| py_str(t)).collect();
+        fields.push(("tests", py_tuple(&tests)));
     }
     debug_assert!(fields.iter().zip(EXTRACT_FIELDS).all(|((n, _), f)| *n == f));
     let values: Vec<String> = fields.into_iter().map(|(_, v)| v).collect();
@@ -275,10 +284,20 @@ mod tests {
             dist_info: Some("d".into()),
             native: vec![("f.so".into(), 3)],
             unit: Some("u".into()),
+            tests: Vec::new(),
         };
         assert_eq!(
             extract_literal(&item),
             "(\"k\", 1, 2, (\"n\",), \"d\", ((\"f.so\", 3),), \"u\")"
+        );
+        let whole = ExtractItem {
+            unit: None,
+            tests: vec!["p/tests".into()],
+            ..item
+        };
+        assert_eq!(
+            extract_literal(&whole),
+            "(\"k\", 1, 2, (\"n\",), \"d\", ((\"f.so\", 3),), None, (\"p/tests\",))"
         );
     }
 
@@ -361,6 +380,7 @@ mod tests {
                     16_000,
                 )],
                 unit: None,
+                tests: Vec::new(),
             }],
             dists: vec![("six".into(), "six-1.17.0.dist-info".into())],
             pth: vec![],

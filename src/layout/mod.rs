@@ -284,6 +284,10 @@ pub struct DistInfo {
     /// For a distribution extracted in part: the package subtree that goes to disk.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit: Option<UnitInfo>,
+    /// For a distribution extracted whole: its test suites that nothing imports, left in the
+    /// bundle (importable from it, never written to the cache).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tests: Option<TestsInfo>,
     /// The wheel it was installed from (bundles built from a lock). Absent from the JSON
     /// otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -303,11 +307,23 @@ impl DistInfo {
     /// Returns the number of files and bytes its inner archive holds: the unit's when it is
     /// extracted in part, else the whole distribution's.
     pub fn extracted_totals(&self) -> (usize, u64) {
-        match &self.unit {
-            Some(unit) => (unit.files, unit.size),
-            None => (self.files, self.size),
+        match (&self.unit, &self.tests) {
+            (Some(unit), _) => (unit.files, unit.size),
+            (None, Some(t)) => (self.files - t.files, self.size - t.size),
+            (None, None) => (self.files, self.size),
         }
     }
+}
+
+/// The test suites of a distribution extracted whole that stay in the bundle's site store.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TestsInfo {
+    /// Their directories, relative to the site root (`numpy/linalg/tests`), sorted.
+    pub dirs: Vec<String>,
+    /// Number of their files (including bytecode).
+    pub files: usize,
+    /// Total bytes of those files.
+    pub size: u64,
 }
 
 /// The package subtree of a distribution extracted in part (the rest runs from the bundle).

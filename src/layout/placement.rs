@@ -35,8 +35,14 @@ pub struct Unit {
 pub enum Placement {
     /// Every file in the site store.
     Zip,
-    /// Every file in its inner archive.
-    Whole,
+    /// Every file in its inner archive, except its test suites in `tests`: package directories
+    /// (`numpy/linalg/tests`) that no code outside them imports, which stay in the store, where
+    /// they remain importable (the run time finds them there), and are not written on first start.
+    Whole {
+        /// The test-suite directories left in the store, `/`-separated, sorted; none of them
+        /// below another.
+        tests: Vec<String>,
+    },
     /// Extracted in part: the package directory `unit.dir` with everything under it goes to
     /// the inner archive, the rest to the store. `unit.trigger` is the dotted module whose
     /// import extracts it: `dir` itself (its `__init__.py` then stays in the store too, as
@@ -47,11 +53,29 @@ pub enum Placement {
 }
 
 impl Placement {
+    /// Every file in the inner archive.
+    pub fn whole() -> Placement {
+        Placement::Whole { tests: Vec::new() }
+    }
+
+    /// Returns true if the distribution is extracted whole (its test suites aside).
+    pub fn is_whole(&self) -> bool {
+        matches!(self, Placement::Whole { .. })
+    }
+
+    /// Returns the test suites left in the store of a distribution extracted whole.
+    pub fn tests(&self) -> &[String] {
+        match self {
+            Placement::Whole { tests } => tests,
+            Placement::Zip | Placement::Unit(_) => &[],
+        }
+    }
+
     /// Returns the manifest's mode: zip, or extract (whole or in part).
     pub fn mode(&self) -> super::Mode {
         match self {
             Placement::Zip => super::Mode::Zip,
-            Placement::Whole | Placement::Unit(_) => super::Mode::Extract,
+            Placement::Whole { .. } | Placement::Unit(_) => super::Mode::Extract,
         }
     }
 
@@ -59,7 +83,7 @@ impl Placement {
     pub fn unit(&self) -> Option<&Unit> {
         match self {
             Placement::Unit(unit) => Some(unit),
-            Placement::Zip | Placement::Whole => None,
+            Placement::Zip | Placement::Whole { .. } => None,
         }
     }
 
@@ -73,7 +97,7 @@ impl Placement {
     pub fn extracts(&self, rel: &str) -> bool {
         match self {
             Placement::Zip => false,
-            Placement::Whole => true,
+            Placement::Whole { tests } => !tests.iter().any(|t| under(t, rel)),
             Placement::Unit(unit) => under(&unit.dir, rel),
         }
     }
@@ -82,7 +106,7 @@ impl Placement {
     pub fn stores(&self, rel: &str) -> bool {
         match self {
             Placement::Zip => true,
-            Placement::Whole => false,
+            Placement::Whole { tests } => tests.iter().any(|t| under(t, rel)),
             Placement::Unit(Unit { dir, trigger, .. }) => match trigger_file(dir, trigger) {
                 Some(file) => rel != file,
                 None => !under(dir, rel) || rel == format!("{dir}/__init__.py"),
@@ -95,7 +119,7 @@ impl Placement {
     pub fn imports_from_store(&self, rel: &str) -> bool {
         match self {
             Placement::Zip => true,
-            Placement::Whole => false,
+            Placement::Whole { tests } => tests.iter().any(|t| under(t, rel)),
             Placement::Unit(Unit { dir, trigger, .. }) => match trigger_file(dir, trigger) {
                 Some(file) => rel != file,
                 None => !under(dir, rel),
@@ -155,7 +179,15 @@ mod tests {
 
     #[test]
     fn whole_and_zip() {
-        assert!(Placement::Whole.extracts("x/y.py") && !Placement::Whole.stores("x/y.py"));
+        let whole = Placement::whole();
+        assert!(whole.extracts("x/y.py") && !whole.stores("x/y.py"));
+        let tests = Placement::Whole {
+            tests: vec!["x/tests".into()],
+        };
+        assert!(tests.extracts("x/y.py") && !tests.stores("x/y.py"));
+        assert!(!tests.extracts("x/tests/t.py") && tests.stores("x/tests/t.py"));
+        assert!(tests.imports_from_store("x/tests/t.py") && !tests.imports_from_store("x/y.py"));
+        assert!(tests.extracts("x/tests.py") && tests.extracts("x/testsuite/t.py"));
         assert!(!Placement::Zip.extracts("x/y.py") && Placement::Zip.stores("x/y.py"));
     }
 }

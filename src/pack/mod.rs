@@ -17,10 +17,9 @@ use sha2::{Digest, Sha256};
 
 use crate::fsutil::hex;
 use crate::layout::main::{ExtractItem, MainData, render_main};
-use crate::layout::placement::Placement;
 use crate::layout::{
     self, DistInfo, EXTRACT_DIR, EntryInfo, LockInfo, MAIN_PATH, MANIFEST_PATH, Manifest,
-    MemberInfo, PythonInfo, SCHEMA_VERSION, UnitInfo, WheelInfo,
+    MemberInfo, PythonInfo, SCHEMA_VERSION, TestsInfo, UnitInfo, WheelInfo,
 };
 use crate::name::normalize_name;
 use writer::{EntryStyle, Member, Source};
@@ -232,7 +231,7 @@ fn lay_out(
                 }
                 let executable = (!is_pyc && p.executed.contains(&rel))
                     || match &source {
-                        Source::File(disk) => placed::is_executable(disk),
+                        Source::File(disk) => crate::fsutil::is_executable(disk),
                         Source::FileFrom(..) | Source::Bytes(_) => false,
                     };
                 // The bytecode of a zip-imported module (logical `X.pyc`) is stored with `X.py`.
@@ -322,6 +321,11 @@ fn dist_infos(
                     files: inner_files,
                     size: inner_size,
                 }),
+                tests: (!p.placement().tests().is_empty()).then(|| TestsInfo {
+                    dirs: p.placement().tests().to_vec(),
+                    files: files - inner_files,
+                    size: size - inner_size,
+                }),
             },
         )
         .collect()
@@ -393,6 +397,7 @@ fn main_data(
                 dist_info: (unit.is_none() && !p.dist.dist_info.is_empty())
                     .then(|| p.dist.dist_info.clone()),
                 unit: unit.map(|u| u.dir.clone()),
+                tests: p.placement().tests().to_vec(),
                 native: extracted
                     .native
                     .iter()
@@ -406,7 +411,7 @@ fn main_data(
         .collect();
     main.dists = placed
         .iter()
-        .filter(|p| *p.placement() != Placement::Whole && !p.dist.dist_info.is_empty())
+        .filter(|p| !p.placement().is_whole() && !p.dist.dist_info.is_empty())
         .map(|p| (normalize_name(&p.dist.name), p.dist.dist_info.clone()))
         .collect();
     main

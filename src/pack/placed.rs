@@ -3,7 +3,7 @@
 //! scripts the entry executes, then its bytecode.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::writer::Source;
 use crate::analyze::Decision;
@@ -58,6 +58,10 @@ impl<'a> Placed<'a> {
         venv: bool,
         (cache_tag, magic): (&str, &str),
     ) -> std::io::Result<Self> {
+        let mut decision = decision;
+        if let (true, Placement::Whole { tests }) = (venv, &mut decision.placement) {
+            tests.clear(); // the environment holds every file
+        }
         let extracted = match &decision.placement {
             Placement::Zip => None,
             placement => Some(Extracted {
@@ -97,7 +101,7 @@ impl<'a> Placed<'a> {
     /// root): its inner archive when it is extracted whole, else the site store.
     pub fn archive_dir(&self) -> String {
         match (self.placement(), self.key()) {
-            (Placement::Whole, Some(key)) => format!("{EXTRACT_DIR}/{key}"),
+            (Placement::Whole { .. }, Some(key)) => format!("{EXTRACT_DIR}/{key}"),
             _ => String::new(),
         }
     }
@@ -141,19 +145,13 @@ fn native_files(
         .filter(|f| {
             crate::analyze::is_native_file(f)
                 || executed.contains(*f)
-                || is_executable(&dist.root.join(f))
+                || crate::fsutil::is_executable(&dist.root.join(f))
         })
         .cloned()
         .collect();
     out.sort();
     out.dedup();
     out
-}
-
-/// Returns true if and only if the file at `path` has an execute bit.
-pub(super) fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    fs_err::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
 }
 
 /// Returns the cache key of the extracted distribution `dist` laid out as `placement`, for
@@ -166,7 +164,9 @@ fn cache_key(
 ) -> std::io::Result<String> {
     let unit = match placement {
         Placement::Unit(unit) => format!("{}\0{}", unit.dir, unit.trigger),
-        Placement::Zip | Placement::Whole => String::new(),
+        // The test suites left in the store are not in the entry.
+        Placement::Whole { tests } if !tests.is_empty() => format!("\0tests\0{}", tests.join("\0")),
+        Placement::Zip | Placement::Whole { .. } => String::new(),
     };
     layout::cache_key(
         &dist.name,
@@ -203,6 +203,7 @@ fn lazy_names(dist: &InstalledDist) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use std::os::unix::fs::PermissionsExt;
+    use std::path::Path;
 
     use super::*;
     use crate::analyze::Reason;
@@ -231,17 +232,8 @@ mod tests {
         InstalledDist {
             name: "pkg".into(),
             version: "1".into(),
-            dist_info: String::new(),
-            root: site.to_path_buf(),
-            files,
             purelib: false,
-            tags: Vec::new(),
-            entry_points: crate::install::EntryPoints::default(),
-            requires_python: None,
-            license: None,
-            summary: None,
-            top_level: Vec::new(),
-            prefix_files: Vec::new(),
+            ..InstalledDist::unclaimed(site.to_path_buf(), files)
         }
     }
 
@@ -259,7 +251,7 @@ mod tests {
     fn native_files_are_known_before_pack() {
         let site = tempfile::tempdir().expect("tempdir");
         let dist = dist(site.path());
-        let whole = place(&dist, Placement::Whole, false);
+        let whole = place(&dist, Placement::whole(), false);
         let native = &whole.extracted.as_ref().expect("extracted").native;
         assert_eq!(
             native,
@@ -283,7 +275,7 @@ mod tests {
             &["pkg/_speed.cpython-311-x86_64-linux-gnu.so", "pkg/tool"]
         );
         // A venv bundle has no inner archives; a zipped distribution none of its own.
-        let venv = place(&dist, Placement::Whole, true);
+        let venv = place(&dist, Placement::whole(), true);
         assert!(venv.extracted.expect("extracted").native.is_empty());
         assert!(place(&dist, Placement::Zip, false).extracted.is_none());
     }

@@ -275,7 +275,11 @@ fn place<'a>(
     for p in &placed {
         let mode = match p.placement() {
             Placement::Zip => "zip".to_string(),
-            Placement::Whole => "extract".to_string(),
+            Placement::Whole { tests } if tests.is_empty() => "extract".to_string(),
+            Placement::Whole { tests } => format!(
+                "extract, its test suites left in the bundle ({})",
+                tests.join(", ")
+            ),
             Placement::Unit(unit) => format!(
                 "extract `{}` on import of `{}`, {}",
                 unit.dir, unit.trigger, unit.why

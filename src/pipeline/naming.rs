@@ -132,23 +132,14 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
-    use crate::install::EntryPoints;
 
     fn dist(name: &str, files: &[&str]) -> InstalledDist {
+        let files = files.iter().map(|f| (*f).to_string()).collect();
         InstalledDist {
             name: name.into(),
             version: "1.0".into(),
             dist_info: format!("{name}-1.0.dist-info"),
-            root: PathBuf::new(),
-            files: files.iter().map(|f| (*f).to_string()).collect(),
-            purelib: true,
-            tags: Vec::new(),
-            entry_points: EntryPoints::default(),
-            requires_python: None,
-            license: None,
-            summary: None,
-            top_level: Vec::new(),
-            prefix_files: Vec::new(),
+            ..InstalledDist::unclaimed(PathBuf::new(), files)
         }
     }
 

@@ -140,6 +140,19 @@ fn a_path_used_by_main_only_extracts_under_python_m() {
     assert!(out.contains("entries=[]"), "{out}");
 }
 
+/// Pre-seeds a cache root with `pybundle extract` and returns it.
+fn seed(ctx: &TestContext, bundle: &Path) -> PathBuf {
+    let seeded = ctx.root().join("seeded");
+    run_ok(
+        ctx.pybundle()
+            .arg("extract")
+            .arg(bundle)
+            .arg("--root")
+            .arg(&seeded),
+    );
+    seeded
+}
+
 /// Every file under `<root>/v1/dists` (and every directory, with a trailing `/`), by path
 /// relative to it: its bytes and permission bits.
 fn entry_tree(root: &Path) -> std::collections::BTreeMap<String, (Vec<u8>, u32)> {
@@ -186,14 +199,7 @@ fn extract_writes_what_a_first_start_writes() {
         &["cmpapp"],
         "cmp.pyz",
     );
-    let seeded = ctx.root().join("seeded");
-    run_ok(
-        ctx.pybundle()
-            .arg("extract")
-            .arg(&bundle)
-            .arg("--root")
-            .arg(&seeded),
-    );
+    let seeded = seed(&ctx, &bundle);
     let out = run(&ctx, &bundle, &[]);
     assert!(out.contains("spam body {}"), "{out}");
     let (ours, boot) = (entry_tree(&seeded), entry_tree(&ctx.bundle_root()));
@@ -214,4 +220,81 @@ fn extract_writes_what_a_first_start_writes() {
         assert!(bytes == boot_bytes, "`{path}`: different bytes");
         assert_eq!(mode, boot_mode, "`{path}`: different permissions");
     }
+}
+
+/// A distribution extracted whole leaves the test suites nothing imports in the bundle: a first
+/// start (and `pybundle extract`) writes none of their files, `pybundle info` says so, and they
+/// still import, from the bundle, with their source lines in tracebacks. A suite that the
+/// distribution's own code imports stays on disk with the rest.
+#[test]
+fn test_suites_nothing_imports_stay_in_the_bundle() {
+    let ctx = TestContext::new();
+    let wheels = ctx.root().join("wheels");
+    std::fs::create_dir_all(&wheels).unwrap();
+    WheelBuilder::new("suited", "1.0")
+        .file("suited/__init__.py", "from . import core, sub\n")
+        .file("suited/core.py", "VALUE = 42\n")
+        .file("suited/tests/__init__.py", "")
+        .file(
+            "suited/tests/test_core.py",
+            "from suited.core import VALUE\n\ndef check():\n    raise ValueError('checked %d' % VALUE)\n",
+        )
+        .file("suited/tests/data/sample.txt", "sample\n")
+        .file("suited/sub/__init__.py", "from .test import helper\n")
+        .file("suited/sub/test/helper.py", "NAME = 'helper'\n")
+        .build(&wheels);
+    WheelBuilder::new("suiteapp", "0.1")
+        .file(
+            "suiteapp/__init__.py",
+            "import os, sys, traceback\n\ndef main():\n    import suited, suited.sub.test.helper as h\n    print('core=%s helper=%s' % (suited.core.__file__, h.__file__))\n    if sys.argv[1:] == ['tests']:\n        from suited.tests import test_core\n        print('tests=%s' % test_core.__file__)\n        try:\n            test_core.check()\n        except ValueError:\n            print(traceback.format_exc())\n",
+        )
+        .metadata("Requires-Dist", "suited")
+        .build(&wheels);
+    let bundle = ctx.build_offline(
+        &python311(),
+        &wheels,
+        &["-e", "suiteapp:main", "--extract", "suited"],
+        &["suiteapp"],
+        "suites.pyz",
+    );
+    let info = stdout(&run_ok(ctx.pybundle().arg("info").arg(&bundle)));
+    assert!(
+        info.contains("test suites left in the bundle, not written to the cache (")
+            && info.contains("): suited/tests\n"),
+        "{info}"
+    );
+    let out = run(&ctx, &bundle, &["tests"]);
+    let root = ctx.bundle_root().display().to_string();
+    let dists = format!("{root}/v1/dists/suited-1.0-");
+    assert!(out.contains(&format!("core={dists}")), "{out}");
+    assert!(
+        out.contains("/site-packages/suited/sub/test/helper.py"),
+        "{out}"
+    );
+    let stored = format!(
+        "{}/site-packages/suited/tests/test_core.py",
+        bundle.display()
+    );
+    assert!(out.contains(&format!("tests={stored}")), "{out}");
+    assert!(
+        out.contains(&format!("File \"{stored}\", line 4, in check"))
+            && out.contains("raise ValueError('checked %d' % VALUE)")
+            && out.contains("ValueError: checked 42"),
+        "{out}"
+    );
+    let written: Vec<String> = entry_tree(&ctx.bundle_root()).into_keys().collect();
+    assert!(
+        written.iter().any(|p| p.ends_with("suited/core.py")),
+        "{written:?}"
+    );
+    assert!(
+        !written.iter().any(|p| p.contains("suited/tests")),
+        "{written:?}"
+    );
+    let seeded = seed(&ctx, &bundle);
+    assert_eq!(
+        entry_tree(&seeded).into_keys().collect::<Vec<_>>(),
+        written,
+        "`pybundle extract` writes what a first start writes"
+    );
 }

@@ -97,16 +97,18 @@ class Item(object):
     (None in the oldest bundles), top-level names whose first import extracts the entry (empty:
     extracted at start), its ``.dist-info`` directory and its native files as (path, size), which
     every start that uses the entry checks (``_cache.native_damage``; empty in older bundles),
-    and, for a distribution extracted in part, the directory of its unit (``names`` then holds
-    the one dotted module whose import extracts it) (docs/DESIGN.md)."""
+    for a distribution extracted in part, the directory of its unit (``names`` then holds the
+    one dotted module whose import extracts it), and for one extracted whole, its test suites
+    left in the site store (directories, imported from there: ``_importer.Units.add_tests``)
+    (docs/DESIGN.md)."""
 
-    __slots__ = ("key", "files", "size", "names", "dist_info", "native", "unit")
+    __slots__ = ("key", "files", "size", "names", "dist_info", "native", "unit", "tests")
 
     def __init__(self, key, files=None, size=None, names=(), dist_info=None, native=(), unit=None,
-                 *_later):
+                 tests=(), *_later):
         self.key, self.files, self.size = key, files, size
         self.names, self.dist_info = tuple(names or ()), dist_info
-        self.native, self.unit = native or (), unit
+        self.native, self.unit, self.tests = native or (), unit, tests or ()
 
 
 # --- interpreter check
@@ -385,6 +387,9 @@ def _setup_path(g, archive, extract_dirs_list, extract, inherit, lazy=(), fd=Non
             units.add(item.names[0], d)
         else:
             whole.append(d)
+    for item in list(extract) + list(lazy):
+        if item.tests and store is not None:
+            units.add_tests(item.tests, store.root)
     sys.path[:] = stdlib + [entry] + whole
     own = [zip_sp] + whole
     if store is not None:

@@ -349,6 +349,12 @@ class Units(object):
         parent = trigger.rpartition(".")[0]
         self.where[trigger] = entry + "/" + parent.replace(".", "/") if parent else entry
 
+    def add_tests(self, dirs, root):
+        # The test suites of a distribution extracted whole that stay in the store (rooted at
+        # `root`) are found in the store's copy of their parent directory.
+        for d in dirs:
+            self.where[d.replace("/", ".")] = root + "/" + d.rpartition("/")[0]
+
     def export(self):
         # Children (PYBUNDLE_EXTEND_PYTHONPATH, multiprocessing spawn) read it back: from_env.
         os.environ[UNITS_VAR] = os.pathsep.join("%s=%s" % kv for kv in sorted(self.where.items()))
