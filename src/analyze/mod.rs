@@ -69,7 +69,7 @@
 //! `azure/cli/`, `sphinxcontrib/`) are not pulled in.
 //!
 //! Files under `tests/` and `test/` directories are not read (they do not run in a bundle; those
-//! of a distribution extracted whole stay in the store, see [`suites`]), nor are comment lines
+//! of a distribution extracted whole stay in the store, see `suites.rs`), nor are comment lines
 //! and `if __name__ == "__main__":` bodies. The analysis errs on the side of extracting: a false
 //! positive costs a one-time extraction, a false negative a crash.
 
