@@ -264,6 +264,7 @@ impl Bundle {
                 continue;
             }
             seen.insert(name.clone());
+            declared_size(member.size(), &name, &self.manifest, &mut damage);
             check_member(&mut member, name, &self.manifest, &mut damage);
         }
         for name in self.manifest.members.keys() {
@@ -293,6 +294,24 @@ fn ends_with_end_record(path: &Path) -> bool {
 
 /// An extracted distribution's inner archive, read into memory.
 pub type InnerArchive = zip::ZipArchive<std::io::Cursor<Vec<u8>>>;
+
+/// Checks the size the zip directory declares for the member `name` against its manifest entry,
+/// adding to `damage`. The zip crate inflates a deflated member whatever size its directory
+/// entry says; the run time inflates exactly that many bytes (`_importer.inflate`), so a flipped
+/// size that the content check alone would pass makes every start refuse the bundle.
+fn declared_size(declared: u64, name: &str, manifest: &Manifest, damage: &mut Vec<Damage>) {
+    if let Some(expected) = manifest.members.get(name)
+        && declared != expected.size
+    {
+        damage.push(Damage {
+            path: name.to_string(),
+            what: format!(
+                "the zip directory says {declared} bytes, the manifest {}",
+                expected.size
+            ),
+        });
+    }
+}
 
 /// Checks one member's content against the manifest entry `name`, adding to `damage`.
 fn check_member(
@@ -345,6 +364,7 @@ fn check_members(
         }
         let name = format!("{prefix}{}", member.name().unwrap_or_default());
         seen.insert(name.clone());
+        declared_size(member.size(), &name, manifest, damage);
         check_member(&mut member, name, manifest, damage);
     }
 }

@@ -260,3 +260,26 @@ fn verify_names_every_damaged_member() {
         describe(&out)
     );
 }
+
+/// A flipped bit in the size the zip directory declares for a deflated member: the zip crate
+/// inflates it all the same, the run time inflates exactly that size and refuses the bundle, so
+/// `verify` must name it too.
+#[test]
+fn a_flipped_declared_size_fails_verify_as_it_fails_a_start() {
+    let ctx = TestContext::new();
+    let bundle = app(&ctx);
+    let member = "_pybundle/_zip.pyc";
+    let (_, central, _, _) = locate(&bundle, member);
+    let mut bytes = std::fs::read(&bundle).unwrap();
+    bytes[central + 24] ^= 0x04; // the uncompressed size, low byte
+    let bad = ctx.work().join("size.pyz");
+    std::fs::write(&bad, &bytes).unwrap();
+    assert_damaged(&start(&ctx, &bad), &bad);
+    let out = run(ctx.pybundle().arg("verify").arg(&bad));
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(
+        stdout(&out).contains(&format!("damaged: `{member}`: the zip directory says ")),
+        "{}",
+        describe(&out)
+    );
+}
