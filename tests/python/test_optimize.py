@@ -53,6 +53,11 @@ APP = textwrap.dedent('''\
             storemod.boom()
         if sys.argv[1:] == ["boom-ext"]:
             extmod.boom()
+        if sys.argv[1:] == ["child"]:  # a PYBUNDLE_EXTEND_PYTHONPATH child
+            import subprocess
+
+            code = "import _pybundle._child as c, storemod; print(c.install.__code__.co_filename)"
+            subprocess.check_call([sys.executable, "-c", code])
 ''')
 
 
@@ -154,6 +159,10 @@ class OptimizeTest(BundleTest):
         self.assertIn('File "%s/_pybundle/__init__.py", line ' % renamed, p.stderr)
         self.assertNotIn("app.pyz", p.stderr)
         self.assertIn("bootstrap-co=%s/_pybundle/__init__.py\n" % renamed, p.stdout)
+        child = self.run_bundle("child", cmd=[sys.executable, renamed],
+                                env={"PYBUNDLE_EXTEND_PYTHONPATH": "1"})
+        self.assertOk(child)
+        self.assertIn("%s/_pybundle/_child.py" % renamed, child.stdout.splitlines())
 
 
 class BootstrapLevelTest(unittest.TestCase):
