@@ -56,8 +56,10 @@ APP = textwrap.dedent('''\
         if sys.argv[1:] == ["child"]:  # a PYBUNDLE_EXTEND_PYTHONPATH child
             import subprocess
 
-            code = "import _pybundle._child as c, storemod; print(c.install.__code__.co_filename)"
+            code = ("import _pybundle._child as c, storemod; print(c.install.__code__.co_filename); "
+                    "print('child-doc=%s' % (c.install.__doc__ is not None))")
             subprocess.check_call([sys.executable, "-c", code])
+            subprocess.check_call([sys.executable, "-OO", "-c", code])
 ''')
 
 
@@ -162,7 +164,10 @@ class OptimizeTest(BundleTest):
         child = self.run_bundle("child", cmd=[sys.executable, renamed],
                                 env={"PYBUNDLE_EXTEND_PYTHONPATH": "1"})
         self.assertOk(child)
-        self.assertIn("%s/_pybundle/_child.py" % renamed, child.stdout.splitlines())
+        lines = child.stdout.splitlines()
+        self.assertEqual(lines.count("%s/_pybundle/_child.py" % renamed), 2, child.stdout)
+        self.assertIn("child-doc=True", lines)  # level 0
+        self.assertIn("child-doc=False", lines)  # -OO: compiled from the source, as the start does
 
 
 class BootstrapLevelTest(unittest.TestCase):

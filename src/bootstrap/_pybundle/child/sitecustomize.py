@@ -7,14 +7,22 @@ def _pybundle_child():
 
     here = os.path.dirname(__file__)
     archive = here[: -len("/_pybundle/child")]
-    # The code objects of the bundle's own modules name the file where the bundle is now, as in
-    # the bundle's start (src/bootstrap/guard.py): zipimport keeps the build's relative name.
+    # The code objects of the bundle's own modules name the file where the bundle is now, and
+    # under -OO have no docstrings, as in the bundle's start (src/bootstrap/guard.py): zipimport
+    # keeps the build's relative name and serves level 0's bytecode.
     unmarshal, fix = zipimport._unmarshal_code, __import__("_imp")._fix_co_filename
 
     def named(self, path, full, name, data):
+        if os.path.abspath(self.archive) != archive:
+            return unmarshal(self, path, full, name, data)
+        src = os.path.abspath(path[:-1])
+        toc = zipimport._zip_directory_cache[self.archive]
+        if __import__("sys").flags.optimize > 1 and full[:-1] in toc:
+            source = zipimport._get_data(self.archive, toc[full[:-1]])
+            return compile(source, src, "exec", dont_inherit=True)
         code = unmarshal(self, path, full, name, data)
-        if code is not None and os.path.abspath(self.archive) == archive:
-            fix(code, os.path.abspath(path[:-1]))
+        if code is not None:
+            fix(code, src)
         return code
 
     zipimport._unmarshal_code = named
