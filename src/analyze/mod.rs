@@ -255,7 +255,9 @@ pub fn decide_all<'a>(
     whole_when_reached(dists, &facts, &mut decisions);
     whole_when_shared_below(dists, &mut decisions);
     pull_sharing(dists, &mut decisions);
-    suites::leave_in_store(dists, &mut decisions);
+    if !overrides.venv {
+        suites::leave_in_store(dists, &mut decisions);
+    }
     Ok(Analyzed {
         decisions: dists.iter().zip(decisions).collect(),
         warnings,
@@ -575,15 +577,7 @@ fn package_dirs(dist: &InstalledDist) -> BTreeSet<String> {
             dir = parent;
         }
     }
-    out.retain(|d| {
-        let top = d.split('/').next().unwrap_or(d);
-        !top.ends_with(".dist-info")
-            && !top.ends_with(".data")
-            && !top.ends_with(".egg-info")
-            && top != "bin"
-            && top != "include"
-            && top != "__pycache__"
-    });
+    out.retain(|d| holds_code(d.split('/').next().unwrap_or(d)));
     out
 }
 

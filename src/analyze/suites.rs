@@ -9,10 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use rayon::prelude::*;
 use regex::bytes::Regex;
 
-use super::unit::in_tests;
 use super::{Decision, Placement, is_native_file};
 use crate::install::InstalledDist;
-use crate::layout::placement::holds_code;
+use crate::layout::placement::{holds_code, in_tests};
 use crate::name::is_identifier;
 
 /// Leaves in the store the test suites of each distribution extracted whole that can stay there
@@ -70,9 +69,11 @@ pub(super) fn stored_suites(dist: &InstalledDist, shared: impl Fn(&str) -> bool)
 }
 
 /// Returns the topmost test directories of `dist` whose files can all be imported from the
-/// store (see [`stored_suites`]), sorted.
+/// store (see [`stored_suites`]), sorted. One pass over the files: each belongs to at most one
+/// (its first `tests`/`test` component).
 fn candidates(dist: &InstalledDist) -> Vec<String> {
-    let mut dirs: BTreeSet<String> = BTreeSet::new();
+    // Per directory: (holds a `.py` file, holds a native or executable file).
+    let mut dirs: BTreeMap<String, (bool, bool)> = BTreeMap::new();
     for f in &dist.files {
         let parts: Vec<&str> = f.split('/').collect();
         if parts.len() < 3 || !holds_code(parts[0]) {
@@ -81,23 +82,17 @@ fn candidates(dist: &InstalledDist) -> Vec<String> {
         let Some(end) = (1..parts.len() - 1).find(|&i| matches!(parts[i], "tests" | "test")) else {
             continue;
         };
-        if parts[..=end].iter().all(|p| is_identifier(p)) {
-            dirs.insert(parts[..=end].join("/"));
+        if !parts[..=end].iter().all(|p| is_identifier(p)) {
+            continue;
         }
+        let (py, unimportable) = dirs.entry(parts[..=end].join("/")).or_default();
+        *py |= f.ends_with(".py");
+        *unimportable =
+            *unimportable || is_native_file(f) || crate::fsutil::is_executable(&dist.root.join(f));
     }
     dirs.into_iter()
-        .filter(|dir| {
-            let prefix = format!("{dir}/");
-            let files: Vec<&String> = dist
-                .files
-                .iter()
-                .filter(|f| f.starts_with(&prefix))
-                .collect();
-            files.iter().any(|f| f.ends_with(".py"))
-                && !files
-                    .iter()
-                    .any(|f| is_native_file(f) || crate::fsutil::is_executable(&dist.root.join(f)))
-        })
+        .filter(|(_, (py, unimportable))| *py && !*unimportable)
+        .map(|(dir, _)| dir)
         .collect()
 }
 

@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use super::Unit;
 use super::scan::{self, Reach, SourceScan, Use};
 use crate::install::InstalledDist;
-use crate::layout::placement::holds_code;
+use crate::layout::placement::{holds_code, in_tests};
 use crate::name::is_identifier;
 
 /// What the scan of one distribution decides.
@@ -528,14 +528,6 @@ pub(super) fn common_ancestor(a: &str, b: &str) -> String {
         .map(|(x, _)| x)
         .collect::<Vec<_>>()
         .join("/")
-}
-
-/// Returns true if `path` is under a `tests` directory (test suites do not run in a bundle).
-pub(super) fn in_tests(path: &str) -> bool {
-    path.split('/')
-        .rev()
-        .skip(1)
-        .any(|c| c == "tests" || c == "test")
 }
 
 /// Returns true if `path` looks like a data file that code opens by name.

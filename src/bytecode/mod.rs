@@ -14,7 +14,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use crate::layout::placement::{Placement, holds_code};
+use crate::layout::placement::{Placement, holds_code, in_tests};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -453,11 +453,7 @@ fn shadowed_sources(files: &[String]) -> BTreeSet<&str> {
 /// get none: they are rarely imported, and importing them still works (compiled at run time).
 fn compiles(file: &str) -> bool {
     let top = file.split('/').next().unwrap_or(file);
-    let in_tests = file
-        .rsplit('/')
-        .skip(1)
-        .any(|dir| dir == "tests" || dir == "test");
-    file.ends_with(".py") && !in_tests && holds_code(top)
+    file.ends_with(".py") && !in_tests(file) && holds_code(top)
 }
 
 /// Returns the archive path of the `.pyc` for `py_path` (a `/`-path ending in `.py`): legacy

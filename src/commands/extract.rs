@@ -95,12 +95,8 @@ pub fn extract(bundle: &Path, root: &Path) -> Result<Vec<(String, Outcome)>> {
             out.push((key, Outcome::Present));
             continue;
         }
-        let shown = bundle.path.display().to_string();
-        let damaged = |what: String| {
-            anyhow::anyhow!(
-                "`{shown}` is damaged: {what}\nhint: rebuild the bundle or copy it again"
-            )
-        };
+        let path = bundle.path.clone();
+        let damaged = |what: String| anyhow::anyhow!(damaged(&path, what));
         let mut inner = bundle
             .inner(&key)
             .map_err(|e| damaged(format!("cannot read `{EXTRACT_DIR}/{key}.zip`: {e}")))?
@@ -206,11 +202,11 @@ fn create_dirs(dir: &Path) -> Result<()> {
         .with_context(|| format!("cannot create `{}`", dir.display()))
 }
 
-/// Returns the error message of a member `name` of `bundle` that cannot be read.
-fn cannot_read(bundle: &Bundle, name: &str) -> String {
+/// Returns the message for the bundle at `path` found damaged: `what`, with the hint.
+fn damaged(path: &Path, what: impl std::fmt::Display) -> String {
     format!(
-        "`{}` is damaged: cannot read `{name}`\nhint: rebuild the bundle or copy it again",
-        bundle.path.display()
+        "`{}` is damaged: {what}\nhint: rebuild the bundle or copy it again",
+        path.display()
     )
 }
 
@@ -223,7 +219,7 @@ fn read_packed(
     name: &str,
 ) -> Result<Vec<u8>> {
     let data = crate::bundle::read_bounded(member, name, declared, bundle.len)
-        .with_context(|| cannot_read(bundle, name))?;
+        .with_context(|| damaged(&bundle.path, format_args!("cannot read `{name}`")))?;
     check_member(
         bundle,
         name,
@@ -258,7 +254,7 @@ fn write_file(
     loop {
         let n = member
             .read(&mut buf)
-            .with_context(|| cannot_read(bundle, name))?;
+            .with_context(|| damaged(&bundle.path, format_args!("cannot read `{name}`")))?;
         if n == 0 {
             break;
         }
@@ -268,10 +264,10 @@ fn write_file(
             .with_context(|| format!("cannot write `{}`", path.display()))?;
         written += n as u64;
         if written > declared {
-            bail!(
-                "`{}` is damaged: `{name}` inflates past its declared {declared} bytes\nhint: rebuild the bundle or copy it again",
-                bundle.path.display()
-            );
+            bail!(damaged(
+                &bundle.path,
+                format_args!("`{name}` inflates past its declared {declared} bytes")
+            ));
         }
     }
     writer
@@ -311,10 +307,10 @@ fn write_pack_and_marker(
 fn check_member(bundle: &Bundle, name: &str, sha: &str, size: u64) -> Result<()> {
     match bundle.manifest.members.get(name) {
         Some(expected) if expected.sha256 == sha && expected.size == size => Ok(()),
-        _ => bail!(
-            "`{}` is damaged: `{name}` does not match its manifest hash\nhint: rebuild the bundle or copy it again",
-            bundle.path.display()
-        ),
+        _ => bail!(damaged(
+            &bundle.path,
+            format_args!("`{name}` does not match its manifest hash")
+        )),
     }
 }
 

@@ -94,6 +94,9 @@ pub struct Overrides {
     pub zip_safe: BTreeSet<String>,
     /// Extract everything.
     pub extract_all: bool,
+    /// A venv bundle: every file goes into its environment, test suites included (none stays
+    /// in the store). Set by the pipeline, not by a flag.
+    pub venv: bool,
 }
 
 impl Overrides {
@@ -103,6 +106,7 @@ impl Overrides {
             extract: extract.iter().map(|n| normalize_name(n)).collect(),
             zip_safe: zip_safe.iter().map(|n| normalize_name(n)).collect(),
             extract_all,
+            venv: false,
         }
     }
 }
@@ -348,21 +352,7 @@ pub struct LockPlan {
 impl LockPlan {
     /// Returns the plan for `args`, with relative paths resolved against `cwd`.
     pub fn from_args(args: crate::cli::LockArgs, cwd: &Path) -> Result<LockPlan, ConfigError> {
-        let requirement_files = args
-            .requirement_files
-            .into_iter()
-            .map(|p| {
-                let path = cwd.join(p);
-                if path.exists() {
-                    Ok(path)
-                } else {
-                    Err(ConfigError::MissingPath {
-                        path,
-                        what: "requirements file",
-                    })
-                }
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let requirement_files = checks::existing(cwd, args.requirement_files, "requirements file")?;
         let pip = PipOptions {
             requirements: args.requirements,
             requirement_files,
@@ -376,16 +366,12 @@ impl LockPlan {
         if !pip.has_requirements() {
             return Err(ConfigError::NothingToBundle);
         }
-        let python_version = args
-            .python_version
-            .as_deref()
-            .map(|v| parse_python_version(v).ok_or_else(|| ConfigError::BadPythonVersion(v.into())))
-            .transpose()?;
-        let target = (python_version.is_some() || args.platform.is_some()).then(|| CrossTarget {
-            platforms: args.platform.into_iter().collect(),
-            python_version,
-            ..CrossTarget::default()
-        });
+        let target = checks::cross_target(
+            args.platform.into_iter().collect(),
+            args.python_version.as_deref(),
+            None,
+            Vec::new(),
+        )?;
         // PEP 751's file name rule, which uv enforces too.
         let name = args
             .output

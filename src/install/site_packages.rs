@@ -227,22 +227,16 @@ impl<'a> DistInfoDir<'a> {
 /// Returns the unit of the files no `RECORD` claims: `site-packages`, version `0`, with an
 /// empty `dist_info`.
 fn unclaimed_unit(dir: &Path, unclaimed: Vec<String>) -> InstalledDist {
+    let purelib = !unclaimed
+        .iter()
+        .any(|f| f.ends_with(".so") || f.ends_with(".pyd"));
+    let top_level = derive_top_level(unclaimed.iter().map(String::as_str));
+    let prefix_files = target_prefix_files(&unclaimed.iter().cloned().collect());
     InstalledDist {
-        name: "site-packages".to_string(),
-        version: "0".to_string(),
-        dist_info: String::new(),
-        root: dir.to_path_buf(),
-        purelib: !unclaimed
-            .iter()
-            .any(|f| f.ends_with(".so") || f.ends_with(".pyd")),
-        tags: Vec::new(),
-        entry_points: EntryPoints::default(),
-        requires_python: None,
-        license: None,
-        summary: None,
-        top_level: derive_top_level(unclaimed.iter().map(String::as_str)),
-        prefix_files: target_prefix_files(&unclaimed.iter().cloned().collect()),
-        files: unclaimed,
+        purelib,
+        top_level,
+        prefix_files,
+        ..InstalledDist::unclaimed(dir.to_path_buf(), unclaimed)
     }
 }
 

@@ -13,6 +13,15 @@ pub fn holds_code(top: &str) -> bool {
         || matches!(top, "bin" | "include" | "__pycache__"))
 }
 
+/// Returns true if `path` is under a directory named `tests` or `test`, at any depth: a test
+/// suite, which the analysis does not read and the bytecode plan does not compile.
+pub fn in_tests(path: &str) -> bool {
+    path.split('/')
+        .rev()
+        .skip(1)
+        .any(|c| c == "tests" || c == "test")
+}
+
 /// The part of an extracted distribution that goes to disk, when it is less than the whole.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unit {
@@ -87,11 +96,6 @@ impl Placement {
         }
     }
 
-    /// Returns true if the distribution has an inner archive (it is extracted, whole or in
-    /// part).
-    pub fn is_extracted(&self) -> bool {
-        !matches!(self, Placement::Zip)
-    }
     /// Returns true if `rel` (a `/`-path relative to the distribution's root) goes to the
     /// inner archive.
     pub fn extracts(&self, rel: &str) -> bool {

@@ -58,10 +58,6 @@ impl<'a> Placed<'a> {
         venv: bool,
         (cache_tag, magic): (&str, &str),
     ) -> std::io::Result<Self> {
-        let mut decision = decision;
-        if let (true, Placement::Whole { tests }) = (venv, &mut decision.placement) {
-            tests.clear(); // the environment holds every file
-        }
         let extracted = match &decision.placement {
             Placement::Zip => None,
             placement => Some(Extracted {

@@ -38,10 +38,12 @@ fn prefix_read_data(dist: &InstalledDist) -> Option<String> {
     ))
 }
 
-/// Returns the overrides the analysis gets: the user's, with `--extract-all` for a venv bundle.
+/// Returns the overrides the analysis gets: the user's, with `--extract-all` (and every test
+/// suite on disk) for a venv bundle.
 pub fn overrides(user: &Overrides, venv: Option<&str>) -> Overrides {
     let mut out = user.clone();
     out.extract_all |= venv.is_some();
+    out.venv = venv.is_some();
     out
 }
 

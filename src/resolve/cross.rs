@@ -130,11 +130,7 @@ pub fn build_sources(
     let mut built = Vec::new();
     for (i, requirement) in sources.iter().enumerate() {
         // One pip run per requirement, into its own directory: the wheel names its source.
-        let out = dir.join(i.to_string());
-        fs_err::create_dir_all(&out).map_err(|source| ResolveError::Wheelhouse {
-            path: out.clone(),
-            source,
-        })?;
+        let out = super::create_dir(dir.join(i.to_string()))?;
         let build_options = PipOptions {
             requirements: vec![requirement.clone()],
             requirement_files: Vec::new(),

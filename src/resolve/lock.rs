@@ -14,7 +14,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use super::uv::{Candidate, Fetcher, Plan};
-use super::{ResolveError, cross, list_wheels, pip_command, run_pip};
+use super::{ResolveError, create_dir, cross, list_wheels, pip_command, run_pip, wheelhouse_error};
 use crate::config::{CrossTarget, LockRequest, PipOptions};
 use crate::install::filename::WheelFilename;
 use crate::layout::{LockInfo, WheelInfo};
@@ -125,7 +125,7 @@ pub fn resolve(
 
     fetch_wheels(target, &sources, wheel_dir)?;
     build_sdists(target, options, sources.sdists, work_dir, wheel_dir, stream)?;
-    let mut built = projects.clone();
+    let mut built = projects;
     if !sources.directories.is_empty() {
         let dir = create_dir(work_dir.join("directories"))?;
         let options = PipOptions {
@@ -149,18 +149,6 @@ pub fn resolve(
         projects: evaluated.projects,
     };
     Ok((staged, LockOutcome { info, wheels }))
-}
-
-/// Returns the error for a failed file operation on `path` in the wheelhouse or scratch space.
-fn wheelhouse_error(path: &Path) -> impl FnOnce(std::io::Error) -> ResolveError {
-    let path = path.to_path_buf();
-    move |source| ResolveError::Wheelhouse { path, source }
-}
-
-/// Creates the directory `dir` (and its parents); returns it.
-fn create_dir(dir: PathBuf) -> Result<PathBuf, ResolveError> {
-    fs_err::create_dir_all(&dir).map_err(wheelhouse_error(&dir))?;
-    Ok(dir)
 }
 
 /// Returns the packages the lock's markers select for the target, in lock order; a lock whose

@@ -460,6 +460,18 @@ fn shell_quote(arg: &str) -> String {
     }
 }
 
+/// Returns the error for a failed file operation on `path` in the wheelhouse or scratch space.
+fn wheelhouse_error(path: &Path) -> impl FnOnce(std::io::Error) -> ResolveError {
+    let path = path.to_path_buf();
+    move |source| ResolveError::Wheelhouse { path, source }
+}
+
+/// Creates the directory `dir` (and its parents); returns it.
+fn create_dir(dir: PathBuf) -> Result<PathBuf, ResolveError> {
+    fs_err::create_dir_all(&dir).map_err(wheelhouse_error(&dir))?;
+    Ok(dir)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -394,24 +394,20 @@ pub fn resolve(
 ) -> Result<Vec<PathBuf>, ResolveError> {
     let uv = find_uv(&interp.executable)?;
     let fetcher = Fetcher::spawn(interp)?;
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| ResolveError::Wheelhouse { path, source }
-    };
-    fs_err::create_dir_all(work_dir).map_err(io(work_dir))?;
+    fs_err::create_dir_all(work_dir).map_err(super::wheelhouse_error(work_dir))?;
     let inline = if options.requirements.is_empty() {
         None
     } else {
-        let cwd = std::env::current_dir().map_err(io(Path::new(".")))?;
+        let cwd = std::env::current_dir().map_err(super::wheelhouse_error(Path::new(".")))?;
         let file = work_dir.join("requirements.in");
         fs_err::write(&file, inline_requirements(&options.requirements, &cwd))
-            .map_err(io(&file))?;
+            .map_err(super::wheelhouse_error(&file))?;
         Some(file)
     };
     let lock = work_dir.join("pylock.toml");
     let mut cmd = compile_command(&uv, interp, options, inline.as_deref(), &lock, !stream);
     run_uv(&mut cmd, stream)?;
-    let text = fs_err::read_to_string(&lock).map_err(io(&lock))?;
+    let text = fs_err::read_to_string(&lock).map_err(super::wheelhouse_error(&lock))?;
     let plan = plan_from_lock(&text, work_dir).map_err(|message| ResolveError::BadLock {
         path: lock.clone(),
         message,

@@ -22,12 +22,8 @@ pub enum LockTool {
 
 /// Writes the lock `plan` asks for with uv, else `pip lock`, run for `interp`; returns the tool.
 pub fn write_lock(interp: &Interpreter, plan: &LockPlan) -> Result<LockTool, ResolveError> {
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| ResolveError::Wheelhouse { path, source }
-    };
     if let Some(parent) = plan.output.parent() {
-        fs_err::create_dir_all(parent).map_err(io(parent))?;
+        fs_err::create_dir_all(parent).map_err(super::wheelhouse_error(parent))?;
     }
     let uv = match plan.tool {
         Some(Resolver::Pip) => None,
@@ -36,14 +32,16 @@ pub fn write_lock(interp: &Interpreter, plan: &LockPlan) -> Result<LockTool, Res
     };
     match uv {
         Some(uv) => {
-            let scratch = tempfile::tempdir().map_err(io(Path::new("/tmp")))?;
+            let scratch =
+                tempfile::tempdir().map_err(super::wheelhouse_error(Path::new("/tmp")))?;
             let inline = if plan.pip.requirements.is_empty() {
                 None
             } else {
-                let cwd = std::env::current_dir().map_err(io(Path::new(".")))?;
+                let cwd =
+                    std::env::current_dir().map_err(super::wheelhouse_error(Path::new(".")))?;
                 let file = scratch.path().join("requirements.in");
                 fs_err::write(&file, inline_requirements(&plan.pip.requirements, &cwd))
-                    .map_err(io(&file))?;
+                    .map_err(super::wheelhouse_error(&file))?;
                 Some(file)
             };
             let mut cmd = compile_command(

@@ -22,9 +22,6 @@ from . import DISTS_DIR, EXTRACT_DIR, LAYOUT, MARKER, MARKER_HEADER, PYC_PACK, S
 from . import damaged, fail, log
 from . import _cache, _unpack
 
-# The cost of one file (open, write, close) in bytes of inflated data, for balancing.
-
-
 # --------------------------------------------------------------------------------------------
 # roots: creating the writable one (its choice is `_cache.writable_root`) and the fallback
 # --------------------------------------------------------------------------------------------

@@ -81,8 +81,8 @@ def check_plan(archive, prefix, sizes, dirs, expected):
 
 def write_all(fd, archive, dest, files, pycs):
     """Write ``files`` ((member name, toc entry, target, mode, relative path)) and the pack of
-    ``pycs`` into ``dest``; return the listing [(relative path, size)] (unsorted). Above
-    ``_PARALLEL_BYTES`` the jobs are shared by threads (:func:`in_threads`)."""
+    ``pycs`` into ``dest``; return the listing [(relative path, size)] (unsorted). The jobs
+    are shared by threads when there is enough work (:func:`share`)."""
     from . import _zip
 
     listing = []
@@ -98,7 +98,7 @@ def write_all(fd, archive, dest, files, pycs):
                 if entry[1] == 0 and entry[3] >= _COPY_BYTES:
                     _zip.copy(fd, archive, name, entry, out)
                 else:
-                    _write_fd(out, (_zip.read(fd, archive, name, entry),))
+                    write_fd(out, (_zip.read(fd, archive, name, entry),))
             finally:
                 os.close(out)
             listing.append((rel, entry[3]))
@@ -107,15 +107,12 @@ def write_all(fd, archive, dest, files, pycs):
     jobs = [(j, (j[1][3] if j[1][1] else j[1][3] >> 4) + FILE_COST) for j in files]
     if pycs:
         jobs.append((None, sum(p[1][3] for p in pycs) + FILE_COST))
-    total = sum(j[1][3] for j in files) + sum(p[1][3] for p in pycs)
-    if total >= _PARALLEL_BYTES and len(jobs) > 1:
-        in_threads(work, jobs)
-    else:
-        work([j for j, _ in jobs])
+    share(work, jobs, sum(j[1][3] for j in files) + sum(p[1][3] for p in pycs))
     return listing
 
 
-def _write_fd(out, chunks):
+def write_fd(out, chunks):
+    """Write every bytes-like object of ``chunks`` to the file descriptor ``out``."""
     for data in chunks:
         view = memoryview(data)
         while view:
@@ -136,7 +133,7 @@ def _write_pack(fd, archive, dest, pycs):
     chunks.extend(_cache.pack_tail(paths, numbers))
     out = os.open(os.path.join(dest, PYC_PACK), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:
-        _write_fd(out, chunks)
+        write_fd(out, chunks)
     finally:
         os.close(out)
     return PYC_PACK, sum(len(c) for c in chunks)
@@ -149,6 +146,16 @@ def _threads():
     except (AttributeError, OSError):
         n = os.cpu_count() or 2
     return max(2, min(n, 4))
+
+
+def share(work, jobs, total, n=None):
+    """Run ``work`` over the ``(job, weight)`` pairs ``jobs``: in :func:`in_threads` when
+    ``total`` (the bytes they write) is ``_PARALLEL_BYTES`` or more and there are two jobs or
+    more, else in this thread, in their order."""
+    if total >= _PARALLEL_BYTES and len(jobs) > 1:
+        in_threads(work, jobs, n)
+    else:
+        work([j for j, _ in jobs])
 
 
 def in_threads(work, jobs, n=None):
@@ -178,8 +185,3 @@ def in_threads(work, jobs, n=None):
         t.join()
     if errors:
         raise errors[0]
-
-
-def in_two_threads(work, jobs):
-    """:func:`in_threads` with two threads."""
-    in_threads(work, jobs, 2)

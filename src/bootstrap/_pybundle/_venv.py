@@ -273,7 +273,7 @@ def _skeleton(dest, ver):
 def build(archive, dest, final, compile_):
     """Write the environment of the bundle ``archive`` into ``dest``, which will be renamed to
     ``final`` (scripts name ``final/bin/python``). Returns the number of files written."""
-    from . import _extract, _importer
+    from . import _extract, _importer, _unpack
 
     entries = _importer.toc(archive)
     fd = os.open(archive, os.O_RDONLY)
@@ -296,7 +296,9 @@ def build(archive, dest, final, compile_):
                 if out.write(parts, data, mode):
                     installed[i][rel] = ("/".join(parts), new_hash)
 
-        _in_two_threads(work, jobs, total_bytes)
+        # As extraction does: two threads share the work when there is enough of it; each
+        # file costs its size plus a file's.
+        _unpack.share(work, [(j, j[6] + _unpack.FILE_COST) for j in jobs], total_bytes, 2)
         for i, d in enumerate(dists):
             extra = _console_scripts(out, d["scripts"])
             if d["dist_info"]:
@@ -330,6 +332,9 @@ class _Out(object):
         self.site = _skeleton(dest, self.ver)
         self.head = shebang(os.path.join(final, "bin", "python"))
         self.made, self.listing = set(), []
+        from ._unpack import write_fd
+
+        self.write_fd = write_fd  # the cold path's writer (not imported by a warm start)
 
     def write(self, parts, data, mode):
         path = os.path.join(self.dest, *parts)
@@ -342,9 +347,7 @@ class _Out(object):
         except FileExistsError:
             return False  # a file another distribution wrote: the first one wins
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(out, view):]
+            self.write_fd(out, (data,))
         finally:
             os.close(out)
         self.listing.append(("/".join(parts), len(data)))
@@ -423,17 +426,6 @@ def _console_scripts(out, scripts):
         out.write(["bin", script], data, 0o755)
         extra.append(("bin/" + script, "%s,%d" % (_digest(data), len(data))))
     return extra
-
-
-def _in_two_threads(work, jobs, total_bytes):
-    # As extraction does (`_unpack`): two threads share the work when there is enough of it;
-    # each file costs its size plus a file's.
-    from . import _unpack
-
-    if total_bytes < _unpack._PARALLEL_BYTES or len(jobs) < 2:
-        work(jobs)
-        return
-    _unpack.in_two_threads(work, [(j, j[6] + _unpack.FILE_COST) for j in jobs])
 
 
 def _record(out, dist_info, installed, extra):

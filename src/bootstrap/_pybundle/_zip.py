@@ -71,13 +71,13 @@ def _send(fd, start, size, out):
         if n == 0:
             return
         done += n
+    from ._unpack import write_fd
+
     while done < size:
         data = os.pread(fd, min(size - done, _CHECK_CHUNK), start + done)
         if not data:
             return
-        view = memoryview(data)
-        while view:
-            view = view[os.write(out, view):]
+        write_fd(out, (data,))
         done += len(data)
 
 
