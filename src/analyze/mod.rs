@@ -73,6 +73,7 @@
 //! and `if __name__ == "__main__":` bodies. The analysis errs on the side of extracting: a false
 //! positive costs a one-time extraction, a false negative a crash.
 
+mod parts;
 mod scan;
 mod suites;
 mod unit;
@@ -257,6 +258,7 @@ pub fn decide_all<'a>(
     pull_sharing(dists, &mut decisions);
     if !overrides.venv {
         suites::leave_in_store(dists, &mut decisions);
+        parts::defer_parts(dists, &mut decisions, overrides);
     }
     Ok(Analyzed {
         decisions: dists.iter().zip(decisions).collect(),

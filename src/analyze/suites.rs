@@ -37,7 +37,10 @@ pub(super) fn leave_in_store(dists: &[InstalledDist], decisions: &mut [Decision]
                 .any(|(_, &owner)| owner != i)
         });
         if !tests.is_empty() {
-            decisions[i].placement = Placement::Whole { tests };
+            decisions[i].placement = Placement::Whole {
+                tests,
+                parts: Vec::new(),
+            };
         }
     }
 }

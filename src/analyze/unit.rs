@@ -59,6 +59,29 @@ pub(super) fn scan(dist: &InstalledDist) -> Verdict {
     if let Some(reason) = declared_whole(dist) {
         return Verdict::whole(reason);
     }
+    let (scanned, sources) = read_sources(dist);
+    if let Some((f, _)) = sources.iter().find(|(_, s)| s.unreadable) {
+        return Verdict::whole(format!("unreadable source (`{f}`)"));
+    }
+    let found = Found {
+        scanned: &scanned,
+        loader_read: sources.iter().any(|(_, s)| s.loader_read),
+        other_locate: sources.iter().any(|(_, s)| s.other_locate),
+        exec_use: sources.iter().find_map(|(f, s)| {
+            s.exec_use
+                .as_ref()
+                .map(|(what, line)| format!("runs files by path with `{what}` ({f}:{line})"))
+        }),
+    };
+    if sources.iter().any(|(_, s)| !s.uses.is_empty()) {
+        return found.with_path_uses(dist, &sources);
+    }
+    found.without_path_uses()
+}
+
+/// Returns the files of `dist` that can hold code or data its code reads (not metadata,
+/// scripts, tests), and the scan of each of its `.py` files, in path order.
+pub(super) fn read_sources(dist: &InstalledDist) -> (Vec<&String>, Vec<(&str, SourceScan)>) {
     let scanned: Vec<&String> = dist
         .files
         .iter()
@@ -83,23 +106,7 @@ pub(super) fn scan(dist: &InstalledDist) -> Verdict {
             (f.as_str(), scan)
         })
         .collect();
-    if let Some((f, _)) = sources.iter().find(|(_, s)| s.unreadable) {
-        return Verdict::whole(format!("unreadable source (`{f}`)"));
-    }
-    let found = Found {
-        scanned: &scanned,
-        loader_read: sources.iter().any(|(_, s)| s.loader_read),
-        other_locate: sources.iter().any(|(_, s)| s.other_locate),
-        exec_use: sources.iter().find_map(|(f, s)| {
-            s.exec_use
-                .as_ref()
-                .map(|(what, line)| format!("runs files by path with `{what}` ({f}:{line})"))
-        }),
-    };
-    if sources.iter().any(|(_, s)| !s.uses.is_empty()) {
-        return found.with_path_uses(dist, &sources);
-    }
-    found.without_path_uses()
+    (scanned, sources)
 }
 
 impl Verdict {
@@ -115,7 +122,7 @@ impl Verdict {
 
 /// Returns why `dist` is extracted whole before its sources are read: it declares itself not
 /// zip-safe, or a `.pth` file of its runs code (or cannot be read).
-fn declared_whole(dist: &InstalledDist) -> Option<String> {
+pub(super) fn declared_whole(dist: &InstalledDist) -> Option<String> {
     for f in &dist.files {
         if let Some((top, "not-zip-safe")) = f.split_once('/')
             && is_meta(top)
@@ -243,12 +250,12 @@ fn use_reason(file: &str, u: &Use) -> String {
 }
 
 /// Returns true if `path` is `dir` or below it (`dir` non-empty).
-fn under(path: &str, dir: &str) -> bool {
+pub(super) fn under(path: &str, dir: &str) -> bool {
     path == dir || path.strip_prefix(dir).is_some_and(|r| r.starts_with('/'))
 }
 
 /// Returns the parent of a `/`-path (`""` for a top-level name).
-fn parent(path: &str) -> &str {
+pub(super) fn parent(path: &str) -> &str {
     path.rsplit_once('/').map_or("", |(p, _)| p)
 }
 
@@ -262,7 +269,7 @@ fn raise(dir: &str, up: usize) -> String {
 }
 
 /// What a use points at.
-enum Target {
+pub(super) enum Target {
     /// A directory (`""`: the site root or above).
     Dir(String),
     /// The whole distribution.
@@ -270,7 +277,7 @@ enum Target {
 }
 
 /// The distribution's files as the unit computation needs them.
-struct Layout<'d> {
+pub(super) struct Layout<'d> {
     /// Every file.
     files: BTreeSet<&'d str>,
     /// Directories holding `.py` files directly, every component an identifier: what can be a
@@ -285,7 +292,7 @@ struct Layout<'d> {
 
 impl<'d> Layout<'d> {
     /// Returns the layout of `dist`.
-    fn of(dist: &'d InstalledDist) -> Self {
+    pub(super) fn of(dist: &'d InstalledDist) -> Self {
         let files: BTreeSet<&str> = dist.files.iter().map(String::as_str).collect();
         let mut packages = BTreeSet::new();
         let mut tops = BTreeSet::new();
@@ -419,7 +426,7 @@ impl<'d> Layout<'d> {
 
     /// Returns what a use in `file` reaches, and whether it is the file of a module that cannot
     /// be told; names of modules outside the distribution that it points at go to `foreign`.
-    fn target(
+    pub(super) fn target(
         &self,
         file: &str,
         imports: &BTreeMap<String, String>,

@@ -40,6 +40,7 @@ pub const RUNTIME_FILES: &[(&str, &str)] = &[
         "_pybundle/_metadata.py",
         include_str!("_pybundle/_metadata.py"),
     ),
+    ("_pybundle/_parts.py", include_str!("_pybundle/_parts.py")),
     ("_pybundle/_pth.py", include_str!("_pybundle/_pth.py")),
     (
         "_pybundle/_resources.py",
@@ -69,6 +70,7 @@ pub const NOT_IN_VENV_BUNDLES: &[&str] = &[
     "_pybundle/_child.py",
     "_pybundle/_interp.py",
     "_pybundle/_metadata.py",
+    "_pybundle/_parts.py",
     "_pybundle/_pth.py",
     "_pybundle/_resources.py",
     "_pybundle/_zip.py",

@@ -205,6 +205,7 @@ mod tests {
                 .iter()
                 .map(|(n, v)| DistInfo {
                     tests: None,
+                    parts: Vec::new(),
                     name: (*n).into(),
                     version: (*v).into(),
                     mode: Mode::Zip,

@@ -25,8 +25,8 @@ use sha2::{Digest, Sha256};
 use crate::bundle::{Bundle, InnerArchive};
 use crate::fsutil::{enclosed_relative, hex};
 use crate::layout::{
-    DISTS_DIR, EXTRACT_DIR, LAYOUT, MARKER, MARKER_HEADER, Mode, PYC_PACK, PycPack, SITE_DIR,
-    TMP_DIR, pyc_source,
+    DISTS_DIR, EXTRACT_DIR, LAYOUT, MARKER, MARKER_HEADER, Mode, PARTS_DIR, PYC_PACK, PycPack,
+    SITE_DIR, TMP_DIR, pyc_source,
 };
 
 /// What happened to one distribution.
@@ -75,18 +75,19 @@ pub fn extract(bundle: &Path, root: &Path) -> Result<Vec<(String, Outcome)>> {
         ensure_dir(dir, 0o755)?;
     }
     ensure_dir(&tmp, 0o700)?;
-    let wanted: Vec<(String, usize, u64)> = bundle
+    let wanted: Vec<(String, usize, u64, Vec<String>)> = bundle
         .manifest
         .distributions
         .iter()
         .filter(|d| d.mode == Mode::Extract)
         .filter_map(|d| {
             let (files, size) = d.extracted_totals();
-            d.key.clone().map(|k| (k, files, size))
+            let parts = d.parts.iter().map(|p| p.dir.clone()).collect();
+            d.key.clone().map(|k| (k, files, size, parts))
         })
         .collect();
     let mut out = Vec::new();
-    for (key, files, size) in wanted {
+    for (key, files, size, parts) in wanted {
         if enclosed_relative(&key).as_deref() != Some(key.as_str()) || key.contains('/') {
             bail!("the bundle has an unsafe cache key `{key}`");
         }
@@ -102,7 +103,7 @@ pub fn extract(bundle: &Path, root: &Path) -> Result<Vec<(String, Outcome)>> {
             .map_err(|e| damaged(format!("cannot read `{EXTRACT_DIR}/{key}.zip`: {e}")))?
             .ok_or_else(|| damaged(format!("`{EXTRACT_DIR}/{key}.zip` is missing")))?;
         let private = tmp.join(format!("{key}.{}.{:08x}", std::process::id(), rand_u32()));
-        let result = write_entry(&mut inner, &bundle, &key, &private)
+        let result = write_entry(&mut inner, &bundle, &key, &parts, &private)
             .and_then(|(n, bytes)| {
                 if (n, bytes) != (files, size) {
                     bail!(
@@ -124,28 +125,25 @@ pub fn extract(bundle: &Path, root: &Path) -> Result<Vec<(String, Outcome)>> {
 }
 
 /// Writes the files of the inner archive of entry `key` into `dest` plus the marker; returns
-/// (files, bytes). Each file is checked against the manifest (`extract/<key>/<path>`).
+/// (files, bytes). Each file is checked against the manifest (`extract/<key>/<path>`). The
+/// subpackages `parts`, which a start writes on their first import, are written too, each
+/// with its pack and listing as the start writes them (see [`write_parts`]).
 fn write_entry(
     archive: &mut InnerArchive,
     bundle: &Bundle,
     key: &str,
+    parts: &[String],
     dest: &Path,
 ) -> Result<(usize, u64)> {
-    std::fs::DirBuilder::new()
-        .mode(0o755)
-        .create(dest)
-        .with_context(|| format!("cannot create `{}`", dest.display()))?;
     let site = dest.join(SITE_DIR); // the files; the marker and the pack beside
-    std::fs::DirBuilder::new()
-        .mode(0o755)
-        .create(&site)
-        .with_context(|| format!("cannot create `{}`", site.display()))?;
+    create_dirs(&site)?;
     let prefix = format!("{EXTRACT_DIR}/{key}/");
     let pyc_suffix = format!(".{}.pyc", bundle.manifest.python.cache_tag);
-    let mut listing: Vec<(String, u64)> = Vec::new();
+    // Per destination (the entry, then each part): its listing and its bytecode, which goes
+    // into one file, as the bootstrap writes it (see `PycPack`).
+    let mut listings: Vec<Vec<(String, u64)>> = vec![Vec::new(); parts.len() + 1];
+    let mut packs: Vec<PycPack> = (0..=parts.len()).map(|_| PycPack::default()).collect();
     let (mut files, mut bytes) = (0usize, 0u64);
-    // The bytecode goes into one file, as the bootstrap writes it (see `PycPack`).
-    let mut pack = PycPack::default();
     for i in 0..archive.len() {
         let mut member = archive.by_index(i).with_context(|| {
             format!(
@@ -166,13 +164,20 @@ fn write_entry(
             );
         };
         let path = site.join(&rel);
+        let to = parts
+            .iter()
+            .position(|p| {
+                rel.strip_prefix(p.as_str())
+                    .is_some_and(|r| r.starts_with('/'))
+            })
+            .map_or(0, |i| i + 1);
         let packed_source = pyc_source(&rel, &pyc_suffix).filter(|_| !member.is_dir());
         if let Some(source) = packed_source {
             let size = member.size();
             let data = read_packed(&mut member, size, bundle, &name)?;
             files += 1;
             bytes += data.len() as u64;
-            pack.push(source, data);
+            packs[to].push(source, data);
             continue;
         }
         if member.is_dir() {
@@ -187,10 +192,52 @@ fn write_entry(
         let written = write_file(&mut member, declared, executable, bundle, &name, &path)?;
         files += 1;
         bytes += written;
-        listing.push((format!("{SITE_DIR}/{rel}"), written));
+        listings[to].push((format!("{SITE_DIR}/{rel}"), written));
     }
+    let (pack, listing) = (packs.remove(0), listings.remove(0));
+    write_parts(dest, parts, packs.into_iter().zip(listings))?;
     write_pack_and_marker(dest, pack, listing)?;
     Ok((files, bytes))
+}
+
+/// Writes into `dest`'s [`PARTS_DIR`] the pack (`<dir dotted>.pyc`, when it holds bytecode)
+/// and the listing (`<dir dotted>.list`, the marker's format, relative to `dest`) of each of
+/// `parts`, as `_extract.extract_part` does.
+fn write_parts(
+    dest: &Path,
+    parts: &[String],
+    written: impl Iterator<Item = (PycPack, Vec<(String, u64)>)>,
+) -> Result<()> {
+    if parts.is_empty() {
+        return Ok(());
+    }
+    create_dirs(&dest.join(PARTS_DIR))?;
+    for (dir, (pack, mut listing)) in parts.iter().zip(written) {
+        let name = dir.replace('/', ".");
+        if !pack.is_empty() {
+            let data = pack.finish();
+            let rel = format!("{PARTS_DIR}/{name}.pyc");
+            fs_err::write(dest.join(&rel), &data)?;
+            fs_err::set_permissions(dest.join(&rel), std::fs::Permissions::from_mode(0o644))?;
+            listing.push((rel, data.len() as u64));
+        }
+        listing.sort();
+        fs_err::write(
+            dest.join(format!("{PARTS_DIR}/{name}.list")),
+            marker_text(&listing),
+        )?;
+    }
+    Ok(())
+}
+
+/// The marker of an entry (or the listing of a part) whose files are `listing` (sorted).
+fn marker_text(listing: &[(String, u64)]) -> String {
+    let total: u64 = listing.iter().map(|(_, s)| s).sum();
+    let mut marker = format!("{MARKER_HEADER} {} {total}\n", listing.len());
+    for (rel, size) in listing {
+        marker.push_str(&format!("{size} {rel}\n"));
+    }
+    marker
 }
 
 /// Creates `dir` and its missing parents with mode 0755.
@@ -294,12 +341,7 @@ fn write_pack_and_marker(
         listing.push((PYC_PACK.to_string(), data.len() as u64));
         listing.sort();
     }
-    let total: u64 = listing.iter().map(|(_, s)| s).sum();
-    let mut marker = format!("{MARKER_HEADER} {} {total}\n", listing.len());
-    for (rel, size) in &listing {
-        marker.push_str(&format!("{size} {rel}\n"));
-    }
-    fs_err::write(dest.join(MARKER), marker)?;
+    fs_err::write(dest.join(MARKER), marker_text(&listing))?;
     Ok(())
 }
 

@@ -171,6 +171,18 @@ fn write_distributions(out: &mut impl Write, distributions: &[DistInfo]) -> Resu
                 tests.dirs.join(", ")
             )?;
         }
+        if !d.parts.is_empty() {
+            let dirs: Vec<&str> = d.parts.iter().map(|p| p.dir.as_str()).collect();
+            writeln!(
+                out,
+                "  {:<width$}  {:<7}  subpackages written to the cache on their first import ({} files, {:.1} MB; nothing outside them reaches their files by path): {}",
+                "",
+                "",
+                d.parts.iter().map(|p| p.files).sum::<usize>(),
+                d.parts.iter().map(|p| p.size).sum::<u64>() as f64 / 1e6,
+                dirs.join(", ")
+            )?;
+        }
     }
     Ok(())
 }

@@ -89,6 +89,24 @@ pub struct ExtractItem {
     /// For a distribution extracted whole: its test suites left in the site store
     /// (`numpy/linalg/tests`), not in the entry; the run time imports them from the store.
     pub tests: Vec<String>,
+    /// For a distribution extracted whole: its subpackages written to the entry on their first
+    /// import, each with its files and bytes and its native files (as `native`). `files`,
+    /// `bytes` and `native` above count the rest, what a first start writes up front.
+    pub parts: Vec<ExtractPart>,
+}
+
+/// A subpackage of an extracted entry written on its first import (an `EXTRACT` item's
+/// `parts`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExtractPart {
+    /// Its directory, relative to the entry's `site-packages` (`scipy/stats`).
+    pub dir: String,
+    /// Number of its file members (bytecode included).
+    pub files: usize,
+    /// Total bytes of those members.
+    pub bytes: u64,
+    /// Its native files as (path inside the entry, size), sorted.
+    pub native: Vec<(String, u64)>,
 }
 
 /// Returns `s` as a Python string literal (valid on every supported version).
@@ -131,7 +149,7 @@ fn py_tuple(items: &[String]) -> String {
 /// The fields of an `EXTRACT` item, in the order of the tuple (the parameters of `Item` in
 /// `_pybundle/__init__.py`, checked by a test); trailing fields with no value (`unit` of
 /// `None`, no `tests`) are left out.
-pub const EXTRACT_FIELDS: [&str; 8] = [
+pub const EXTRACT_FIELDS: [&str; 9] = [
     "key",
     "files",
     "size",
@@ -140,34 +158,52 @@ pub const EXTRACT_FIELDS: [&str; 8] = [
     "native",
     "unit",
     "tests",
+    "parts",
 ];
 
 /// Returns the `EXTRACT` tuple of `item`, its fields in the order of [`EXTRACT_FIELDS`].
 fn extract_literal(item: &ExtractItem) -> String {
     let names: Vec<String> = item.lazy_names.iter().map(|n| py_str(n)).collect();
-    let native: Vec<String> = item
-        .native
-        .iter()
-        .map(|(path, size)| format!("({}, {size})", py_str(path)))
-        .collect();
+    let native = natives_literal(&item.native);
     let mut fields: Vec<(&str, String)> = vec![
         ("key", py_str(&item.key)),
         ("files", item.files.to_string()),
         ("size", item.bytes.to_string()),
         ("names", py_tuple(&names)),
         ("dist_info", py_opt(item.dist_info.as_deref())),
-        ("native", py_tuple(&native)),
+        ("native", native),
     ];
-    if item.unit.is_some() || !item.tests.is_empty() {
+    let (tests, parts) = (!item.tests.is_empty(), !item.parts.is_empty());
+    if item.unit.is_some() || tests || parts {
         fields.push(("unit", py_opt(item.unit.as_deref())));
     }
-    if !item.tests.is_empty() {
+    if tests || parts {
         let tests: Vec<String> = item.tests.iter().map(|t| py_str(t)).collect();
         fields.push(("tests", py_tuple(&tests)));
+    }
+    if parts {
+        let parts: Vec<String> = item
+            .parts
+            .iter()
+            .map(|p| {
+                let native = natives_literal(&p.native);
+                format!("({}, {}, {}, {native})", py_str(&p.dir), p.files, p.bytes)
+            })
+            .collect();
+        fields.push(("parts", py_tuple(&parts)));
     }
     debug_assert!(fields.iter().zip(EXTRACT_FIELDS).all(|((n, _), f)| *n == f));
     let values: Vec<String> = fields.into_iter().map(|(_, v)| v).collect();
     format!("({})", values.join(", "))
+}
+
+/// Returns the tuple literal of native files as (path, size).
+fn natives_literal(native: &[(String, u64)]) -> String {
+    let items: Vec<String> = native
+        .iter()
+        .map(|(path, size)| format!("({}, {size})", py_str(path)))
+        .collect();
+    py_tuple(&items)
 }
 
 /// Returns a tuple of pairs of string literals.
@@ -285,6 +321,7 @@ mod tests {
             native: vec![("f.so".into(), 3)],
             unit: Some("u".into()),
             tests: Vec::new(),
+            parts: Vec::new(),
         };
         assert_eq!(
             extract_literal(&item),
@@ -298,6 +335,20 @@ mod tests {
         assert_eq!(
             extract_literal(&whole),
             "(\"k\", 1, 2, (\"n\",), \"d\", ((\"f.so\", 3),), None, (\"p/tests\",))"
+        );
+        let parted = ExtractItem {
+            tests: Vec::new(),
+            parts: vec![ExtractPart {
+                dir: "p/s".into(),
+                files: 4,
+                bytes: 5,
+                native: vec![("p/s/g.so".into(), 6)],
+            }],
+            ..whole
+        };
+        assert_eq!(
+            extract_literal(&parted),
+            "(\"k\", 1, 2, (\"n\",), \"d\", ((\"f.so\", 3),), None, (), ((\"p/s\", 4, 5, ((\"p/s/g.so\", 6),)),))"
         );
     }
 
@@ -381,6 +432,7 @@ mod tests {
                 )],
                 unit: None,
                 tests: Vec::new(),
+                parts: Vec::new(),
             }],
             dists: vec![("six".into(), "six-1.17.0.dist-info".into())],
             pth: vec![],

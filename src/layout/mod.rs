@@ -61,6 +61,10 @@ pub const PYC_PACK: &str = ".pybundle-pyc";
 /// The directory of an extracted entry that holds its files, beside [`MARKER`] and [`PYC_PACK`]
 /// (`SITE_DIR` in `_pybundle`): code runs from `<entry>/site-packages/`, as from a venv.
 pub const SITE_DIR: &str = "site-packages";
+/// The directory of an extracted entry, beside [`SITE_DIR`], that holds the listing
+/// (`<dir dotted>.list`, the marker's format) and the pack (`<dir dotted>.pyc`) of each
+/// subpackage written on its first import (`PARTS_DIR` in `_pybundle`).
+pub const PARTS_DIR: &str = ".pybundle-parts";
 
 /// Everything a bundle records about itself.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -288,6 +292,10 @@ pub struct DistInfo {
     /// bundle (importable from it, never written to the cache).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tests: Option<TestsInfo>,
+    /// For a distribution extracted whole: its subpackages that a start writes to the cache
+    /// only when they are first imported.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<PartInfo>,
     /// The wheel it was installed from (bundles built from a lock). Absent from the JSON
     /// otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -321,6 +329,17 @@ pub struct TestsInfo {
     /// Their directories, relative to the site root (`numpy/linalg/tests`), sorted.
     pub dirs: Vec<String>,
     /// Number of their files (including bytecode).
+    pub files: usize,
+    /// Total bytes of those files.
+    pub size: u64,
+}
+
+/// A subpackage of a distribution extracted whole that is written on its first import.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PartInfo {
+    /// Its directory, relative to the site root (`scipy/stats`).
+    pub dir: String,
+    /// Number of its files (including bytecode).
     pub files: usize,
     /// Total bytes of those files.
     pub size: u64,
@@ -579,6 +598,7 @@ mod tests {
             ("MARKER_HEADER", MARKER_HEADER),
             ("PYC_PACK", PYC_PACK),
             ("SITE_DIR", SITE_DIR),
+            ("PARTS_DIR", PARTS_DIR),
             ("PREAMBLE", PREAMBLE_PATH),
             ("DISTS_DIR", DISTS_DIR),
             ("TMP_DIR", TMP_DIR),

@@ -51,6 +51,10 @@ pub enum Placement {
         /// The test-suite directories left in the store, `/`-separated, sorted; none of them
         /// below another.
         tests: Vec<String>,
+        /// Subpackages (`scipy/stats`) that a start writes to its entry only when they are
+        /// first imported, `/`-separated, sorted, none below another: each is in the inner
+        /// archive too, but not in what a first start writes up front.
+        parts: Vec<String>,
     },
     /// Extracted in part: the package directory `unit.dir` with everything under it goes to
     /// the inner archive, the rest to the store. `unit.trigger` is the dotted module whose
@@ -64,7 +68,10 @@ pub enum Placement {
 impl Placement {
     /// Every file in the inner archive.
     pub fn whole() -> Placement {
-        Placement::Whole { tests: Vec::new() }
+        Placement::Whole {
+            tests: Vec::new(),
+            parts: Vec::new(),
+        }
     }
 
     /// Returns true if the distribution is extracted whole (its test suites aside).
@@ -75,7 +82,16 @@ impl Placement {
     /// Returns the test suites left in the store of a distribution extracted whole.
     pub fn tests(&self) -> &[String] {
         match self {
-            Placement::Whole { tests } => tests,
+            Placement::Whole { tests, .. } => tests,
+            Placement::Zip | Placement::Unit(_) => &[],
+        }
+    }
+
+    /// Returns the subpackages of a distribution extracted whole that are written on their
+    /// first import.
+    pub fn parts(&self) -> &[String] {
+        match self {
+            Placement::Whole { parts, .. } => parts,
             Placement::Zip | Placement::Unit(_) => &[],
         }
     }
@@ -101,7 +117,7 @@ impl Placement {
     pub fn extracts(&self, rel: &str) -> bool {
         match self {
             Placement::Zip => false,
-            Placement::Whole { tests } => !tests.iter().any(|t| under(t, rel)),
+            Placement::Whole { tests, .. } => !tests.iter().any(|t| under(t, rel)),
             Placement::Unit(unit) => under(&unit.dir, rel),
         }
     }
@@ -110,7 +126,7 @@ impl Placement {
     pub fn stores(&self, rel: &str) -> bool {
         match self {
             Placement::Zip => true,
-            Placement::Whole { tests } => tests.iter().any(|t| under(t, rel)),
+            Placement::Whole { tests, .. } => tests.iter().any(|t| under(t, rel)),
             Placement::Unit(Unit { dir, trigger, .. }) => match trigger_file(dir, trigger) {
                 Some(file) => rel != file,
                 None => !under(dir, rel) || rel == format!("{dir}/__init__.py"),
@@ -123,7 +139,7 @@ impl Placement {
     pub fn imports_from_store(&self, rel: &str) -> bool {
         match self {
             Placement::Zip => true,
-            Placement::Whole { tests } => tests.iter().any(|t| under(t, rel)),
+            Placement::Whole { tests, .. } => tests.iter().any(|t| under(t, rel)),
             Placement::Unit(Unit { dir, trigger, .. }) => match trigger_file(dir, trigger) {
                 Some(file) => rel != file,
                 None => !under(dir, rel),
@@ -187,7 +203,9 @@ mod tests {
         assert!(whole.extracts("x/y.py") && !whole.stores("x/y.py"));
         let tests = Placement::Whole {
             tests: vec!["x/tests".into()],
+            parts: vec!["x/sub".into()],
         };
+        assert!(tests.extracts("x/sub/m.py") && !tests.stores("x/sub/m.py"));
         assert!(tests.extracts("x/y.py") && !tests.stores("x/y.py"));
         assert!(!tests.extracts("x/tests/t.py") && tests.stores("x/tests/t.py"));
         assert!(tests.imports_from_store("x/tests/t.py") && !tests.imports_from_store("x/y.py"));

@@ -16,10 +16,10 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::fsutil::hex;
-use crate::layout::main::{ExtractItem, MainData, render_main};
+use crate::layout::main::{ExtractItem, ExtractPart, MainData, render_main};
 use crate::layout::{
     self, DistInfo, EXTRACT_DIR, EntryInfo, LockInfo, MAIN_PATH, MANIFEST_PATH, Manifest,
-    MemberInfo, PythonInfo, SCHEMA_VERSION, TestsInfo, UnitInfo, WheelInfo,
+    MemberInfo, PartInfo, PythonInfo, SCHEMA_VERSION, TestsInfo, UnitInfo, WheelInfo,
 };
 use crate::name::normalize_name;
 use writer::{EntryStyle, Member, Source};
@@ -326,8 +326,32 @@ fn dist_infos(
                     files: files - inner_files,
                     size: size - inner_size,
                 }),
+                parts: part_totals(p, laid),
             },
         )
+        .collect()
+}
+
+/// Returns the files and bytes of each subpackage of `p` written on its first import.
+fn part_totals(p: &Placed<'_>, laid: &[Laid]) -> Vec<PartInfo> {
+    let Some(key) = p.key() else {
+        return Vec::new();
+    };
+    p.placement()
+        .parts()
+        .iter()
+        .map(|dir| {
+            let prefix = format!("{EXTRACT_DIR}/{key}/{dir}/");
+            let (files, size) = laid
+                .iter()
+                .filter(|m| m.path.starts_with(&prefix))
+                .fold((0, 0), |(n, s), m| (n + 1, s + m.info.size));
+            PartInfo {
+                dir: dir.clone(),
+                files,
+                size,
+            }
+        })
         .collect()
 }
 
@@ -388,23 +412,38 @@ fn main_data(
             let extracted = p.extracted.as_ref()?;
             let (files, bytes) = d.extracted_totals();
             let unit = p.placement().unit();
+            let size_of = |rel: &String| {
+                let path = format!("{EXTRACT_DIR}/{}/{rel}", extracted.key);
+                Some((rel.clone(), listed.get(&path)?.size))
+            };
+            let in_part = |rel: &str| d.parts.iter().any(|part| under_dir(rel, &part.dir));
+            let parts = d
+                .parts
+                .iter()
+                .map(|part| ExtractPart {
+                    dir: part.dir.clone(),
+                    files: part.files,
+                    bytes: part.size,
+                    native: (extracted.native.iter())
+                        .filter(|rel| under_dir(rel, &part.dir))
+                        .filter_map(size_of)
+                        .collect(),
+                })
+                .collect();
             Some(ExtractItem {
                 key: extracted.key.clone(),
-                files,
-                bytes,
+                files: files - d.parts.iter().map(|p| p.files).sum::<usize>(),
+                bytes: bytes - d.parts.iter().map(|p| p.size).sum::<u64>(),
+                parts,
                 lazy_names: extracted.lazy_names.clone(),
                 // A unit's `.dist-info` is in the site store.
                 dist_info: (unit.is_none() && !p.dist.dist_info.is_empty())
                     .then(|| p.dist.dist_info.clone()),
                 unit: unit.map(|u| u.dir.clone()),
                 tests: p.placement().tests().to_vec(),
-                native: extracted
-                    .native
-                    .iter()
-                    .filter_map(|rel| {
-                        let path = format!("{EXTRACT_DIR}/{}/{rel}", extracted.key);
-                        Some((rel.clone(), listed.get(&path)?.size))
-                    })
+                native: (extracted.native.iter())
+                    .filter(|rel| !in_part(rel))
+                    .filter_map(size_of)
                     .collect(),
             })
         })
@@ -415,6 +454,11 @@ fn main_data(
         .map(|p| (normalize_name(&p.dist.name), p.dist.dist_info.clone()))
         .collect();
     main
+}
+
+/// Returns true if the `/`-path `rel` is below the directory `dir`.
+fn under_dir(rel: &str, dir: &str) -> bool {
+    rel.strip_prefix(dir).is_some_and(|r| r.starts_with('/'))
 }
 
 /// Adds the generated member `path` to the outer zip.

@@ -160,9 +160,19 @@ fn cache_key(
 ) -> std::io::Result<String> {
     let unit = match placement {
         Placement::Unit(unit) => format!("{}\0{}", unit.dir, unit.trigger),
-        // The test suites left in the store are not in the entry.
-        Placement::Whole { tests } if !tests.is_empty() => format!("\0tests\0{}", tests.join("\0")),
-        Placement::Zip | Placement::Whole { .. } => String::new(),
+        // The test suites left in the store are not in the entry, the parts come later; a
+        // distribution with neither keeps the key it had before either existed.
+        Placement::Whole { tests, parts } => {
+            let mut s = String::new();
+            if !tests.is_empty() {
+                s += &format!("\0tests\0{}", tests.join("\0"));
+            }
+            if !parts.is_empty() {
+                s += &format!("\0parts\0{}", parts.join("\0"));
+            }
+            s
+        }
+        Placement::Zip => String::new(),
     };
     layout::cache_key(
         &dist.name,

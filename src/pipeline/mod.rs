@@ -275,11 +275,19 @@ fn place<'a>(
     for p in &placed {
         let mode = match p.placement() {
             Placement::Zip => "zip".to_string(),
-            Placement::Whole { tests } if tests.is_empty() => "extract".to_string(),
-            Placement::Whole { tests } => format!(
-                "extract, its test suites left in the bundle ({})",
-                tests.join(", ")
-            ),
+            Placement::Whole { tests, parts } => {
+                let mut mode = "extract".to_string();
+                if !tests.is_empty() {
+                    mode += &format!(
+                        ", its test suites left in the bundle ({})",
+                        tests.join(", ")
+                    );
+                }
+                if !parts.is_empty() {
+                    mode += &format!(", on first import: {}", parts.join(", "));
+                }
+                mode
+            }
             Placement::Unit(unit) => format!(
                 "extract `{}` on import of `{}`, {}",
                 unit.dir, unit.trigger, unit.why

@@ -42,6 +42,7 @@ mod interrupted;
 mod launch;
 mod lock;
 mod output;
+mod parts;
 mod python;
 mod readers;
 mod reproduce;

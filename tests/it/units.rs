@@ -141,7 +141,7 @@ fn a_path_used_by_main_only_extracts_under_python_m() {
 }
 
 /// Pre-seeds a cache root with `pybundle extract` and returns it.
-fn seed(ctx: &TestContext, bundle: &Path) -> PathBuf {
+pub(crate) fn seed(ctx: &TestContext, bundle: &Path) -> PathBuf {
     let seeded = ctx.root().join("seeded");
     run_ok(
         ctx.pybundle()
@@ -155,7 +155,7 @@ fn seed(ctx: &TestContext, bundle: &Path) -> PathBuf {
 
 /// Every file under `<root>/v1/dists` (and every directory, with a trailing `/`), by path
 /// relative to it: its bytes and permission bits.
-fn entry_tree(root: &Path) -> std::collections::BTreeMap<String, (Vec<u8>, u32)> {
+pub(crate) fn entry_tree(root: &Path) -> std::collections::BTreeMap<String, (Vec<u8>, u32)> {
     use std::os::unix::fs::PermissionsExt;
     let dists = root.join("v1/dists");
     walkdir::WalkDir::new(&dists)

@@ -47,6 +47,9 @@ PYC_PACK = ".pybundle-pyc"
 # The directory of an entry that holds its files (the marker and the pack are beside it): code
 # runs from `<entry>/site-packages/`, as it would from a venv.
 SITE_DIR = "site-packages"
+# Beside them, the listing and the pack of each subpackage written on its first import
+# (`<entry>/.pybundle-parts/scipy.stats.list`, `.pyc`; see `_parts`).
+PARTS_DIR = ".pybundle-parts"
 # --- end of the bundle format
 
 _T0 = [None]
@@ -100,15 +103,17 @@ class Item(object):
     for a distribution extracted in part, the directory of its unit (``names`` then holds the
     one dotted module whose import extracts it), and for one extracted whole, its test suites
     left in the site store (directories, imported from there: ``_importer.Units.add_tests``)
-    (docs/DESIGN.md)."""
+    and its subpackages written on their first import as (directory, files, bytes, native
+    files), which ``files``, ``size`` and ``native`` leave out (``_parts``) (docs/DESIGN.md)."""
 
-    __slots__ = ("key", "files", "size", "names", "dist_info", "native", "unit", "tests")
+    __slots__ = ("key", "files", "size", "names", "dist_info", "native", "unit", "tests", "parts")
 
     def __init__(self, key, files=None, size=None, names=(), dist_info=None, native=(), unit=None,
-                 tests=(), *_later):
+                 tests=(), parts=(), *_later):
         self.key, self.files, self.size = key, files, size
         self.names, self.dist_info = tuple(names or ()), dist_info
         self.native, self.unit, self.tests = native or (), unit, tests or ()
+        self.parts = parts or ()
 
 
 # --- interpreter check
@@ -311,9 +316,11 @@ class _LazyExtract(object):
         pass
 
     def mount_all(self):
-        """Mount every pending entry and export the units to children (before a spawn)."""
+        """Mount every pending entry, write their subpackages and export the units to children
+        (before a spawn)."""
         self.mount(list(self.pending))
         self.units.export()
+        _complete_parts()
 
     def mount(self, keys):
         """Extract (or find in the cache) the pending entries ``keys`` and make them importable."""
@@ -348,6 +355,15 @@ class _LazyExtract(object):
             # Stays on sys.meta_path even with nothing pending: removing itself here would make
             # the import system, iterating that list, skip the next finder (PathFinder).
             log("mounted %s" % ", ".join(item.key for item in items))
+
+
+def _complete_parts():
+    """Write the subpackages not written yet of every entry in use (``_parts.complete``)."""
+    cache = sys.modules.get(__name__ + "._cache")
+    if cache is not None and cache.PART_DIRS:
+        from . import _parts
+
+        _parts.complete()
 
 
 def _setup_path(g, archive, extract_dirs_list, extract, inherit, lazy=(), fd=None):
@@ -542,6 +558,7 @@ def main(g):
     additions = _setup_path(g, archive, extract_dirs, extract, inherit, lazy, fd)
 
     if _flag("PYBUNDLE_EXTEND_PYTHONPATH"):
+        _complete_parts()  # children import with the host's finders: every file on disk
         old = os.environ.get("PYTHONPATH")
         os.environ["PYTHONPATH"] = os.pathsep.join(additions + ([old] if old else []))
 

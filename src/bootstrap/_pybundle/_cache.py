@@ -13,7 +13,7 @@ imports it. Creating roots, the marker's format, checking and writing entries ar
 # -----------
 # * Read-only roots: ``PYBUNDLE_ROOTS=dir1:dir2`` (``os.pathsep``-separated) are consulted first,
 #   in order. An entry there is used as it is, never written to (no extraction, no last-use
-#   update), if it is complete. Such a root (and its ``v1`` dir and the entry) must be owned by
+#   update), if it is complete, its subpackages (``_parts``) included. Such a root (and its ``v1`` dir and the entry) must be owned by
 #   the current user or by root and must not be writable by group/others.
 # * The writable root is the first of: ``PYBUNDLE_ROOT``, the ``ROOT`` baked into the bundle at
 #   build time, ``${XDG_CACHE_HOME:-~/.cache}/pybundle``. It is created with mode 0700; it and
@@ -34,12 +34,11 @@ imports it. Creating roots, the marker's format, checking and writing entries ar
 # Integrity
 # ---------
 # The marker's first line is ``pybundle-complete 1 <file count> <total bytes>``; it is followed
-# by one ``<size> <relative path>`` line per file. The warm path stats only the marker (plus the
-# ownership checks of root, ``v1`` and the entry). A full check (one ``os.stat`` per listed file,
-# comparing sizes) costs, measured on the build machine for 1500 files in 60 directories with a
-# warm dentry cache, 6.8-7.3 ms (vs 0.007 ms for the single marker stat; CPython itself starts
-# in roughly 20-100 ms). That is too much to pay on every start for tools that start often, so
-# the full check runs:
+# by one ``<size> <relative path>`` line per file (a subpackage written on its first import has
+# its own listing, see ``_parts``). The warm path stats only the marker (plus the ownership checks
+# of root, ``v1`` and the entry). A full check (one ``os.stat`` per listed file) costs 6.8-7.3 ms
+# for 1500 files in 60 directories with a warm dentry cache (0.007 ms for the marker's stat):
+# too much for every start of a tool that starts often, so the full check runs:
 #
 # * when the marker's mtime is older than one hour, in the writable root -- the same moment the
 #   last use is recorded for ``pybundle cache prune`` (``os.utime`` on the marker) and crash
@@ -48,11 +47,10 @@ imports it. Creating roots, the marker's format, checking and writing entries ar
 #   nothing can have written there since it was filled;
 # * on every start with ``PYBUNDLE_VERIFY=1``.
 #
-# Every other start that uses an entry checks its native files only (extension modules, shared
-# libraries, executables: the sixth field of its ``EXTRACT`` item lists them with their sizes,
-# so there is no directory walk): one ``os.stat`` each, about 0.1 ms for numpy's entry. A tmp
-# cleaner deletes old files one by one, leaving directories and the marker; a missing extension
-# module would otherwise make a library run its pure-Python fallback, silently.
+# Every other start that uses an entry checks its native files only (the sixth field of its
+# ``EXTRACT`` item lists them with their sizes): one ``os.stat`` each, about 0.1 ms for numpy. A
+# tmp cleaner deletes old files one by one, leaving directories and the marker; a missing
+# extension module would otherwise make a library run its pure-Python fallback, silently.
 #
 # A damaged entry found by either check (missing file, wrong size, unreadable marker) is repaired
 # (re-extracted atomically, as with ``PYBUNDLE_FORCE_EXTRACT``, with one warning) rather than
@@ -64,7 +62,7 @@ imports it. Creating roots, the marker's format, checking and writing entries ar
 import os
 import sys
 
-from . import DISTS_DIR, LAYOUT, MARKER, PYC_PACK, SITE_DIR, TMP_DIR, _flag, log
+from . import DISTS_DIR, LAYOUT, MARKER, PARTS_DIR, PYC_PACK, SITE_DIR, TMP_DIR, _flag, log
 
 # A marker older than this is checked in full and touched (last use for `pybundle cache prune`).
 _STALE_SECONDS = 3600
@@ -325,6 +323,8 @@ def resolve(g, archive, items):
                 # the full check only when asked (PYBUNDLE_VERIFY), whatever the entry's age.
                 if _damage(hit[0], key, item.native, verify_all, False) is not None:
                     continue
+                if item.parts and not _parts_ready(hit[0], item.parts):
+                    continue  # nothing can write the parts it lacks there
                 found = hit[0]
                 log("cache hit %s in read-only root %s" % (key, root))
                 break
@@ -362,7 +362,25 @@ def resolve(g, archive, items):
         dirs.update(_extract.extract_missing(archive, (ro, rw, rw_why), missing, force, me, repair))
     found = [dirs[item.key] + os.sep + SITE_DIR for item in items]
     use_packs(found)
+    for item, d in zip(items, found):
+        if item.parts:
+            _ENTRY_PARTS[d] = [p[0] for p in item.parts]
+            for part in item.parts:
+                parent, _, name = part[0].rpartition("/")
+                PART_DIRS.setdefault(d + os.sep + parent.replace("/", os.sep), {})[name] = (
+                    archive, dirs[item.key], item.key, part)
+    if PART_DIRS and "pkgutil" in sys.modules:
+        from . import _parts
+
+        _parts.register_pkgutil(sys.modules["pkgutil"])
     return found
+
+
+def _parts_ready(entry, parts):
+    from . import _parts
+
+    return _parts.ready(entry, parts)
+
 
 
 # --------------------------------------------------------------------------------------------
@@ -402,19 +420,27 @@ def read_pack_index(fd):
 
 _PACKS = {}
 _ENTRY_FINDERS = []
+# Subpackages written on first import (`_parts`): package dir -> {name: (archive, entry, key,
+# Item.parts tuple)} until written; entry files dir -> their dirs.
+PART_DIRS = {}
+_ENTRY_PARTS = {}
 
 
-def _pack(entry):
-    """(fd, {source path: (offset, size)}) of the pack beside ``entry`` (the directory of an
-    extracted entry's files, ``<entry>/site-packages``), or None (no pack: an entry
-    written by ``pybundle extract`` of a bundle without bytecode, or a damaged pack)."""
+def _pack(entry, rel=None):
+    """(fd, {source path: (offset, size)}) of the pack beside ``entry`` (``<entry>/site-packages``)
+    or of its subpackage holding ``rel`` (``_parts``), or None (none, or a damaged one)."""
+    path = os.path.join(os.path.dirname(entry), PYC_PACK)
+    for d in _ENTRY_PARTS.get(entry, ()) if rel is not None else ():
+        if rel.startswith(d + "/"):
+            path = os.path.join(os.path.dirname(entry), PARTS_DIR, d.replace("/", ".") + ".pyc")
+            break
     try:
-        return _PACKS[entry]
+        return _PACKS[path]
     except KeyError:
         pass
     pack = None
     try:
-        fd = os.open(os.path.join(os.path.dirname(entry), PYC_PACK), os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     except OSError:
         fd = None
     if fd is not None:
@@ -423,7 +449,7 @@ def _pack(entry):
         except Exception:
             os.close(fd)
             pack = None
-    _PACKS[entry] = pack
+    _PACKS[path] = pack
     return pack
 
 
@@ -435,7 +461,12 @@ def _entry_path_hook(path):
             ext = sys.modules["_frozen_importlib_external"]
             import _imp
 
-            return ext.FileFinder(
+            cls = ext.FileFinder
+            if path in PART_DIRS:
+                from . import _parts
+
+                cls = _parts.Finder
+            return cls(
                 path,
                 (ext.ExtensionFileLoader, _imp.extension_suffixes()),
                 (loader, ext.SOURCE_SUFFIXES),
@@ -458,9 +489,10 @@ def use_packs(dirs):
     def make(entry):
         class _PackLoader(ext.SourceFileLoader):
             def get_code(self, fullname):
-                pack = None if sys.flags.optimize else _pack(entry)
+                rel = self.path[len(entry) + 1:].replace(os.sep, "/")
+                pack = None if sys.flags.optimize else _pack(entry, rel)
                 if pack is not None:
-                    hit = pack[1].get(self.path[len(entry) + 1:].replace(os.sep, "/"))
+                    hit = pack[1].get(rel)
                     if hit is not None:
                         data = os.pread(pack[0], hit[1], hit[0])
                         if len(data) == hit[1] and data[:4] == magic:

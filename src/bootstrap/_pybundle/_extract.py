@@ -18,7 +18,8 @@ the inner archive's own; no zipfile). Where the roots are and the bytecode pack'
 import os
 import sys
 
-from . import DISTS_DIR, EXTRACT_DIR, LAYOUT, MARKER, MARKER_HEADER, PYC_PACK, SITE_DIR, TMP_DIR
+from . import DISTS_DIR, EXTRACT_DIR, LAYOUT, MARKER, MARKER_HEADER, PARTS_DIR, PYC_PACK, SITE_DIR
+from . import TMP_DIR
 from . import damaged, fail, log
 from . import _cache, _unpack
 
@@ -168,10 +169,10 @@ def marker_text(listing):
     return "\n".join(lines) + "\n"
 
 
-def read_marker(entry):
-    """(file count, total bytes, [(relative path, size)]) of ``entry``'s marker; raises OSError
-    or ValueError."""
-    with open(os.path.join(entry, MARKER), "r", encoding="utf-8") as f:
+def read_marker(entry, name=MARKER):
+    """(file count, total bytes, [(relative path, size)]) of ``entry``'s marker (or of the
+    listing ``name`` in the same format, relative to ``entry``); raises OSError or ValueError."""
+    with open(os.path.join(entry, name), "r", encoding="utf-8") as f:
         lines = f.read().split("\n")
     head = lines[0].split()
     if len(head) != 4 or head[0] != MARKER_HEADER.split()[0]:
@@ -188,11 +189,23 @@ def read_marker(entry):
 
 
 def check_entry(entry):
-    """Return None if every file listed in the marker exists with its size, else a reason."""
+    """Return None if every file listed in the marker, and in the listing of each subpackage
+    written so far (``_parts``), exists with its size, else a reason."""
     try:
         _count, _size, files = read_marker(entry)
     except (OSError, ValueError) as e:
         return "unreadable marker: %s" % e
+    try:
+        listings = sorted(n for n in os.listdir(os.path.join(entry, PARTS_DIR)) if n.endswith(".list"))
+    except OSError:
+        listings = ()
+    for name in listings:
+        part = os.path.join(entry, SITE_DIR, *name[:-len(".list")].split("."))
+        if os.path.isdir(part):
+            try:
+                files = files + read_marker(entry, PARTS_DIR + "/" + name)[2]
+            except (OSError, ValueError) as e:
+                return "unreadable listing %s: %s" % (name, e)
     st = os.stat
     join = os.path.join
     for p, size in files:
@@ -451,6 +464,9 @@ def _extract_todo(archive, todo, dists, tmp, force, repair, out):
             t = time.perf_counter()
             name = _zip.inner_name(key)
             members = _zip.inner_members(fd, archive, name, toc[name])
+            if item.parts:  # written on their first import (`extract_part`)
+                later = tuple(p[0] + "/" for p in item.parts)
+                members = [m for m in members if not m[0].startswith(later)]
             tmpdir = _private_name(tmp, key)
             expected = (item.files, item.size, item.native) if item.size is not None else None
             try:
@@ -467,3 +483,87 @@ def _extract_todo(archive, todo, dists, tmp, force, repair, out):
             log("extracted %s (%d files) in %.1f ms" % (key, n, (time.perf_counter() - t) * 1000))
     finally:
         os.close(fd)
+
+
+def extract_part(archive, entry, key, part, replace=False):
+    """Write the subpackage ``part`` (an ``Item.parts`` tuple: directory, files, bytes, native
+    files) of the complete entry ``entry`` (``<root>/v1/dists/<key>``) from its inner archive,
+    as ``_parts`` asks on its first import. Its files go to a private directory of the root's
+    ``v1/tmp``; its pack and listing (marker format) go to ``PARTS_DIR``; the rename of the
+    directory into ``site-packages`` comes last and makes it complete: a process that loses the
+    race uses the winner's. ``replace``: a damaged copy is there, moved aside first."""
+    import time
+
+    from . import _zip
+
+    t = time.perf_counter()
+    d = part[0]
+    target = os.path.join(entry, SITE_DIR, *d.split("/"))
+    tmp = os.path.join(os.path.dirname(os.path.dirname(entry)), TMP_DIR)
+    toc = _zip.toc(archive)
+    inner = _zip.inner_name(key)
+    if inner not in toc:
+        damaged(archive, "missing member %s" % inner)
+    try:
+        fd = os.open(archive, os.O_RDONLY)
+    except OSError as e:
+        damaged(archive, str(e))
+    tmpdir = _private_name(tmp, key, "." + d.replace("/", "."))
+    try:
+        members = [m for m in _zip.inner_members(fd, archive, inner, toc[inner])
+                   if m[0].startswith(d + "/")]
+        listing = _write_part(fd, archive, key, d, members, part[1:], tmpdir, entry)
+        _commit_part(tmpdir, target, entry, d, listing, tmp, key, replace)
+    except OSError as e:
+        fail("error: pybundle could not write %s of %s into %s: %s. fix: free some space or "
+             "set PYBUNDLE_ROOT to another directory." % (d, key, entry, e))
+    finally:
+        os.close(fd)
+        _rmtree(tmpdir)
+    log("extracted %s of %s (%d files) in %.1f ms" % (d, key, len(listing), (time.perf_counter() - t) * 1000))
+
+
+def _write_part(fd, archive, key, d, members, expected, tmpdir, entry):
+    """Write ``members`` (the part ``d``'s) into ``tmpdir/files`` and its pack into ``tmpdir``;
+    return its listing, relative to ``entry`` (``site-packages/<d>/...``, the pack under
+    ``PARTS_DIR``)."""
+    prefix = "%s/%s/" % (EXTRACT_DIR, key)
+    files, pycs, dirs, sizes = _unpack.plan(archive, prefix, members)
+    _unpack.check_plan(archive, prefix + d + "/", sizes, dirs, expected)
+    strip = len(d) + 1
+    os.mkdir(tmpdir, 0o700)
+    base = os.path.join(tmpdir, "files")
+    os.mkdir(base, 0o755)
+    for sub in sorted(x for x in dirs if x.startswith(d + "/")):
+        os.mkdir(os.path.join(base, *sub[strip:].split("/")), 0o755)
+    jobs = [(name, e, os.path.join(base, *rel[strip:].split("/")), mode, SITE_DIR + "/" + rel)
+            for name, e, rel, mode in files]
+    listing = _unpack.write_all(fd, archive, tmpdir, jobs, pycs)
+    pack = "%s/%s.pyc" % (PARTS_DIR, d.replace("/", "."))
+    return sorted((pack, size) if rel == PYC_PACK else (rel, size) for rel, size in listing)
+
+
+def _commit_part(tmpdir, target, entry, d, listing, tmp, key, replace):
+    """Move the part written in ``tmpdir`` into ``entry``: pack and listing first (each
+    renamed over any earlier copy: same bytes), then the directory."""
+    meta = os.path.join(entry, PARTS_DIR)
+    try:
+        os.mkdir(meta, 0o755)
+    except FileExistsError:
+        pass
+    name = d.replace("/", ".")
+    if any(rel.startswith(PARTS_DIR + "/") for rel, _ in listing):
+        os.rename(os.path.join(tmpdir, PYC_PACK), os.path.join(meta, name + ".pyc"))
+    with open(os.path.join(tmpdir, "list"), "w", encoding="utf-8") as f:
+        f.write(marker_text(listing))
+    os.rename(os.path.join(tmpdir, "list"), os.path.join(meta, name + ".list"))
+    if replace and os.path.isdir(target):
+        aside = _private_name(tmp, key, ".old")
+        os.rename(target, aside)
+        _rmtree(aside)
+    try:
+        os.rename(os.path.join(tmpdir, "files"), target)
+    except OSError:
+        if not os.path.isdir(target):
+            raise
+        log("another process wrote %s of %s first; using it" % (d, key))

@@ -393,10 +393,20 @@ def before_path_finder(finder):
 # forkserver children install this importer first, see _child), multiprocessing.spawn (what is
 # pending is mounted before a child is prepared)
 _AFTER = {"pkg_resources": ("_resources", "register_pkg_resources"),
+          "pkgutil": ("_importer", "after_pkgutil"),
           "multiprocessing.util": ("_child", "wrap_spawn"),
           "multiprocessing.spawn": ("_child", "wrap_preparation")}
 if sys.version_info[:2] == (3, 9):  # its resources.files() asks no reader (see _resources)
     _AFTER["importlib._common"] = ("_resources", "fix_files_39")
+
+
+def after_pkgutil(module):
+    # Its listings name the subpackages of entries not written yet (_parts).
+    cache = sys.modules.get(__package__ + "._cache")
+    if cache is not None and cache.PART_DIRS:
+        from . import _parts
+
+        _parts.register_pkgutil(module)
 
 
 class _Watch(object):
