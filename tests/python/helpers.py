@@ -128,7 +128,7 @@ def write_store(files, bytecode=True):
 def build_bundle(path, entry=("function", "app", "main"), site=None, extract=None, pth=(),
                  python=None, preamble=None, env=(), root=None, inherit=False, main_extra="",
                  lazy=None, dists=None, natives=None, bytecode=True, units=None, stored=(),
-                 bootstrap_pyc=False):
+                 bootstrap_pyc=False, parts=None):
     """Write a bundle at ``path``.
 
     lazy: {key: (top-level names, dist-info dir or None)}: those entries are extracted on first
@@ -144,27 +144,36 @@ def build_bundle(path, entry=("function", "app", "main"), site=None, extract=Non
     stores large native libraries).
     bootstrap_pyc: ship ``_pybundle``'s bytecode as pybundle does (compiled under the bundle's
     build-time name, ``app.pyz/_pybundle/<file>``), which zipimport loads before the source.
+    parts: {key: [directory]}: subpackages of the entry written on their first import (the ninth
+    EXTRACT field; the item's counts and natives then leave them out).
     """
     site = site or {}
     extract = extract or {}
     lazy = lazy or {}
     natives = natives or {}
     units = units or {}
+    parts = parts or {}
     ext_lit = []
     for key, files in extract.items():
-        n = size = 0
         sizes = {}
         for rel, v in files.items():
-            data = _bytes(v[0] if isinstance(v, tuple) else v)
-            n += 1
-            size += len(data)
-            sizes[rel] = len(data)
+            sizes[rel] = len(_bytes(v[0] if isinstance(v, tuple) else v))
+
+        def part_of(rel):
+            return next((d for d in parts.get(key, ()) if rel.startswith(d + "/")), None)
+
+        core = [rel for rel in sizes if part_of(rel) is None]
         triggers, dist_info = lazy.get(key, ((), None))
-        item = (key, n, size, tuple(triggers), dist_info)
-        if key in natives or key in units:
-            item += (tuple((rel, sizes[rel]) for rel in natives.get(key, ())),)
-        if key in units:
-            item += (units[key],)
+        item = (key, len(core), sum(sizes[r] for r in core), tuple(triggers), dist_info)
+        if key in natives or key in units or key in parts:
+            item += (tuple((rel, sizes[rel]) for rel in natives.get(key, ()) if part_of(rel) is None),)
+        if key in units or key in parts:
+            item += (units.get(key),)
+        if key in parts:
+            item += ((), tuple(
+                (d, len([r for r in sizes if part_of(r) == d]), sum(sizes[r] for r in sizes if part_of(r) == d),
+                 tuple((r, sizes[r]) for r in natives.get(key, ()) if part_of(r) == d))
+                for d in parts[key]))
         ext_lit.append(item)
     main = textwrap.dedent(
         """\
