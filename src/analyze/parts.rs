@@ -234,17 +234,7 @@ fn is_extension_module(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::Path;
-
-    fn dist(root: &Path, files: &[(&str, &str)]) -> InstalledDist {
-        for (f, text) in files {
-            let path = root.join(f);
-            fs_err::create_dir_all(path.parent().unwrap()).unwrap();
-            fs_err::write(path, text).unwrap();
-        }
-        let files = files.iter().map(|(f, _)| f.to_string()).collect();
-        InstalledDist::unclaimed(root.to_path_buf(), files)
-    }
+    use crate::analyze::suites::tests::dist;
 
     #[test]
     fn subpackages_nothing_reaches_by_path_wait_for_their_import() {

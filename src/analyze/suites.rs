@@ -142,11 +142,12 @@ fn named_suites(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use std::path::Path;
 
-    fn dist(root: &Path, files: &[(&str, &str)]) -> InstalledDist {
+    /// Writes `files` (path, text) under `root` and returns them as a distribution.
+    pub(in crate::analyze) fn dist(root: &Path, files: &[(&str, &str)]) -> InstalledDist {
         for (f, text) in files {
             let path = root.join(f);
             fs_err::create_dir_all(path.parent().unwrap()).unwrap();
