@@ -494,33 +494,44 @@ def extract_part(archive, entry, key, part, replace=False):
     race uses the winner's. ``replace``: a damaged copy is there, moved aside first."""
     import time
 
-    from . import _zip
-
     t = time.perf_counter()
     d = part[0]
     target = os.path.join(entry, SITE_DIR, *d.split("/"))
     tmp = os.path.join(os.path.dirname(os.path.dirname(entry)), TMP_DIR)
-    toc = _zip.toc(archive)
-    inner = _zip.inner_name(key)
-    if inner not in toc:
-        damaged(archive, "missing member %s" % inner)
-    try:
-        fd = os.open(archive, os.O_RDONLY)
-    except OSError as e:
-        damaged(archive, str(e))
+    fd, members = _inner(archive, key)
+    members = [m for m in members if m[0].startswith(d + "/")]
     tmpdir = _private_name(tmp, key, "." + d.replace("/", "."))
     try:
-        members = [m for m in _zip.inner_members(fd, archive, inner, toc[inner])
-                   if m[0].startswith(d + "/")]
         listing = _write_part(fd, archive, key, d, members, part[1:], tmpdir, entry)
         _commit_part(tmpdir, target, entry, d, listing, tmp, key, replace)
     except OSError as e:
         fail("error: pybundle could not write %s of %s into %s: %s. fix: free some space or "
              "set PYBUNDLE_ROOT to another directory." % (d, key, entry, e))
     finally:
-        os.close(fd)
         _rmtree(tmpdir)
     log("extracted %s of %s (%d files) in %.1f ms" % (d, key, len(listing), (time.perf_counter() - t) * 1000))
+
+
+_INNER = {}  # (bundle, key) -> (descriptor, members): parsed once for all of an entry's parts
+
+
+def _inner(archive, key):
+    """(an open descriptor of ``archive``, the members of ``key``'s inner archive), parsed on
+    the first call and kept for the next parts of the entry."""
+    from . import _zip
+
+    hit = _INNER.get((archive, key))
+    if hit is None:
+        toc = _zip.toc(archive)
+        inner = _zip.inner_name(key)
+        if inner not in toc:
+            damaged(archive, "missing member %s" % inner)
+        try:
+            fd = os.open(archive, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        except OSError as e:
+            damaged(archive, str(e))
+        hit = _INNER[(archive, key)] = (fd, _zip.inner_members(fd, archive, inner, toc[inner]))
+    return hit
 
 
 def _write_part(fd, archive, key, d, members, expected, tmpdir, entry):
