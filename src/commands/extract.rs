@@ -24,6 +24,7 @@ use sha2::{Digest, Sha256};
 
 use crate::bundle::{Bundle, InnerArchive};
 use crate::fsutil::{enclosed_relative, hex};
+use crate::layout::placement::under;
 use crate::layout::{
     DISTS_DIR, EXTRACT_DIR, LAYOUT, MARKER, MARKER_HEADER, Mode, PARTS_DIR, PYC_PACK, PycPack,
     SITE_DIR, TMP_DIR, pyc_source,
@@ -166,10 +167,7 @@ fn write_entry(
         let path = site.join(&rel);
         let to = parts
             .iter()
-            .position(|p| {
-                rel.strip_prefix(p.as_str())
-                    .is_some_and(|r| r.starts_with('/'))
-            })
+            .position(|p| under(p, &rel))
             .map_or(0, |i| i + 1);
         let packed_source = pyc_source(&rel, &pyc_suffix).filter(|_| !member.is_dir());
         if let Some(source) = packed_source {

@@ -148,8 +148,8 @@ impl Placement {
     }
 }
 
-/// Returns true if `rel` is below the directory `dir`.
-fn under(dir: &str, rel: &str) -> bool {
+/// Returns true if the `/`-path `rel` is below the directory `dir`.
+pub fn under(dir: &str, rel: &str) -> bool {
     rel.strip_prefix(dir)
         .is_some_and(|rest| rest.starts_with('/'))
 }

@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 
 use crate::fsutil::hex;
 use crate::layout::main::{ExtractItem, ExtractPart, MainData, render_main};
+use crate::layout::placement::under;
 use crate::layout::{
     self, DistInfo, EXTRACT_DIR, EntryInfo, LockInfo, MAIN_PATH, MANIFEST_PATH, Manifest,
     MemberInfo, PartInfo, PythonInfo, SCHEMA_VERSION, TestsInfo, UnitInfo, WheelInfo,
@@ -416,7 +417,7 @@ fn main_data(
                 let path = format!("{EXTRACT_DIR}/{}/{rel}", extracted.key);
                 Some((rel.clone(), listed.get(&path)?.size))
             };
-            let in_part = |rel: &str| d.parts.iter().any(|part| under_dir(rel, &part.dir));
+            let in_part = |rel: &str| d.parts.iter().any(|part| under(&part.dir, rel));
             let parts = d
                 .parts
                 .iter()
@@ -425,7 +426,7 @@ fn main_data(
                     files: part.files,
                     bytes: part.size,
                     native: (extracted.native.iter())
-                        .filter(|rel| under_dir(rel, &part.dir))
+                        .filter(|rel| under(&part.dir, rel))
                         .filter_map(size_of)
                         .collect(),
                 })
@@ -454,11 +455,6 @@ fn main_data(
         .map(|p| (normalize_name(&p.dist.name), p.dist.dist_info.clone()))
         .collect();
     main
-}
-
-/// Returns true if the `/`-path `rel` is below the directory `dir`.
-fn under_dir(rel: &str, dir: &str) -> bool {
-    rel.strip_prefix(dir).is_some_and(|r| r.starts_with('/'))
 }
 
 /// Adds the generated member `path` to the outer zip.

@@ -13,8 +13,9 @@ imports it. Creating roots, the marker's format, checking and writing entries ar
 # -----------
 # * Read-only roots: ``PYBUNDLE_ROOTS=dir1:dir2`` (``os.pathsep``-separated) are consulted first,
 #   in order. An entry there is used as it is, never written to (no extraction, no last-use
-#   update), if it is complete, its subpackages (``_parts``) included. Such a root (and its ``v1`` dir and the entry) must be owned by
-#   the current user or by root and must not be writable by group/others.
+#   update), if it is complete, its subpackages (``_parts``) included. Such a root (and its
+#   ``v1`` dir and the entry) must be owned by the current user or by root and must not be
+#   writable by group/others.
 # * The writable root is the first of: ``PYBUNDLE_ROOT``, the ``ROOT`` baked into the bundle at
 #   build time, ``${XDG_CACHE_HOME:-~/.cache}/pybundle``. It is created with mode 0700; it and
 #   its ``v1`` dir must be owned by the current uid and not group/other-writable, else the run
@@ -364,15 +365,15 @@ def resolve(g, archive, items):
     use_packs(found)
     for item, d in zip(items, found):
         if item.parts:
-            _ENTRY_PARTS[d] = [p[0] for p in item.parts]
+            _ENTRY_PARTS[d] = [p[0] + "/" for p in item.parts]
             for part in item.parts:
                 parent, _, name = part[0].rpartition("/")
                 PART_DIRS.setdefault(d + os.sep + parent.replace("/", os.sep), {})[name] = (
                     archive, dirs[item.key], item.key, part)
     if PART_DIRS and "pkgutil" in sys.modules:
-        from . import _parts
+        from . import _importer
 
-        _parts.register_pkgutil(sys.modules["pkgutil"])
+        _importer.after_pkgutil(sys.modules["pkgutil"])
     return found
 
 
@@ -380,7 +381,6 @@ def _parts_ready(entry, parts):
     from . import _parts
 
     return _parts.ready(entry, parts)
-
 
 
 # --------------------------------------------------------------------------------------------
@@ -420,8 +420,7 @@ def read_pack_index(fd):
 
 _PACKS = {}
 _ENTRY_FINDERS = []
-# Subpackages written on first import (`_parts`): package dir -> {name: (archive, entry, key,
-# Item.parts tuple)} until written; entry files dir -> their dirs.
+# `_parts`: package dir -> {name: (archive, entry, key, part)}; entry -> dirs ("scipy/stats/")
 PART_DIRS = {}
 _ENTRY_PARTS = {}
 
@@ -429,18 +428,19 @@ _ENTRY_PARTS = {}
 def _pack(entry, rel=None):
     """(fd, {source path: (offset, size)}) of the pack beside ``entry`` (``<entry>/site-packages``)
     or of its subpackage holding ``rel`` (``_parts``), or None (none, or a damaged one)."""
-    path = os.path.join(os.path.dirname(entry), PYC_PACK)
+    part = None
     for d in _ENTRY_PARTS.get(entry, ()) if rel is not None else ():
-        if rel.startswith(d + "/"):
-            path = os.path.join(os.path.dirname(entry), PARTS_DIR, d.replace("/", ".") + ".pyc")
+        if rel.startswith(d):
+            part = d
             break
     try:
-        return _PACKS[path]
+        return _PACKS[entry, part]
     except KeyError:
         pass
+    name = PYC_PACK if part is None else PARTS_DIR + "/" + part[:-1].replace("/", ".") + ".pyc"
     pack = None
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(os.path.join(os.path.dirname(entry), name), os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     except OSError:
         fd = None
     if fd is not None:
@@ -449,7 +449,7 @@ def _pack(entry, rel=None):
         except Exception:
             os.close(fd)
             pack = None
-    _PACKS[path] = pack
+    _PACKS[entry, part] = pack
     return pack
 
 

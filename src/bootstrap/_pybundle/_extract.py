@@ -326,22 +326,32 @@ def _extract_one(fd, archive, key, members, dest, expected):
     (``__pycache__/*.<cache_tag>.pyc``) goes into one file, ``PYC_PACK``, with an index at its end (format in ``_cache``): creating a file is
     the main cost of an extraction, and this halves their number. Threads share the work when
     there is enough of it: zlib, copies and file writes release the GIL."""
-    prefix = "%s/%s/" % (EXTRACT_DIR, key)
-    files, pycs, dirs, sizes = _unpack.plan(archive, prefix, members)
-    _unpack.check_plan(archive, prefix, sizes, dirs, expected)
-    # One pass, parents first (sorted order), one mkdir each: no exists checks, no retries.
     os.mkdir(dest, 0o755)
-    os.mkdir(os.path.join(dest, SITE_DIR), 0o755)  # the files; the marker and the pack beside
-    for d in sorted(dirs):
-        os.mkdir(os.path.join(dest, SITE_DIR, *d.split("/")), 0o755)
-    site = os.path.join(dest, SITE_DIR)
-    files = [(name, entry, os.path.join(site, *rel.split("/")), mode, SITE_DIR + "/" + rel)
-             for name, entry, rel, mode in files]
-    listing = _unpack.write_all(fd, archive, dest, files, pycs)
+    # the files; the marker and the pack beside
+    listing, count = _write_files(fd, archive, key, members, expected, os.path.join(dest, SITE_DIR))
     listing.sort()
     with open(os.path.join(dest, MARKER), "w", encoding="utf-8") as f:
         f.write(marker_text(listing))
-    return len(sizes)
+    return count
+
+
+def _write_files(fd, archive, key, members, expected, site, under=""):
+    """Write ``members`` of ``key``'s inner archive, checked against ``expected`` (see
+    ``_unpack.check_plan``), into the new directory ``site``, their paths with the directory
+    ``under`` (``"scipy/stats/"``, or ``""``) taken off, and the pack of their bytecode beside
+    ``site``. Return (the listing as (``site-packages/<path>``, size), the file count)."""
+    prefix = "%s/%s/" % (EXTRACT_DIR, key)
+    files, pycs, dirs, sizes = _unpack.plan(archive, prefix, members)
+    _unpack.check_plan(archive, prefix + under, sizes, dirs, expected)
+    # One pass, parents first (sorted order), one mkdir each: no exists checks, no retries.
+    n = len(under)
+    os.mkdir(site, 0o755)
+    for d in sorted(dirs):
+        if d.startswith(under) and len(d) > n:
+            os.mkdir(os.path.join(site, *d[n:].split("/")), 0o755)
+    files = [(name, entry, os.path.join(site, *rel[n:].split("/")), mode, SITE_DIR + "/" + rel)
+             for name, entry, rel, mode in files]
+    return _unpack.write_all(fd, archive, os.path.dirname(site), files, pycs), len(sizes)
 
 
 def _install(tmpdir, target, tmp, key, force):
@@ -502,14 +512,19 @@ def extract_part(archive, entry, key, part, replace=False):
     members = [m for m in members if m[0].startswith(d + "/")]
     tmpdir = _private_name(tmp, key, "." + d.replace("/", "."))
     try:
-        listing = _write_part(fd, archive, key, d, members, part[1:], tmpdir, entry)
+        os.mkdir(tmpdir, 0o700)
+        files = os.path.join(tmpdir, "files")
+        listing, _ = _write_files(fd, archive, key, members, part[1:], files, d + "/")
+        pack = "%s/%s.pyc" % (PARTS_DIR, d.replace("/", "."))
+        listing = sorted((pack, size) if rel == PYC_PACK else (rel, size) for rel, size in listing)
         _commit_part(tmpdir, target, entry, d, listing, tmp, key, replace)
     except OSError as e:
         fail("error: pybundle could not write %s of %s into %s: %s. fix: free some space or "
              "set PYBUNDLE_ROOT to another directory." % (d, key, entry, e))
     finally:
         _rmtree(tmpdir)
-    log("extracted %s of %s (%d files) in %.1f ms" % (d, key, len(listing), (time.perf_counter() - t) * 1000))
+    log("extracted %s of %s (%d files) in %.1f ms"
+        % (d, key, len(listing), (time.perf_counter() - t) * 1000))
 
 
 _INNER = {}  # (bundle, key) -> (descriptor, members): parsed once for all of an entry's parts
@@ -532,26 +547,6 @@ def _inner(archive, key):
             damaged(archive, str(e))
         hit = _INNER[(archive, key)] = (fd, _zip.inner_members(fd, archive, inner, toc[inner]))
     return hit
-
-
-def _write_part(fd, archive, key, d, members, expected, tmpdir, entry):
-    """Write ``members`` (the part ``d``'s) into ``tmpdir/files`` and its pack into ``tmpdir``;
-    return its listing, relative to ``entry`` (``site-packages/<d>/...``, the pack under
-    ``PARTS_DIR``)."""
-    prefix = "%s/%s/" % (EXTRACT_DIR, key)
-    files, pycs, dirs, sizes = _unpack.plan(archive, prefix, members)
-    _unpack.check_plan(archive, prefix + d + "/", sizes, dirs, expected)
-    strip = len(d) + 1
-    os.mkdir(tmpdir, 0o700)
-    base = os.path.join(tmpdir, "files")
-    os.mkdir(base, 0o755)
-    for sub in sorted(x for x in dirs if x.startswith(d + "/")):
-        os.mkdir(os.path.join(base, *sub[strip:].split("/")), 0o755)
-    jobs = [(name, e, os.path.join(base, *rel[strip:].split("/")), mode, SITE_DIR + "/" + rel)
-            for name, e, rel, mode in files]
-    listing = _unpack.write_all(fd, archive, tmpdir, jobs, pycs)
-    pack = "%s/%s.pyc" % (PARTS_DIR, d.replace("/", "."))
-    return sorted((pack, size) if rel == PYC_PACK else (rel, size) for rel, size in listing)
 
 
 def _commit_part(tmpdir, target, entry, d, listing, tmp, key, replace):

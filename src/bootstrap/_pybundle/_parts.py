@@ -54,16 +54,16 @@ def write(path, name):
             return
         archive, entry, key, part = info
         target = os.path.join(entry, SITE_DIR, *part[0].split("/"))
-        replace = False
+        why = None
         if os.path.isdir(target):
             why = _cache.native_damage(entry, part[3]) if part[3] else None
             if why is None:
                 return
-            from . import _extract
-
-            _extract.report_damage(target, why, True)
-            replace = True
         from . import _extract
+
+        replace = why is not None
+        if replace:
+            _extract.report_damage(target, why, True)
 
         _LAZY[0] += 1  # an error raises ImportError here, as in a lazy mount
         try:
